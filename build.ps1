@@ -1,0 +1,142 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests, packages and demonstrates BackupTools.
+.DESCRIPTION
+    Tasks:
+      Bootstrap  install the server programs the tests and the demo run (apt-get on Debian/Ubuntu as root)
+      Build      output/BackupTools/<version>/ : the importable module (version read from module/BackupTools.psd1)
+      Test       Bootstrap, Build, then the xunit engine suite and the Pester cmdlet suite; prints "N passed, N failed"
+      Package    output/package/BackupTools.<version>.nupkg for Install-PSResource / Install-Module from a local repository
+      Demo       Bootstrap, Build, then a sysadmin's day on throwaway servers
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Bootstrap', 'Build', 'Test', 'Package', 'Demo')]
+    [string[]] $Task = 'Build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+$Root = $PSScriptRoot
+$Version = (Import-PowerShellDataFile "$Root/module/BackupTools.psd1").ModuleVersion
+$ModuleDir = Join-Path $Root "output/BackupTools/$Version"
+
+function Invoke-Native([string] $File, [string[]] $Arguments) {
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "'$File $($Arguments -join ' ')' failed with exit code $LASTEXITCODE." }
+}
+
+# Programs the tests and the demo start, with the Debian package that brings each.
+$ServerPackages = [ordered]@{
+    'mariadbd' = 'mariadb-server'; 'mariabackup' = 'mariadb-backup'; 'mariadb' = 'mariadb-client'
+    'redis-server' = 'redis-server'; 'zstd' = 'zstd'; 'crontab' = 'cron'
+}
+
+function Find-Program([string] $Name) {
+    # Debian keeps mariadbd in /usr/sbin, which a non-root PATH may lack.
+    $found = Get-Command $Name -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($found) { return $found.Source }
+    foreach ($dir in '/usr/sbin', '/usr/local/sbin', '/sbin') { if (Test-Path "$dir/$Name") { return "$dir/$Name" } }
+    return $null
+}
+
+function Invoke-Bootstrap {
+    $missing = @($ServerPackages.Keys | Where-Object { -not (Find-Program $_) } | ForEach-Object { $ServerPackages[$_] } | Select-Object -Unique)
+    if ($missing.Count -eq 0) { Write-Host 'Bootstrap: all server programs present.'; return }
+    $isDebian = (Test-Path /etc/debian_version) -and (Get-Command apt-get -ErrorAction SilentlyContinue)
+    $isRoot = $IsLinux -and ((id -u) -eq '0')
+    if (-not ($isDebian -and $isRoot)) {
+        throw "Missing: $($missing -join ', '). Install these packages (on Debian/Ubuntu: sudo apt-get install $($missing -join ' ')), then run again."
+    }
+    Write-Host "Bootstrap: installing $($missing -join ', ')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    Invoke-Native apt-get @('update', '-qq')
+    Invoke-Native apt-get (@('install', '-y', '-qq', '--no-install-recommends') + $missing)
+}
+
+function Invoke-Build {
+    $staging = Join-Path $Root 'output/obj'
+    if (Test-Path $ModuleDir) { Remove-Item $ModuleDir -Recurse -Force }
+    New-Item -ItemType Directory -Force -Path $ModuleDir, "$ModuleDir/deps", "$ModuleDir/en-US" | Out-Null
+    $common = @("-c", $Configuration, "-p:Version=$Version", '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+    # The engine and its packages (portable: libgit2 for every platform under runtimes/) go to deps/,
+    # which only the private load context reads.
+    Invoke-Native dotnet (@('publish', "$Root/src/BackupTools.Engine", '-o', "$staging/engine") + $common)
+    Invoke-Native dotnet (@('build', "$Root/src/BackupTools", '-o', "$staging/cmdlets") + $common)
+    Copy-Item "$staging/engine/*" "$ModuleDir/deps" -Recurse
+    Remove-Item "$ModuleDir/deps/BackupTools.Model.*" # Model lives once, beside the cmdlets, in the default context
+    Copy-Item "$staging/cmdlets/BackupTools.dll", "$staging/cmdlets/BackupTools.Model.dll" $ModuleDir
+    Copy-Item "$Root/module/*" $ModuleDir -Recurse
+    & "$Root/tools/Build-Help.ps1" -DocsPath "$Root/docs/en-US" -OutputPath "$ModuleDir/en-US/BackupTools.dll-Help.xml"
+    Write-Host "Build: $ModuleDir"
+}
+
+function Get-ToolPackages {
+    # Pester and the old assemblies for the conflict test come from NuGet (no PowerShell Gallery here).
+    Invoke-Native dotnet @('restore', "$Root/tests/tools/tools.csproj", '--nologo', '-v', 'quiet')
+    $global = (dotnet nuget locals global-packages --list) -replace '^global-packages:\s*', ''
+    return $global.Trim()
+}
+
+function Invoke-Test {
+    $results = Join-Path $Root 'output/test-results'
+    if (Test-Path $results) { Remove-Item $results -Recurse -Force }
+    New-Item -ItemType Directory -Force $results | Out-Null
+    $packages = Get-ToolPackages
+
+    # Engine suite (xunit): its own fixture starts the servers once for the run.
+    & dotnet test "$Root/tests/BackupTools.Tests" -c $Configuration --nologo -v quiet `
+        --logger "trx;LogFileName=engine.trx" --results-directory $results
+    $trx = [xml](Get-Content (Join-Path $results 'engine.trx') -Raw)
+    $c = $trx.TestRun.ResultSummary.Counters
+    $xPassed = [int]$c.passed; $xFailed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
+    $xSkipped = [int]$c.notExecuted
+    if ([int]$c.total -eq 0) { $xFailed++ ; Write-Warning 'The xunit suite ran no tests.' }
+
+    # Cmdlet suite (Pester) in a child pwsh so the build process never loads the module.
+    $pester = Join-Path $packages 'pester/6.2.0/tools/Pester.psd1'
+    $env:BACKUPTOOLS_TEST_MODULE = "$ModuleDir/BackupTools.psd1"
+    $env:BACKUPTOOLS_TEST_PACKAGES = $packages
+    $pesterOut = Join-Path $results 'pester.json'
+    & (Get-Process -Id $PID).Path -NoProfile -NonInteractive -File "$Root/tests/Invoke-PesterSuite.ps1" `
+        -PesterPath $pester -ResultPath $pesterOut
+    $p = Get-Content $pesterOut -Raw | ConvertFrom-Json
+    if ($p.Total -eq 0) { $p.Failed++ ; Write-Warning 'The Pester suite ran no tests.' }
+
+    $passed = $xPassed + $p.Passed
+    $failed = $xFailed + $p.Failed
+    $skipped = $xSkipped + $p.Skipped
+    Write-Host "xunit: $xPassed passed, $xFailed failed, $xSkipped skipped; Pester: $($p.Passed) passed, $($p.Failed) failed, $($p.Skipped) skipped"
+    if ($skipped -gt 0) { Write-Host "$skipped skipped (not counted as passed)" }
+    Write-Host "$passed passed, $failed failed"
+    if ($failed -gt 0) { exit 1 }
+}
+
+function Invoke-Package {
+    $repo = Join-Path $Root 'output/package'
+    New-Item -ItemType Directory -Force $repo | Out-Null
+    Remove-Item "$repo/BackupTools.*.nupkg" -ErrorAction SilentlyContinue
+    & "$Root/tools/New-ModulePackage.ps1" -ModuleDirectory $ModuleDir -OutputDirectory $repo
+}
+
+function Invoke-Demo {
+    & (Get-Process -Id $PID).Path -NoProfile -NonInteractive -File "$Root/tools/Demo.ps1" -ModulePath "$ModuleDir/BackupTools.psd1"
+    if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)." }
+}
+
+foreach ($t in $Task) {
+    switch ($t) {
+        'Bootstrap' { Invoke-Bootstrap }
+        'Build' { Invoke-Build }
+        'Test' { Invoke-Bootstrap; Invoke-Build; Invoke-Test }
+        'Package' { Invoke-Build; Invoke-Package }
+        'Demo' { Invoke-Bootstrap; Invoke-Build; Invoke-Demo }
+    }
+}

@@ -1,0 +1,279 @@
+using System.Text.RegularExpressions;
+using BackupTools.Model;
+using Cronos;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace BackupTools.Engine.Policy;
+
+/// <summary>
+/// Parses and validates the policy file in one pass. Every problem carries file, line, column, the dotted key and
+/// the expected form; unknown keys are problems too, because a misspelt key silently ignored is a backup not taken.
+/// </summary>
+public static partial class PolicyParser
+{
+    private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts"];
+    private static readonly string[] TargetKeys =
+        ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "url",
+         "snapshotRepository", "indices", "schedule", "retention"];
+    private static readonly Dictionary<string, string> SecretKeys = new()
+    {
+        ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
+    };
+    private static readonly string[] ModelKeys = ["path", "keep"];
+    private static readonly string[] ConfigKeys = ["paths"];
+    private static readonly string[] StorageKeys = ["warningFreePercent", "criticalFreePercent"];
+    private static readonly string[] AlertKeys = ["delayGrace", "routes", "channels"];
+    private static readonly string[] RouteKeys = ["critical", "warning"];
+    /// <summary>Alert channels a route may name; their settings arrive with the alerting work.</summary>
+    public static readonly string[] ChannelNames = ["phone", "sms", "slack", "email"];
+
+    /// <summary>Backup types each engine knows; schedule and retention keys must be one of these.</summary>
+    public static IReadOnlyList<string> BackupTypes(TargetEngine engine) => engine switch
+    {
+        TargetEngine.MariaDb => ["full", "incremental", "binlog"],
+        TargetEngine.Redis => ["snapshot", "aof"],
+        _ => ["snapshot"],
+    };
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    private static partial Regex NamePattern();
+
+    /// <summary>Reads and validates the file; throws <see cref="PolicyException"/> listing every problem.</summary>
+    public static BackupPolicy Load(string? explicitPath)
+    {
+        var (path, chosenBy) = PolicyLocator.Resolve(explicitPath);
+        if (!File.Exists(path)) throw new PolicyNotFoundException(path, chosenBy);
+        var (policy, problems) = Parse(File.ReadAllText(path), path);
+        if (problems.Count > 0) throw new PolicyException(path, problems);
+        return policy!;
+    }
+
+    /// <summary>Validates without throwing; the policy is null when there is any problem.</summary>
+    public static (BackupPolicy? Policy, IReadOnlyList<PolicyProblem> Problems) Parse(string yaml, string path)
+    {
+        var problems = new List<PolicyProblem>();
+        var r = new PolicyNode(path, problems);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            // Duplicate keys land here too; YamlDotNet's own text names the construct that broke.
+            var message = (e.InnerException?.Message ?? e.Message).Trim();
+            r.Problem((int)e.Start.Line, (int)e.Start.Column, "(yaml)", $"{message}; check indentation, quoting and duplicate keys");
+            return (null, problems);
+        }
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
+        {
+            var at = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+            r.Problem(at is null ? 1 : (int)at.Start.Line, at is null ? 1 : (int)at.Start.Column, "(root)",
+                "the policy must be a mapping with at least 'repository' and 'targets'");
+            return (null, problems);
+        }
+
+        r.RejectUnknownKeys(root, "", RootKeys);
+        var repository = r.AbsolutePath(root, "repository", "repository", required: true);
+        var targets = ReadTargets(r, root);
+        var models = ReadModels(r, root);
+        var configPaths = ReadConfig(r, root);
+        var storage = ReadStorage(r, root);
+        var alerts = ReadAlerts(r, root);
+
+        if (problems.Count > 0) return (null, problems);
+        return (new BackupPolicy
+        {
+            Path = path, Repository = repository!, Targets = targets, Models = models, ConfigPaths = configPaths,
+            Storage = storage, Alerts = alerts,
+        }, problems);
+    }
+
+    private static List<TargetPolicy> ReadTargets(PolicyNode r, YamlMappingNode root)
+    {
+        var list = new List<TargetPolicy>();
+        var map = r.Mapping(PolicyNode.Child(root, "targets"), "targets", required: true, root);
+        if (map is null) return list;
+        foreach (var (keyNode, valueNode) in map.Children)
+        {
+            var name = ((YamlScalarNode)keyNode).Value ?? "";
+            var key = "targets." + name;
+            if (!NamePattern().IsMatch(name))
+            {
+                r.Problem(keyNode, key, "a target name uses letters, digits, '.', '_' and '-' (at most 63), starting with a letter or digit");
+                continue;
+            }
+            var t = r.Mapping(valueNode, key, required: true, keyNode);
+            if (t is null) continue;
+            var target = ReadTarget(r, name, key, t);
+            if (target is not null) list.Add(target);
+        }
+        return list;
+    }
+
+    private static TargetPolicy? ReadTarget(PolicyNode r, string name, string key, YamlMappingNode t)
+    {
+        r.RejectUnknownKeys(t, key, TargetKeys, SecretKeys);
+        var engineText = r.Text(t, "engine", key + ".engine", required: true);
+        TargetEngine? engine = engineText switch
+        {
+            "mariadb" => TargetEngine.MariaDb,
+            "redis" => TargetEngine.Redis,
+            "elasticsearch" => TargetEngine.Elasticsearch,
+            null => null,
+            _ => null,
+        };
+        if (engineText is not null && engine is null)
+            r.Problem(PolicyNode.Child(t, "engine")!, key + ".engine", $"'{engineText}' is not an engine; use mariadb, redis or elasticsearch");
+
+        var host = r.Text(t, "host", key + ".host", required: false);
+        var port = r.Integer(t, "port", key + ".port", 1, 65535);
+        var socket = r.AbsolutePath(t, "socket", key + ".socket", required: false);
+        var user = r.Text(t, "user", key + ".user", required: false);
+        var passwordEnv = r.Text(t, "passwordEnv", key + ".passwordEnv", required: false);
+        var passwordFile = r.AbsolutePath(t, "passwordFile", key + ".passwordFile", required: false);
+        if (passwordEnv is not null && passwordFile is not null)
+            r.Problem(PolicyNode.Child(t, "passwordFile")!, key + ".passwordFile", "give either passwordEnv or passwordFile, not both");
+        var dataDir = r.AbsolutePath(t, "dataDir", key + ".dataDir", required: false);
+        var url = r.Text(t, "url", key + ".url", required: false);
+        if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == "http" || uri.Scheme == "https")))
+            r.Problem(PolicyNode.Child(t, "url")!, key + ".url", $"'{url}' is not an http:// or https:// URL, e.g. http://127.0.0.1:9200");
+        var snapshotRepository = r.Text(t, "snapshotRepository", key + ".snapshotRepository", required: false);
+        var indices = r.TextList(t, "indices", key + ".indices");
+        if (engine is null) return null;
+
+        switch (engine)
+        {
+            case TargetEngine.MariaDb or TargetEngine.Redis:
+                if (socket is null && (host is null || port is null) && engine == TargetEngine.MariaDb)
+                    r.Problem(t, key, "needs 'socket', or both 'host' and 'port', to reach the server");
+                if (engine == TargetEngine.Redis && (host is null || port is null))
+                    r.Problem(t, key, "needs 'host' and 'port' to reach the server");
+                foreach (var k in new[] { "url", "snapshotRepository", "indices" })
+                    if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, $"is for elasticsearch targets, not {engineText}");
+                break;
+            case TargetEngine.Elasticsearch:
+                if (url is null && PolicyNode.Child(t, "url") is null) r.Problem(t, key + ".url", "is required for elasticsearch targets, e.g. http://127.0.0.1:9200");
+                if (snapshotRepository is null && PolicyNode.Child(t, "snapshotRepository") is null)
+                    r.Problem(t, key + ".snapshotRepository", "is required for elasticsearch targets: the name of the snapshot repository registered in the cluster");
+                foreach (var k in new[] { "socket", "dataDir", "host", "port" })
+                    if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, "is not used by elasticsearch targets; give 'url' instead");
+                break;
+        }
+
+        var types = BackupTypes(engine.Value);
+        var schedule = new Dictionary<string, string>();
+        if (r.Mapping(PolicyNode.Child(t, "schedule"), key + ".schedule", required: false, t) is { } sched)
+            foreach (var (kn, vn) in sched.Children)
+            {
+                var type = ((YamlScalarNode)kn).Value ?? "";
+                var k = $"{key}.schedule.{type}";
+                if (!types.Contains(type)) { r.Problem(kn, k, $"'{type}' is not a backup type of {engineText}; use {string.Join(", ", types)}"); continue; }
+                var expr = (vn as YamlScalarNode)?.Value;
+                if (IsCron(expr)) schedule[type] = expr!;
+                else r.Problem(vn, k, $"'{expr}' is not a 5-field cron expression (minute hour day month weekday), e.g. \"0 2 * * *\"");
+            }
+
+        var retention = new Dictionary<string, TimeSpan>();
+        if (r.Mapping(PolicyNode.Child(t, "retention"), key + ".retention", required: false, t) is { } ret)
+            foreach (var (kn, vn) in ret.Children)
+            {
+                var type = ((YamlScalarNode)kn).Value ?? "";
+                var k = $"{key}.retention.{type}";
+                if (!types.Contains(type)) { r.Problem(kn, k, $"'{type}' is not a backup type of {engineText}; use {string.Join(", ", types)}"); continue; }
+                if (r.DurationValue(vn, k) is { } d) retention[type] = d;
+            }
+
+        return new TargetPolicy
+        {
+            Name = name, Engine = engine.Value, Host = host, Port = port, Socket = socket, User = user,
+            PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
+            DataDir = dataDir, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
+            Schedule = schedule, Retention = retention,
+        };
+    }
+
+    private static bool IsCron(string? expression)
+    {
+        if (string.IsNullOrWhiteSpace(expression) || expression.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length != 5)
+            return false;
+        try { CronExpression.Parse(expression, CronFormat.Standard); return true; }
+        catch (CronFormatException) { return false; }
+    }
+
+    private static List<ModelPolicy> ReadModels(PolicyNode r, YamlMappingNode root)
+    {
+        var list = new List<ModelPolicy>();
+        if (r.Mapping(PolicyNode.Child(root, "models"), "models", required: false, root) is not { } map) return list;
+        foreach (var (kn, vn) in map.Children)
+        {
+            var name = ((YamlScalarNode)kn).Value ?? "";
+            var key = "models." + name;
+            if (!NamePattern().IsMatch(name)) { r.Problem(kn, key, "a model name uses letters, digits, '.', '_' and '-', starting with a letter or digit"); continue; }
+            if (r.Mapping(vn, key, required: true, kn) is not { } m) continue;
+            r.RejectUnknownKeys(m, key, ModelKeys);
+            var path = r.AbsolutePath(m, "path", key + ".path", required: true);
+            var keep = r.Integer(m, "keep", key + ".keep", 1, 1000) ?? 5;
+            if (path is not null) list.Add(new ModelPolicy(name, path, keep));
+        }
+        return list;
+    }
+
+    private static List<string> ReadConfig(PolicyNode r, YamlMappingNode root)
+    {
+        if (r.Mapping(PolicyNode.Child(root, "config"), "config", required: false, root) is not { } map) return [];
+        r.RejectUnknownKeys(map, "config", ConfigKeys);
+        var paths = r.TextList(map, "paths", "config.paths");
+        var node = PolicyNode.Child(map, "paths") as YamlSequenceNode;
+        for (var i = 0; i < paths.Count; i++)
+            if (!Path.IsPathFullyQualified(paths[i]))
+                r.Problem(node!.Children[i], "config.paths", $"'{paths[i]}' is not an absolute path; write the full path, e.g. /etc/myapp");
+        return paths.ToList();
+    }
+
+    private static StoragePolicy ReadStorage(PolicyNode r, YamlMappingNode root)
+    {
+        var defaults = new StoragePolicy(20, 10);
+        if (r.Mapping(PolicyNode.Child(root, "storage"), "storage", required: false, root) is not { } map) return defaults;
+        r.RejectUnknownKeys(map, "storage", StorageKeys);
+        var warning = r.Integer(map, "warningFreePercent", "storage.warningFreePercent", 0, 100) ?? defaults.WarningFreePercent;
+        var critical = r.Integer(map, "criticalFreePercent", "storage.criticalFreePercent", 0, 100) ?? defaults.CriticalFreePercent;
+        if (critical >= warning)
+            r.Problem(PolicyNode.Child(map, "criticalFreePercent") ?? map, "storage.criticalFreePercent",
+                $"{critical} must be below warningFreePercent ({warning}): critical is the lower, later alarm");
+        return new StoragePolicy(warning, critical);
+    }
+
+    private static AlertPolicy ReadAlerts(PolicyNode r, YamlMappingNode root)
+    {
+        var policy = new AlertPolicy();
+        if (r.Mapping(PolicyNode.Child(root, "alerts"), "alerts", required: false, root) is not { } map) return policy;
+        r.RejectUnknownKeys(map, "alerts", AlertKeys);
+        if (PolicyNode.Child(map, "delayGrace") is { } g && r.DurationValue(g, "alerts.delayGrace") is { } grace)
+            policy = policy with { DelayGrace = grace };
+        if (r.Mapping(PolicyNode.Child(map, "routes"), "alerts.routes", required: false, map) is { } routes)
+        {
+            r.RejectUnknownKeys(routes, "alerts.routes", RouteKeys);
+            policy = policy with
+            {
+                CriticalRoute = Channels(r, routes, "critical"),
+                WarningRoute = Channels(r, routes, "warning"),
+            };
+        }
+        if (r.Mapping(PolicyNode.Child(map, "channels"), "alerts.channels", required: false, map) is { } channels)
+            r.RejectUnknownKeys(channels, "alerts.channels", ChannelNames);
+        return policy;
+    }
+
+    private static IReadOnlyList<string> Channels(PolicyNode r, YamlMappingNode routes, string severity)
+    {
+        var key = "alerts.routes." + severity;
+        var names = r.TextList(routes, severity, key);
+        var node = PolicyNode.Child(routes, severity) as YamlSequenceNode;
+        for (var i = 0; i < names.Count; i++)
+            if (!ChannelNames.Contains(names[i]))
+                r.Problem(node!.Children[i], key, $"'{names[i]}' is not a channel; use {string.Join(", ", ChannelNames)}");
+        return names;
+    }
+}

@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+
+namespace BackupTools.Engine.Repository;
+
+/// <summary>A backup set found in the repository: its manifest and the directory it lives in.</summary>
+public sealed record CatalogEntry(BackupManifest Manifest, string Path);
+
+/// <summary>
+/// The list of backup sets, made by scanning manifests: the manifests are the truth, so there is no index to
+/// drift out of date. Directories still named <c>.partial</c> are never listed.
+/// </summary>
+public static class BackupCatalog
+{
+    public const string PartialSuffix = ".partial";
+
+    /// <summary>Lists sets, optionally narrowed to one engine, target and type; newest first.</summary>
+    /// <param name="unreadable">Called with the path and reason of a manifest that could not be read.</param>
+    public static IReadOnlyList<CatalogEntry> List(string repositoryRoot, string? engine = null, string? target = null,
+        string? type = null, Action<string, string>? unreadable = null)
+    {
+        if (!Directory.Exists(repositoryRoot)) return [];
+        var setDirectories = new List<string>();
+        foreach (var e in Level(repositoryRoot, engine))
+        foreach (var t in Level(e, target))
+        foreach (var y in Level(t, type))
+        foreach (var set in Directory.EnumerateDirectories(y))
+            if (!set.EndsWith(PartialSuffix, StringComparison.Ordinal))
+                setDirectories.Add(set);
+
+        var found = new ConcurrentBag<CatalogEntry>();
+        Parallel.ForEach(setDirectories, set =>
+        {
+            var path = System.IO.Path.Combine(set, BackupManifest.FileName);
+            try
+            {
+                var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(path), RepositoryJson.Default.BackupManifest);
+                if (manifest is not null) found.Add(new CatalogEntry(manifest, set));
+            }
+            catch (FileNotFoundException) { unreadable?.Invoke(set, "no manifest.json"); }
+            catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException)
+            {
+                unreadable?.Invoke(path, ex.Message);
+            }
+        });
+        return found.OrderByDescending(x => x.Manifest.StartTime).ThenBy(x => x.Manifest.Id, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Sub-directories of one level, skipping the repository's own folders (names starting with '_').</summary>
+    private static IEnumerable<string> Level(string parent, string? only)
+    {
+        if (only is not null)
+        {
+            var path = System.IO.Path.Combine(parent, only);
+            return Directory.Exists(path) ? [path] : [];
+        }
+        return Directory.EnumerateDirectories(parent).Where(d => !System.IO.Path.GetFileName(d).StartsWith('_'));
+    }
+}

@@ -1,0 +1,96 @@
+namespace BackupTools.Engine.Repository;
+
+/// <summary>
+/// One attempt to back up one target: holds the target's lock, clears what crashed runs left, gives out the set
+/// writer, and journals the outcome whatever it is. Every backup kind goes through this, so each gets the same
+/// crash and concurrency guarantees.
+/// </summary>
+public sealed class BackupRun : IAsyncDisposable
+{
+    private readonly string _root;
+    private readonly TargetLock _lock;
+    private bool _journaled;
+
+    private BackupRun(string root, TargetLock targetLock, BackupSetWriter writer)
+    {
+        _root = root;
+        _lock = targetLock;
+        Writer = writer;
+    }
+
+    public BackupSetWriter Writer { get; }
+
+    /// <param name="log">Told about lock takeovers and cleaned-up partial sets.</param>
+    public static BackupRun Start(string repositoryRoot, string engine, string target, string type, Action<string>? log = null)
+    {
+        FileModes.CreatePrivateDirectory(repositoryRoot);
+        var start = DateTime.UtcNow;
+        TargetLock targetLock;
+        try
+        {
+            targetLock = TargetLock.Acquire(repositoryRoot, engine, target, log);
+        }
+        catch (TargetLockedException e)
+        {
+            Journal(repositoryRoot, engine, target, type, start, "Failed", null, 0, e.Message);
+            throw;
+        }
+        try
+        {
+            RemoveAbandonedPartials(repositoryRoot, engine, target, log);
+            return new BackupRun(repositoryRoot, targetLock, BackupSetWriter.Create(repositoryRoot, engine, target, type, start));
+        }
+        catch
+        {
+            targetLock.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
+    }
+
+    public async Task<BackupManifest> CommitAsync(Func<BackupManifest, BackupManifest> describe,
+        IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        var manifest = await Writer.CommitAsync(describe, progress, cancellationToken);
+        Journal(_root, Writer.Engine, Writer.Target, Writer.Type, Writer.StartTime, "Succeeded", manifest.Id, manifest.StoredBytes, null);
+        _journaled = true;
+        return manifest;
+    }
+
+    /// <summary>Records a failed attempt (the set is removed on dispose).</summary>
+    public void Fail(Exception error)
+    {
+        if (_journaled) return;
+        var status = error is OperationCanceledException ? "Cancelled" : "Failed";
+        Journal(_root, Writer.Engine, Writer.Target, Writer.Type, Writer.StartTime, status, Writer.Id, 0, error.Message);
+        _journaled = true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_journaled) Fail(new OperationCanceledException("The run ended without committing its backup set."));
+        await Writer.DisposeAsync();
+        await _lock.DisposeAsync();
+    }
+
+    /// <summary>Partial sets of this target are from crashed runs: we hold the lock, so none is being written.</summary>
+    private static void RemoveAbandonedPartials(string root, string engine, string target, Action<string>? log)
+    {
+        var targetDir = Path.Combine(root, engine, target);
+        if (!Directory.Exists(targetDir)) return;
+        foreach (var typeDir in Directory.EnumerateDirectories(targetDir))
+        foreach (var partial in Directory.EnumerateDirectories(typeDir, "*" + BackupCatalog.PartialSuffix))
+        {
+            BackupSetWriter.RemovePartial(partial);
+            log?.Invoke($"Removed '{partial}', left by a run that did not finish.");
+        }
+    }
+
+    private static void Journal(string root, string engine, string target, string type, DateTime start, string status,
+        string? id, long storedBytes, string? error) =>
+        RunJournal.Append(root, new JournalEntry
+        {
+            Time = DateTime.UtcNow, Engine = engine, Target = target, Type = type, Status = status, Id = id,
+            DurationSeconds = Math.Round((DateTime.UtcNow - start).TotalSeconds, 3), StoredBytes = storedBytes,
+            Error = error, Host = Environment.MachineName, ProcessId = Environment.ProcessId,
+        });
+}

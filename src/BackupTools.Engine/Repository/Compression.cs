@@ -1,0 +1,12 @@
+namespace BackupTools.Engine.Repository;
+
+public enum CompressionKind { None, Zstd }
+
+/// <summary>How a stream is stored: zstd at a level with worker threads (from the policy), or as is.</summary>
+public sealed record CompressionOptions(CompressionKind Kind, int Level = 3, int Workers = 0)
+{
+    public static CompressionOptions Default { get; } = new(CompressionKind.Zstd, 3, Math.Max(1, Environment.ProcessorCount));
+    public static CompressionOptions None { get; } = new(CompressionKind.None);
+
+    public string FileSuffix => Kind == CompressionKind.Zstd ? ".zst" : "";
+}

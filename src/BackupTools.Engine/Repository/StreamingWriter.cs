@@ -1,0 +1,81 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using ZstdSharp;
+using ZstdSharp.Unsafe;
+
+namespace BackupTools.Engine.Repository;
+
+/// <summary>What one streamed file became: sizes before and after compression and both SHA-256 sums.</summary>
+public sealed record WrittenFile(string Name, long RawBytes, long StoredBytes, string Compression, string Sha256, string RawSha256);
+
+/// <summary>Progress of a long copy: what phase, and bytes read from the source so far.</summary>
+public readonly record struct TransferProgress(string Phase, long Bytes, long? TotalBytes);
+
+/// <summary>
+/// source → (zstd, multithreaded) → SHA-256 → file, in one pass with a fixed buffer, so a 1 TB backup needs the
+/// same memory as a 1 MB one and the data is read exactly once.
+/// </summary>
+public static class StreamingWriter
+{
+    private const int BufferSize = 1 << 20;
+
+    public static async Task<WrittenFile> WriteAsync(
+        Stream source, string path, CompressionOptions compression,
+        IProgress<TransferProgress>? progress, CancellationToken cancellationToken, long? totalBytes = null)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        using var rawHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long raw = 0;
+        try
+        {
+            await using var file = FileModes.CreatePrivateFile(path);
+            using var stored = new HashingStream(file);
+            Stream sink = stored;
+            CompressionStream? zstd = null;
+            if (compression.Kind == CompressionKind.Zstd)
+            {
+                zstd = new CompressionStream(stored, compression.Level, BufferSize, leaveOpen: true);
+                if (compression.Workers > 1) zstd.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, compression.Workers);
+                sink = zstd;
+            }
+            var lastReport = 0L;
+            int read;
+            while ((read = await source.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
+            {
+                rawHash.AppendData(buffer, 0, read);
+                await sink.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                raw += read;
+                if (raw - lastReport >= 16 * BufferSize)
+                {
+                    progress?.Report(new TransferProgress("Writing", raw, totalBytes));
+                    lastReport = raw;
+                }
+            }
+            if (zstd is not null) await zstd.DisposeAsync(); // writes the final frame
+            await file.FlushAsync(cancellationToken);
+            file.Flush(flushToDisk: true);
+            progress?.Report(new TransferProgress("Writing", raw, totalBytes));
+            return new WrittenFile(Path.GetFileName(path), raw, stored.BytesWritten,
+                compression.Kind == CompressionKind.Zstd ? "zstd" : "none",
+                stored.FinishHash(), Convert.ToHexString(rawHash.GetHashAndReset()).ToLowerInvariant());
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Opens a stored file for reading its original bytes (decompressing when needed).</summary>
+    public static Stream OpenRead(string path, string compression)
+    {
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        return compression == "zstd" ? new DecompressionStream(file, BufferSize, checkEndOfStream: true, leaveOpen: false) : file;
+    }
+
+    /// <summary>SHA-256 of a file as stored on disk, read once; for verification.</summary>
+    public static async Task<string> HashFileAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        return Convert.ToHexString(await SHA256.HashDataAsync(file, cancellationToken)).ToLowerInvariant();
+    }
+}

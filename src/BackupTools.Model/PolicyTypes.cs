@@ -1,0 +1,58 @@
+namespace BackupTools.Model;
+
+/// <summary>The parsed policy file as PowerShell sees it. Secrets are never held here, only where they come from.</summary>
+public sealed record BackupPolicy
+{
+    public required string Path { get; init; }
+    public required string Repository { get; init; }
+    public required IReadOnlyList<TargetPolicy> Targets { get; init; }
+    public required IReadOnlyList<ModelPolicy> Models { get; init; }
+    public required IReadOnlyList<string> ConfigPaths { get; init; }
+    public required StoragePolicy Storage { get; init; }
+    public required AlertPolicy Alerts { get; init; }
+
+    public TargetPolicy? FindTarget(string name) =>
+        Targets.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase));
+}
+
+public enum TargetEngine { MariaDb, Redis, Elasticsearch }
+
+public sealed record TargetPolicy
+{
+    public required string Name { get; init; }
+    public required TargetEngine Engine { get; init; }
+    public string? Host { get; init; }
+    public int? Port { get; init; }
+    public string? Socket { get; init; }
+    public string? User { get; init; }
+    /// <summary>Where the secret comes from, e.g. <c>env:BACKUP_DB_PASSWORD</c> or <c>file:/etc/backuptools/x.secret</c>; never the secret.</summary>
+    public string? PasswordSource { get; init; }
+    public string? DataDir { get; init; }
+    public string? Url { get; init; }
+    public string? SnapshotRepository { get; init; }
+    public IReadOnlyList<string> Indices { get; init; } = Array.Empty<string>();
+    /// <summary>Backup type (full, incremental, binlog, snapshot) → 5-field cron expression.</summary>
+    public IReadOnlyDictionary<string, string> Schedule { get; init; } = new Dictionary<string, string>();
+    /// <summary>Backup type → how long its sets are kept.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> Retention { get; init; } = new Dictionary<string, TimeSpan>();
+
+    /// <summary>Where the server is reached: the socket when set, else host:port, else the URL.</summary>
+    public string Endpoint => Url ?? (Socket is not null ? $"unix:{Socket}" : $"{Host}:{Port}");
+}
+
+public sealed record ModelPolicy(string Name, string Path, int Keep);
+
+public sealed record StoragePolicy(int WarningFreePercent, int CriticalFreePercent);
+
+public sealed record AlertPolicy
+{
+    public TimeSpan DelayGrace { get; init; } = TimeSpan.FromHours(1);
+    public IReadOnlyList<string> CriticalRoute { get; init; } = Array.Empty<string>();
+    public IReadOnlyList<string> WarningRoute { get; init; } = Array.Empty<string>();
+}
+
+/// <summary>One problem found in a policy file, pointing at the exact place.</summary>
+public sealed record PolicyProblem(string File, int Line, int Column, string Key, string Message)
+{
+    public override string ToString() => $"{System.IO.Path.GetFileName(File)}:{Line}:{Column}: {Key}: {Message}";
+}

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+
+namespace BackupTools.Commands;
+
+/// <summary>
+/// Base for cmdlets whose work is async engine calls. The work runs on the thread pool with a token that
+/// <see cref="StopProcessing"/> (Ctrl+C, a runbook stop) cancels; everything that must touch the pipeline
+/// (WriteObject, WriteError, WriteProgress, WriteVerbose, ShouldProcess) is queued back to the pipeline thread,
+/// which drains the queue until the work ends. Modelled on OpenAuthenticode's AsyncPSCmdlet.
+/// </summary>
+public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _cancel = new();
+    private BlockingCollection<Action>? _queue;
+
+    /// <summary>Cancelled when the user or host stops the pipeline.</summary>
+    protected CancellationToken CancelToken => _cancel.Token;
+
+    protected virtual Task BeginProcessingAsync() => Task.CompletedTask;
+    protected virtual Task ProcessRecordAsync() => Task.CompletedTask;
+    protected virtual Task EndProcessingAsync() => Task.CompletedTask;
+
+    /// <summary>Runs on the pipeline thread before each record's async work: resolve paths and session state here.</summary>
+    protected virtual void PrepareRecord() { }
+
+    protected sealed override void BeginProcessing() => Run(BeginProcessingAsync);
+    protected sealed override void ProcessRecord()
+    {
+        PrepareRecord();
+        Run(ProcessRecordAsync);
+    }
+    protected sealed override void EndProcessing() => Run(EndProcessingAsync);
+    protected override void StopProcessing() => _cancel.Cancel();
+
+    private void Run(Func<Task> work)
+    {
+        using var queue = new BlockingCollection<Action>();
+        _queue = queue;
+        var task = Task.Run(async () =>
+        {
+            try { await work(); }
+            finally { queue.CompleteAdding(); }
+        });
+        try
+        {
+            foreach (var action in queue.GetConsumingEnumerable()) action();
+        }
+        catch
+        {
+            // The host is stopping us, or a write failed terminally: stop the work too, then let PowerShell unwind.
+            _cancel.Cancel();
+            task.ContinueWith(_ => { }, TaskScheduler.Default).Wait();
+            throw;
+        }
+        finally
+        {
+            _queue = null;
+        }
+        try
+        {
+            task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (Exception e) when (e is not PipelineStoppedException and not PSInvalidOperationException)
+        {
+            // Engine failures become one terminating error record, raised on the pipeline thread.
+            ThrowTerminatingError(EngineErrors.ToErrorRecord(e, null));
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the pipeline thread (now, if we are on it).</summary>
+    private void Post(Action action)
+    {
+        var queue = _queue;
+        if (queue is null) { action(); return; }
+        try { queue.Add(action); }
+        catch (InvalidOperationException) { /* the pipeline finished; nothing to write to */ }
+    }
+
+    /// <summary>Runs <paramref name="func"/> on the pipeline thread and waits for its result.</summary>
+    private Task<T> Invoke<T>(Func<T> func)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            try { done.SetResult(func()); }
+            catch (Exception e) { done.SetException(e); throw; }
+        });
+        return done.Task.WaitAsync(CancelToken);
+    }
+
+    protected void WriteObjectAsync(object? value) => Post(() => WriteObject(value));
+    protected void WriteErrorAsync(ErrorRecord record) => Post(() => WriteError(record));
+    protected void WriteWarningAsync(string text) => Post(() => WriteWarning(text));
+    protected void WriteVerboseAsync(string text) => Post(() => WriteVerbose(text));
+    protected void WriteProgressAsync(ProgressRecord record) => Post(() => WriteProgress(record));
+    protected Task<bool> ShouldProcessAsync(string target, string action) => Invoke(() => ShouldProcess(target, action));
+
+    public void Dispose()
+    {
+        _cancel.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

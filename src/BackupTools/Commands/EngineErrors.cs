@@ -1,0 +1,25 @@
+using System.Management.Automation;
+using BackupTools.Engine.Policy;
+using BackupTools.Engine.Processes;
+using BackupTools.Engine.Repository;
+using BackupTools.Engine.Targets;
+
+namespace BackupTools.Commands;
+
+/// <summary>Turns the engine's typed exceptions into error records with a stable id and a real category.</summary>
+internal static class EngineErrors
+{
+    public static ErrorRecord ToErrorRecord(Exception e, object? target) => e switch
+    {
+        PolicyNotFoundException p => new ErrorRecord(p, "PolicyNotFound", ErrorCategory.ObjectNotFound, target ?? p.Path),
+        PolicyException p => new ErrorRecord(p, "PolicyInvalid", ErrorCategory.InvalidData, target ?? p.Path),
+        SecretUnavailableException => new ErrorRecord(e, "SecretUnavailable", ErrorCategory.AuthenticationError, target),
+        ToolNotFoundException t => new ErrorRecord(t, "ToolNotFound", ErrorCategory.NotInstalled, target ?? t.Tool),
+        ToolFailedException t => new ErrorRecord(t, "ToolFailed", ErrorCategory.InvalidResult, target ?? t.Tool),
+        TargetLockedException => new ErrorRecord(e, "TargetLocked", ErrorCategory.ResourceBusy, target),
+        BackupVerificationException => new ErrorRecord(e, "BackupVerificationFailed", ErrorCategory.InvalidResult, target),
+        UnauthorizedAccessException => new ErrorRecord(e, "AccessDenied", ErrorCategory.PermissionDenied, target),
+        IOException => new ErrorRecord(e, "RepositoryIOError", ErrorCategory.WriteError, target),
+        _ => new ErrorRecord(e, "UnexpectedError", ErrorCategory.NotSpecified, target),
+    };
+}

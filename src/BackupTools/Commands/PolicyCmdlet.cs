@@ -1,0 +1,46 @@
+using System.Management.Automation;
+using BackupTools.Engine.Policy;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>Base for cmdlets that read the policy file: the shared -Policy parameter and how its failures surface.</summary>
+public abstract class PolicyCmdlet : AsyncPSCmdlet
+{
+    /// <summary>Path of the policy file; else $env:BACKUPTOOLS_POLICY, else the platform default.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("PolicyPath")]
+    [ValidateNotNullOrEmpty]
+    public string? Policy { get; set; }
+
+    /// <summary>The -Policy path made absolute against the current PowerShell location (not the process's).</summary>
+    protected string? ResolvedPolicyPath { get; private set; }
+
+    protected override void PrepareRecord() => ResolvedPolicyPath = ResolvePath(this, Policy);
+
+    internal static string? ResolvePath(PSCmdlet cmdlet, string? path) =>
+        path is null ? null : cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>Loads the policy; a missing or invalid one stops the cmdlet with an error that says what to fix.</summary>
+    protected BackupPolicy LoadPolicy() => PolicyParser.Load(ResolvedPolicyPath);
+
+    /// <summary>The named targets (all when none are named); an unknown name is a non-terminating error.</summary>
+    protected IEnumerable<TargetPolicy> SelectTargets(BackupPolicy policy, IEnumerable<string>? names)
+    {
+        if (names is null)
+        {
+            foreach (var t in policy.Targets) yield return t;
+            yield break;
+        }
+        foreach (var name in names)
+        {
+            var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
+            var matches = policy.Targets.Where(t => pattern.IsMatch(t.Name)).ToList();
+            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+                WriteErrorAsync(new ErrorRecord(
+                    new ItemNotFoundException($"The policy {policy.Path} has no target '{name}'. Its targets: {string.Join(", ", policy.Targets.Select(t => t.Name))}."),
+                    "TargetNotFound", ErrorCategory.ObjectNotFound, name));
+            foreach (var t in matches) yield return t;
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using System.Management.Automation;
+using BackupTools.Engine.Targets;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>Test-BackupTarget: can each target be reached and logged in to, with the engine's own client.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "BackupTarget", DefaultParameterSetName = DefaultSet)]
+[OutputType(typeof(TargetCheck))]
+public sealed class TestBackupTargetCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Target { get; set; }
+
+    /// <summary>Used instead of the policy's passwordEnv/passwordFile for every target tested.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 300)]
+    public int TimeoutSec { get; set; } = 5;
+
+    protected override async Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        foreach (var target in SelectTargets(policy, Target))
+        {
+            string? password;
+            try
+            {
+                password = SecretResolver.Resolve(target, Credential?.GetNetworkCredential().Password);
+            }
+            catch (SecretUnavailableException e)
+            {
+                WriteErrorAsync(EngineErrors.ToErrorRecord(e, target.Name));
+                continue;
+            }
+            WriteVerboseAsync($"Checking {target.Name} ({target.Engine}) at {target.Endpoint}");
+            WriteObjectAsync(await TargetProbe.CheckAsync(target, password, TimeSpan.FromSeconds(TimeoutSec), CancelToken));
+        }
+    }
+}
