@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace BackupTools.TestServers;
+
+/// <summary>A throwaway redis-server on a free loopback port with its own directory and no save points.</summary>
+public sealed class RedisServer : IDisposable
+{
+    private RedisServer(string baseDir, int port, int pid)
+    {
+        BaseDirectory = baseDir;
+        Port = port;
+        ProcessId = pid;
+    }
+
+    public string BaseDirectory { get; }
+    public int Port { get; }
+    public int ProcessId { get; }
+
+    public static RedisServer Start(string baseDirectory)
+    {
+        var redis = ServerBinaries.Require("redis-server", "redis-server");
+        Directory.CreateDirectory(baseDirectory);
+        var port = FreePort.Next();
+        var psi = new ProcessStartInfo(redis) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[]
+                 {
+                     "--bind", "127.0.0.1", "--port", port.ToString(), "--dir", baseDirectory, "--dbfilename", "dump.rdb",
+                     "--daemonize", "no", "--save", "", "--logfile", Path.Combine(baseDirectory, "redis.log"),
+                     "--pidfile", Path.Combine(baseDirectory, "redis.pid"),
+                 })
+            psi.ArgumentList.Add(a);
+        var process = Process.Start(psi)!;
+        process.StandardOutput.ReadToEndAsync();
+        process.StandardError.ReadToEndAsync();
+        try
+        {
+            FreePort.WaitForListener(port, TimeSpan.FromSeconds(30), () => !process.HasExited, "redis-server");
+            var server = new RedisServer(baseDirectory, port, process.Id);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!server.Command("INFO persistence").Contains("loading:0"))
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("redis-server kept loading.");
+                Thread.Sleep(50);
+            }
+            return server;
+        }
+        catch
+        {
+            if (!process.HasExited) process.Kill(true);
+            throw;
+        }
+    }
+
+    /// <summary>Sends one inline command and returns the raw reply (enough for PING, INFO, SET, DBSIZE).</summary>
+    public string Command(string inline)
+    {
+        using var client = new TcpClient("127.0.0.1", Port);
+        using var stream = client.GetStream();
+        stream.Write(Encoding.ASCII.GetBytes(inline + "\r\n"));
+        var buffer = new byte[1 << 16];
+        var n = stream.Read(buffer);
+        var reply = Encoding.ASCII.GetString(buffer, 0, n);
+        if (reply.StartsWith('$') && int.TryParse(reply[1..reply.IndexOf('\r')], out var length))
+        {
+            var sb = new StringBuilder(reply);
+            var header = reply.IndexOf('\n') + 1;
+            while (sb.Length < header + length + 2 && (n = stream.Read(buffer)) > 0) sb.Append(Encoding.ASCII.GetString(buffer, 0, n));
+            return sb.ToString();
+        }
+        return reply;
+    }
+
+    public void Dispose() => ChildProcess.Stop(ProcessId, TimeSpan.FromSeconds(10));
+}

@@ -1,0 +1,288 @@
+using BackupTools.Engine.Policy;
+using BackupTools.Model;
+
+namespace BackupTools.Tests;
+
+public sealed class PolicyParserTests
+{
+    private const string File = "/etc/backuptools/policy.yml";
+
+    /// <summary>The policy from the foundation issue, verbatim: the fixed keys scripts and docs rely on.</summary>
+    private const string IssueExample = """
+        repository: /backup                  # root of the backup repository (local path)
+        targets:
+          main-db:
+            engine: mariadb                  # mariadb | redis | elasticsearch
+            host: 127.0.0.1
+            port: 3306
+            socket: /run/mysqld/mysqld.sock  # optional; preferred over host/port when set
+            user: backup
+            passwordEnv: BACKUP_DB_PASSWORD  # or passwordFile: /etc/backuptools/main-db.secret
+            dataDir: /var/lib/mysql          # the server's data directory (restore, binlog location)
+            schedule: { full: "0 2 * * *", incremental: "0 */6 * * *", binlog: "*/15 * * * *" }
+            retention: { full: 30d, incremental: 7d, binlog: 14d }
+          cache:
+            engine: redis
+            host: 127.0.0.1
+            port: 6379
+            schedule: { snapshot: "0 * * * *" }
+            retention: { snapshot: 7d }
+          search:
+            engine: elasticsearch
+            url: http://127.0.0.1:9200
+            snapshotRepository: backups
+            indices: ["*"]
+            schedule: { snapshot: "0 3 * * *" }
+            retention: { snapshot: 30d }
+        models:
+          llm-main: { path: /models/llm-main, keep: 5 }
+        config:
+          paths: [/etc/backuptools, /etc/docker/daemon.json]
+        storage: { warningFreePercent: 20, criticalFreePercent: 10 }
+        alerts:
+          delayGrace: 1h
+          routes: { critical: [phone, sms, slack], warning: [slack, email] }
+          channels: {}                       # filled by the alerting issue
+        """;
+
+    [Fact]
+    public void IssueExamplePolicyParsesIntoEveryField()
+    {
+        var (policy, problems) = PolicyParser.Parse(IssueExample, File);
+        Assert.Empty(problems);
+        Assert.NotNull(policy);
+        Assert.Equal("/backup", policy.Repository);
+        Assert.Equal(["main-db", "cache", "search"], policy.Targets.Select(t => t.Name));
+        var db = policy.FindTarget("MAIN-DB")!;
+        Assert.Equal(TargetEngine.MariaDb, db.Engine);
+        Assert.Equal(3306, db.Port);
+        Assert.Equal("/run/mysqld/mysqld.sock", db.Socket);
+        Assert.Equal("unix:/run/mysqld/mysqld.sock", db.Endpoint);
+        Assert.Equal("env:BACKUP_DB_PASSWORD", db.PasswordSource);
+        Assert.Equal("*/15 * * * *", db.Schedule["binlog"]);
+        Assert.Equal(TimeSpan.FromDays(30), db.Retention["full"]);
+        Assert.Equal(TimeSpan.FromDays(14), db.Retention["binlog"]);
+        var search = policy.FindTarget("search")!;
+        Assert.Equal(["*"], search.Indices);
+        Assert.Equal("backups", search.SnapshotRepository);
+        Assert.Equal(new ModelPolicy("llm-main", "/models/llm-main", 5), Assert.Single(policy.Models));
+        Assert.Equal(["/etc/backuptools", "/etc/docker/daemon.json"], policy.ConfigPaths);
+        Assert.Equal(new StoragePolicy(20, 10), policy.Storage);
+        Assert.Equal(TimeSpan.FromHours(1), policy.Alerts.DelayGrace);
+        Assert.Equal(["phone", "sms", "slack"], policy.Alerts.CriticalRoute);
+        Assert.Equal(["slack", "email"], policy.Alerts.WarningRoute);
+    }
+
+    public static TheoryData<string, string, string> BadPolicies => new()
+    {
+        // 1. the issue's own example of a message
+        {
+            "repository: /backup\ntargets:\n  main-db:\n    engine: mariadb\n    host: 127.0.0.1\n    port: 3306\n    retention: { full: 30 days }\n",
+            "policy.yml:7:24: targets.main-db.retention.full: '30 days' is not a duration; use forms like 30d, 6h, 15m",
+            "duration with words"
+        },
+        // 2. unknown key at the root
+        {
+            "repository: /backup\nrepostiory: /other\ntargets: {}\n",
+            "policy.yml:2:1: repostiory: unknown key; expected one of: repository, targets, models, config, storage, alerts",
+            "misspelt root key"
+        },
+        // 3. unknown key inside a target
+        {
+            "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    hots: x\n",
+            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, url, snapshotRepository, indices, schedule, retention",
+            "misspelt target key"
+        },
+        // 4. a password in the policy
+        {
+            "repository: /backup\ntargets:\n  db:\n    engine: mariadb\n    socket: /run/mysqld/mysqld.sock\n    password: hunter2\n",
+            "policy.yml:6:5: targets.db.password: secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
+            "password in policy"
+        },
+        // 5. unknown engine
+        {
+            "repository: /backup\ntargets:\n  db:\n    engine: postgres\n",
+            "policy.yml:4:13: targets.db.engine: 'postgres' is not an engine; use mariadb, redis or elasticsearch",
+            "unknown engine"
+        },
+        // 6. port out of range
+        {
+            "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 70000\n",
+            "policy.yml:6:11: targets.cache.port: '70000' is not a whole number from 1 to 65535",
+            "port too big"
+        },
+        // 7. cron with six fields
+        {
+            "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    schedule: { snapshot: \"0 0 * * * *\" }\n",
+            "policy.yml:7:27: targets.cache.schedule.snapshot: '0 0 * * * *' is not a 5-field cron expression (minute hour day month weekday), e.g. \"0 2 * * *\"",
+            "six-field cron"
+        },
+        // 8. backup type the engine does not have
+        {
+            "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    retention: { full: 7d }\n",
+            "policy.yml:7:18: targets.cache.retention.full: 'full' is not a backup type of redis; use snapshot, aof",
+            "wrong backup type"
+        },
+        // 9. relative repository path
+        {
+            "repository: backup\ntargets: {}\n",
+            "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",
+            "relative repository"
+        },
+        // 10. repository missing
+        {
+            "targets: {}\n",
+            "policy.yml:1:1: repository: is required",
+            "no repository"
+        },
+        // 11. mariadb without a way to reach it
+        {
+            "repository: /backup\ntargets:\n  db:\n    engine: mariadb\n    host: 127.0.0.1\n",
+            "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
+            "mariadb unreachable"
+        },
+        // 12. both password sources
+        {
+            "repository: /backup\ntargets:\n  db:\n    engine: mariadb\n    socket: /s.sock\n    passwordEnv: P\n    passwordFile: /etc/p\n",
+            "policy.yml:7:19: targets.db.passwordFile: give either passwordEnv or passwordFile, not both",
+            "two password sources"
+        },
+        // 13. elasticsearch url that is not http
+        {
+            "repository: /backup\ntargets:\n  search:\n    engine: elasticsearch\n    url: 127.0.0.1:9200\n    snapshotRepository: backups\n",
+            "policy.yml:5:10: targets.search.url: '127.0.0.1:9200' is not an http:// or https:// URL, e.g. http://127.0.0.1:9200",
+            "url without scheme"
+        },
+        // 14. critical above warning
+        {
+            "repository: /backup\ntargets: {}\nstorage: { warningFreePercent: 10, criticalFreePercent: 20 }\n",
+            "policy.yml:3:57: storage.criticalFreePercent: 20 must be below warningFreePercent (10): critical is the lower, later alarm",
+            "thresholds swapped"
+        },
+        // 15. unknown alert channel in a route
+        {
+            "repository: /backup\ntargets: {}\nalerts:\n  routes: { critical: [phone, pager] }\n",
+            "policy.yml:4:31: alerts.routes.critical: 'pager' is not a channel; use phone, sms, slack, email",
+            "unknown channel"
+        },
+        // 16. YAML syntax error (bad indentation)
+        {
+            "repository: /backup\ntargets:\n  db:\n    engine: mariadb\n   port: 3306\n",
+            "policy.yml:5:4: (yaml): While parsing a block mapping, did not find expected key.; check indentation, quoting and duplicate keys",
+            "bad indentation"
+        },
+        // 17. duplicate key
+        {
+            "repository: /backup\nrepository: /other\ntargets: {}\n",
+            "policy.yml:2:1: (yaml): Duplicate key repository; check indentation, quoting and duplicate keys",
+            "duplicate key"
+        },
+        // 18. alerts.delayGrace not a duration
+        {
+            "repository: /backup\ntargets: {}\nalerts:\n  delayGrace: 1 hour\n",
+            "policy.yml:4:15: alerts.delayGrace: '1 hour' is not a duration; use forms like 30d, 6h, 15m",
+            "grace in words"
+        },
+        // 19. models keep of zero
+        {
+            "repository: /backup\ntargets: {}\nmodels:\n  llm: { path: /models/llm, keep: 0 }\n",
+            "policy.yml:4:35: models.llm.keep: '0' is not a whole number from 1 to 1000",
+            "keep zero"
+        },
+        // 20. the file is a list, not a mapping
+        {
+            "- repository: /backup\n",
+            "policy.yml:1:1: (root): the policy must be a mapping with at least 'repository' and 'targets'",
+            "root is a list"
+        },
+        // 21. elasticsearch target without snapshotRepository
+        {
+            "repository: /backup\ntargets:\n  search:\n    engine: elasticsearch\n    url: http://127.0.0.1:9200\n",
+            "policy.yml:4:5: targets.search.snapshotRepository: is required for elasticsearch targets: the name of the snapshot repository registered in the cluster",
+            "no snapshot repository"
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadPolicies))]
+    public void BadPolicyIsReportedAtItsExactPlace(string yaml, string expected, string why)
+    {
+        var (policy, problems) = PolicyParser.Parse(yaml, "/etc/backuptools/policy.yml");
+        Assert.Null(policy);
+        Assert.True(problems.Count >= 1, why);
+        Assert.Equal(expected, problems[0].ToString());
+        Assert.All(problems, p => Assert.Equal("/etc/backuptools/policy.yml", p.File));
+    }
+
+    [Fact]
+    public void EveryProblemInOneFileIsReportedInOnePass()
+    {
+        const string yaml = "repository: backup\ntargets:\n  db:\n    engine: mariadb\n    port: 0\n    colour: blue\n";
+        var (_, problems) = PolicyParser.Parse(yaml, File);
+        Assert.Equal(
+        [
+            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, url, snapshotRepository, indices, schedule, retention",
+            "policy.yml:5:11: targets.db.port: '0' is not a whole number from 1 to 65535",
+            "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
+            "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",
+        ], problems.Select(p => p.ToString()).OrderDescending(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("30d", 30 * 24 * 60)]
+    [InlineData("6h", 6 * 60)]
+    [InlineData("15m", 15)]
+    [InlineData("2w", 14 * 24 * 60)]
+    public void DurationsParse(string text, int minutes)
+    {
+        Assert.True(Duration.TryParse(text, out var value));
+        Assert.Equal(TimeSpan.FromMinutes(minutes), value);
+        Assert.Equal(text == "2w" ? "14d" : text, Duration.Format(value));
+    }
+
+    [Theory]
+    [InlineData("30 days")]
+    [InlineData("0d")]
+    [InlineData("1.5h")]
+    [InlineData("-1d")]
+    [InlineData("")]
+    [InlineData("d")]
+    public void NonDurationsAreRejected(string text) => Assert.False(Duration.TryParse(text, out _));
+
+    [Fact]
+    public void LoadPrefersExplicitPathThenEnvironmentThenDefault()
+    {
+        using var dir = new TempDirectory();
+        var envPolicy = dir.Combine("env.yml");
+        System.IO.File.WriteAllText(envPolicy, "repository: /from-env\ntargets: {}\n");
+        var explicitPolicy = dir.Combine("explicit.yml");
+        System.IO.File.WriteAllText(explicitPolicy, "repository: /from-explicit\ntargets: {}\n");
+        var saved = Environment.GetEnvironmentVariable(PolicyLocator.EnvironmentVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(PolicyLocator.EnvironmentVariable, envPolicy);
+            Assert.Equal("/from-explicit", PolicyParser.Load(explicitPolicy).Repository);
+            Assert.Equal("/from-env", PolicyParser.Load(null).Repository);
+            Environment.SetEnvironmentVariable(PolicyLocator.EnvironmentVariable, null);
+            Assert.Equal(("/etc/backuptools/policy.yml", "the default location"), PolicyLocator.Resolve(null));
+            var missing = Assert.Throws<PolicyNotFoundException>(() => PolicyParser.Load(dir.Combine("nope.yml")));
+            Assert.Contains("nope.yml", missing.Message);
+            Assert.Contains("-Policy", missing.Message);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(PolicyLocator.EnvironmentVariable, saved);
+        }
+    }
+
+    [Fact]
+    public void InvalidPolicyThrowsWithEveryProblem()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("policy.yml");
+        System.IO.File.WriteAllText(path, "repository: x\ntargets: {}\nextra: 1\n");
+        var e = Assert.Throws<PolicyException>(() => PolicyParser.Load(path));
+        Assert.Equal(2, e.Problems.Count);
+        Assert.Contains("Test-BackupPolicy", e.Message);
+    }
+}
