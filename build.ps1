@@ -105,8 +105,9 @@ function Invoke-Test {
     $env:BACKUPTOOLS_TEST_MODULE = "$ModuleDir/BackupTools.psd1"
     $env:BACKUPTOOLS_TEST_PACKAGES = $packages
     $pesterOut = Join-Path $results 'pester.json'
+    Invoke-Native dotnet @('build', "$Root/tests/BackupTools.TestServers", '-c', $Configuration, '-o', "$Root/output/obj/testservers", '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
     & (Get-Process -Id $PID).Path -NoProfile -NonInteractive -File "$Root/tests/Invoke-PesterSuite.ps1" `
-        -PesterPath $pester -ResultPath $pesterOut
+        -PesterPath $pester -ResultPath $pesterOut -TestServersAssembly "$Root/output/obj/testservers/BackupTools.TestServers.dll"
     $p = Get-Content $pesterOut -Raw | ConvertFrom-Json
     if ($p.Total -eq 0) { $p.Failed++ ; Write-Warning 'The Pester suite ran no tests.' }
 
