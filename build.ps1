@@ -21,12 +21,18 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+$PSStyle.OutputRendering = 'PlainText' # logs and CI read this output
 Set-StrictMode -Version Latest
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
 $env:DOTNET_NOLOGO = '1'
 $Root = $PSScriptRoot
 $Version = (Import-PowerShellDataFile "$Root/module/BackupTools.psd1").ModuleVersion
 $ModuleDir = Join-Path $Root "output/BackupTools/$Version"
+
+# A child pwsh like this one. Run as a dotnet tool, this process is 'dotnet', so start pwsh.dll through it.
+function Invoke-ChildPwsh([string[]] $Arguments) {
+    & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive @Arguments
+}
 
 function Invoke-Native([string] $File, [string[]] $Arguments) {
     & $File @Arguments
@@ -64,7 +70,7 @@ function Invoke-Bootstrap {
 function Invoke-Build {
     $staging = Join-Path $Root 'output/obj'
     if (Test-Path $ModuleDir) { Remove-Item $ModuleDir -Recurse -Force }
-    New-Item -ItemType Directory -Force -Path $ModuleDir, "$ModuleDir/deps", "$ModuleDir/en-US" | Out-Null
+    New-Item -ItemType Directory -Force -Path $ModuleDir, "$ModuleDir/deps" | Out-Null
     $common = @("-c", $Configuration, "-p:Version=$Version", '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
     # The engine and its packages (portable: libgit2 for every platform under runtimes/) go to deps/,
     # which only the private load context reads.
@@ -106,8 +112,8 @@ function Invoke-Test {
     $env:BACKUPTOOLS_TEST_PACKAGES = $packages
     $pesterOut = Join-Path $results 'pester.json'
     Invoke-Native dotnet @('build', "$Root/tests/BackupTools.TestServers", '-c', $Configuration, '-o', "$Root/output/obj/testservers", '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
-    & (Get-Process -Id $PID).Path -NoProfile -NonInteractive -File "$Root/tests/Invoke-PesterSuite.ps1" `
-        -PesterPath $pester -ResultPath $pesterOut -TestServersAssembly "$Root/output/obj/testservers/BackupTools.TestServers.dll"
+    Invoke-ChildPwsh @('-File', "$Root/tests/Invoke-PesterSuite.ps1", '-PesterPath', $pester, '-ResultPath', $pesterOut,
+        '-TestServersAssembly', "$Root/output/obj/testservers/BackupTools.TestServers.dll")
     $p = Get-Content $pesterOut -Raw | ConvertFrom-Json
     if ($p.Total -eq 0) { $p.Failed++ ; Write-Warning 'The Pester suite ran no tests.' }
 
@@ -128,7 +134,8 @@ function Invoke-Package {
 }
 
 function Invoke-Demo {
-    & (Get-Process -Id $PID).Path -NoProfile -NonInteractive -File "$Root/tools/Demo.ps1" -ModulePath "$ModuleDir/BackupTools.psd1"
+    Invoke-ChildPwsh @('-File', "$Root/tools/Demo.ps1", '-ModulePath', "$ModuleDir/BackupTools.psd1",
+        '-TestServersAssembly', "$Root/output/obj/testservers/BackupTools.TestServers.dll")
     if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)." }
 }
 

@@ -22,7 +22,7 @@ Describe 'Initialize-BackupRepository and Get-BackupRepository' {
         $info = Initialize-BackupRepository -Policy $policy
         $info | Should -BeOfType ([BackupTools.Model.RepositoryInfo])
         $info.ConfigHead | Should -Match '^[0-9a-f]{40}$'
-        (Get-Item $repo).UnixFileMode.ToString() | Should -Be 'UserRead, UserWrite, UserExecute'
+        [Convert]::ToString([int](Get-Item $repo).UnixFileMode, 8) | Should -Be '700'
         Join-Path $repo '_journal' | Should -Exist
         (Initialize-BackupRepository -Policy $policy).ConfigHead | Should -Be $info.ConfigHead
     }

@@ -21,7 +21,7 @@ targets:
         $result = Test-BackupPolicy -Policy $bad -ErrorAction SilentlyContinue -ErrorVariable err
         $result | Should -BeFalse
         $err.Count | Should -Be 2
-        $err.FullyQualifiedErrorId | Should -Be @('PolicyProblem,BackupTools.Commands.TestBackupPolicyCommand') * 2
+        $err.FullyQualifiedErrorId | Should -Be (@('PolicyProblem,BackupTools.Commands.TestBackupPolicyCommand') * 2)
         $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
         @($err | ForEach-Object { $_.ToString() }) | Should -Be @(
             'policy.yml:7:5: targets.main-db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, url, snapshotRepository, indices, schedule, retention'
