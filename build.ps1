@@ -91,6 +91,11 @@ function Get-ToolPackages {
     return $global.Trim()
 }
 
+# The throwaway-server layer shared by the xunit suite, the Pester suite and the demo.
+function Build-TestServers {
+    Invoke-Native dotnet @('build', "$Root/tests/BackupTools.TestServers", '-c', $Configuration, '-o', "$Root/output/obj/testservers", '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+}
+
 function Invoke-Test {
     $results = Join-Path $Root 'output/test-results'
     if (Test-Path $results) { Remove-Item $results -Recurse -Force }
@@ -111,7 +116,7 @@ function Invoke-Test {
     $env:BACKUPTOOLS_TEST_MODULE = "$ModuleDir/BackupTools.psd1"
     $env:BACKUPTOOLS_TEST_PACKAGES = $packages
     $pesterOut = Join-Path $results 'pester.json'
-    Invoke-Native dotnet @('build', "$Root/tests/BackupTools.TestServers", '-c', $Configuration, '-o', "$Root/output/obj/testservers", '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+    Build-TestServers
     Invoke-ChildPwsh @('-File', "$Root/tests/Invoke-PesterSuite.ps1", '-PesterPath', $pester, '-ResultPath', $pesterOut,
         '-TestServersAssembly', "$Root/output/obj/testservers/BackupTools.TestServers.dll")
     $p = Get-Content $pesterOut -Raw | ConvertFrom-Json
@@ -134,6 +139,7 @@ function Invoke-Package {
 }
 
 function Invoke-Demo {
+    Build-TestServers
     Invoke-ChildPwsh @('-File', "$Root/tools/Demo.ps1", '-ModulePath', "$ModuleDir/BackupTools.psd1",
         '-TestServersAssembly', "$Root/output/obj/testservers/BackupTools.TestServers.dll")
     if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)." }
