@@ -39,6 +39,14 @@ public sealed class ProcessRunnerTests
     }
 
     [Fact]
+    public void MissingServerProgramFailsTheFixtureNamingThePackage()
+    {
+        var e = Assert.Throws<TestServers.ServerBinaryMissingException>(() =>
+            TestServers.ServerBinaries.Require("mariadbd-that-is-not-installed", "mariadb-server"));
+        Assert.Contains("apt-get install mariadb-server", e.Message);
+    }
+
+    [Fact]
     public async Task FailedToolCarriesItsStderr()
     {
         var e = await Assert.ThrowsAsync<ToolFailedException>(() =>

@@ -38,7 +38,7 @@ public sealed class TestMarshallingForTestCommand : AsyncPSCmdlet
     }
 }
 
-public sealed class StopTests
+public sealed class StopTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static PowerShell HostWith<T>(string name)
     {
@@ -64,6 +64,7 @@ public sealed class StopTests
         ps.Stop(); // what Ctrl+C and a runbook stop do
         Assert.Throws<PipelineStoppedException>(() => ps.EndInvoke(invocation));
         clock.Stop();
+        output.WriteLine($"stopped in {clock.Elapsed.TotalMilliseconds:0} ms");
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"stop took {clock.Elapsed.TotalMilliseconds:0} ms");
         await ProcessRunnerTests.WaitUntil(() => pids.All(p => !ProcessRunnerTests.Alive(p)), 2000);
@@ -79,9 +80,41 @@ public sealed class StopTests
         var output = ps.Invoke();
         Assert.Equal(Enumerable.Range(0, 100), output.Select(o => (int)o.BaseObject));
         Assert.Equal(100, ps.Streams.Progress.Count);
+        Assert.Empty(ps.Streams.Error);
 
         using var whatIf = HostWith<TestMarshallingForTestCommand>("Test-MarshallingForTest");
         whatIf.AddCommand("Test-MarshallingForTest").AddParameter("WhatIf");
         Assert.Empty(whatIf.Invoke());
+    }
+}
+
+/// <summary>Reports transfer progress from the worker thread through the base's progress adapter.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "ProgressForTest")]
+public sealed class TestProgressForTestCommand : AsyncPSCmdlet
+{
+    protected override async Task ProcessRecordAsync()
+    {
+        var progress = CreateTransferProgress("Backing up main-db");
+        for (var i = 1; i <= 4; i++)
+        {
+            await Task.Yield();
+            progress.Report(new BackupTools.Engine.Repository.TransferProgress("Writing", i * (256L << 20), 1L << 30));
+        }
+    }
+}
+
+public sealed class ProgressTests
+{
+    [Fact]
+    public void EngineProgressBecomesProgressRecordsWithPercentAndRate()
+    {
+        var iss = InitialSessionState.CreateDefault2();
+        iss.Commands.Add(new SessionStateCmdletEntry("Test-ProgressForTest", typeof(TestProgressForTestCommand), null));
+        using var ps = PowerShell.Create(iss);
+        ps.AddCommand("Test-ProgressForTest").Invoke();
+        var records = ps.Streams.Progress.ToList();
+        Assert.Equal([25, 50, 75, 100], records.Select(r => r.PercentComplete));
+        Assert.All(records, r => Assert.Equal("Backing up main-db", r.Activity));
+        Assert.StartsWith("Writing: 1.0 GB at ", records[^1].StatusDescription);
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
+using BackupTools.Engine.Repository;
 
 namespace BackupTools.Commands;
 
@@ -99,6 +100,40 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
     protected void WriteVerboseAsync(string text) => Post(() => WriteVerbose(text));
     protected void WriteProgressAsync(ProgressRecord record) => Post(() => WriteProgress(record));
     protected Task<bool> ShouldProcessAsync(string target, string action) => Invoke(() => ShouldProcess(target, action));
+
+    /// <summary>
+    /// An <see cref="IProgress{T}"/> for engine calls that shows bytes, rate and phase as a progress bar. Reports are
+    /// posted, not awaited, so a slow terminal never slows a backup; the bar is completed when the work ends.
+    /// </summary>
+    protected IProgress<TransferProgress> CreateTransferProgress(string activity, int activityId = 1)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        return new PipelineProgress<TransferProgress>(p =>
+        {
+            var rate = p.Bytes / Math.Max(clock.Elapsed.TotalSeconds, 0.001);
+            var record = new ProgressRecord(activityId, activity, $"{p.Phase}: {FormatBytes(p.Bytes)} at {FormatBytes((long)rate)}/s");
+            if (p.TotalBytes is > 0 and var total)
+            {
+                record.PercentComplete = (int)Math.Min(100, 100 * p.Bytes / total);
+                if (rate > 0) record.SecondsRemaining = (int)((total - p.Bytes) / rate);
+            }
+            WriteProgressAsync(record);
+        });
+    }
+
+    internal static string FormatBytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MB",
+        >= 1L << 10 => $"{bytes / 1024.0:0.0} KB",
+        _ => $"{bytes} B",
+    };
+
+    /// <summary>Unlike System.Progress, calls back synchronously (into the queue) with no SynchronizationContext.</summary>
+    private sealed class PipelineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
 
     public void Dispose()
     {
