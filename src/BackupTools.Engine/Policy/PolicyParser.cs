@@ -164,26 +164,15 @@ public static partial class PolicyParser
 
         var types = BackupTypes(engine.Value);
         var schedule = new Dictionary<string, string>();
-        if (r.Mapping(PolicyNode.Child(t, "schedule"), key + ".schedule", required: false, t) is { } sched)
-            foreach (var (kn, vn) in sched.Children)
-            {
-                var type = ((YamlScalarNode)kn).Value ?? "";
-                var k = $"{key}.schedule.{type}";
-                if (!types.Contains(type)) { r.Problem(kn, k, $"'{type}' is not a backup type of {engineText}; use {string.Join(", ", types)}"); continue; }
-                var expr = (vn as YamlScalarNode)?.Value;
-                if (IsCron(expr)) schedule[type] = expr!;
-                else r.Problem(vn, k, $"'{expr}' is not a 5-field cron expression (minute hour day month weekday), e.g. \"0 2 * * *\"");
-            }
-
+        foreach (var (type, k, vn) in TypedEntries(r, t, "schedule", key, types, engineText!))
+        {
+            var expr = (vn as YamlScalarNode)?.Value;
+            if (IsCron(expr)) schedule[type] = expr!;
+            else r.Problem(vn, k, $"'{expr}' is not a 5-field cron expression (minute hour day month weekday), e.g. \"0 2 * * *\"");
+        }
         var retention = new Dictionary<string, TimeSpan>();
-        if (r.Mapping(PolicyNode.Child(t, "retention"), key + ".retention", required: false, t) is { } ret)
-            foreach (var (kn, vn) in ret.Children)
-            {
-                var type = ((YamlScalarNode)kn).Value ?? "";
-                var k = $"{key}.retention.{type}";
-                if (!types.Contains(type)) { r.Problem(kn, k, $"'{type}' is not a backup type of {engineText}; use {string.Join(", ", types)}"); continue; }
-                if (r.DurationValue(vn, k) is { } d) retention[type] = d;
-            }
+        foreach (var (type, k, vn) in TypedEntries(r, t, "retention", key, types, engineText!))
+            if (r.DurationValue(vn, k) is { } d) retention[type] = d;
 
         return new TargetPolicy
         {
@@ -192,6 +181,20 @@ public static partial class PolicyParser
             DataDir = dataDir, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
             Schedule = schedule, Retention = retention,
         };
+    }
+
+    /// <summary>The entries of a per-backup-type mapping (schedule, retention); a type the engine lacks is a problem.</summary>
+    private static IEnumerable<(string Type, string Key, YamlNode Value)> TypedEntries(PolicyNode r, YamlMappingNode target,
+        string section, string targetKey, IReadOnlyList<string> types, string engineText)
+    {
+        if (r.Mapping(PolicyNode.Child(target, section), $"{targetKey}.{section}", required: false, target) is not { } map) yield break;
+        foreach (var (kn, vn) in map.Children)
+        {
+            var type = ((YamlScalarNode)kn).Value ?? "";
+            var key = $"{targetKey}.{section}.{type}";
+            if (types.Contains(type)) yield return (type, key, vn);
+            else r.Problem(kn, key, $"'{type}' is not a backup type of {engineText}; use {string.Join(", ", types)}");
+        }
     }
 
     private static bool IsCron(string? expression)
