@@ -6,7 +6,8 @@
     Tasks:
       Bootstrap  install the server programs the tests and the demo run (apt-get on Debian/Ubuntu as root)
       Build      output/BackupTools/<version>/ : the importable module (version read from module/BackupTools.psd1)
-      Test       Bootstrap, Build, then the xunit engine suite and the Pester cmdlet suite; prints "N passed, N failed"
+      Test       Bootstrap, Build, Package, then the xunit engine suite and the Pester cmdlet suite (which also
+                 installs the package); prints "N passed, N failed"
       Package    output/package/BackupTools.<version>.nupkg for Install-PSResource / Install-Module from a local repository
       Demo       Bootstrap, Build, then a sysadmin's day on throwaway servers
 .EXAMPLE
@@ -117,6 +118,8 @@ function Invoke-Test {
     $env:BACKUPTOOLS_TEST_PACKAGES = $packages
     $pesterOut = Join-Path $results 'pester.json'
     Build-TestServers
+    Invoke-Package # the Pester suite installs the package as a user would
+    $env:BACKUPTOOLS_TEST_PACKAGE_DIR = Join-Path $Root 'output/package'
     Invoke-ChildPwsh @('-File', "$Root/tests/Invoke-PesterSuite.ps1", '-PesterPath', $pester, '-ResultPath', $pesterOut,
         '-TestServersAssembly', "$Root/output/obj/testservers/BackupTools.TestServers.dll")
     $p = Get-Content $pesterOut -Raw | ConvertFrom-Json
