@@ -24,7 +24,7 @@ public sealed class TargetLockTests
         Assert.True(clock.ElapsedMilliseconds < 500);
         Assert.Contains($"process {Environment.ProcessId}", e.Message);
         Assert.Contains(Environment.MachineName, e.Message);
-        Assert.Equal(first.Lease.RunId, e.Lease.RunId);
+        Assert.Equal(first.Lease.RunId, e.Lease?.RunId);
         // Another target is not blocked.
         await using var other = TargetLock.Acquire(dir.Path, "mariadb", "other-db");
     }
@@ -76,6 +76,18 @@ public sealed class TargetLockTests
         var log = new List<string>();
         await using var taken = TargetLock.Acquire(dir.Path, "mariadb", "main-db", log.Add);
         Assert.Contains(log, l => l.Contains("other-host") && l.Contains("lease ended"));
+    }
+
+    [Fact]
+    public void StaleLockBeingTakenOverByAnotherRunIsReportedAsSuchNotAsItsDeadOwner()
+    {
+        using var dir = new TempDirectory();
+        var now = DateTime.UtcNow;
+        WriteLease(dir.Path, new LockLease("other-host", 1, now, now.AddHours(-2), now.AddMinutes(-1), "expired"));
+        File.WriteAllText(LockPath(dir.Path) + ".takeover", ""); // another run is mid-takeover
+        var e = Assert.Throws<TargetLockedException>(() => TargetLock.Acquire(dir.Path, "mariadb", "main-db"));
+        Assert.Null(e.Lease);
+        Assert.Contains("taking over its lock at this moment", e.Message);
     }
 
     [Fact]

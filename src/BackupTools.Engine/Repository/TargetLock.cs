@@ -6,13 +6,14 @@ namespace BackupTools.Engine.Repository;
 /// <summary>Who holds a target's lock and until when (the lease); stored as JSON in the lock file.</summary>
 public sealed record LockLease(string Host, int ProcessId, DateTime ProcessStartTime, DateTime StartTime, DateTime Expires, string RunId);
 
-/// <summary>Another live run holds the target.</summary>
-public sealed class TargetLockedException(string target, LockLease lease) : Exception(
-    $"Target '{target}' is busy: a run on host {lease.Host} (process {lease.ProcessId}) has held it since " +
-    $"{lease.StartTime:u}. Wait for it to finish. If that process is gone, its lock is taken over automatically " +
-    $"(at once on the same host, after the lease ends at {lease.Expires:u} from another host).")
+/// <summary>Another live run holds the target (or is taking over its stale lock at this moment: no lease yet).</summary>
+public sealed class TargetLockedException(string target, LockLease? lease) : Exception(lease is null
+    ? $"Target '{target}' is busy: another run is taking over its lock at this moment. Try again in a minute."
+    : $"Target '{target}' is busy: a run on host {lease.Host} (process {lease.ProcessId}) has held it since " +
+      $"{lease.StartTime:u}. Wait for it to finish. If that process is gone, its lock is taken over automatically " +
+      $"(at once on the same host, after the lease ends at {lease.Expires:u} from another host).")
 {
-    public LockLease Lease { get; } = lease;
+    public LockLease? Lease { get; } = lease;
 }
 
 /// <summary>
@@ -59,7 +60,9 @@ public sealed class TargetLock : IAsyncDisposable
         try { guardFile = FileModes.CreatePrivateFile(guard, bufferSize: 0); }
         catch (IOException) when (File.Exists(guard))
         {
-            throw new TargetLockedException(target, Read(path) ?? mine);
+            // Another run is deciding right now: name the holder only if it is really alive.
+            var current = Read(path);
+            throw new TargetLockedException(target, current is not null && IsAlive(current, now ?? DateTime.UtcNow) ? current : null);
         }
         using (guardFile)
         {
@@ -75,7 +78,7 @@ public sealed class TargetLock : IAsyncDisposable
                         (holder.Host == Environment.MachineName && !ProcessExists(holder) ? "that process is gone." : $"its lease ended at {holder.Expires:u}."));
                 File.Delete(path);
                 if (!TryCreate(path, mine))
-                    throw new TargetLockedException(target, Read(path) ?? mine);
+                    throw new TargetLockedException(target, Read(path));
                 return new TargetLock(path, mine, length);
             }
             finally
