@@ -5,7 +5,7 @@ using BackupTools.Engine.Repository;
 
 namespace BackupTools.Tests;
 
-public sealed class RepositoryTests(Xunit.Abstractions.ITestOutputHelper output)
+public sealed class RepositoryTests
 {
     private static byte[] Data(int size, int seed)
     {
@@ -165,7 +165,7 @@ public sealed class RepositoryTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
-    public void CatalogOfTenThousandSetsIsListedWellUnderASecond()
+    public void CatalogOfTenThousandSetsIsListedNewestFirstAndFiltered()
     {
         using var dir = new TempDirectory();
         var root = dir.Combine("repo");
@@ -183,15 +183,11 @@ public sealed class RepositoryTests(Xunit.Abstractions.ITestOutputHelper output)
             Directory.CreateDirectory(setDir);
             File.WriteAllBytes(Path.Combine(setDir, "manifest.json"), JsonSerializer.SerializeToUtf8Bytes(manifest, RepositoryJson.Default.BackupManifest));
         }
-        BackupCatalog.List(root); // warm the JIT; the page cache is warm anyway after writing
-        var clock = Stopwatch.StartNew();
+        // Speed is measured in bench/Catalog.Bench.ps1 (docs/benchmarks.md), not here.
         var all = BackupCatalog.List(root);
-        clock.Stop();
-        output.WriteLine($"catalog of 10 000 sets listed in {clock.ElapsedMilliseconds} ms");
         Assert.Equal(10_000, all.Count);
         Assert.True(all[0].Manifest.StartTime > all[^1].Manifest.StartTime, "newest first");
         Assert.Equal(2_500, BackupCatalog.List(root, target: "db1").Count);
-        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(700), $"listing 10 000 sets took {clock.ElapsedMilliseconds} ms");
     }
 
     [Fact]
