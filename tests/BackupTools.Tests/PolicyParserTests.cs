@@ -237,7 +237,6 @@ public sealed class PolicyParserTests
     {
         Assert.True(Duration.TryParse(text, out var value));
         Assert.Equal(TimeSpan.FromMinutes(minutes), value);
-        Assert.Equal(text == "2w" ? "14d" : text, Duration.Format(value));
     }
 
     [Theory]

@@ -28,11 +28,4 @@ public static partial class Duration
         };
         return true;
     }
-
-    /// <summary>The shortest policy form of a duration (30d, 6h, 90s), for display.</summary>
-    public static string Format(TimeSpan value) =>
-        value.TotalDays >= 1 && value.TotalDays % 1 == 0 ? $"{value.TotalDays:0}d"
-        : value.TotalHours >= 1 && value.TotalHours % 1 == 0 ? $"{value.TotalHours:0}h"
-        : value.TotalMinutes >= 1 && value.TotalMinutes % 1 == 0 ? $"{value.TotalMinutes:0}m"
-        : $"{value.TotalSeconds:0}s";
 }

@@ -121,7 +121,6 @@ public static partial class PolicyParser
             "mariadb" => TargetEngine.MariaDb,
             "redis" => TargetEngine.Redis,
             "elasticsearch" => TargetEngine.Elasticsearch,
-            null => null,
             _ => null,
         };
         if (engineText is not null && engine is null)
@@ -146,9 +145,9 @@ public static partial class PolicyParser
         switch (engine)
         {
             case TargetEngine.MariaDb or TargetEngine.Redis:
-                if (socket is null && (host is null || port is null) && engine == TargetEngine.MariaDb)
+                if (engine == TargetEngine.MariaDb && socket is null && (host is null || port is null))
                     r.Problem(t, key, "needs 'socket', or both 'host' and 'port', to reach the server");
-                if (engine == TargetEngine.Redis && (host is null || port is null))
+                else if (engine == TargetEngine.Redis && (host is null || port is null))
                     r.Problem(t, key, "needs 'host' and 'port' to reach the server");
                 foreach (var k in new[] { "url", "snapshotRepository", "indices" })
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, $"is for elasticsearch targets, not {engineText}");

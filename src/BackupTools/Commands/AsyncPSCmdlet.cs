@@ -66,7 +66,7 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
         {
             throw new PipelineStoppedException();
         }
-        catch (Exception e) when (e is not PipelineStoppedException and not PSInvalidOperationException)
+        catch (Exception e) when (e is not PipelineStoppedException)
         {
             // Engine failures become one terminating error record, raised on the pipeline thread.
             ThrowTerminatingError(EngineErrors.ToErrorRecord(e, null));
