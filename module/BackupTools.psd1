@@ -17,6 +17,9 @@
         'Test-BackupTarget'
         'Initialize-BackupRepository'
         'Get-BackupRepository'
+        'Start-DbBackup'
+        'Get-DbBackup'
+        'Test-DbBackup'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

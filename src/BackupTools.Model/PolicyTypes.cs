@@ -28,6 +28,8 @@ public sealed record TargetPolicy
     /// <summary>Where the secret comes from, e.g. <c>env:BACKUP_DB_PASSWORD</c> or <c>file:/etc/backuptools/x.secret</c>; never the secret.</summary>
     public string? PasswordSource { get; init; }
     public string? DataDir { get; init; }
+    /// <summary>MariaDB: the server's option file, included in the one mariabackup reads (e.g. /etc/mysql/my.cnf).</summary>
+    public string? ConfigFile { get; init; }
     public string? Url { get; init; }
     public string? SnapshotRepository { get; init; }
     public IReadOnlyList<string> Indices { get; init; } = Array.Empty<string>();
@@ -42,7 +44,15 @@ public sealed record TargetPolicy
 
 public sealed record ModelPolicy(string Name, string Path, int Keep);
 
-public sealed record StoragePolicy(int WarningFreePercent, int CriticalFreePercent);
+/// <summary>Free-space alarms and how backup streams are stored.</summary>
+public sealed record StoragePolicy(int WarningFreePercent, int CriticalFreePercent)
+{
+    /// <summary><c>zstd</c> (default) or <c>none</c>.</summary>
+    public string Compression { get; init; } = "zstd";
+    public int CompressionLevel { get; init; } = 3;
+    /// <summary>zstd worker threads; 0 means one per core.</summary>
+    public int CompressionThreads { get; init; }
+}
 
 public sealed record AlertPolicy
 {

@@ -108,9 +108,22 @@ public sealed class TargetLockTests
     {
         using var dir = new TempDirectory();
         await using var first = BackupRun.Start(dir.Path, "mariadb", "main-db", "full");
-        Assert.Throws<TargetLockedException>(() => BackupRun.Start(dir.Path, "mariadb", "main-db", "binlog"));
+        Assert.Throws<TargetLockedException>(() => BackupRun.Start(dir.Path, "mariadb", "main-db", "incremental"));
         var entry = Assert.Single(RunJournal.Read(dir.Path));
-        Assert.Equal(("Failed", "binlog"), (entry.Status, entry.Type));
+        Assert.Equal(("Failed", "incremental"), (entry.Status, entry.Type));
         Assert.Contains("busy", entry.Error);
+    }
+
+    [Fact]
+    public async Task BinlogArchivingRunsBesideAFullBackupAndLeavesItsPartialAlone()
+    {
+        using var dir = new TempDirectory();
+        await using var full = BackupRun.Start(dir.Path, "mariadb", "main-db", "full");
+        await using (var binlog = BackupRun.Start(dir.Path, "mariadb", "main-db", "binlog"))
+        {
+            Assert.True(Directory.Exists(full.Writer.PartialPath), "the binlog run removed the running full backup's partial set");
+            var e = Assert.Throws<TargetLockedException>(() => BackupRun.Start(dir.Path, "mariadb", "main-db", "binlog"));
+            Assert.Contains("'main-db' (binlog) is busy", e.Message);
+        }
     }
 }

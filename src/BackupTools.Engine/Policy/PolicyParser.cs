@@ -14,7 +14,7 @@ public static partial class PolicyParser
 {
     private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts"];
     private static readonly string[] TargetKeys =
-        ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "url",
+        ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
          "snapshotRepository", "indices", "schedule", "retention"];
     private static readonly Dictionary<string, string> SecretKeys = new()
     {
@@ -22,7 +22,8 @@ public static partial class PolicyParser
     };
     private static readonly string[] ModelKeys = ["path", "keep"];
     private static readonly string[] ConfigKeys = ["paths"];
-    private static readonly string[] StorageKeys = ["warningFreePercent", "criticalFreePercent"];
+    private static readonly string[] StorageKeys =
+        ["warningFreePercent", "criticalFreePercent", "compression", "compressionLevel", "compressionThreads"];
     private static readonly string[] AlertKeys = ["delayGrace", "routes", "channels"];
     private static readonly string[] RouteKeys = ["critical", "warning"];
     /// <summary>Alert channels a route may name; their settings arrive with the alerting work.</summary>
@@ -135,6 +136,7 @@ public static partial class PolicyParser
         if (passwordEnv is not null && passwordFile is not null)
             r.Problem(PolicyNode.Child(t, "passwordFile")!, key + ".passwordFile", "give either passwordEnv or passwordFile, not both");
         var dataDir = r.AbsolutePath(t, "dataDir", key + ".dataDir", required: false);
+        var configFile = r.AbsolutePath(t, "configFile", key + ".configFile", required: false);
         var url = r.Text(t, "url", key + ".url", required: false);
         if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == "http" || uri.Scheme == "https")))
             r.Problem(PolicyNode.Child(t, "url")!, key + ".url", $"'{url}' is not an http:// or https:// URL, e.g. http://127.0.0.1:9200");
@@ -151,12 +153,14 @@ public static partial class PolicyParser
                     r.Problem(t, key, "needs 'host' and 'port' to reach the server");
                 foreach (var k in new[] { "url", "snapshotRepository", "indices" })
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, $"is for elasticsearch targets, not {engineText}");
+                if (engine == TargetEngine.Redis && PolicyNode.Child(t, "configFile") is { } cf)
+                    r.Problem(cf, key + ".configFile", "is for mariadb targets (the server's option file mariabackup includes)");
                 break;
             case TargetEngine.Elasticsearch:
                 if (url is null && PolicyNode.Child(t, "url") is null) r.Problem(t, key + ".url", "is required for elasticsearch targets, e.g. http://127.0.0.1:9200");
                 if (snapshotRepository is null && PolicyNode.Child(t, "snapshotRepository") is null)
                     r.Problem(t, key + ".snapshotRepository", "is required for elasticsearch targets: the name of the snapshot repository registered in the cluster");
-                foreach (var k in new[] { "socket", "dataDir", "host", "port" })
+                foreach (var k in new[] { "socket", "dataDir", "configFile", "host", "port" })
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, "is not used by elasticsearch targets; give 'url' instead");
                 break;
         }
@@ -177,7 +181,7 @@ public static partial class PolicyParser
         {
             Name = name, Engine = engine.Value, Host = host, Port = port, Socket = socket, User = user,
             PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
-            DataDir = dataDir, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
+            DataDir = dataDir, ConfigFile = configFile, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
             Schedule = schedule, Retention = retention,
         };
     }
@@ -244,7 +248,16 @@ public static partial class PolicyParser
         if (critical >= warning)
             r.Problem(PolicyNode.Child(map, "criticalFreePercent") ?? map, "storage.criticalFreePercent",
                 $"{critical} must be below warningFreePercent ({warning}): critical is the lower, later alarm");
-        return new StoragePolicy(warning, critical);
+        var compression = r.Text(map, "compression", "storage.compression", required: false) ?? defaults.Compression;
+        if (compression is not ("zstd" or "none"))
+            r.Problem(PolicyNode.Child(map, "compression")!, "storage.compression", $"'{compression}' is not a compression; use zstd or none");
+        return new StoragePolicy(warning, critical)
+        {
+            Compression = compression,
+            // zstd's own range; 19 is already very slow for a nightly stream.
+            CompressionLevel = r.Integer(map, "compressionLevel", "storage.compressionLevel", 1, 19) ?? defaults.CompressionLevel,
+            CompressionThreads = r.Integer(map, "compressionThreads", "storage.compressionThreads", 0, 256) ?? defaults.CompressionThreads,
+        };
     }
 
     private static AlertPolicy ReadAlerts(PolicyNode r, YamlMappingNode root)

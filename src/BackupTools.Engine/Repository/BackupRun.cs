@@ -18,17 +18,25 @@ public sealed class BackupRun : IAsyncDisposable
         Writer = writer;
     }
 
-    public BackupSetWriter Writer { get; }
+    /// <summary>The set being written; <see cref="StartNext"/> replaces it with a new one under the same lock.</summary>
+    public BackupSetWriter Writer { get; private set; }
+
+    /// <summary>
+    /// Backup types that run under a lock of their own, beside the target's main lock: archiving MariaDB binary logs
+    /// every few minutes must not wait hours for a full backup, and neither touches the other's sets.
+    /// </summary>
+    public static string? LockScopeOf(string engine, string type) => engine == "mariadb" && type == "binlog" ? "binlog" : null;
 
     /// <param name="log">Told about lock takeovers and cleaned-up partial sets.</param>
     public static BackupRun Start(string repositoryRoot, string engine, string target, string type, Action<string>? log = null)
     {
         FileModes.CreatePrivateDirectory(repositoryRoot);
         var start = DateTime.UtcNow;
+        var scope = LockScopeOf(engine, type);
         TargetLock targetLock;
         try
         {
-            targetLock = TargetLock.Acquire(repositoryRoot, engine, target, log);
+            targetLock = TargetLock.Acquire(repositoryRoot, engine, target, log, scope: scope);
         }
         catch (TargetLockedException e)
         {
@@ -37,7 +45,7 @@ public sealed class BackupRun : IAsyncDisposable
         }
         try
         {
-            RemoveAbandonedPartials(repositoryRoot, engine, target, log);
+            RemoveAbandonedPartials(repositoryRoot, engine, target, scope, log);
             return new BackupRun(repositoryRoot, targetLock, BackupSetWriter.Create(repositoryRoot, engine, target, type, start));
         }
         catch
@@ -56,6 +64,21 @@ public sealed class BackupRun : IAsyncDisposable
         return manifest;
     }
 
+    /// <summary>
+    /// After a commit, begins another set of the same type under the same lock (binary log archiving publishes one
+    /// set per file in one run, so no second run can archive the same file in between).
+    /// </summary>
+    public async Task StartNextAsync()
+    {
+        if (!_journaled) throw new InvalidOperationException($"Backup set {Writer.Id} is neither committed nor failed.");
+        await Writer.DisposeAsync();
+        Writer = BackupSetWriter.Create(_root, Writer.Engine, Writer.Target, Writer.Type, DateTime.UtcNow);
+        _journaled = false;
+    }
+
+    /// <summary>Ends a run that had nothing (more) to publish, without journaling a failure for the unused set.</summary>
+    public void CompleteWithoutSet() => _journaled = true;
+
     /// <summary>Records a failed attempt (the set is removed on dispose).</summary>
     public void Fail(Exception error)
     {
@@ -72,16 +95,22 @@ public sealed class BackupRun : IAsyncDisposable
         await _lock.DisposeAsync();
     }
 
-    /// <summary>Partial sets of this target are from crashed runs: we hold the lock, so none is being written.</summary>
-    private static void RemoveAbandonedPartials(string root, string engine, string target, Action<string>? log)
+    /// <summary>
+    /// Partial sets under our lock scope are from crashed runs: we hold that lock, so none is being written. Types of
+    /// another scope are left alone, since a run under that lock may be writing them now.
+    /// </summary>
+    private static void RemoveAbandonedPartials(string root, string engine, string target, string? scope, Action<string>? log)
     {
         var targetDir = Path.Combine(root, engine, target);
         if (!Directory.Exists(targetDir)) return;
         foreach (var typeDir in Directory.EnumerateDirectories(targetDir))
-        foreach (var partial in Directory.EnumerateDirectories(typeDir, "*" + BackupCatalog.PartialSuffix))
         {
-            BackupSetWriter.RemovePartial(partial);
-            log?.Invoke($"Removed '{partial}', left by a run that did not finish.");
+            if (LockScopeOf(engine, Path.GetFileName(typeDir)) != scope) continue;
+            foreach (var partial in Directory.EnumerateDirectories(typeDir, "*" + BackupCatalog.PartialSuffix))
+            {
+                BackupSetWriter.RemovePartial(partial);
+                log?.Invoke($"Removed '{partial}', left by a run that did not finish.");
+            }
         }
     }
 

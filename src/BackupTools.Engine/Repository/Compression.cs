@@ -8,5 +8,11 @@ public sealed record CompressionOptions(CompressionKind Kind, int Level = 3, int
     public static CompressionOptions Default { get; } = new(CompressionKind.Zstd, 3, Math.Max(1, Environment.ProcessorCount));
     public static CompressionOptions None { get; } = new(CompressionKind.None);
 
+    /// <summary>The policy's <c>storage.compression</c>, <c>compressionLevel</c> and <c>compressionThreads</c>.</summary>
+    public static CompressionOptions FromPolicy(BackupTools.Model.StoragePolicy storage) => storage.Compression == "none"
+        ? None
+        : new(CompressionKind.Zstd, storage.CompressionLevel,
+            storage.CompressionThreads > 0 ? storage.CompressionThreads : Math.Max(1, Environment.ProcessorCount));
+
     public string FileSuffix => Kind == CompressionKind.Zstd ? ".zst" : "";
 }

@@ -7,9 +7,10 @@ namespace BackupTools.Engine.Repository;
 public sealed record LockLease(string Host, int ProcessId, DateTime ProcessStartTime, DateTime StartTime, DateTime Expires, string RunId);
 
 /// <summary>Another live run holds the target (or is taking over its stale lock at this moment: no lease yet).</summary>
+/// <param name="target">The target as a message names it, quoted: <c>'main-db'</c> or <c>'main-db' (binlog)</c>.</param>
 public sealed class TargetLockedException(string target, LockLease? lease) : Exception(lease is null
-    ? $"Target '{target}' is busy: another run is taking over its lock at this moment. Try again in a minute."
-    : $"Target '{target}' is busy: a run on host {lease.Host} (process {lease.ProcessId}) has held it since " +
+    ? $"Target {target} is busy: another run is taking over its lock at this moment. Try again in a minute."
+    : $"Target {target} is busy: a run on host {lease.Host} (process {lease.ProcessId}) has held it since " +
       $"{lease.StartTime:u}. Wait for it to finish. If that process is gone, its lock is taken over automatically " +
       $"(at once on the same host, after the lease ends at {lease.Expires:u} from another host).")
 {
@@ -42,13 +43,15 @@ public sealed class TargetLock : IAsyncDisposable
     public LockLease Lease => _current;
 
     /// <param name="onTakeover">Told about a stale lock that was taken over (for the log).</param>
+    /// <param name="scope">Names a lock beside the target's main one, for work that may run alongside it (binary log archiving).</param>
     public static TargetLock Acquire(string repositoryRoot, string engine, string target, Action<string>? onTakeover = null,
-        TimeSpan? lease = null, DateTime? now = null)
+        TimeSpan? lease = null, DateTime? now = null, string? scope = null)
     {
         var length = lease ?? DefaultLease;
         var dir = Path.Combine(repositoryRoot, DirectoryName);
         FileModes.CreatePrivateDirectory(dir);
-        var path = Path.Combine(dir, $"{engine}-{target}.lock");
+        var path = Path.Combine(dir, scope is null ? $"{engine}-{target}.lock" : $"{engine}-{target}~{scope}.lock");
+        var who = scope is null ? $"'{target}'" : $"'{target}' ({scope})";
         var mine = NewLease(length, now ?? DateTime.UtcNow);
 
         if (TryCreate(path, mine)) return new TargetLock(path, mine, length);
@@ -62,7 +65,7 @@ public sealed class TargetLock : IAsyncDisposable
         {
             // Another run is deciding right now: name the holder only if it is really alive.
             var current = Read(path);
-            throw new TargetLockedException(target, current is not null && IsAlive(current, now ?? DateTime.UtcNow) ? current : null);
+            throw new TargetLockedException(who, current is not null && IsAlive(current, now ?? DateTime.UtcNow) ? current : null);
         }
         using (guardFile)
         {
@@ -70,15 +73,15 @@ public sealed class TargetLock : IAsyncDisposable
             {
                 var holder = Read(path);
                 if (holder is not null && IsAlive(holder, now ?? DateTime.UtcNow))
-                    throw new TargetLockedException(target, holder);
+                    throw new TargetLockedException(who, holder);
                 if (holder is not null)
                     onTakeover?.Invoke(
-                        $"Took over the lock of target '{target}' from host {holder.Host} process {holder.ProcessId} " +
+                        $"Took over the lock of target {who} from host {holder.Host} process {holder.ProcessId} " +
                         $"(started {holder.StartTime:u}): " +
                         (holder.Host == Environment.MachineName && !ProcessExists(holder) ? "that process is gone." : $"its lease ended at {holder.Expires:u}."));
                 File.Delete(path);
                 if (!TryCreate(path, mine))
-                    throw new TargetLockedException(target, Read(path));
+                    throw new TargetLockedException(who, Read(path));
                 return new TargetLock(path, mine, length);
             }
             finally

@@ -47,24 +47,7 @@ public static class TargetProbe
 
     private static async Task<string> MariaDbVersionAsync(TargetPolicy target, string? password, TimeSpan timeout, CancellationToken ct)
     {
-        var builder = new MySqlConnectionStringBuilder
-        {
-            UserID = target.User ?? Environment.UserName,
-            Password = password ?? "",
-            ConnectionTimeout = (uint)Math.Max(1, timeout.TotalSeconds),
-            Pooling = false,
-        };
-        if (target.Socket is not null)
-        {
-            builder.Server = target.Socket;
-            builder.ConnectionProtocol = MySqlConnectionProtocol.UnixSocket;
-        }
-        else
-        {
-            builder.Server = target.Host;
-            builder.Port = (uint)(target.Port ?? 3306);
-        }
-        await using var connection = new MySqlConnection(builder.ConnectionString);
+        await using var connection = MariaDbConnections.Create(target, password, timeout);
         await connection.OpenAsync(ct);
         await using var command = new MySqlCommand("SELECT VERSION()", connection);
         return (string)(await command.ExecuteScalarAsync(ct))!;

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Policy;
 using BackupTools.Engine.Processes;
 using BackupTools.Engine.Repository;
@@ -17,6 +18,11 @@ internal static class EngineErrors
         ToolNotFoundException t => new ErrorRecord(t, "ToolNotFound", ErrorCategory.NotInstalled, target ?? t.Tool),
         ToolFailedException t => new ErrorRecord(t, "ToolFailed", ErrorCategory.InvalidResult, target ?? t.Tool),
         TargetLockedException => new ErrorRecord(e, "TargetLocked", ErrorCategory.ResourceBusy, target),
+        MariaBackupFailedException => new ErrorRecord(e, "MariaBackupFailed", ErrorCategory.InvalidResult, target),
+        NoFullBackupException => new ErrorRecord(e, "NoFullBackup", ErrorCategory.ObjectNotFound, target),
+        BinlogHoleException => new ErrorRecord(e, "BinlogHole", ErrorCategory.InvalidData, target),
+        // MySqlConnector's exception lives in the engine's load context; its name is enough to classify it.
+        _ when e.GetType().Name == "MySqlException" => new ErrorRecord(e, "DatabaseError", ErrorCategory.ConnectionError, target),
         BackupVerificationException => new ErrorRecord(e, "BackupVerificationFailed", ErrorCategory.InvalidResult, target),
         UnauthorizedAccessException => new ErrorRecord(e, "AccessDenied", ErrorCategory.PermissionDenied, target),
         IOException => new ErrorRecord(e, "RepositoryIOError", ErrorCategory.WriteError, target),

@@ -1,0 +1,147 @@
+using BackupTools.Engine.Processes;
+using BackupTools.Engine.Repository;
+
+namespace BackupTools.Engine.MariaDb;
+
+/// <summary>
+/// Full and incremental backups with mariabackup: its mbstream output goes through compression and SHA-256 straight
+/// into a new backup set (one pass, no local copy), the small LSN directory is kept beside it, every file is re-read
+/// before the set is published, and a failure publishes nothing.
+/// </summary>
+public static class MariaDbBackup
+{
+    public static async Task<BackupAttempt> RunAsync(BackupRequest request, string type, CancellationToken cancellationToken)
+    {
+        if (type is not (MariaDbCatalog.Full or MariaDbCatalog.Incremental))
+            throw new ArgumentOutOfRangeException(nameof(type), type, "mariabackup takes full or incremental backups.");
+        var target = request.Target;
+        var start = DateTime.UtcNow;
+        BackupRun run;
+        try
+        {
+            run = BackupRun.Start(request.RepositoryRoot, MariaDbCatalog.Engine, target.Name, type, request.Log);
+        }
+        catch (TargetLockedException e)
+        {
+            return BackupRecords.Failed(MariaDbCatalog.Engine, target.Name, type, null, start, e, request.PolicyPath);
+        }
+        await using (run)
+        {
+            try
+            {
+                var manifest = await BackupAsync(run, request, type, cancellationToken);
+                return new BackupAttempt(BackupRecords.FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                run.Fail(e);
+                return BackupRecords.Failed(MariaDbCatalog.Engine, target.Name, type, run.Writer.Id, run.Writer.StartTime, e, request.PolicyPath);
+            }
+        }
+    }
+
+    private static async Task<BackupManifest> BackupAsync(BackupRun run, BackupRequest request, string type, CancellationToken ct)
+    {
+        var target = request.Target;
+        CatalogEntry? parent = null;
+        if (type == MariaDbCatalog.Incremental)
+        {
+            parent = MariaDbCatalog.ChainHead(request.RepositoryRoot, target.Name) ?? throw new NoFullBackupException(target.Name);
+            request.Log?.Invoke($"Incremental continues {parent.Manifest.Type} backup {parent.Manifest.Id} (to LSN {parent.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.ToLsn)})");
+        }
+
+        using var temp = PrivateTempDirectory.Create();
+        var optionsFile = MariaBackupOptionsFile.Write(temp, target, request.Password);
+        var lsnDir = Path.Combine(temp.Path, "lsn");
+        var workDir = Path.Combine(temp.Path, "work");
+        Directory.CreateDirectory(workDir);
+        var arguments = new List<string>
+        {
+            $"--defaults-file={optionsFile}", "--backup", "--stream=mbstream", $"--extra-lsndir={lsnDir}", $"--target-dir={workDir}",
+        };
+        if (parent is not null) arguments.Add($"--incremental-basedir={await CopyLsnFilesAsync(parent, Path.Combine(temp.Path, "base"), ct)}");
+
+        var total = DataDirectorySize(target.DataDir);
+        var result = await ProcessRunner.RunAsync(new ProcessSpec("mariabackup", arguments),
+            (stdout, token) => run.Writer.AddFileAsync(MariaDbCatalog.StreamFileName, stdout, request.Compression, request.Progress, token, total),
+            ct, line => request.Log?.Invoke("mariabackup: " + line));
+        if (result.ExitCode != 0 || !BackupPreparer.EndsWithCompletedOk(result.StderrTail))
+            throw new MariaBackupFailedException("--backup", result.ExitCode, result.StderrTail);
+
+        var info = MariaBackupInfo.Read(lsnDir);
+        foreach (var file in MariaBackupInfo.LsnFiles(lsnDir))
+        {
+            await using var source = File.OpenRead(file);
+            await run.Writer.AddFileAsync(Path.GetFileName(file), source, CompressionOptions.None, null, ct);
+        }
+
+        if (request.Verify)
+            await VerifyByPreparingAsync(run, request, parent, ct);
+
+        var fields = info.ToEngineFields();
+        fields[EngineFieldNames.ChainRoot] = parent is null ? run.Writer.Id : parent.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.ChainRoot, parent.Manifest.Id);
+        return await run.CommitAsync(m => m with
+        {
+            ParentId = parent?.Manifest.Id,
+            ToolVersion = info.ToolVersion,
+            ServerVersion = info.ServerVersion,
+            EngineFields = fields,
+        }, request.Progress, ct);
+    }
+
+    /// <summary>
+    /// The parent's LSN files, checked against its manifest, in a directory of their own for --incremental-basedir:
+    /// the parent's data is never extracted.
+    /// </summary>
+    private static async Task<string> CopyLsnFilesAsync(CatalogEntry parent, string directory, CancellationToken ct)
+    {
+        Directory.CreateDirectory(directory);
+        var copied = 0;
+        foreach (var file in parent.Manifest.Files.Where(f => MariaBackupInfo.CheckpointFileNames.Concat(MariaBackupInfo.InfoFileNames).Contains(f.Name)))
+        {
+            var source = Path.Combine(parent.Path, file.Name);
+            if (await StreamingWriter.HashFileAsync(source, ct) != file.Sha256)
+                throw new BackupVerificationException(
+                    $"'{source}' of backup {parent.Manifest.Id} does not match its manifest, so an incremental cannot safely continue it. " +
+                    "Run Test-DbBackup on it, and take a new full backup.");
+            File.Copy(source, Path.Combine(directory, file.Name));
+            copied++;
+        }
+        if (copied == 0)
+            throw new InvalidDataException($"Backup {parent.Manifest.Id} kept no LSN files, so an incremental cannot continue it; take a full backup.");
+        return directory;
+    }
+
+    /// <summary>-Verify: prepare the whole chain, this backup included, from a scratch copy, before anything is published.</summary>
+    private static async Task VerifyByPreparingAsync(BackupRun run, BackupRequest request, CatalogEntry? parent, CancellationToken ct)
+    {
+        var links = new List<ChainLink>();
+        if (parent is not null)
+            links.AddRange(MariaDbCatalog.Chain(request.RepositoryRoot, parent).Select(ToLink));
+        var stream = run.Writer.Files.First(f => f.Name.StartsWith(MariaDbCatalog.StreamFileName, StringComparison.Ordinal));
+        links.Add(new ChainLink(run.Writer.Id, Path.Combine(run.Writer.PartialPath, stream.Name), stream.Compression));
+        using var scratch = ScratchDirectory.Create(request.RepositoryRoot, "verify-" + run.Writer.Id);
+        await BackupPreparer.PrepareChainAsync(links, scratch, request.Progress, request.Log, ct);
+        request.Log?.Invoke($"Prepared the chain of {links.Count} backup(s) ending with {run.Writer.Id}: it restores.");
+    }
+
+    public static ChainLink ToLink(CatalogEntry entry)
+    {
+        var file = MariaDbCatalog.StreamFile(entry.Manifest);
+        return new ChainLink(entry.Manifest.Id, Path.Combine(entry.Path, file.Name), file.Compression);
+    }
+
+    /// <summary>Bytes under the data directory, for a percentage; null when it is not on this host.</summary>
+    private static long? DataDirectorySize(string? dataDir)
+    {
+        if (dataDir is null || !Directory.Exists(dataDir)) return null;
+        try
+        {
+            return new DirectoryInfo(dataDir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            return null;
+        }
+    }
+}

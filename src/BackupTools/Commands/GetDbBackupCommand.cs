@@ -1,0 +1,73 @@
+using System.Management.Automation;
+using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>Get-DbBackup: the catalog as BackupRecords, oldest first; failed attempts come from the run journal.</summary>
+[Cmdlet(VerbsCommon.Get, "DbBackup", DefaultParameterSetName = DefaultSet)]
+[OutputType(typeof(BackupRecord))]
+public sealed class GetDbBackupCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Target { get; set; }
+
+    [Parameter]
+    [ValidateSet("Full", "Incremental", "Binlog", "Snapshot", IgnoreCase = true)]
+    public string[]? Type { get; set; }
+
+    /// <summary>Succeeded (the default: the sets you can restore from), Failed (attempts from the run journal), or both.</summary>
+    [Parameter]
+    public BackupOutcome[] Status { get; set; } = [BackupOutcome.Succeeded];
+
+    /// <summary>Only backups started after this time (a DateTime without a zone is local time).</summary>
+    [Parameter]
+    public DateTime? After { get; set; }
+
+    [Parameter]
+    public DateTime? Before { get; set; }
+
+    /// <summary>Only the newest n (after the other filters), still listed oldest first.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? Last { get; set; }
+
+    protected override Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var targets = SelectTargets(policy, Target).Select(t => t.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var types = Type?.Select(t => t.ToLowerInvariant()).ToHashSet();
+        var after = After?.ToUniversalTime();
+        var before = Before?.ToUniversalTime();
+        var records = new List<BackupRecord>();
+        if (Status.Contains(BackupOutcome.Succeeded))
+            records.AddRange(BackupCatalog.List(policy.Repository, unreadable: (path, why) => WriteWarningAsync($"Skipped '{path}': {why}"))
+                .Select(e => BackupRecords.FromCatalog(e, policy.Path)));
+        if (Status.Contains(BackupOutcome.Failed))
+            records.AddRange(RunJournal.Read(policy.Repository)
+                .Where(j => j.Status != "Succeeded")
+                .Select(j => new BackupRecord
+                {
+                    Id = j.Id ?? "", Engine = j.Engine, Target = j.Target, Type = j.Type, Status = BackupOutcome.Failed,
+                    StartTime = DateTime.SpecifyKind(j.Time, DateTimeKind.Utc).AddSeconds(-j.DurationSeconds),
+                    EndTime = DateTime.SpecifyKind(j.Time, DateTimeKind.Utc), Duration = TimeSpan.FromSeconds(j.DurationSeconds),
+                    Error = j.Status == "Cancelled" ? "Cancelled: " + j.Error : j.Error, PolicyPath = policy.Path,
+                }));
+        IEnumerable<BackupRecord> selected = records
+            .Where(r => targets.Contains(r.Target))
+            .Where(r => types is null || types.Contains(r.Type))
+            .Where(r => after is null || r.StartTime > after)
+            .Where(r => before is null || r.StartTime < before)
+            .OrderBy(r => r.StartTime).ThenBy(r => r.Id, StringComparer.Ordinal);
+        if (Last is { } n) selected = selected.TakeLast(n);
+        foreach (var r in selected) WriteObjectAsync(r);
+        return Task.CompletedTask;
+    }
+}

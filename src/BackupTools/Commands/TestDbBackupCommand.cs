@@ -1,0 +1,134 @@
+using System.Management.Automation;
+using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>
+/// Test-DbBackup: re-reads every file of each backup against the SHA-256 in its manifest; with -Prepare also restores
+/// the MariaDB chain into a scratch directory with mariabackup --prepare. A corrupt or missing backup is a result
+/// and a non-terminating error.
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "DbBackup", DefaultParameterSetName = RecordSet)]
+[OutputType(typeof(BackupVerification))]
+public sealed class TestDbBackupCommand : PolicyCmdlet
+{
+    private const string RecordSet = "Record";
+    private const string TargetSet = "Target";
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = RecordSet)]
+    public BackupRecord[] InputObject { get; set; } = [];
+
+    /// <summary>Test every backup of these targets (with -Type and -Last to narrow).</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = TargetSet)]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Target { get; set; } = [];
+
+    [Parameter(ParameterSetName = TargetSet)]
+    [ValidateSet("Full", "Incremental", "Binlog", "Snapshot", IgnoreCase = true)]
+    public string[]? Type { get; set; }
+
+    [Parameter(ParameterSetName = TargetSet)]
+    [ValidateRange(1, int.MaxValue)]
+    public int? Last { get; set; }
+
+    /// <summary>Also extract each MariaDB full/incremental backup with its chain and run mariabackup --prepare on it.</summary>
+    [Parameter]
+    public SwitchParameter Prepare { get; set; }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        foreach (var (entry, root) in Entries())
+        {
+            var m = entry.Manifest;
+            var progress = CreateTransferProgress($"Testing {m.Target} {m.Type} {m.Id}");
+            var check = await BackupSetVerifier.CheckAsync(entry, progress, CancelToken);
+            bool? prepared = null;
+            string? detail = check.Detail;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            if (check.Good && Prepare && m.Engine == MariaDbCatalog.Engine && m.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)
+            {
+                try
+                {
+                    var chain = MariaDbCatalog.Chain(root, entry);
+                    using var scratch = ScratchDirectory.Create(root, "test-" + m.Id);
+                    await BackupPreparer.PrepareChainAsync(chain.Select(MariaDbBackup.ToLink).ToList(), scratch, progress, WriteVerboseAsync, CancelToken);
+                    prepared = true;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    prepared = false;
+                    detail = "mariabackup --prepare of its chain failed: " + e.Message;
+                }
+            }
+            var status = check.Missing ? VerificationStatus.Missing
+                : check.Corrupt || prepared == false ? VerificationStatus.Corrupt
+                : VerificationStatus.Verified;
+            var result = new BackupVerification
+            {
+                Id = m.Id, Target = m.Target, Type = m.Type, Status = status, FilesChecked = check.FilesChecked,
+                BytesChecked = check.BytesChecked, Prepared = prepared, Duration = check.Duration + clock.Elapsed,
+                File = check.File, Detail = detail, Path = entry.Path,
+            };
+            if (status != VerificationStatus.Verified)
+                WriteErrorAsync(new ErrorRecord(new InvalidDataException($"Backup {m.Id} of {m.Target} is {status.ToString().ToLowerInvariant()}: {detail}"),
+                    "Backup" + status, ErrorCategory.InvalidData, result));
+            WriteObjectAsync(result);
+            WriteProgressAsync(new ProgressRecord(1, $"Testing {m.Target} {m.Type} {m.Id}", "Done") { RecordType = ProgressRecordType.Completed });
+        }
+    }
+
+    /// <summary>The sets to test with the repository each lives in.</summary>
+    private IEnumerable<(CatalogEntry Entry, string Root)> Entries()
+    {
+        if (ParameterSetName == TargetSet)
+        {
+            var policy = LoadPolicy();
+            var types = Type?.Select(t => t.ToLowerInvariant()).ToHashSet();
+            foreach (var target in SelectTargets(policy, Target))
+            {
+                IEnumerable<CatalogEntry> sets = BackupCatalog.List(policy.Repository, target: target.Name)
+                    .Where(e => e.Manifest.Engine == EngineDirectory(target.Engine) && (types is null || types.Contains(e.Manifest.Type)))
+                    .Reverse();
+                if (Last is { } n) sets = sets.TakeLast(n);
+                foreach (var e in sets) yield return (e, policy.Repository);
+            }
+            yield break;
+        }
+        foreach (var record in InputObject)
+        {
+            if (record.Status != BackupOutcome.Succeeded || record.Path is null)
+            {
+                WriteWarningAsync($"Backup {record.Id} of {record.Target} failed when it was taken; there is no backup set to test.");
+                continue;
+            }
+            var manifestPath = Path.Combine(record.Path, BackupManifest.FileName);
+            // <root>/<engine>/<target>/<type>/<id>
+            var root = Path.GetFullPath(Path.Combine(record.Path, "..", "..", "..", ".."));
+            var entry = BackupCatalog.List(root, record.Engine, record.Target, record.Type).FirstOrDefault(e => e.Manifest.Id == record.Id);
+            if (entry is null)
+            {
+                var missing = new BackupVerification
+                {
+                    Id = record.Id, Target = record.Target, Type = record.Type, Status = VerificationStatus.Missing,
+                    File = BackupManifest.FileName, Detail = $"'{manifestPath}' is gone or unreadable.", Path = record.Path,
+                };
+                WriteErrorAsync(new ErrorRecord(new InvalidDataException($"Backup {record.Id} of {record.Target} is missing: {missing.Detail}"),
+                    "BackupMissing", ErrorCategory.ObjectNotFound, missing));
+                WriteObjectAsync(missing);
+                continue;
+            }
+            yield return (entry, root);
+        }
+    }
+
+    private static string EngineDirectory(TargetEngine engine) => engine switch
+    {
+        TargetEngine.MariaDb => MariaDbCatalog.Engine,
+        TargetEngine.Redis => "redis",
+        _ => "elasticsearch",
+    };
+}
