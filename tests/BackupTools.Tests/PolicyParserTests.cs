@@ -68,6 +68,7 @@ public sealed class PolicyParserTests
         Assert.Equal(new ModelPolicy("llm-main", "/models/llm-main", 5), Assert.Single(policy.Models));
         Assert.Equal(["/etc/backuptools", "/etc/docker/daemon.json"], policy.ConfigPaths);
         Assert.Equal(new StoragePolicy(20, 10), policy.Storage);
+        Assert.Equal(("zstd", 3, 0), (policy.Storage.Compression, policy.Storage.CompressionLevel, policy.Storage.CompressionThreads));
         Assert.Equal(TimeSpan.FromHours(1), policy.Alerts.DelayGrace);
         Assert.Equal(["phone", "sms", "slack"], policy.Alerts.CriticalRoute);
         Assert.Equal(["slack", "email"], policy.Alerts.WarningRoute);
@@ -90,7 +91,7 @@ public sealed class PolicyParserTests
         // 3. unknown key inside a target
         {
             "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    hots: x\n",
-            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, url, snapshotRepository, indices, schedule, retention",
+            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention",
             "misspelt target key"
         },
         // 4. a password in the policy
@@ -201,6 +202,24 @@ public sealed class PolicyParserTests
             "policy.yml:4:5: targets.search.snapshotRepository: is required for elasticsearch targets: the name of the snapshot repository registered in the cluster",
             "no snapshot repository"
         },
+        // 22. an unknown compression
+        {
+            "repository: /backup\ntargets: {}\nstorage:\n  compression: gzip\n",
+            "policy.yml:4:16: storage.compression: 'gzip' is not a compression; use zstd or none",
+            "unknown compression"
+        },
+        // 23. a zstd level beyond zstd's range
+        {
+            "repository: /backup\ntargets: {}\nstorage: { compressionLevel: 22 }\n",
+            "policy.yml:3:30: storage.compressionLevel: '22' is not a whole number from 1 to 19",
+            "compression level out of range"
+        },
+        // 24. configFile belongs to mariadb targets
+        {
+            "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    configFile: /etc/redis.conf\n",
+            "policy.yml:7:17: targets.cache.configFile: is for mariadb targets (the server's option file mariabackup includes)",
+            "configFile on redis"
+        },
     };
 
     [Theory]
@@ -221,7 +240,7 @@ public sealed class PolicyParserTests
         var (_, problems) = PolicyParser.Parse(yaml, File);
         Assert.Equal(
         [
-            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, url, snapshotRepository, indices, schedule, retention",
+            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention",
             "policy.yml:5:11: targets.db.port: '0' is not a whole number from 1 to 65535",
             "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
             "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",
