@@ -7,6 +7,7 @@
 #>
 param([int] $Sets = 10000, [int] $Runs = 7)
 $ErrorActionPreference = 'Stop'
+. $PSScriptRoot/BenchTable.ps1
 $root = Split-Path $PSScriptRoot
 $version = (Import-PowerShellDataFile "$root/module/BackupTools.psd1").ModuleVersion
 Import-Module "$root/output/BackupTools/$version/BackupTools.psd1"
@@ -39,20 +40,8 @@ try {
     $count = (Get-BackupRepository -Policy $policy).BackupSets
     if ($count -ne $Sets) { throw "Listed $count sets, expected $Sets." }
 
-    $line = "| catalog: list $Sets backup sets | Get-BackupRepository | $([math]::Round($ours)) ms | find + cat of the manifests | $([math]::Round($raw)) ms | $([math]::Round($ours / $raw, 2)) |"
+    $line = "| catalog: list $Sets backup sets (median of $Runs) | Get-BackupRepository | $([math]::Round($ours)) ms | find + cat of the manifests | $([math]::Round($raw)) ms | $([math]::Round($ours / $raw, 2)) |"
     Write-Host $line
-    $doc = Join-Path $root 'docs/benchmarks.md'
-    $header = @"
-# Benchmarks
-
-Measured by the scripts in ``bench/`` against the raw tool on the same data in the same run; medians of $Runs runs after
-one warm-up, on the build machine (2 cores). Ratio = ours / raw (lower is better). Re-run a script to refresh its row.
-
-| what | ours | time | raw tool | time | ratio |
-|---|---|---|---|---|---|
-"@
-    $rows = if (Test-Path $doc) { @(Get-Content $doc | Where-Object { $_ -like '| *' -and $_ -notlike '| what*' -and $_ -notlike '|---*' -and $_ -notlike '| catalog:*' }) } else { @() }
-    $body = (@($rows) + $line) -join "`n"
-    "$header`n$body" | Set-Content $doc
+    Set-BenchmarkRows -Root $root -Prefix 'catalog:' -Lines $line
 }
 finally { Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue }

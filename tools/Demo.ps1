@@ -78,7 +78,39 @@ alerts:
     Step 'Initialize-BackupRepository'
     Initialize-BackupRepository | Show
 
-    Step 'Status: the repository is empty; backups arrive with Start-DbBackup'
+    Step 'Some data to protect'
+    $maria.Sql("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, item TEXT, at DATETIME DEFAULT NOW()) ENGINE=InnoDB; INSERT INTO shop.orders (item) VALUES ('gpu'), ('ssd');") | Out-Null
+    $maria.Sql('SELECT COUNT(*) AS orders FROM shop.orders') | Write-Host
+
+    Step 'Start-DbBackup -Target main-db: a full backup (mariabackup stream -> zstd + SHA-256 -> backup set)'
+    Start-DbBackup -Target main-db | Show
+
+    Step 'More orders, then an incremental that continues the full, proved restorable with -Verify'
+    $maria.Sql("INSERT INTO shop.orders (item) VALUES ('nvme'), ('ram');") | Out-Null
+    Start-DbBackup -Target main-db -Type Incremental -Verify | Show
+
+    Step 'Start-DbBackup -Type Binlog: archive the closed binary logs (what point-in-time restore replays)'
+    $maria.Sql("INSERT INTO shop.orders (item) VALUES ('psu');") | Out-Null
+    Start-DbBackup main-db Binlog | Format-Table Target, Type, Status, BinlogFile, FirstEventTime, LastEventTime, StoredBytes | Show
+
+    Step 'A wrong password: a Failed record and an error that says what to check; nothing is published'
+    $bad = [pscredential]::new('backup', (ConvertTo-SecureString 'not-it' -AsPlainText -Force))
+    Start-DbBackup main-db -Credential $bad -ErrorAction SilentlyContinue -ErrorVariable failure | Format-Table Target, Type, Status, Error -Wrap | Show
+    Write-Host "  error id: $($failure[0].FullyQualifiedErrorId)"
+
+    Step 'Get-DbBackup: the catalog, oldest first'
+    Get-DbBackup | Show
+
+    Step 'Get-DbBackup | Test-DbBackup -Prepare: every file re-hashed, every chain prepared by mariabackup'
+    Get-DbBackup | Test-DbBackup -Prepare | Show
+
+    Step 'One flipped byte in the full backup is found'
+    $full = Get-DbBackup -Type Full
+    $file = Join-Path $full.Path 'backup.mbstream.zst'
+    $bytes = [IO.File]::ReadAllBytes($file); $bytes[100] = $bytes[100] -bxor 1; [IO.File]::WriteAllBytes($file, $bytes)
+    $full | Test-DbBackup -ErrorAction SilentlyContinue | Format-List Id, Status, File, Detail | Show
+
+    Step 'Get-BackupRepository'
     Get-BackupRepository | Show
 }
 finally {

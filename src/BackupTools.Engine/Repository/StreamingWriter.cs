@@ -30,21 +30,17 @@ public static class StreamingWriter
         {
             await using var file = FileModes.CreatePrivateFile(path);
             using var stored = new HashingStream(file);
-            Stream sink = stored;
-            CompressionStream? zstd = null;
-            if (compression.Kind == CompressionKind.Zstd)
-            {
-                zstd = new CompressionStream(stored, compression.Level, BufferSize, leaveOpen: true);
-                if (compression.Workers > 1) zstd.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, compression.Workers);
-                sink = zstd;
-            }
+            Stream? zstd = compression.Kind == CompressionKind.Zstd ? OpenCompressor(stored, compression) : null;
+            var sink = zstd ?? stored;
             var lastReport = 0L;
+            var writtenBack = 0L;
             int read;
             while ((read = await source.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
             {
                 rawHash.AppendData(buffer, 0, read);
                 await sink.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
                 raw += read;
+                if (stored.BytesWritten - writtenBack >= WriteBehind.Interval) writtenBack = WriteBehind.Start(file, writtenBack);
                 if (raw - lastReport >= 16 * BufferSize)
                 {
                     progress?.Report(new TransferProgress("Writing", raw, totalBytes));
@@ -63,6 +59,19 @@ public static class StreamingWriter
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Tests set this to exercise the managed fallback on a machine that has libzstd.</summary>
+    internal static bool ForceManagedZstd { get; set; }
+
+    /// <summary>The system's libzstd when it loads (as fast as the zstd CLI), else the managed port.</summary>
+    private static Stream OpenCompressor(Stream stored, CompressionOptions compression)
+    {
+        if (NativeZstd.IsAvailable && !ForceManagedZstd) return new NativeZstd.CompressionStream(stored, compression.Level, compression.Workers);
+        var zstd = new CompressionStream(stored, compression.Level, BufferSize, leaveOpen: true);
+        zstd.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
+        if (compression.Workers > 1) zstd.SetParameter(ZSTD_cParameter.ZSTD_c_nbWorkers, compression.Workers);
+        return zstd;
     }
 
     /// <summary>Opens a stored file for reading its original bytes (decompressing when needed).</summary>
