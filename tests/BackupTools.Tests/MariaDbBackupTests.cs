@@ -133,6 +133,41 @@ public sealed class MariaDbBackupTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task ServerConfigFileIsIncludedButItsUserDoesNotBecomeTheLogin()
+    {
+        // The fixture's my.cnf has user=root in [mariadbd]; mariabackup would log in as root unless our
+        // [mariabackup] group, written after the !include, sets the login.
+        Assert.Contains("user=root", File.ReadAllText(_db.ConfigFile));
+        using var dir = new TempDirectory();
+        var record = Succeeded(await MariaDbBackup.RunAsync(Request(dir, target: Target() with { ConfigFile = _db.ConfigFile }), MariaDbCatalog.Full, CancellationToken.None));
+        Assert.Contains(_log, l => l.Contains("user: backup"));
+        Assert.NotNull(record.BinlogFile);
+    }
+
+    [Fact]
+    public async Task MissingConfigFileIsNamedInTheError()
+    {
+        using var dir = new TempDirectory();
+        var attempt = await MariaDbBackup.RunAsync(Request(dir, target: Target() with { ConfigFile = "/nonexistent/my.cnf" }), MariaDbCatalog.Full, CancellationToken.None);
+        Assert.Contains("configFile '/nonexistent/my.cnf' does not exist", attempt.Error!.Message);
+    }
+
+    [Fact]
+    public void LsnFilesAreReadUnderTheNewerMariadbBackupNamesToo()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.Combine("mariadb_backup_checkpoints"), "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 44404\nlast_lsn = 48109\n");
+        File.WriteAllText(dir.Combine("mariadb_backup_info"), "tool_version = 11.4.2-MariaDB\nbinlog_pos = filename 'bin.000007', position '1241', GTID of the last change '0-1-5'\n");
+        var info = MariaBackupInfo.Read(dir.Path);
+        Assert.Equal(("0", "44404", "bin.000007", 1241L, "0-1-5", "11.4.2-MariaDB"), (info.FromLsn, info.ToLsn, info.BinlogFile, info.BinlogPosition, info.Gtid, info.ToolVersion));
+        Assert.Equal(2, MariaBackupInfo.LsnFiles(dir.Path).Count());
+    }
+
+    [Fact]
+    public void OptionFileQuotingSurvivesEveryMetacharacter() =>
+        Assert.Equal("\"a\\\\b\\\"c#d\\ne\"", MariaBackupOptionsFile.Quote("a\\b\"c#d\ne"));
+
+    [Fact]
     public async Task AConcurrentRunFailsNamingTheHolder()
     {
         EnsureBulkData();

@@ -3,6 +3,7 @@ BeforeAll { . $PSScriptRoot/Common.ps1 }
 Describe 'Get-DbBackup' {
     BeforeAll {
         $policy = New-TestPolicy
+        Initialize-BackupRepository -Policy $policy | Out-Null # config/ holds a Git repository beside the sets
         $full = Start-DbBackup main-db -Policy $policy
         $inc1 = Start-DbBackup main-db Incremental -Policy $policy
         $inc2 = Start-DbBackup main-db Incremental -Policy $policy
@@ -11,7 +12,8 @@ Describe 'Get-DbBackup' {
     }
 
     It 'lists the catalog oldest first as BackupRecords that match what Start-DbBackup returned' {
-        $all = Get-DbBackup -Policy $policy
+        $all = Get-DbBackup -Policy $policy -WarningVariable warnings
+        $warnings | Should -BeNullOrEmpty -Because 'only engine directories hold backup sets'
         $all.Id | Should -Be @($full.Id, $inc1.Id, $inc2.Id)
         $all[1].ParentId | Should -Be $full.Id
         $all[0].BinlogPosition | Should -Be $full.BinlogPosition

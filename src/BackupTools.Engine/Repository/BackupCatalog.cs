@@ -14,6 +14,12 @@ public static class BackupCatalog
 {
     public const string PartialSuffix = ".partial";
 
+    /// <summary>
+    /// Engine directories at the repository's top level. Only these hold backup sets; others (config/ with its Git
+    /// history, models/ with its own layout, _journal/ …) are never scanned as sets.
+    /// </summary>
+    public static readonly string[] Engines = ["mariadb", "redis", "elasticsearch"];
+
     /// <summary>Lists sets, optionally narrowed to one engine, target and type; newest first.</summary>
     /// <param name="unreadable">Called with the path and reason of a manifest that could not be read.</param>
     public static IReadOnlyList<CatalogEntry> List(string repositoryRoot, string? engine = null, string? target = null,
@@ -21,7 +27,7 @@ public static class BackupCatalog
     {
         if (!Directory.Exists(repositoryRoot)) return [];
         var setDirectories = new List<string>();
-        foreach (var e in Level(repositoryRoot, engine))
+        foreach (var e in engine is null ? Engines.Select(n => System.IO.Path.Combine(repositoryRoot, n)).Where(Directory.Exists) : Level(repositoryRoot, engine))
         foreach (var t in Level(e, target))
         foreach (var y in Level(t, type))
         foreach (var set in Directory.EnumerateDirectories(y))
