@@ -3,8 +3,8 @@ using BackupTools.Engine.Repository;
 
 namespace BackupTools.Engine.MariaDb;
 
-/// <summary>One backup stream of a chain: where it is stored and how.</summary>
-public sealed record ChainLink(string Id, string StreamPath, string Compression);
+/// <summary>One backup stream of a chain: where it is stored, how, and the SHA-256 of its stored bytes.</summary>
+public sealed record ChainLink(string Id, string StreamPath, string Compression, string Sha256);
 
 /// <summary>
 /// Turns a chain of streamed backups into a prepared data directory: extract each with mbstream, then
@@ -14,7 +14,7 @@ public sealed record ChainLink(string Id, string StreamPath, string Compression)
 /// </summary>
 public static class BackupPreparer
 {
-    public static async Task<string> PrepareChainAsync(IReadOnlyList<ChainLink> chain, ScratchDirectory scratch,
+    public static async Task<string> PrepareChainAsync(IReadOnlyList<ChainLink> chain, IScratchDirectory scratch,
         IProgress<TransferProgress>? progress, Action<string>? log, CancellationToken cancellationToken)
     {
         if (chain.Count == 0) throw new ArgumentException("A chain needs at least its full backup.", nameof(chain));
@@ -40,12 +40,14 @@ public static class BackupPreparer
         return full;
     }
 
-    /// <summary>Decompresses a stored stream into <c>mbstream -x</c>.</summary>
+    /// <summary>Decompresses a stored stream into <c>mbstream -x</c>, proving the stored bytes against the manifest as they are read.</summary>
     public static async Task ExtractAsync(ChainLink link, string destination, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
-        await using var source = new ProgressStream(StreamingWriter.OpenRead(link.StreamPath, link.Compression), progress, "Extracting");
+        await using var source = new ProgressStream(StreamingWriter.OpenVerifiedRead(link.StreamPath, link.Compression, link.Sha256, out var verifier),
+            progress, "Extracting " + link.Id);
         var result = await ProcessRunner.RunAsync(
             new ProcessSpec("mbstream", ["-x", "-C", destination]) { StandardInput = source }, null, cancellationToken);
+        await verifier.VerifyToEndAsync(cancellationToken); // a damaged file fails here, before anything is prepared from it
         if (result.ExitCode != 0) throw new ToolFailedException("mbstream", result.ExitCode, result.StderrTail);
     }
 

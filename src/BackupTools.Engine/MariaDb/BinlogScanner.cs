@@ -14,16 +14,26 @@ public sealed record BinlogFileFacts
     public string? GtidListAtStart { get; init; }
     /// <summary>The file ends with a Rotate or Stop event: the server closed it, it was not cut off.</summary>
     public bool ClosedCleanly { get; init; }
+    /// <summary>With a stop time: the offset of the first event at or after it (where replay stops), else null.</summary>
+    public long? StopPosition { get; init; }
+    /// <summary>The GTID of the last transaction that ends before the stop point (or in the file).</summary>
+    public string? LastCompleteGtid { get; init; }
 }
 
 /// <summary>
 /// A read-only pass-through over a binary log file that parses event headers as the bytes go by, so archiving reads
 /// each file once. Header (v4): timestamp u32, type u8, server_id u32, event_size u32, next_pos u32, flags u16.
+/// With a stop time it also finds where <c>mariadb-binlog --stop-datetime</c> stops (the first event at or after it,
+/// from <paramref name="startPosition"/> on) and the last transaction completed before that, for the restore's result.
 /// </summary>
-public sealed class BinlogScanner(Stream inner) : Stream
+public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long startPosition = 0) : Stream
 {
     private const int HeaderSize = 19;
-    private const byte StopEvent = 3, RotateEvent = 4, GtidListEvent = 163;
+    private const byte StopEvent = 3, RotateEvent = 4, XidEvent = 16, GtidEvent = 162, GtidListEvent = 163;
+    private readonly long? _stopAt = stopAt is { } s ? (long)(s - DateTime.UnixEpoch).TotalSeconds : null;
+    private long? _stopPosition;
+    private long _eventStart;
+    private string? _pendingGtid, _completeGtid;
     private static readonly byte[] Magic = [0xfe, 0x62, 0x69, 0x6e];
 
     private readonly byte[] _header = new byte[HeaderSize];
@@ -52,6 +62,8 @@ public sealed class BinlogScanner(Stream inner) : Stream
                 LastEventTime = _events == 0 ? null : DateTime.UnixEpoch.AddSeconds(_maxTime),
                 EndPosition = _position, Events = _events, ServerId = _serverId, GtidListAtStart = _gtidList,
                 ClosedCleanly = _lastType is RotateEvent or StopEvent,
+                StopPosition = _stopPosition,
+                LastCompleteGtid = _stopPosition is null ? _pendingGtid ?? _completeGtid : _completeGtid,
             };
         }
     }
@@ -116,17 +128,37 @@ public sealed class BinlogScanner(Stream inner) : Stream
         var size = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(9));
         if (size < HeaderSize) { _error = $"Event at byte {_position - HeaderSize} has size {size}, less than its header: the file is damaged."; return; }
         if (_events == 0) { _firstTime = time; _serverId = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(5)); }
+        var eventStart = _eventStart = _position - HeaderSize;
+        if (_stopAt is { } stop && _stopPosition is null && eventStart >= startPosition && eventStart > 4 && time >= stop
+            && _type is not (RotateEvent or 15)) // the format description is always read first
+            _stopPosition = eventStart;
+        if (_stopPosition is null && eventStart >= startPosition)
+        {
+            // Events of a transaction are contiguous: a new GTID closes the previous one; an Xid commits it.
+            if (_type == GtidEvent) { _completeGtid = _pendingGtid ?? _completeGtid; _pendingGtid = null; }
+            else if (_type == XidEvent && _pendingGtid is not null) { _completeGtid = _pendingGtid; _pendingGtid = null; }
+        }
         _maxTime = Math.Max(_maxTime, time);
         _events++;
         _bodyLeft = size - HeaderSize;
         _bodyFill = 0;
-        _bodyWanted = _type == GtidListEvent && _gtidList is null ? (int)Math.Min(_bodyLeft, _body.Length) : 0;
+        _bodyWanted = (_type == GtidListEvent && _gtidList is null) || (_type == GtidEvent && _stopPosition is null)
+            ? (int)Math.Min(_bodyLeft, _body.Length) : 0;
         if (_bodyLeft == 0) EndEvent();
     }
 
     private void EndEvent()
     {
         _lastType = _type;
+        if (_type == GtidEvent && _bodyFill >= 12 && _stopPosition is null && _eventStart >= startPosition)
+        {
+            // GTID event body: seq_no u64, domain_id u32; the server id is the header's.
+            var seq = BinaryPrimitives.ReadUInt64LittleEndian(_body);
+            var domain = BinaryPrimitives.ReadUInt32LittleEndian(_body.AsSpan(8));
+            _pendingGtid = $"{domain}-{BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(5))}-{seq}";
+            _bodyWanted = 0;
+            return;
+        }
         if (_bodyWanted >= 4 && _gtidList is null)
         {
             var count = BinaryPrimitives.ReadUInt32LittleEndian(_body) & 0x0fffffff;

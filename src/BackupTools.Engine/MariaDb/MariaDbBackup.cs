@@ -119,7 +119,7 @@ public static class MariaDbBackup
         if (parent is not null)
             links.AddRange(MariaDbCatalog.Chain(request.RepositoryRoot, parent).Select(ToLink));
         var stream = run.Writer.Files.First(f => f.Name.StartsWith(MariaDbCatalog.StreamFileName, StringComparison.Ordinal));
-        links.Add(new ChainLink(run.Writer.Id, Path.Combine(run.Writer.PartialPath, stream.Name), stream.Compression));
+        links.Add(new ChainLink(run.Writer.Id, Path.Combine(run.Writer.PartialPath, stream.Name), stream.Compression, stream.Sha256));
         using var scratch = ScratchDirectory.Create(request.RepositoryRoot, "verify-" + run.Writer.Id);
         await BackupPreparer.PrepareChainAsync(links, scratch, request.Progress, request.Log, ct);
         request.Log?.Invoke($"Prepared the chain of {links.Count} backup(s) ending with {run.Writer.Id}: it restores.");
@@ -128,7 +128,7 @@ public static class MariaDbBackup
     public static ChainLink ToLink(CatalogEntry entry)
     {
         var file = MariaDbCatalog.StreamFile(entry.Manifest);
-        return new ChainLink(entry.Manifest.Id, Path.Combine(entry.Path, file.Name), file.Compression);
+        return new ChainLink(entry.Manifest.Id, Path.Combine(entry.Path, file.Name), file.Compression, file.Sha256);
     }
 
     /// <summary>Bytes under the data directory, for a percentage; null when it is not on this host.</summary>

@@ -40,8 +40,12 @@ public sealed class PrivateTempDirectory : IDisposable
         {
             foreach (var file in Directory.EnumerateFiles(Path))
             {
-                var length = new FileInfo(file).Length;
-                File.WriteAllBytes(file, new byte[length]);
+                try
+                {
+                    var length = new FileInfo(file).Length;
+                    File.WriteAllBytes(file, new byte[length]);
+                }
+                catch (IOException) { /* a socket or fifo (a temporary server's): nothing to overwrite */ }
                 File.Delete(file);
             }
             Directory.Delete(Path, recursive: true);

@@ -119,6 +119,37 @@ public static partial class ProcessRunner
         return new ProcessResult(process.ExitCode, stopwatch.Elapsed, stderrTail, process.Id);
     }
 
+    /// <summary>
+    /// Starts a long-running program (a temporary server) with the same environment scrubbing, its output discarded.
+    /// The caller owns the process and must stop it.
+    /// </summary>
+    public static Process StartService(ProcessSpec spec)
+    {
+        var psi = new ProcessStartInfo(spec.FileName)
+        {
+            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+            WorkingDirectory = spec.WorkingDirectory ?? "",
+        };
+        foreach (var a in spec.Arguments) psi.ArgumentList.Add(a);
+        ScrubSecrets(psi.Environment);
+        foreach (var (k, v) in spec.Environment) psi.Environment[k] = v;
+        Process process;
+        try
+        {
+            process = Process.Start(psi)!;
+        }
+        catch (Win32Exception e) when (e.NativeErrorCode == 2)
+        {
+            throw new ToolNotFoundException(spec.FileName, ToolNotFoundException.PackageOf(Path.GetFileName(spec.FileName)));
+        }
+        _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+        _ = process.StandardError.BaseStream.CopyToAsync(Stream.Null);
+        return process;
+    }
+
+    /// <summary>Kills a process and its children; nothing if it is gone.</summary>
+    public static void Kill(Process process) => KillTree(process);
+
     /// <summary>Runs a short command and returns its stdout as text; throws <see cref="ToolFailedException"/> on a non-zero exit.</summary>
     public static async Task<string> RunForTextAsync(ProcessSpec spec, CancellationToken cancellationToken)
     {

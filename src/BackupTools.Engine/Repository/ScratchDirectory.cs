@@ -1,10 +1,18 @@
 namespace BackupTools.Engine.Repository;
 
+/// <summary>A private working directory that hands out sub-directories.</summary>
+public interface IScratchDirectory
+{
+    string Path { get; }
+    /// <summary>Creates (0700) and returns a sub-directory.</summary>
+    string Combine(string name);
+}
+
 /// <summary>
 /// A private working directory under <c>&lt;repository&gt;/_scratch/</c> for extracting and preparing backups: on the
 /// repository's file system (room for a whole database, unlike a small /tmp), removed on dispose, on failure too.
 /// </summary>
-public sealed class ScratchDirectory : IDisposable
+public sealed class ScratchDirectory : IScratchDirectory, IDisposable
 {
     public const string DirectoryName = "_scratch";
 

@@ -75,11 +75,23 @@ public static class StreamingWriter
     }
 
     /// <summary>Opens a stored file for reading its original bytes (decompressing when needed).</summary>
-    public static Stream OpenRead(string path, string compression)
+    public static Stream OpenRead(string path, string compression) => Decompress(OpenStored(path), compression);
+
+    /// <summary>
+    /// Opens a stored file to read its original bytes while proving the stored bytes against <paramref name="sha256"/>;
+    /// call <see cref="VerifyingReadStream.VerifyToEndAsync"/> on <paramref name="verifier"/> once the data was consumed.
+    /// </summary>
+    public static Stream OpenVerifiedRead(string path, string compression, string sha256, out VerifyingReadStream verifier)
     {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        return compression == "zstd" ? new DecompressionStream(file, BufferSize, checkEndOfStream: true, leaveOpen: false) : file;
+        verifier = new VerifyingReadStream(OpenStored(path), sha256, path);
+        return Decompress(verifier, compression);
     }
+
+    private static FileStream OpenStored(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+
+    private static Stream Decompress(Stream stored, string compression) =>
+        compression == "zstd" ? new DecompressionStream(stored, BufferSize, checkEndOfStream: true, leaveOpen: false) : stored;
 
     /// <summary>SHA-256 of a file as stored on disk, read once; for verification.</summary>
     public static async Task<string> HashFileAsync(string path, CancellationToken cancellationToken)

@@ -100,6 +100,7 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
     protected void WriteVerboseAsync(string text) => Post(() => WriteVerbose(text));
     protected void WriteProgressAsync(ProgressRecord record) => Post(() => WriteProgress(record));
     protected Task<bool> ShouldProcessAsync(string target, string action) => Invoke(() => ShouldProcess(target, action));
+    protected Task<bool> ShouldContinueAsync(string query, string caption) => Invoke(() => ShouldContinue(query, caption));
 
     /// <summary>
     /// An <see cref="IProgress{T}"/> for engine calls that shows bytes, rate and phase as a progress bar. Reports are

@@ -21,6 +21,12 @@ internal static class EngineErrors
         MariaBackupFailedException => new ErrorRecord(e, "MariaBackupFailed", ErrorCategory.InvalidResult, target),
         NoFullBackupException => new ErrorRecord(e, "NoFullBackup", ErrorCategory.ObjectNotFound, target),
         BinlogHoleException => new ErrorRecord(e, "BinlogHole", ErrorCategory.InvalidData, target),
+        RestoreWindowException => new ErrorRecord(e, "PointInTimeOutsideWindow", ErrorCategory.InvalidArgument, target),
+        RestoreChainException => new ErrorRecord(e, "RestoreChainBroken", ErrorCategory.InvalidData, target),
+        RestoreReplaceException => new ErrorRecord(e, "ReplaceRefused", ErrorCategory.ResourceBusy, target),
+        RestoreStepException s => new ErrorRecord(e, "RestoreStepFailed", ErrorCategory.InvalidResult, target ?? s.Step),
+        ItemNotFoundException => new ErrorRecord(e, "TargetNotFound", ErrorCategory.ObjectNotFound, target),
+        NotSupportedException => new ErrorRecord(e, "EngineNotSupported", ErrorCategory.NotImplemented, target),
         // MySqlConnector's exception lives in the engine's load context; its name is enough to classify it.
         _ when e.GetType().Name == "MySqlException" => new ErrorRecord(e, "DatabaseError", ErrorCategory.ConnectionError, target),
         BackupVerificationException => new ErrorRecord(e, "BackupVerificationFailed", ErrorCategory.InvalidResult, target),

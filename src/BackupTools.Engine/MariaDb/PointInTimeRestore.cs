@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using BackupTools.Engine.Processes;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.MariaDb;
+
+/// <summary>What one restore needs: the checked plan, where to put the result, and how to validate it.</summary>
+public sealed record RestoreRequest
+{
+    public required PlannedRestore Planned { get; init; }
+    public required string Destination { get; init; }
+    /// <summary>The target's policy entry: its dataDir is the owner template, and the -Replace swap target.</summary>
+    public TargetPolicy? Target { get; init; }
+    public string? Password { get; init; }
+    public bool Replace { get; init; }
+    public RestoreValidation Validation { get; init; } = RestoreValidation.CheckTable;
+    public string? ValidationQuery { get; init; }
+    public IProgress<TransferProgress>? Progress { get; init; }
+    public Action<string>? Log { get; init; }
+    /// <summary>Told the name of each step as it starts (progress bar, verbose).</summary>
+    public Action<string>? StepStarted { get; init; }
+}
+
+/// <summary>
+/// Restores a MariaDB target to a point in time: extract the chain into scratch beside the destination and prepare it
+/// (full, then each incremental in order), move it into the destination, start a temporary server there, replay the
+/// binary logs from the last backup's exact position to the stop time, validate, shut down cleanly, give the files to
+/// the data directory's owner. Only then, with -Replace, swap it in for the target's data directory. Any failure
+/// removes the scratch and the half-made destination and leaves the live data directory untouched.
+/// </summary>
+public static class PointInTimeRestore
+{
+    public static readonly string[] StepNames =
+    [
+        "check the plan", "extract and prepare the backups", "move the prepared data into the destination", "extract the binary logs",
+        "start a temporary server", "replay the binary logs", "validate", "shut the temporary server down", "set file ownership",
+        "swap into the data directory",
+    ];
+
+    public static async Task<RestoreResult> RunAsync(RestoreRequest request, CancellationToken cancellationToken)
+    {
+        var plan = request.Planned.Plan;
+        var destination = Path.GetFullPath(request.Destination);
+        if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any())
+            throw new IOException($"The destination '{destination}' is not empty. Give a new or empty directory: a restore never writes over existing files.");
+        if (File.Exists(destination))
+            throw new IOException($"The destination '{destination}' is a file. Give a new or empty directory.");
+        if (request.Replace && request.Target?.DataDir is null)
+            throw new RestoreReplaceException($"Target '{plan.Target}' has no dataDir in the policy, so -Replace does not know which directory to replace.");
+
+        var parent = Path.GetDirectoryName(destination)!;
+        Directory.CreateDirectory(parent);
+        var scratch = Path.Combine(parent, $".{Path.GetFileName(destination)}.backuptools-{Guid.NewGuid().ToString("N")[..8]}");
+        var createdDestination = !Directory.Exists(destination);
+        FileModes.CreatePrivateDirectory(scratch);
+        var steps = new List<RestoreStep>();
+        var total = Stopwatch.StartNew();
+        string step = StepNames[0];
+        var succeeded = false;
+        TemporaryMariaDb? server = null;
+        try
+        {
+            async Task<T> Step<T>(string name, Func<Task<T>> work)
+            {
+                step = name;
+                request.StepStarted?.Invoke(name);
+                request.Log?.Invoke($"Step: {name}");
+                var clock = Stopwatch.StartNew();
+                var result = await work();
+                steps.Add(new RestoreStep(name, clock.Elapsed));
+                return result;
+            }
+            Task Do(string name, Func<Task> work) => Step(name, async () => { await work(); return 0; });
+
+            await Do(StepNames[0], () =>
+            {
+                if (request.Replace && request.Target is { } target) return DataDirectorySwap.EnsureServerStoppedAsync(target, request.Password, cancellationToken);
+                return Task.CompletedTask;
+            });
+            var work = new ScratchAt(scratch);
+            var prepared = await Step(StepNames[1], () => BackupPreparer.PrepareChainAsync(
+                request.Planned.Chain.Select(MariaDbBackup.ToLink).ToList(), work, request.Progress, request.Log, cancellationToken));
+            await Do(StepNames[2], async () =>
+            {
+                var result = await ProcessRunner.RunAsync(new ProcessSpec("mariabackup",
+                    ["--no-defaults", "--move-back", $"--target-dir={prepared}", $"--datadir={destination}"]), null, cancellationToken);
+                if (result.ExitCode != 0 || !BackupPreparer.EndsWithCompletedOk(result.StderrTail))
+                    throw new MariaBackupFailedException("--move-back", result.ExitCode, result.StderrTail);
+            });
+            var (files, reach) = await Step(StepNames[3], () => ExtractBinlogsAsync(request, Path.Combine(scratch, "binlog"), cancellationToken));
+            server = await Step(StepNames[4], () => TemporaryMariaDb.StartAsync(destination, request.Log, cancellationToken));
+            await Do(StepNames[5], () => BinlogReplayer.ReplayAsync(files, plan.StartBinlogPosition, plan.StopTime, server.ClientOptionsFile, request.Log, cancellationToken));
+            var (tables, summary) = await Step(StepNames[6], () => RestoreValidator.ValidateAsync(server, request.Validation, request.ValidationQuery, request.Log, cancellationToken));
+            await Do(StepNames[7], () => server.ShutdownAsync(cancellationToken));
+            await Do(StepNames[8], () => SetOwnerAsync(destination, request.Target?.DataDir, request.Log, cancellationToken));
+            string? kept = null;
+            if (request.Replace)
+                kept = await Step(StepNames[9], () => Task.FromResult(DataDirectorySwap.Swap(destination, request.Target!.DataDir!, DateTime.UtcNow)));
+            succeeded = true;
+            return new RestoreResult
+            {
+                Target = plan.Target, PointInTime = plan.PointInTime, Plan = plan.Summary,
+                Destination = request.Replace ? request.Target!.DataDir! : destination,
+                Steps = steps, Duration = total.Elapsed, Validated = true, Validation = summary, Tables = tables,
+                ReachedBinlogFile = reach.File, ReachedBinlogPosition = reach.Position, ReachedGtid = reach.LastGtid,
+                PreviousDataDirectory = kept,
+            };
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            if (server is not null) request.Log?.Invoke("Temporary server log: " + server.ErrorLogTail());
+            throw e is RestoreReplaceException && step == StepNames[0] ? e : new RestoreStepException(step, e);
+        }
+        finally
+        {
+            if (server is not null) await server.DisposeAsync();
+            TryDelete(scratch);
+            if (!succeeded) // ours: it was new or empty when we began
+            {
+                if (createdDestination) TryDelete(destination);
+                else if (Directory.Exists(destination))
+                    foreach (var entry in Directory.EnumerateFileSystemEntries(destination).ToList())
+                        if (Directory.Exists(entry)) TryDelete(entry); else File.Delete(entry);
+            }
+        }
+    }
+
+    /// <summary>Decompresses the plan's binlog files into scratch, proving each against its manifest, and finds where replay stops.</summary>
+    private static async Task<(IReadOnlyList<string> Files, ReplayReach Reach)> ExtractBinlogsAsync(RestoreRequest request, string directory, CancellationToken ct)
+    {
+        var plan = request.Planned.Plan;
+        FileModes.CreatePrivateDirectory(directory);
+        var paths = new List<string>();
+        ReplayReach? reach = null;
+        string? gtid = plan.StartGtid;
+        foreach (var entry in request.Planned.Binlogs)
+        {
+            var file = entry.Manifest.Files.Single();
+            var name = entry.Manifest.EngineFields[EngineFieldNames.BinlogFile];
+            var path = Path.Combine(directory, name);
+            var first = paths.Count == 0;
+            BinlogScanner scanner;
+            await using (var source = StreamingWriter.OpenVerifiedRead(Path.Combine(entry.Path, file.Name), file.Compression, file.Sha256, out var verifier))
+            await using (var target = FileModes.CreatePrivateFile(path))
+            {
+                scanner = new BinlogScanner(new ProgressStream(source, request.Progress, "Extracting " + name), plan.StopTime, first ? plan.StartBinlogPosition : 0);
+                await scanner.CopyToAsync(target, ct);
+                await verifier.VerifyToEndAsync(ct);
+            }
+            paths.Add(path);
+            var facts = scanner.Facts;
+            gtid = facts.LastCompleteGtid ?? gtid;
+            if (facts.StopPosition is { } stop)
+            {
+                reach = new ReplayReach(name, stop, gtid);
+                break; // later files are never reached: mariadb-binlog stops here
+            }
+            reach = new ReplayReach(name, facts.EndPosition, gtid);
+        }
+        return (paths, reach ?? new ReplayReach(plan.StartBinlogFile, plan.StartBinlogPosition, plan.StartGtid));
+    }
+
+    /// <summary>Gives the restored files to the owner of the target's data directory, else to the 'mysql' user (root only).</summary>
+    private static async Task SetOwnerAsync(string destination, string? dataDir, Action<string>? log, CancellationToken ct)
+    {
+        if (Environment.UserName != "root")
+        {
+            log?.Invoke("Not running as root: the restored files keep this user as their owner.");
+            return;
+        }
+        string? owner = null;
+        if (dataDir is not null && Directory.Exists(dataDir))
+            owner = (await ProcessRunner.RunForTextAsync(new ProcessSpec("stat", ["-c", "%u:%g", dataDir]), ct)).Trim();
+        else if (File.ReadLines("/etc/passwd").FirstOrDefault(l => l.StartsWith("mysql:", StringComparison.Ordinal)) is { } line)
+        {
+            var f = line.Split(':');
+            owner = $"{f[2]}:{f[3]}";
+        }
+        if (owner is null)
+        {
+            log?.Invoke("No data directory to copy the owner from and no 'mysql' user: ownership left as is.");
+            return;
+        }
+        log?.Invoke($"chown -R {owner} {destination}");
+        await ProcessRunner.RunForTextAsync(new ProcessSpec("chown", ["-R", owner, destination]), ct);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>A scratch directory the restore owns (beside the destination, so the final move is a rename).</summary>
+    private sealed class ScratchAt(string path) : IScratchDirectory
+    {
+        public string Path => path;
+        public string Combine(string name)
+        {
+            var p = System.IO.Path.Combine(path, name);
+            FileModes.CreatePrivateDirectory(p);
+            return p;
+        }
+    }
+}

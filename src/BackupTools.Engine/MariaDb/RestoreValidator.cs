@@ -1,0 +1,73 @@
+using System.Globalization;
+using BackupTools.Model;
+using MySqlConnector;
+
+namespace BackupTools.Engine.MariaDb;
+
+/// <summary>How thoroughly a restored database is checked.</summary>
+public enum RestoreValidation
+{
+    /// <summary>CHECK TABLE on every table (every index cross-checked), plus row counts.</summary>
+    CheckTable,
+    /// <summary>Row counts only: COUNT(*) reads every page of one index through InnoDB, which verifies each page's checksum.</summary>
+    RowCount,
+}
+
+/// <summary>Checks the restored database on the temporary server and counts its rows.</summary>
+public static class RestoreValidator
+{
+    private static readonly string[] SystemSchemas = ["mysql", "information_schema", "performance_schema", "sys"];
+
+    public static async Task<(IReadOnlyList<TableRowCount> Tables, string Summary)> ValidateAsync(TemporaryMariaDb server,
+        RestoreValidation level, string? validationQuery, Action<string>? log, CancellationToken ct)
+    {
+        await using var c = await server.OpenAsync(ct);
+        var tables = new List<string>();
+        await using (var list = new MySqlCommand(
+                         "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' " +
+                         $"AND TABLE_SCHEMA NOT IN ({string.Join(", ", SystemSchemas.Select(s => $"'{s}'"))}) ORDER BY 1, 2", c))
+        await using (var r = await list.ExecuteReaderAsync(ct))
+            while (await r.ReadAsync(ct)) tables.Add($"`{r.GetString(0).Replace("`", "``")}`.`{r.GetString(1).Replace("`", "``")}`");
+
+        var counts = new List<TableRowCount>();
+        foreach (var table in tables)
+        {
+            if (level == RestoreValidation.CheckTable)
+            {
+                await using var check = new MySqlCommand($"CHECK TABLE {table}", c) { CommandTimeout = 0 };
+                await using var r = await check.ExecuteReaderAsync(ct);
+                while (await r.ReadAsync(ct))
+                {
+                    var type = r.GetString(2);
+                    var text = r.GetString(3);
+                    if (type.Equals("error", StringComparison.OrdinalIgnoreCase) ||
+                        (type.Equals("status", StringComparison.OrdinalIgnoreCase) && !text.Equals("OK", StringComparison.OrdinalIgnoreCase) && !text.Contains("up to date", StringComparison.OrdinalIgnoreCase)))
+                        throw new InvalidDataException($"CHECK TABLE {table} reports {type}: {text}");
+                }
+            }
+            await using var count = new MySqlCommand($"SELECT COUNT(*) FROM {table}", c) { CommandTimeout = 0 };
+            counts.Add(new TableRowCount(table.Replace("`", ""), Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture)));
+        }
+        log?.Invoke($"Validated {tables.Count} table(s) with {(level == RestoreValidation.CheckTable ? "CHECK TABLE and COUNT(*)" : "COUNT(*)")}");
+        var summary = $"{(level == RestoreValidation.CheckTable ? "CHECK TABLE OK" : "row counts read")} on {tables.Count} table(s)";
+
+        if (validationQuery is not null)
+        {
+            await using var q = new MySqlCommand(validationQuery, c) { CommandTimeout = 0 };
+            var value = await q.ExecuteScalarAsync(ct);
+            if (!IsTrue(value))
+                throw new InvalidDataException($"The validation query returned {(value is null or DBNull ? "no value" : $"'{value}'")}, not a true first column: {validationQuery}");
+            summary += "; validation query true";
+        }
+        return (counts, summary);
+    }
+
+    private static bool IsTrue(object? value) => value switch
+    {
+        null or DBNull => false,
+        bool b => b,
+        string s => s.Length > 0 && s != "0" && !s.Equals("false", StringComparison.OrdinalIgnoreCase),
+        IConvertible n => Convert.ToDecimal(n, CultureInfo.InvariantCulture) != 0,
+        _ => true,
+    };
+}

@@ -1,0 +1,182 @@
+using System.Management.Automation;
+using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Targets;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>Get-DbRestorePlan: what a restore to a point in time would use, checked whole (every checksum) before anything is touched.</summary>
+[Cmdlet(VerbsCommon.Get, "DbRestorePlan", DefaultParameterSetName = DefaultSet)]
+[OutputType(typeof(RestorePlan))]
+public sealed class GetDbRestorePlanCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string Target { get; set; } = "";
+
+    /// <summary>The time to restore to; a DateTime without a zone is this machine's local time.</summary>
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Alias("Time")]
+    public DateTimeOffset PointInTime { get; set; }
+
+    /// <summary>Check presence and sizes only, not every checksum (the restore still verifies each file as it reads it).</summary>
+    [Parameter]
+    public SwitchParameter SkipChecksum { get; set; }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var target = RestoreTargets.Require(policy, Target);
+        var planned = RestorePlanner.Plan(policy.Repository, target.Name, PointInTime.UtcDateTime, policy.Path);
+        if (!SkipChecksum)
+        {
+            var progress = CreateTransferProgress($"Checking the files of the restore plan for {target.Name}");
+            await RestorePlanner.VerifyChecksumsAsync(planned, progress, CancelToken);
+            planned = planned with { Plan = planned.Plan with { ChecksumsVerified = true } };
+        }
+        foreach (var w in planned.Plan.Warnings) WriteWarningAsync(w);
+        WriteObjectAsync(planned.Plan);
+    }
+}
+
+/// <summary>
+/// Restore-DbToPointInTime: restores a MariaDB target as it was at a point in time into a new directory, validated on a
+/// temporary server; with -Replace swaps it in for the (stopped) server's data directory, keeping the old one.
+/// </summary>
+[Cmdlet(VerbsData.Restore, "DbToPointInTime", DefaultParameterSetName = TargetSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(RestoreResult))]
+public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
+{
+    private const string TargetSet = "Target";
+    private const string PlanSet = "Plan";
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = TargetSet)]
+    [Alias("Name")]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string Target { get; set; } = "";
+
+    /// <summary>The time to restore to; a DateTime without a zone is this machine's local time.</summary>
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = TargetSet)]
+    [Alias("Time")]
+    public DateTimeOffset PointInTime { get; set; }
+
+    /// <summary>A plan from Get-DbRestorePlan.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = PlanSet)]
+    public RestorePlan? Plan { get; set; }
+
+    /// <summary>A new or empty directory for the restored data directory.</summary>
+    [Parameter(Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string Destination { get; set; } = "";
+
+    /// <summary>After validation, swap the restored directory in for the target's dataDir (the server must be stopped).</summary>
+    [Parameter]
+    public SwitchParameter Replace { get; set; }
+
+    /// <summary>With -Replace: do not ask again before replacing the data directory.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>SQL run on the restored database; its first column must be true.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ValidationQuery { get; set; }
+
+    /// <summary>CheckTable (CHECK TABLE on every table, the default) or RowCount (COUNT(*) only: faster on large databases).</summary>
+    [Parameter]
+    public RestoreValidation Validation { get; set; } = RestoreValidation.CheckTable;
+
+    /// <summary>With -Replace: the login used to check that the target's server is stopped.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    private string? _destination;
+
+    protected override void PrepareRecord()
+    {
+        base.PrepareRecord();
+        _destination = ResolvePath(this, Destination);
+    }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var targetName = Plan?.Target ?? Target;
+        var target = RestoreTargets.Require(policy, targetName);
+        PlannedRestore planned;
+        if (Plan is not null)
+        {
+            // Re-check: the catalog may have changed since the plan was made.
+            planned = RestorePlanner.Plan(policy.Repository, target.Name, Plan.PointInTime, policy.Path);
+            if (planned.Plan.Full.Id != Plan.Full.Id || !planned.Plan.Incrementals.Select(i => i.Id).SequenceEqual(Plan.Incrementals.Select(i => i.Id)) ||
+                !planned.Plan.Binlogs.Select(b => b.Id).SequenceEqual(Plan.Binlogs.Select(b => b.Id)))
+                throw new RestoreChainException("The repository changed since this plan was made, so it would restore from different backups. Run Get-DbRestorePlan again.");
+        }
+        else planned = RestorePlanner.Plan(policy.Repository, target.Name, PointInTime.UtcDateTime, policy.Path);
+        foreach (var w in planned.Plan.Warnings) WriteWarningAsync(w);
+
+        var destination = _destination!;
+        if (MyInvocation.BoundParameters.ContainsKey("WhatIf"))
+        {
+            foreach (var step in RestoreTargets.Describe(planned.Plan, destination, Replace ? target.DataDir : null))
+                await ShouldProcessAsync(destination, step);
+            return;
+        }
+        if (!await ShouldProcessAsync(destination, $"Restore {target.Name} to {planned.Plan.PointInTime:u} ({planned.Plan.Summary})")) return;
+        if (Replace)
+        {
+            if (target.DataDir is null)
+                throw new RestoreReplaceException($"Target '{target.Name}' has no dataDir in the policy, so -Replace does not know which directory to replace.");
+            if (!await ShouldProcessAsync(target.DataDir, "Replace the data directory with the restored one (the old one is kept)")) return;
+            if (!Force && !await ShouldContinueAsync($"Replace the data directory '{target.DataDir}' of {target.Name} with the restore to {planned.Plan.PointInTime:u}? The old directory is kept beside it.", "Replace live data"))
+                return;
+        }
+        string? password = null;
+        if (Replace) password = SecretResolver.Resolve(target, Credential?.GetNetworkCredential().Password);
+        var activity = $"Restore {target.Name} to {planned.Plan.PointInTime:u}";
+        var steps = PointInTimeRestore.StepNames.Length;
+        var index = 0;
+        var result = await PointInTimeRestore.RunAsync(new RestoreRequest
+        {
+            Planned = planned, Destination = destination, Target = target, Password = password, Replace = Replace,
+            Validation = Validation, ValidationQuery = ValidationQuery, Log = WriteVerboseAsync,
+            Progress = CreateTransferProgress(activity, 2),
+            StepStarted = name => WriteProgressAsync(new ProgressRecord(1, activity, $"Step {++index}: {name}")
+                { PercentComplete = Math.Min(100, 100 * index / steps) }),
+        }, CancelToken);
+        WriteProgressAsync(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
+        WriteObjectAsync(result);
+    }
+}
+
+internal static class RestoreTargets
+{
+    public static TargetPolicy Require(BackupPolicy policy, string name)
+    {
+        var target = policy.FindTarget(name)
+            ?? throw new ItemNotFoundException($"The policy {policy.Path} has no target '{name}'. Its targets: {string.Join(", ", policy.Targets.Select(t => t.Name))}.");
+        if (target.Engine != TargetEngine.MariaDb)
+            throw new NotSupportedException($"Target '{name}' is a {target.Engine} target; point-in-time restore is for MariaDB targets in this version.");
+        return target;
+    }
+
+    /// <summary>The steps a restore will take, for -WhatIf.</summary>
+    public static IEnumerable<string> Describe(RestorePlan plan, string destination, string? replaceDataDir)
+    {
+        yield return $"Step 1: check the plan: {plan.Summary}; window {plan.RecoverableFrom:u} to {plan.RecoverableTo:u}";
+        yield return $"Step 2: extract and prepare full {plan.Full.Id}" + string.Concat(plan.Incrementals.Select(i => $", then incremental {i.Id}"));
+        yield return $"Step 3: move the prepared data into {destination}";
+        yield return $"Step 4: extract {plan.Binlogs.Count} binary log file(s): {string.Join(", ", plan.Binlogs.Select(b => b.BinlogFile))}";
+        yield return "Step 5: start a temporary mariadbd on it (socket only, no binary log)";
+        yield return $"Step 6: replay from {plan.StartBinlogFile}:{plan.StartBinlogPosition} until {plan.StopTime:yyyy-MM-dd HH:mm:ss} UTC";
+        yield return "Step 7: validate (CHECK TABLE, row counts, validation query)";
+        yield return "Step 8: shut the temporary server down and set file ownership";
+        if (replaceDataDir is not null) yield return $"Step 9: swap {destination} into {replaceDataDir}, keeping the old directory";
+    }
+}
