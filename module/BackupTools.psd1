@@ -20,6 +20,8 @@
         'Start-DbBackup'
         'Get-DbBackup'
         'Test-DbBackup'
+        'Get-DbRestorePlan'
+        'Restore-DbToPointInTime'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -60,3 +60,12 @@ public sealed record RestoreResult
     /// <summary>With -Replace: the target's old data directory, kept so the swap can be undone.</summary>
     public string? PreviousDataDirectory { get; init; }
 }
+
+/// <summary>How thoroughly a restored database is checked.</summary>
+public enum RestoreValidation
+{
+    /// <summary>CHECK TABLE on every table (every index cross-checked), plus row counts.</summary>
+    CheckTable,
+    /// <summary>Row counts only: COUNT(*) reads every page of one index through InnoDB, which verifies each page's checksum.</summary>
+    RowCount,
+}

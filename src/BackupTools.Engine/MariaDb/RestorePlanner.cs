@@ -83,8 +83,9 @@ public static class RestorePlanner
         }
         CheckPresent(chain.Concat(files));
         var warnings = new List<string>();
-        if (t != stop)
-            warnings.Add($"Binary log timestamps have one-second resolution: replay stops at {RestoreText.Time(stop)}, the start of the second that holds {t:HH:mm:ss.fff}.");
+        if (stop - last.EndTime > TimeSpan.FromHours(24))
+            warnings.Add($"The last backup applied ended {(stop - last.EndTime).TotalHours:0} hours before the point in time: the restore replays " +
+                         $"{files.Sum(f => f.Manifest.RawBytes) / (1 << 20)} MB of binary logs. More frequent incrementals shorten that.");
         var plan = new RestorePlan
         {
             Target = target, PointInTime = t, StopTime = stop,

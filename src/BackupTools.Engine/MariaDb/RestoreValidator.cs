@@ -4,15 +4,6 @@ using MySqlConnector;
 
 namespace BackupTools.Engine.MariaDb;
 
-/// <summary>How thoroughly a restored database is checked.</summary>
-public enum RestoreValidation
-{
-    /// <summary>CHECK TABLE on every table (every index cross-checked), plus row counts.</summary>
-    CheckTable,
-    /// <summary>Row counts only: COUNT(*) reads every page of one index through InnoDB, which verifies each page's checksum.</summary>
-    RowCount,
-}
-
 /// <summary>Checks the restored database on the temporary server and counts its rows.</summary>
 public static class RestoreValidator
 {
