@@ -104,6 +104,28 @@ alerts:
     Step 'Get-DbBackup | Test-DbBackup -Prepare: every file re-hashed, every chain prepared by mariabackup'
     Get-DbBackup | Test-DbBackup -Prepare | Show
 
+    Step 'Note the time, then make a mistake: DROP TABLE shop.orders'
+    Start-Sleep -Milliseconds 1100
+    $beforeMistake = Get-Date
+    Write-Host "  noted: $($beforeMistake.ToString('yyyy-MM-dd HH:mm:ss.fff')) (local time)"
+    Start-Sleep -Milliseconds 1100
+    $maria.Sql('DROP TABLE shop.orders;') | Out-Null
+    Write-Host "  tables in shop now: '$($maria.Sql('SHOW TABLES FROM shop').Trim())'"
+    Start-DbBackup main-db Binlog | Out-Null
+
+    Step 'Get-DbRestorePlan: what a restore to just before the mistake takes, and the window'
+    Get-DbRestorePlan -Target main-db -PointInTime $beforeMistake | Show
+
+    Step 'Restore-DbToPointInTime -WhatIf: every step, nothing written'
+    $restored = Join-Path $work 'restored'
+    Restore-DbToPointInTime main-db $beforeMistake -Destination $restored -WhatIf
+
+    Step 'Restore-DbToPointInTime: the table is back (in a new directory, validated on a temporary server)'
+    $result = Restore-DbToPointInTime main-db $beforeMistake -Destination $restored -ValidationQuery 'SELECT COUNT(*) = 5 FROM shop.orders' -Confirm:$false
+    $result | Show
+    Write-Host "  shop.orders rows in the restore: $(($result.Tables | Where-Object Table -eq 'shop.orders').Rows)"
+    Write-Host "  (the live server is left alone; with -Replace, once it is stopped, the restore is swapped in for its data directory)"
+
     Step 'One flipped byte in the full backup is found'
     $full = Get-DbBackup -Type Full
     $file = Join-Path $full.Path 'backup.mbstream.zst'
