@@ -17,51 +17,19 @@
 param([double] $SizeGB = 1.0, [int] $Runs = 5, [int] $Level = 3, [string] $WorkRoot = [IO.Path]::GetTempPath())
 $ErrorActionPreference = 'Stop'
 . $PSScriptRoot/BenchTable.ps1
+. $PSScriptRoot/BenchDatabase.ps1
 $root = Split-Path $PSScriptRoot
 $version = (Import-PowerShellDataFile "$root/module/BackupTools.psd1").ModuleVersion
 Import-Module "$root/output/BackupTools/$version/BackupTools.psd1"
-$testServers = "$root/output/obj/testservers/BackupTools.TestServers.dll"
-if (-not (Test-Path $testServers)) {
-    dotnet build "$root/tests/BackupTools.TestServers" -c Release -o "$root/output/obj/testservers" --nologo -v quiet -clp:ErrorsOnly
-}
-Add-Type -Path $testServers
-
 $work = Join-Path $WorkRoot ("bt-bench-db-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
 $server = $null
 try {
-    $server = [BackupTools.TestServers.MariaDbServer]::Start("$work/mariadb")
-    $rows = [int]($SizeGB * 1GB / 1024)
-    Write-Host "Loading $rows rows of 1 KB (about $SizeGB GB) ..."
-    $server.Sql('CREATE DATABASE bench; CREATE TABLE bench.t (id INT PRIMARY KEY, v VARCHAR(1024)) ENGINE=InnoDB;') | Out-Null
-    $batch = 100000
-    for ($from = 1; $from -le $rows; $from += $batch) {
-        $to = [math]::Min($rows, $from + $batch - 1)
-        # No binary log for the load: it is not what is measured, and it would double the disk used.
-        $server.Sql("USE bench; SET SESSION sql_log_bin = 0; INSERT INTO bench.t SELECT seq, CONCAT(SHA2(RAND(),512), SHA2(RAND(),512), SHA2(RAND(),512), SHA2(RAND(),512), SHA2(RAND(),512), SHA2(RAND(),512), SHA2(RAND(),512), SHA2(RAND(),512)) FROM seq_${from}_to_${to};") | Out-Null
-    }
-    $server.Sql('FLUSH TABLES;') | Out-Null
-    $dataBytes = (Get-ChildItem $server.DataDirectory -Recurse -File | Measure-Object Length -Sum).Sum
-    Write-Host ("Data directory: {0:0.00} GB" -f ($dataBytes / 1GB))
+    $server = Start-BenchServer $root $work
+    $dataBytes = Add-BenchRows $server $SizeGB
 
-    $env:BENCH_DB_PASSWORD = $server.BackupPassword
     $cnf = Join-Path $work 'raw.cnf'
     "[mariabackup]`nuser=backup`npassword=`"$($server.BackupPassword)`"`nsocket=$($server.Socket)`n" | Set-Content $cnf
     chmod 600 $cnf
-    function Write-Policy([string] $Compression) {
-        $p = Join-Path $work "policy-$Compression.yml"
-        @"
-repository: $work/repo
-targets:
-  db:
-    engine: mariadb
-    socket: $($server.Socket)
-    user: backup
-    passwordEnv: BENCH_DB_PASSWORD
-    dataDir: $($server.DataDirectory)
-storage: { compression: $Compression, compressionLevel: $Level, compressionThreads: 0 }
-"@ | Set-Content $p
-        $p
-    }
     function Invoke-Ours([string] $Policy) {
         $clock = [Diagnostics.Stopwatch]::StartNew()
         $r = Start-DbBackup -Target db -Policy $Policy -ProgressAction SilentlyContinue
@@ -87,8 +55,8 @@ storage: { compression: $Compression, compressionLevel: $Level, compressionThrea
 
     $lines = @()
     $modes = @(
-        @{ Name = "zstd -$Level"; Policy = (Write-Policy 'zstd'); Compressor = "zstd -q -T0 -$Level |"; Raw = "mariabackup --stream \| zstd -T0 -$Level \| tee \| sha256sum" }
-        @{ Name = 'no compression'; Policy = (Write-Policy 'none'); Compressor = ''; Raw = 'mariabackup --stream \| tee \| sha256sum' }
+        @{ Name = "zstd -$Level"; Policy = (Write-BenchPolicy $work $server 'zstd' $Level); Compressor = "zstd -q -T0 -$Level |"; Raw = "mariabackup --stream \| zstd -T0 -$Level \| tee \| sha256sum" }
+        @{ Name = 'no compression'; Policy = (Write-BenchPolicy $work $server 'none' $Level); Compressor = ''; Raw = 'mariabackup --stream \| tee \| sha256sum' }
     )
     foreach ($m in $modes) {
         Invoke-Ours $m.Policy | Out-Null; Invoke-Raw $m.Compressor | Out-Null # warm-up: page cache, first-call costs

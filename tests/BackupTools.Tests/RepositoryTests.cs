@@ -66,6 +66,25 @@ public sealed class RepositoryTests
         Assert.Equal(data, copy.ToArray());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ACutOffZstdFileIsAnErrorNotAShortRead(bool managed)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("x.zst");
+        await StreamingWriter.WriteAsync(new MemoryStream(Data(3_000_000, 3)), path, CompressionOptions.Default, null, CancellationToken.None);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 100)]);
+        StreamingWriter.ForceManagedZstd = managed;
+        try
+        {
+            await using var back = StreamingWriter.OpenRead(path, "zstd");
+            await Assert.ThrowsAnyAsync<Exception>(() => back.CopyToAsync(Stream.Null));
+        }
+        finally { StreamingWriter.ForceManagedZstd = false; }
+    }
+
     [Fact]
     public async Task StreamingWriterMemoryStaysBoundedOnALargeStream()
     {

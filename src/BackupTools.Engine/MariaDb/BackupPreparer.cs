@@ -19,23 +19,30 @@ public static class BackupPreparer
     {
         if (chain.Count == 0) throw new ArgumentException("A chain needs at least its full backup.", nameof(chain));
         var full = scratch.Combine("prepared");
-        for (var i = 0; i < chain.Count; i++)
+        var directories = chain.Select((link, i) => i == 0 ? full : scratch.Combine($"inc-{i:D3}")).ToList();
+        // Extract every link at once: decompression, mbstream and the disk overlap, where one after another would wait.
+        using (var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            var link = chain[i];
-            var into = i == 0 ? full : scratch.Combine($"inc-{i:D3}");
-            log?.Invoke($"Extracting {link.Id} into {into}");
-            await ExtractAsync(link, into, progress, cancellationToken);
-            if (i == 0)
+            var extractions = chain.Select(async (link, i) =>
             {
-                log?.Invoke($"Preparing full backup {link.Id}");
-                await PrepareAsync(["--prepare", $"--target-dir={full}"], log, cancellationToken);
-            }
-            else
+                log?.Invoke($"Extracting {link.Id} into {directories[i]}");
+                try { await ExtractAsync(link, directories[i], progress, failed.Token); }
+                catch { failed.Cancel(); throw; }
+            }).ToList();
+            try { await Task.WhenAll(extractions); }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                log?.Invoke($"Applying incremental {link.Id}");
-                await PrepareAsync(["--prepare", $"--target-dir={full}", $"--incremental-dir={into}"], log, cancellationToken);
-                Directory.Delete(into, recursive: true); // its deltas are applied; free the space before the next
+                // Report the extraction that failed, not the ones cancelled because of it.
+                throw extractions.Select(t => t.Exception?.InnerException).First(e => e is not null and not OperationCanceledException)!;
             }
+        }
+        log?.Invoke($"Preparing full backup {chain[0].Id}");
+        await PrepareAsync(["--prepare", $"--target-dir={full}"], log, cancellationToken);
+        for (var i = 1; i < chain.Count; i++)
+        {
+            log?.Invoke($"Applying incremental {chain[i].Id}");
+            await PrepareAsync(["--prepare", $"--target-dir={full}", $"--incremental-dir={directories[i]}"], log, cancellationToken);
+            Directory.Delete(directories[i], recursive: true); // its deltas are applied; free the space
         }
         return full;
     }

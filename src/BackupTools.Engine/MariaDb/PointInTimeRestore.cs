@@ -14,7 +14,7 @@ public sealed record RestoreRequest
     public TargetPolicy? Target { get; init; }
     public string? Password { get; init; }
     public bool Replace { get; init; }
-    public RestoreValidation Validation { get; init; } = RestoreValidation.CheckTable;
+    public RestoreValidation Validation { get; init; } = RestoreValidation.RowCount;
     public string? ValidationQuery { get; init; }
     public IProgress<TransferProgress>? Progress { get; init; }
     public Action<string>? Log { get; init; }

@@ -90,8 +90,11 @@ public static class StreamingWriter
     private static FileStream OpenStored(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
 
-    private static Stream Decompress(Stream stored, string compression) =>
-        compression == "zstd" ? new DecompressionStream(stored, BufferSize, checkEndOfStream: true, leaveOpen: false) : stored;
+    private static Stream Decompress(Stream stored, string compression) => compression != "zstd"
+        ? stored
+        : NativeZstd.IsAvailable && !ForceManagedZstd
+            ? new NativeZstdDecompressionStream(stored)
+            : new DecompressionStream(stored, BufferSize, checkEndOfStream: true, leaveOpen: false);
 
     /// <summary>SHA-256 of a file as stored on disk, read once; for verification.</summary>
     public static async Task<string> HashFileAsync(string path, CancellationToken cancellationToken)

@@ -87,9 +87,13 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
     [ValidateNotNullOrEmpty]
     public string? ValidationQuery { get; set; }
 
-    /// <summary>CheckTable (CHECK TABLE on every table, the default) or RowCount (COUNT(*) only: faster on large databases).</summary>
+    /// <summary>
+    /// RowCount (the default: COUNT(*) of every table, which reads every page of its clustered index through InnoDB's
+    /// page checksum check) or CheckTable (CHECK TABLE on every table, which also cross-checks every secondary index:
+    /// measured about twice the time on 1.2 GB).
+    /// </summary>
     [Parameter]
-    public RestoreValidation Validation { get; set; } = RestoreValidation.CheckTable;
+    public RestoreValidation Validation { get; set; } = RestoreValidation.RowCount;
 
     /// <summary>With -Replace: the login used to check that the target's server is stopped.</summary>
     [Parameter]
@@ -175,7 +179,7 @@ internal static class RestoreTargets
         yield return $"Step 4: extract {plan.Binlogs.Count} binary log file(s): {string.Join(", ", plan.Binlogs.Select(b => b.BinlogFile))}";
         yield return "Step 5: start a temporary mariadbd on it (socket only, no binary log)";
         yield return $"Step 6: replay from {plan.StartBinlogFile}:{plan.StartBinlogPosition} until {plan.StopTime:yyyy-MM-dd HH:mm:ss} UTC";
-        yield return "Step 7: validate (CHECK TABLE, row counts, validation query)";
+        yield return "Step 7: validate (row counts or CHECK TABLE, and the validation query)";
         yield return "Step 8: shut the temporary server down and set file ownership";
         if (replaceDataDir is not null) yield return $"Step 9: swap {destination} into {replaceDataDir}, keeping the old directory";
     }
