@@ -42,6 +42,7 @@ Machine: $cpu, $cores cores, $memGb GB, $((Get-Content /etc/debian_version -Erro
 $((@($rows) + $Lines) -join "`n")
 
 "@
+    $text = $text.TrimEnd() + "`n`n"
     foreach ($k in $sections.Keys) { $text += "## $k`n`n" + (($sections[$k] | Where-Object { $_ -notlike '| *' -and $_ -notlike '|---*' }) -join "`n").Trim("`n") + "`n`n" }
     $text.TrimEnd() + "`n" | Set-Content $doc
 }

@@ -229,6 +229,47 @@ public sealed class PointInTimeRestoreTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task CancellingMidRestoreStopsTheServerAndLeavesNothing()
+    {
+        var w = await GetWorkloadAsync();
+        using var dir = new TempDirectory();
+        var destination = dir.Combine("restored");
+        using var cancel = new CancellationTokenSource();
+        var planned = RestorePlanner.Plan(w.Repository, "main-db", w.Inc2.EndTime!.Value.AddSeconds(1));
+        var serversBefore = MariaDbBackupTests.ChildrenNamed("mariadbd");
+        var temporary = new List<int>();
+        var restore = PointInTimeRestore.RunAsync(new RestoreRequest
+        {
+            Planned = planned, Destination = destination,
+            StepStarted = step =>
+            {
+                if (step != "replay the binary logs") return;
+                temporary.AddRange(MariaDbBackupTests.ChildrenNamed("mariadbd").Except(serversBefore));
+                cancel.Cancel();
+            },
+        }, cancel.Token);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore);
+        Assert.False(Directory.Exists(destination));
+        Assert.Empty(Directory.GetDirectories(dir.Path, ".restored.backuptools-*"));
+        Assert.Single(temporary); // the temporary server was running when the restore was cancelled
+        await ProcessRunnerTests.WaitUntil(() => !temporary.Any(ProcessRunnerTests.Alive), 5000);
+        Assert.DoesNotContain(temporary, ProcessRunnerTests.Alive);
+    }
+
+    [Fact]
+    public async Task ABrokenIncrementalChainIsSkippedWithAWarning()
+    {
+        var w = await GetWorkloadAsync();
+        using var dir = new TempDirectory();
+        var copy = dir.Combine("repo");
+        CopyDirectory(w.Repository, copy);
+        Directory.Delete(Directory.GetDirectories(Path.Combine(copy, "mariadb", "main-db", "incremental")).Single(d => d.EndsWith(w.Inc1.Id)), recursive: true);
+        var planned = RestorePlanner.Plan(copy, "main-db", w.Inc2.EndTime!.Value.AddSeconds(1));
+        Assert.Empty(planned.Plan.Incrementals);
+        Assert.Contains(planned.Plan.Warnings, x => x.Contains(w.Inc2.Id) && x.Contains("chain is broken"));
+    }
+
+    [Fact]
     public async Task ReplaceRefusesWhileTheServerRunsAndTouchesNothing()
     {
         var w = await GetWorkloadAsync();

@@ -83,6 +83,9 @@ public static class RestorePlanner
         }
         CheckPresent(chain.Concat(files));
         var warnings = new List<string>();
+        foreach (var skipped in serving.Where(x => x.Chain is null && x.Backup.Manifest.EndTime > last.EndTime && x.Backup.Manifest.EndTime <= t))
+            warnings.Add($"Backup {skipped.Backup.Manifest.Id} ended closer to the point in time but its chain is broken (a parent is missing or does not " +
+                         $"continue its LSN); restoring from {last.Id} and replaying more binary log instead. Run Test-DbBackup on the target.");
         if (stop - last.EndTime > TimeSpan.FromHours(24))
             warnings.Add($"The last backup applied ended {(stop - last.EndTime).TotalHours:0} hours before the point in time: the restore replays " +
                          $"{files.Sum(f => f.Manifest.RawBytes) / (1 << 20)} MB of binary logs. More frequent incrementals shorten that.");
