@@ -22,6 +22,7 @@
         'Test-DbBackup'
         'Get-DbRestorePlan'
         'Restore-DbToPointInTime'
+        'Remove-ExpiredBackup'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -20,10 +20,10 @@ public static class MariaDbCatalog
             .FirstOrDefault(e => e.Manifest.Type is Full or Incremental);
 
     /// <summary>The sets to restore <paramref name="last"/>: its full first, then each incremental in order.</summary>
-    public static IReadOnlyList<CatalogEntry> Chain(string repositoryRoot, CatalogEntry last)
+    public static IReadOnlyList<CatalogEntry> Chain(string repositoryRoot, CatalogEntry last, IReadOnlySet<string>? without = null)
     {
         var byId = BackupCatalog.List(repositoryRoot, Engine, last.Manifest.Target)
-            .Where(e => e.Manifest.Type is Full or Incremental)
+            .Where(e => e.Manifest.Type is Full or Incremental && (without is null || !without.Contains(e.Manifest.Id)))
             .ToDictionary(e => e.Manifest.Id, StringComparer.Ordinal);
         var chain = new List<CatalogEntry> { last };
         var current = last;

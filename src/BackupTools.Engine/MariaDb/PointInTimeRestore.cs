@@ -31,6 +31,9 @@ public sealed record RestoreRequest
 /// </summary>
 public static class PointInTimeRestore
 {
+    /// <summary>Lock scope prefix of the leases restores hold while they read a target's sets.</summary>
+    public const string ReaderScope = "reader-";
+
     public static readonly string[] StepNames =
     [
         "check the plan", "extract and prepare the backups", "move the prepared data into the destination", "extract the binary logs",
@@ -54,6 +57,8 @@ public static class PointInTimeRestore
         var scratch = Path.Combine(parent, $".{Path.GetFileName(destination)}.backuptools-{Guid.NewGuid().ToString("N")[..8]}");
         var createdDestination = !Directory.Exists(destination);
         FileModes.CreatePrivateDirectory(scratch);
+        // A reader lease: retention leaves this target's sets alone while a restore reads them (barman PR #980).
+        await using var reader = TargetLock.Acquire(plan.Repository, MariaDbCatalog.Engine, plan.Target, scope: ReaderScope + Guid.NewGuid().ToString("N")[..8]);
         var steps = new List<RestoreStep>();
         var total = Stopwatch.StartNew();
         string step = StepNames[0];

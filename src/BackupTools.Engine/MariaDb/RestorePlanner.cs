@@ -19,9 +19,9 @@ public sealed record PlannedRestore(RestorePlan Plan, IReadOnlyList<CatalogEntry
 public static class RestorePlanner
 {
     /// <summary>The window the catalog can serve now; throws <see cref="RestoreWindowException"/> when there is none.</summary>
-    public static (DateTime From, DateTime To) Window(string repositoryRoot, string target)
+    public static (DateTime From, DateTime To) Window(string repositoryRoot, string target, IReadOnlySet<string>? without = null)
     {
-        var c = Analyze(repositoryRoot, target);
+        var c = Analyze(repositoryRoot, target, without);
         return (c.From, c.To);
     }
 
@@ -31,9 +31,11 @@ public static class RestorePlanner
         IReadOnlyList<(CatalogEntry Backup, IReadOnlyList<CatalogEntry>? Chain, BinlogCoverage Coverage)> Intervals,
         DateTime From, DateTime To);
 
-    private static CatalogView Analyze(string repositoryRoot, string target)
+    /// <param name="without">Sets to leave out, as if removed (retention's -WhatIf asks what the window would become).</param>
+    private static CatalogView Analyze(string repositoryRoot, string target, IReadOnlySet<string>? without = null)
     {
-        var entries = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target);
+        var entries = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target)
+            .Where(e => without is null || !without.Contains(e.Manifest.Id)).ToList();
         var binlogs = entries.Where(e => e.Manifest.Type == MariaDbCatalog.Binlog && e.Manifest.EngineFields.ContainsKey(EngineFieldNames.BinlogFile))
             .GroupBy(e => e.Manifest.EngineFields[EngineFieldNames.BinlogFile])
             .ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
@@ -42,7 +44,7 @@ public static class RestorePlanner
         if (!backups.Any(b => b.Manifest.Type == MariaDbCatalog.Full))
             throw new RestoreWindowException(
                 $"Target '{target}' has no full backup in {repositoryRoot}, so nothing can be restored. Take one: Start-DbBackup -Target {target} -Type Full");
-        var serving = backups.Select(b => (Backup: b, Chain: TryChain(repositoryRoot, b), Coverage: Coverage(b, binlogs))).ToList();
+        var serving = backups.Select(b => (Backup: b, Chain: TryChain(repositoryRoot, b, without), Coverage: Coverage(b, binlogs))).ToList();
         var intervals = serving.Where(s => s.Chain is not null && s.Coverage.Files.Count > 0 && s.Coverage.Until >= s.Backup.Manifest.EndTime).ToList();
         if (intervals.Count == 0)
             throw new RestoreWindowException(
@@ -117,7 +119,7 @@ public static class RestorePlanner
     }
 
     /// <summary>The chain of a backup when every link is present and continues its parent's LSN; else null.</summary>
-    private static IReadOnlyList<CatalogEntry>? TryChain(string root, CatalogEntry backup)
+    private static IReadOnlyList<CatalogEntry>? TryChain(string root, CatalogEntry backup, IReadOnlySet<string>? without = null)
     {
         IReadOnlyList<CatalogEntry> chain;
         try { chain = MariaDbCatalog.Chain(root, backup); }

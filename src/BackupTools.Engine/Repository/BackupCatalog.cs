@@ -13,6 +13,8 @@ public sealed record CatalogEntry(BackupManifest Manifest, string Path);
 public static class BackupCatalog
 {
     public const string PartialSuffix = ".partial";
+    /// <summary>A set being removed: renamed first, so a crash mid-delete never leaves something that looks whole.</summary>
+    public const string DeletingSuffix = ".deleting";
 
     /// <summary>
     /// Engine directories at the repository's top level. Only these hold backup sets; others (config/ with its Git
@@ -31,7 +33,7 @@ public static class BackupCatalog
         foreach (var t in Level(e, target))
         foreach (var y in Level(t, type))
         foreach (var set in Directory.EnumerateDirectories(y))
-            if (!set.EndsWith(PartialSuffix, StringComparison.Ordinal))
+            if (!set.EndsWith(PartialSuffix, StringComparison.Ordinal) && !set.EndsWith(DeletingSuffix, StringComparison.Ordinal))
                 setDirectories.Add(set);
 
         var found = new ConcurrentBag<CatalogEntry>();

@@ -138,6 +138,20 @@ public sealed class TargetLock : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The live holder of any lock of the target whose scope starts with <paramref name="scopePrefix"/> (e.g. the
+    /// reader leases restores take), or null. Retention asks this before deleting what a restore may be reading.
+    /// </summary>
+    public static LockLease? LiveHolder(string repositoryRoot, string engine, string target, string scopePrefix, DateTime? now = null)
+    {
+        var dir = Path.Combine(repositoryRoot, DirectoryName);
+        if (!Directory.Exists(dir)) return null;
+        foreach (var file in Directory.EnumerateFiles(dir, $"{engine}-{target}~{scopePrefix}*.lock"))
+            if (Read(file) is { } lease && IsAlive(lease, now ?? DateTime.UtcNow))
+                return lease;
+        return null;
+    }
+
     private static LockLease? Read(string path)
     {
         try { return JsonSerializer.Deserialize(File.ReadAllBytes(path), RepositoryJson.Default.LockLease); }

@@ -98,6 +98,8 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
     protected void WriteErrorAsync(ErrorRecord record) => Post(() => WriteError(record));
     protected void WriteWarningAsync(string text) => Post(() => WriteWarning(text));
     protected void WriteVerboseAsync(string text) => Post(() => WriteVerbose(text));
+    /// <summary>A summary line for the person at the prompt: the information stream tagged PSHOST, as Write-Host writes.</summary>
+    protected void WriteHostAsync(string text) => Post(() => WriteInformation(new HostInformationMessage { Message = text }, ["PSHOST"]));
     protected void WriteProgressAsync(ProgressRecord record) => Post(() => WriteProgress(record));
     protected Task<bool> ShouldProcessAsync(string target, string action) => Invoke(() => ShouldProcess(target, action));
     protected Task<bool> ShouldContinueAsync(string query, string caption) => Invoke(() => ShouldContinue(query, caption));

@@ -1,0 +1,150 @@
+using System.Globalization;
+using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Retention;
+
+/// <summary>What one target's retention run did.</summary>
+public sealed record RetentionOutcome
+{
+    public required string Target { get; init; }
+    public IReadOnlyList<RetentionDecision> Removed { get; init; } = [];
+    public IReadOnlyList<RetentionVerdict> Kept { get; init; } = [];
+    public (DateTime From, DateTime To)? WindowBefore { get; init; }
+    public (DateTime From, DateTime To)? WindowAfter { get; init; }
+    /// <summary>Why the target was left alone this time (busy, a restore reading it), or null.</summary>
+    public string? Skipped { get; init; }
+}
+
+/// <summary>
+/// Applies <see cref="RetentionPlanner"/> to one MariaDB target's sets on disk, under both of the target's locks (no
+/// backup runs meanwhile) and only while no restore holds a reader lease on it. Each removal is crash-safe: the set is
+/// renamed to <c>&lt;id&gt;.deleting</c> (no longer listed) before it is deleted, and the journal records it.
+/// </summary>
+public static class RetentionRunner
+{
+    private static readonly TimeSpan LeftoverAge = TimeSpan.FromDays(1);
+
+    /// <param name="confirm">Asked before each removal (ShouldProcess); false leaves the set in place.</param>
+    public static async Task<RetentionOutcome> RunAsync(string repositoryRoot, TargetPolicy target, DateTime now, IReadOnlySet<string>? onlyConsider,
+        Func<RetentionVerdict, Task<bool>> confirm, Action<string>? log, CancellationToken cancellationToken)
+    {
+        const string engine = MariaDbCatalog.Engine;
+        if (TargetLock.LiveHolder(repositoryRoot, engine, target.Name, PointInTimeRestore.ReaderScope) is { } reader)
+            return new RetentionOutcome
+            {
+                Target = target.Name,
+                Skipped = $"a restore (host {reader.Host}, process {reader.ProcessId}) is reading its backups; retention waits for the next run",
+            };
+        TargetLock main, binlog;
+        try
+        {
+            main = TargetLock.Acquire(repositoryRoot, engine, target.Name, log);
+        }
+        catch (TargetLockedException e) { return new RetentionOutcome { Target = target.Name, Skipped = e.Message }; }
+        try
+        {
+            binlog = TargetLock.Acquire(repositoryRoot, engine, target.Name, log, scope: BackupRun.LockScopeOf(engine, MariaDbCatalog.Binlog));
+        }
+        catch (TargetLockedException e)
+        {
+            await main.DisposeAsync();
+            return new RetentionOutcome { Target = target.Name, Skipped = e.Message };
+        }
+        await using (main)
+        await using (binlog)
+        {
+            RemoveLeftovers(repositoryRoot, engine, target.Name, now, log);
+            var entries = BackupCatalog.List(repositoryRoot, engine, target.Name);
+            var byId = entries.ToDictionary(e => e.Manifest.Id, StringComparer.Ordinal);
+            var items = entries.Select(ToItem).ToList();
+            var verdicts = RetentionPlanner.Plan(items, target.Retention, now, HeldTypes(repositoryRoot, engine, target.Name), onlyConsider);
+            var before = TryWindow(repositoryRoot, target.Name, null);
+
+            var removed = new List<RetentionDecision>();
+            var declined = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var v in verdicts.Where(v => v.Remove).OrderBy(v => v.Item.StartTime))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var entry = byId[v.Item.Id];
+                if (!await confirm(v))
+                {
+                    declined.Add(v.Item.Id);
+                    continue;
+                }
+                Remove(repositoryRoot, entry, v.Reason);
+                removed.Add(new RetentionDecision
+                {
+                    Target = target.Name, Engine = engine, Type = v.Item.Type, Id = v.Item.Id, StartTime = v.Item.StartTime,
+                    Reason = v.Reason, BytesFreed = entry.Manifest.StoredBytes, Path = entry.Path, Removed = true,
+                });
+            }
+            // The window after: what is on disk now, less what -WhatIf only pretended to remove.
+            var after = TryWindow(repositoryRoot, target.Name, declined);
+            return new RetentionOutcome
+            {
+                Target = target.Name, Removed = removed, Kept = verdicts.Where(v => !v.Remove).ToList(), WindowBefore = before, WindowAfter = after,
+            };
+        }
+    }
+
+    private static RetentionItem ToItem(CatalogEntry e) => new(
+        e.Manifest.Id, e.Manifest.Type, e.Manifest.StartTime, e.Manifest.EndTime, e.Manifest.ParentId,
+        e.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile), e.Manifest.StoredBytes);
+
+    /// <summary>Backup types whose newest attempt in the journal did not succeed.</summary>
+    private static HashSet<string> HeldTypes(string root, string engine, string target) =>
+        RunJournal.Read(root)
+            .Where(j => j.Engine == engine && j.Target == target && j.Status is "Succeeded" or "Failed" or "Cancelled")
+            .GroupBy(j => j.Type)
+            .Where(g => g.MaxBy(j => j.Time)!.Status != "Succeeded")
+            .Select(g => g.Key)
+            .ToHashSet();
+
+    private static (DateTime, DateTime)? TryWindow(string root, string target, IReadOnlySet<string>? without)
+    {
+        try { return RestorePlanner.Window(root, target, without); }
+        catch (RestoreWindowException) { return null; }
+    }
+
+    private static void Remove(string root, CatalogEntry entry, string reason)
+    {
+        var deleting = entry.Path + BackupCatalog.DeletingSuffix;
+        Directory.Move(entry.Path, deleting); // from here on it is not listed, whatever happens next
+        Directory.Delete(deleting, recursive: true);
+        RunJournal.Append(root, new JournalEntry
+        {
+            Time = DateTime.UtcNow, Engine = entry.Manifest.Engine, Target = entry.Manifest.Target, Type = entry.Manifest.Type,
+            Status = "Deleted", Id = entry.Manifest.Id, StoredBytes = entry.Manifest.StoredBytes, Error = reason,
+            Host = Environment.MachineName, ProcessId = Environment.ProcessId,
+        });
+    }
+
+    /// <summary>Half-deleted sets (any age: a crash mid-delete), and partial sets and scratch work older than a day.</summary>
+    private static void RemoveLeftovers(string root, string engine, string target, DateTime now, Action<string>? log)
+    {
+        var targetDir = Path.Combine(root, engine, target);
+        if (Directory.Exists(targetDir))
+            foreach (var typeDir in Directory.EnumerateDirectories(targetDir))
+            foreach (var dir in Directory.EnumerateDirectories(typeDir))
+            {
+                var leftover = dir.EndsWith(BackupCatalog.DeletingSuffix, StringComparison.Ordinal)
+                    || (dir.EndsWith(BackupCatalog.PartialSuffix, StringComparison.Ordinal) && now - Directory.GetLastWriteTimeUtc(dir) > LeftoverAge);
+                if (!leftover) continue;
+                Directory.Delete(dir, recursive: true);
+                log?.Invoke($"Removed the leftover '{dir}'.");
+            }
+        var scratch = Path.Combine(root, ScratchDirectory.DirectoryName);
+        if (Directory.Exists(scratch))
+            foreach (var dir in Directory.EnumerateDirectories(scratch).Where(d => now - Directory.GetLastWriteTimeUtc(d) > LeftoverAge))
+            {
+                Directory.Delete(dir, recursive: true);
+                log?.Invoke($"Removed the leftover scratch directory '{dir}'.");
+            }
+    }
+
+    public static string Describe((DateTime From, DateTime To)? window) => window is { } w
+        ? $"{w.From.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} to {w.To.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}"
+        : "(none)";
+}

@@ -1,0 +1,70 @@
+using System.Management.Automation;
+using BackupTools.Engine.Retention;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>
+/// Remove-ExpiredBackup: applies the policy's retention without ever breaking a restore chain or the point-in-time
+/// window; ends with each target's recoverable window before and after.
+/// </summary>
+[Cmdlet(VerbsCommon.Remove, "ExpiredBackup", DefaultParameterSetName = TargetSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(RetentionDecision))]
+public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
+{
+    private const string TargetSet = "Target";
+    private const string RecordSet = "Record";
+
+    [Parameter(Position = 0, ParameterSetName = TargetSet)]
+    [Alias("Name")]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Target { get; set; }
+
+    /// <summary>Only these backups are considered for removal (every rule still applies).</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = RecordSet)]
+    public BackupRecord[] InputObject { get; set; } = [];
+
+    /// <summary>Judge ages as of this time instead of now (e.g. -AsOf (Get-Date).AddDays(40) -WhatIf to see what will go).</summary>
+    [Parameter]
+    public DateTimeOffset? AsOf { get; set; }
+
+    private readonly List<BackupRecord> _records = [];
+
+    protected override Task ProcessRecordAsync()
+    {
+        if (ParameterSetName == RecordSet) _records.AddRange(InputObject.Where(r => r.Status == BackupOutcome.Succeeded));
+        return Task.CompletedTask;
+    }
+
+    protected override async Task EndProcessingAsync()
+    {
+        var policy = LoadPolicy();
+        var now = AsOf?.UtcDateTime ?? DateTime.UtcNow;
+        var only = ParameterSetName == RecordSet ? _records.Select(r => r.Id).ToHashSet(StringComparer.Ordinal) : null;
+        var names = ParameterSetName == RecordSet ? _records.Select(r => r.Target).Distinct(StringComparer.OrdinalIgnoreCase).ToArray() : Target;
+        if (ParameterSetName == RecordSet && _records.Count == 0) return;
+        foreach (var target in SelectTargets(policy, names))
+        {
+            if (target.Engine != TargetEngine.MariaDb)
+            {
+                WriteVerboseAsync($"{target.Name}: {target.Engine} backups have no retention rules in this version; nothing removed.");
+                continue;
+            }
+            var outcome = await RetentionRunner.RunAsync(policy.Repository, target, now, only,
+                v => ShouldProcessAsync($"{target.Name} {v.Item.Type} {v.Item.Id}", $"Remove backup ({v.Reason})"),
+                WriteVerboseAsync, CancelToken);
+            if (outcome.Skipped is not null)
+            {
+                WriteWarningAsync($"{target.Name}: nothing removed: {outcome.Skipped}");
+                continue;
+            }
+            foreach (var kept in outcome.Kept) WriteVerboseAsync($"Kept {target.Name} {kept.Item.Type} {kept.Item.Id}: {kept.Reason}");
+            foreach (var d in outcome.Removed) WriteObjectAsync(d);
+            var freed = outcome.Removed.Sum(d => d.BytesFreed);
+            WriteHostAsync($"{target.Name}: removed {outcome.Removed.Count} backup(s), {FormatBytes(freed)}; recoverable window before: " +
+                           $"{RetentionRunner.Describe(outcome.WindowBefore)}; after: {RetentionRunner.Describe(outcome.WindowAfter)}");
+        }
+    }
+}
