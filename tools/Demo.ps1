@@ -126,6 +126,12 @@ alerts:
     Write-Host "  shop.orders rows in the restore: $(($result.Tables | Where-Object Table -eq 'shop.orders').Rows)"
     Write-Host "  (the live server is left alone; with -Replace, once it is stopped, the restore is swapped in for its data directory)"
 
+    Step 'Remove-ExpiredBackup -WhatIf -AsOf (Get-Date).AddDays(40): what retention would remove in 40 days, and the window'
+    Remove-ExpiredBackup -WhatIf -AsOf (Get-Date).AddDays(40)
+    Write-Host "  kept, and why (-Verbose):"
+    Remove-ExpiredBackup -WhatIf -AsOf (Get-Date).AddDays(40) -Verbose 4>&1 6>$null | Where-Object { $_ -is [Management.Automation.VerboseRecord] -and $_.Message -like 'Kept*' } |
+        ForEach-Object { Write-Host "    $($_.Message)" }
+
     Step 'One flipped byte in the full backup is found'
     $full = Get-DbBackup -Type Full
     $file = Join-Path $full.Path 'backup.mbstream.zst'

@@ -19,8 +19,10 @@ Describe 'Remove-ExpiredBackup' {
     }
 
     It '-WhatIf removes nothing and outputs nothing' {
-        $out = Remove-ExpiredBackup -Policy $policy -AsOf (Get-Date).AddDays(40) -WhatIf
+        $out = Remove-ExpiredBackup -Policy $policy -AsOf (Get-Date).AddDays(40) -WhatIf -InformationVariable summary
         $out | Should -BeNullOrEmpty
+        "$summary" | Should -Match 'main-db: would remove \d+ backup\(s\)'
+        "$summary" | Should -Match "after: $([regex]::Escape($full2.EndTime.ToString('yyyy-MM-ddTHH:mm:ssZ')))"
         (Get-DbBackup -Policy $policy).Id | Should -Be $all.Id
     }
 

@@ -13,6 +13,8 @@ public sealed record RetentionOutcome
     public IReadOnlyList<RetentionVerdict> Kept { get; init; } = [];
     public (DateTime From, DateTime To)? WindowBefore { get; init; }
     public (DateTime From, DateTime To)? WindowAfter { get; init; }
+    /// <summary>Removals that were declined (-WhatIf, or No at -Confirm): what would have gone.</summary>
+    public IReadOnlyList<RetentionVerdict> Declined { get; init; } = [];
     /// <summary>Why the target was left alone this time (busy, a restore reading it), or null.</summary>
     public string? Skipped { get; init; }
 }
@@ -63,14 +65,14 @@ public static class RetentionRunner
             var before = TryWindow(repositoryRoot, target.Name, null);
 
             var removed = new List<RetentionDecision>();
-            var declined = new HashSet<string>(StringComparer.Ordinal);
+            var declined = new List<RetentionVerdict>();
             foreach (var v in verdicts.Where(v => v.Remove).OrderBy(v => v.Item.StartTime))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var entry = byId[v.Item.Id];
                 if (!await confirm(v))
                 {
-                    declined.Add(v.Item.Id);
+                    declined.Add(v);
                     continue;
                 }
                 Remove(repositoryRoot, entry, v.Reason);
@@ -81,10 +83,11 @@ public static class RetentionRunner
                 });
             }
             // The window after: what is on disk now, less what -WhatIf only pretended to remove.
-            var after = TryWindow(repositoryRoot, target.Name, declined);
+            var after = TryWindow(repositoryRoot, target.Name, declined.Select(d => d.Item.Id).ToHashSet(StringComparer.Ordinal));
             return new RetentionOutcome
             {
-                Target = target.Name, Removed = removed, Kept = verdicts.Where(v => !v.Remove).ToList(), WindowBefore = before, WindowAfter = after,
+                Target = target.Name, Removed = removed, Declined = declined, Kept = verdicts.Where(v => !v.Remove).ToList(),
+                WindowBefore = before, WindowAfter = after,
             };
         }
     }

@@ -63,7 +63,10 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
             foreach (var kept in outcome.Kept) WriteVerboseAsync($"Kept {target.Name} {kept.Item.Type} {kept.Item.Id}: {kept.Reason}");
             foreach (var d in outcome.Removed) WriteObjectAsync(d);
             var freed = outcome.Removed.Sum(d => d.BytesFreed);
-            WriteHostAsync($"{target.Name}: removed {outcome.Removed.Count} backup(s), {FormatBytes(freed)}; recoverable window before: " +
+            var what = outcome.Declined.Count > 0 && outcome.Removed.Count == 0
+                ? $"would remove {outcome.Declined.Count} backup(s), {FormatBytes(outcome.Declined.Sum(d => d.Item.StoredBytes))}"
+                : $"removed {outcome.Removed.Count} backup(s), {FormatBytes(freed)}";
+            WriteHostAsync($"{target.Name}: {what}; recoverable window before: " +
                            $"{RetentionRunner.Describe(outcome.WindowBefore)}; after: {RetentionRunner.Describe(outcome.WindowAfter)}");
         }
     }
