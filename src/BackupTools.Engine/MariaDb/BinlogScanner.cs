@@ -1,3 +1,4 @@
+using BackupTools.Engine.Repository;
 using System.Buffers.Binary;
 
 namespace BackupTools.Engine.MariaDb;
@@ -26,7 +27,7 @@ public sealed record BinlogFileFacts
 /// With a stop time it also finds where <c>mariadb-binlog --stop-datetime</c> stops (the first event at or after it,
 /// from <paramref name="startPosition"/> on) and the last transaction completed before that, for the restore's result.
 /// </summary>
-public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long startPosition = 0) : Stream
+public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long startPosition = 0) : ObservingReadStream(inner)
 {
     private const int HeaderSize = 19;
     private const byte StopEvent = 3, RotateEvent = 4, XidEvent = 16, GtidEvent = 162, GtidListEvent = 163;
@@ -68,22 +69,7 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count)
-    {
-        var n = inner.Read(buffer, offset, count);
-        Scan(buffer.AsSpan(offset, n));
-        return n;
-    }
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        var n = await inner.ReadAsync(buffer, cancellationToken);
-        Scan(buffer.Span[..n]);
-        return n;
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    protected override void Observe(ReadOnlySpan<byte> chunk) => Scan(chunk);
 
     private void Scan(ReadOnlySpan<byte> data)
     {
@@ -177,21 +163,5 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
     {
         _position += n;
         data = data[n..];
-    }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => _position; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) inner.Dispose();
-        base.Dispose(disposing);
     }
 }
