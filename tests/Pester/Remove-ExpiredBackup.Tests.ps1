@@ -32,6 +32,7 @@ Describe 'Remove-ExpiredBackup' {
         $removed.Id | Sort-Object | Should -Be (@($inc1.Id, $inc2.Id) | Sort-Object)
         $removed | ForEach-Object { $_.Reason | Should -Match 'past the retention of 7 days'; $_.BytesFreed | Should -BeGreaterThan 0; Test-Path $_.Path | Should -BeFalse }
         (Get-DbBackup -Policy $policy).Id | Should -Not -Contain $inc1.Id
+        Get-DbBackup -Policy $policy -Status Failed | Should -BeNullOrEmpty -Because 'a removal is not a failed attempt'
     }
 
     It 'after 40 days keeps only the newest full and the binlogs it needs, and the window stays whole' {

@@ -52,7 +52,7 @@ public sealed class GetDbBackupCommand : PolicyCmdlet
                 .Select(e => BackupRecords.FromCatalog(e, policy.Path)));
         if (Status.Contains(BackupOutcome.Failed))
             records.AddRange(RunJournal.Read(policy.Repository)
-                .Where(j => j.Status != "Succeeded")
+                .Where(j => j.Status is "Failed" or "Cancelled") // not "Deleted": retention's removals are not attempts
                 .Select(j => new BackupRecord
                 {
                     Id = j.Id ?? "", Engine = j.Engine, Target = j.Target, Type = j.Type, Status = BackupOutcome.Failed,
