@@ -23,6 +23,8 @@
         'Get-DbRestorePlan'
         'Restore-DbToPointInTime'
         'Remove-ExpiredBackup'
+        'Get-BackupStatus'
+        'Export-BackupMetric'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -18,7 +18,7 @@ public static class RepositoryService
 
     public static RepositoryInfo Describe(string root)
     {
-        var drive = Directory.Exists(root) ? new DriveInfo(Path.GetFullPath(root)) : null;
+        var (total, free) = Directory.Exists(root) ? Status.StatusService.FileSystemSpace(Path.GetFullPath(root)) : (0, 0);
         return new RepositoryInfo
         {
             Path = root,
@@ -27,8 +27,8 @@ public static class RepositoryService
             PartialSets = CountPartials(root),
             ConfigRepository = Path.Combine(root, ConfigRepository.DirectoryName),
             ConfigHead = ConfigRepository.Head(root),
-            TotalBytes = drive?.TotalSize ?? 0,
-            FreeBytes = drive?.AvailableFreeSpace ?? 0,
+            TotalBytes = total,
+            FreeBytes = free,
         };
     }
 

@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Status;
+
+/// <summary>
+/// The node_exporter textfile collector format: UTF-8 without BOM, LF line endings, a trailing newline, written to a
+/// temporary file in the same directory and renamed, so the collector never reads half a file (the windows_exporter
+/// textfile pitfalls).
+/// </summary>
+public static class PrometheusTextfile
+{
+    public static string Render(IReadOnlyList<BackupStatus> statuses, StorageStatus storage)
+    {
+        var text = new StringBuilder();
+        void Family(string name, string help, IEnumerable<(string Labels, double Value)> samples)
+        {
+            var list = samples.ToList();
+            if (list.Count == 0) return;
+            text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+            text.Append("# TYPE ").Append(name).Append(" gauge\n");
+            foreach (var (labels, value) in list)
+                text.Append(name).Append('{').Append(labels).Append("} ").Append(Number(value)).Append('\n');
+        }
+        string L(BackupStatus s) => $"target=\"{Escape(s.Target)}\",engine=\"{Escape(s.Engine)}\",type=\"{Escape(s.Type)}\"";
+
+        Family("backuptools_last_success_timestamp_seconds", "Unix time of the last successful backup.",
+            statuses.Where(s => s.LastSuccess is not null).Select(s => (L(s), Unix(s.LastSuccess!.Value))));
+        Family("backuptools_last_duration_seconds", "Duration of the last successful backup.",
+            statuses.Where(s => s.LastDuration is not null).Select(s => (L(s), s.LastDuration!.Value.TotalSeconds)));
+        Family("backuptools_last_size_bytes", "Stored bytes of the last successful backup.",
+            statuses.Where(s => s.LastSize is not null).Select(s => (L(s), (double)s.LastSize!.Value)));
+        Family("backuptools_state", "Backup state: 0 ok, 1 delayed, 2 failed, 3 never.",
+            statuses.Select(s => (L(s), (double)(int)s.State)));
+        Family("backuptools_severity", "Alert severity: 0 none, 1 warning, 2 critical.",
+            statuses.Select(s => (L(s), (double)(int)s.Severity)));
+        Family("backuptools_retained_count", "Backup sets kept in the repository.",
+            statuses.Select(s => (L(s), (double)s.RetainedCount)));
+        Family("backuptools_retained_bytes", "Stored bytes of the sets kept in the repository.",
+            statuses.Select(s => (L(s), (double)s.RetainedBytes)));
+        var p = $"path=\"{Escape(storage.Path)}\"";
+        Family("backuptools_storage_total_bytes", "Size of the file system holding the repository.", [(p, storage.TotalBytes)]);
+        Family("backuptools_storage_free_bytes", "Free bytes on the file system holding the repository.", [(p, storage.FreeBytes)]);
+        Family("backuptools_storage_growth_bytes_per_day", "Growth of the repository over the last 14 days (least squares).", [(p, storage.GrowthBytesPerDay)]);
+        Family("backuptools_storage_days_until_full", "Days until the file system is full at the current growth; +Inf when not growing.",
+            [(p, storage.DaysUntilFull ?? double.PositiveInfinity)]);
+        return text.ToString();
+    }
+
+    public static void Write(string path, string content)
+    {
+        var full = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(directory);
+        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        File.WriteAllBytes(temp, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(content.Replace("\r\n", "\n")));
+        File.Move(temp, full, overwrite: true);
+    }
+
+    private static string Escape(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
+
+    private static string Number(double v) => double.IsPositiveInfinity(v) ? "+Inf" : v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static double Unix(DateTime utc) => (utc - DateTime.UnixEpoch).TotalSeconds;
+}

@@ -1,0 +1,57 @@
+using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Policy;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Status;
+
+/// <summary>Reads the catalog and the journal once and computes every status Get-BackupStatus and Export-BackupMetric show.</summary>
+public static class StatusService
+{
+    public static (IReadOnlyList<BackupStatus> Backups, StorageStatus Storage) Collect(BackupPolicy policy, IEnumerable<TargetPolicy> targets,
+        DateTime asOf, Action<string, string>? unreadable = null)
+    {
+        var root = policy.Repository;
+        var sets = BackupCatalog.List(root, unreadable: unreadable).Select(e => e.Manifest).ToList();
+        var journal = RunJournal.Read(root);
+        var setsBy = sets.ToLookup(s => (s.Engine, s.Target, s.Type));
+        var attemptsBy = journal.ToLookup(j => (j.Engine, j.Target, j.Type));
+        var statuses = new List<BackupStatus>();
+        foreach (var target in targets)
+        {
+            var engine = EngineDirectory(target.Engine);
+            (DateTime, DateTime)? window = null;
+            if (target.Engine == TargetEngine.MariaDb)
+            {
+                try { window = RestorePlanner.Window(root, target.Name); }
+                catch (RestoreWindowException) { }
+            }
+            foreach (var type in PolicyParser.BackupTypes(target.Engine))
+            {
+                var key = (engine, target.Name, type);
+                if (!target.Schedule.ContainsKey(type) && !target.Retention.ContainsKey(type) && !setsBy[key].Any() && !attemptsBy[key].Any()) continue;
+                statuses.Add(BackupStatusCalculator.Compute(target, engine, type, setsBy[key].ToList(), attemptsBy[key].ToList(),
+                    policy.Alerts, asOf, window, policy.Path));
+            }
+        }
+        var (total, free) = FileSystemSpace(root);
+        var storage = StorageStatusCalculator.Compute(root, total, free, sets, journal, policy.Storage, asOf, policy.Path);
+        return (statuses, storage);
+    }
+
+    /// <summary>Size and free space of the file system under the repository (its nearest existing ancestor).</summary>
+    public static (long Total, long Free) FileSystemSpace(string path)
+    {
+        var existing = path;
+        while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } parent) existing = parent;
+        var drive = new DriveInfo(existing);
+        return (drive.TotalSize, drive.AvailableFreeSpace);
+    }
+
+    public static string EngineDirectory(TargetEngine engine) => engine switch
+    {
+        TargetEngine.MariaDb => MariaDbCatalog.Engine,
+        TargetEngine.Redis => "redis",
+        _ => "elasticsearch",
+    };
+}

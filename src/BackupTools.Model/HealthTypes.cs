@@ -1,0 +1,55 @@
+namespace BackupTools.Model;
+
+/// <summary>How a target's backup type stands: Ok, Delayed (no success since it was due), Failed (newest attempt failed), Never.</summary>
+public enum BackupState { Ok, Delayed, Failed, Never }
+
+/// <summary>How loud an alert is: Critical → phone, SMS, Slack @channel; Warning → Slack @here, e-mail.</summary>
+public enum AlertSeverity { None, Warning, Critical }
+
+/// <summary>The state of one target and backup type, as Get-BackupStatus reports it. Times are UTC.</summary>
+public sealed record BackupStatus
+{
+    public required string Target { get; init; }
+    public required string Engine { get; init; }
+    public required string Type { get; init; }
+    public required BackupState State { get; init; }
+    public required AlertSeverity Severity { get; init; }
+    public DateTime? LastSuccess { get; init; }
+    public DateTime? LastAttempt { get; init; }
+    public string? LastError { get; init; }
+    public TimeSpan? LastDuration { get; init; }
+    public long? LastSize { get; init; }
+    /// <summary>The next time the policy's schedule wants this backup.</summary>
+    public DateTime? NextDue { get; init; }
+    public int RetainedCount { get; init; }
+    public long RetainedBytes { get; init; }
+    public DateTime? OldestRetained { get; init; }
+    /// <summary>MariaDB: the point-in-time window the catalog can serve now.</summary>
+    public DateTime? RecoverableFrom { get; init; }
+    public DateTime? RecoverableTo { get; init; }
+    /// <summary>Set when the last size or duration is far off the usual (a backup ten times smaller often backed up nothing).</summary>
+    public string? Anomaly { get; init; }
+    /// <summary>One line for a person: what is wrong and since when.</summary>
+    public string? Message { get; init; }
+    public DateTime AsOf { get; init; }
+    public string? PolicyPath { get; init; }
+}
+
+/// <summary>Room left on the file system that holds the repository, and how fast it is filling.</summary>
+public sealed record StorageStatus
+{
+    public required string Path { get; init; }
+    public long TotalBytes { get; init; }
+    public long UsedBytes { get; init; }
+    public long FreeBytes { get; init; }
+    public double FreePercent { get; init; }
+    /// <summary>Least-squares slope of the repository's size over the last 14 days.</summary>
+    public double GrowthBytesPerDay { get; init; }
+    /// <summary>Free bytes divided by the growth; null when the repository is not growing.</summary>
+    public double? DaysUntilFull { get; init; }
+    public long RepositoryBytes { get; init; }
+    public required AlertSeverity Severity { get; init; }
+    public string? Message { get; init; }
+    public DateTime AsOf { get; init; }
+    public string? PolicyPath { get; init; }
+}

@@ -1,0 +1,66 @@
+using System.Management.Automation;
+using BackupTools.Engine.Status;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>Get-BackupStatus: one BackupStatus per target and backup type, then the repository's StorageStatus.</summary>
+[Cmdlet(VerbsCommon.Get, "BackupStatus", DefaultParameterSetName = DefaultSet)]
+[OutputType(typeof(BackupStatus), typeof(StorageStatus))]
+public sealed class GetBackupStatusCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Target { get; set; }
+
+    /// <summary>Judge the state as of this time instead of now.</summary>
+    [Parameter]
+    public DateTimeOffset? AsOf { get; set; }
+
+    protected override Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var (backups, storage) = StatusService.Collect(policy, SelectTargets(policy, Target).ToList(), AsOf?.UtcDateTime ?? DateTime.UtcNow,
+            (path, why) => WriteWarningAsync($"Skipped '{path}': {why}"));
+        foreach (var s in backups.OrderByDescending(s => s.Severity).ThenBy(s => s.Target, StringComparer.OrdinalIgnoreCase).ThenBy(s => s.Type))
+            WriteObjectAsync(s);
+        WriteObjectAsync(storage);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Export-BackupMetric: the status as a Prometheus node_exporter textfile.</summary>
+[Cmdlet(VerbsData.Export, "BackupMetric", DefaultParameterSetName = DefaultSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(FileInfo))]
+public sealed class ExportBackupMetricCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    /// <summary>The .prom file to write (replaced atomically), e.g. /var/lib/node_exporter/textfile/backuptools.prom.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    private string? _path;
+
+    protected override void PrepareRecord()
+    {
+        base.PrepareRecord();
+        _path = ResolvePath(this, Path);
+    }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var (backups, storage) = StatusService.Collect(policy, policy.Targets, DateTime.UtcNow);
+        var text = PrometheusTextfile.Render(backups, storage);
+        if (!await ShouldProcessAsync(_path!, $"Write {backups.Count} backup status series and the storage status")) return;
+        PrometheusTextfile.Write(_path!, text);
+        WriteObjectAsync(new FileInfo(_path!));
+    }
+}
