@@ -138,6 +138,15 @@ alerts:
     $bytes = [IO.File]::ReadAllBytes($file); $bytes[100] = $bytes[100] -bxor 1; [IO.File]::WriteAllBytes($file, $bytes)
     $full | Test-DbBackup -ErrorAction SilentlyContinue | Format-List Id, Status, File, Detail | Show
 
+    Step 'Get-BackupStatus: the state at a glance (the wrong-password run above makes main-db full Critical)'
+    $status = Get-BackupStatus
+    $status | Where-Object { $_ -is [BackupTools.Model.BackupStatus] } | Out-String -Width 160 | Write-Host
+    $status | Where-Object { $_ -is [BackupTools.Model.StorageStatus] } | Out-String -Width 160 | Write-Host
+
+    Step 'Export-BackupMetric: for node_exporter'
+    $prom = Export-BackupMetric -Path (Join-Path $work 'backuptools.prom')
+    Get-Content $prom | Select-String 'backuptools_state|storage_free' | ForEach-Object { Write-Host "  $_" }
+
     Step 'Get-BackupRepository'
     Get-BackupRepository | Show
 }

@@ -20,11 +20,14 @@ public static class MariaDbCatalog
             .FirstOrDefault(e => e.Manifest.Type is Full or Incremental);
 
     /// <summary>The sets to restore <paramref name="last"/>: its full first, then each incremental in order.</summary>
-    public static IReadOnlyList<CatalogEntry> Chain(string repositoryRoot, CatalogEntry last, IReadOnlySet<string>? without = null)
+    public static IReadOnlyList<CatalogEntry> Chain(string repositoryRoot, CatalogEntry last) =>
+        Chain(last, BackupCatalog.List(repositoryRoot, Engine, last.Manifest.Target)
+            .Where(e => e.Manifest.Type is Full or Incremental)
+            .ToDictionary(e => e.Manifest.Id, StringComparer.Ordinal));
+
+    /// <summary>The chain from sets already listed (keyed by id), for callers that walk many chains.</summary>
+    public static IReadOnlyList<CatalogEntry> Chain(CatalogEntry last, IReadOnlyDictionary<string, CatalogEntry> byId)
     {
-        var byId = BackupCatalog.List(repositoryRoot, Engine, last.Manifest.Target)
-            .Where(e => e.Manifest.Type is Full or Incremental && (without is null || !without.Contains(e.Manifest.Id)))
-            .ToDictionary(e => e.Manifest.Id, StringComparer.Ordinal);
         var chain = new List<CatalogEntry> { last };
         var current = last;
         while (current.Manifest.Type == Incremental)

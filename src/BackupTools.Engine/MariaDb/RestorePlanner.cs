@@ -44,7 +44,8 @@ public static class RestorePlanner
         if (!backups.Any(b => b.Manifest.Type == MariaDbCatalog.Full))
             throw new RestoreWindowException(
                 $"Target '{target}' has no full backup in {repositoryRoot}, so nothing can be restored. Take one: Start-DbBackup -Target {target} -Type Full");
-        var serving = backups.Select(b => (Backup: b, Chain: TryChain(repositoryRoot, b, without), Coverage: Coverage(b, binlogs))).ToList();
+        var byId = backups.ToDictionary(b => b.Manifest.Id, StringComparer.Ordinal);
+        var serving = backups.Select(b => (Backup: b, Chain: TryChain(b, byId), Coverage: Coverage(b, binlogs))).ToList();
         var intervals = serving.Where(s => s.Chain is not null && s.Coverage.Files.Count > 0 && s.Coverage.Until >= s.Backup.Manifest.EndTime).ToList();
         if (intervals.Count == 0)
             throw new RestoreWindowException(
@@ -119,10 +120,11 @@ public static class RestorePlanner
     }
 
     /// <summary>The chain of a backup when every link is present and continues its parent's LSN; else null.</summary>
-    private static IReadOnlyList<CatalogEntry>? TryChain(string root, CatalogEntry backup, IReadOnlySet<string>? without = null)
+    /// <param name="byId">The full and incremental sets considered (so a set left out as removed breaks the chains through it).</param>
+    private static IReadOnlyList<CatalogEntry>? TryChain(CatalogEntry backup, IReadOnlyDictionary<string, CatalogEntry> byId)
     {
         IReadOnlyList<CatalogEntry> chain;
-        try { chain = MariaDbCatalog.Chain(root, backup); }
+        try { chain = MariaDbCatalog.Chain(backup, byId); }
         catch (InvalidDataException) { return null; }
         for (var i = 1; i < chain.Count; i++)
             if (chain[i].Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.FromLsn) != chain[i - 1].Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.ToLsn))
