@@ -112,7 +112,8 @@ public static class BackupStatusCalculator
 
     internal static string Format(DateTime utc) => utc.ToString("yyyy-MM-dd HH:mm'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
-    internal static string Bytes(long bytes) => bytes switch
+    /// <summary>Bytes in human units (KB, MB, GB), as messages show them.</summary>
+    public static string Bytes(long bytes) => bytes switch
     {
         >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GB",
         >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MB",

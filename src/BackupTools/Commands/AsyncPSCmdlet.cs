@@ -124,13 +124,7 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
         });
     }
 
-    internal static string FormatBytes(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MB",
-        >= 1L << 10 => $"{bytes / 1024.0:0.0} KB",
-        _ => $"{bytes} B",
-    };
+    internal static string FormatBytes(long bytes) => Engine.Status.BackupStatusCalculator.Bytes(bytes);
 
     /// <summary>Unlike System.Progress, calls back synchronously (into the queue) with no SynchronizationContext.</summary>
     private sealed class PipelineProgress<T>(Action<T> report) : IProgress<T>

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Repository;
+using BackupTools.Engine.Status;
 using BackupTools.Model;
 
 namespace BackupTools.Commands;
@@ -135,7 +136,7 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
             foreach (var target in SelectTargets(policy, Target))
             {
                 IEnumerable<CatalogEntry> sets = BackupCatalog.List(policy.Repository, target: target.Name)
-                    .Where(e => e.Manifest.Engine == EngineDirectory(target.Engine) && (types is null || types.Contains(e.Manifest.Type)))
+                    .Where(e => e.Manifest.Engine == StatusService.EngineDirectory(target.Engine) && (types is null || types.Contains(e.Manifest.Type)))
                     .Reverse();
                 if (Last is { } n) sets = sets.TakeLast(n);
                 foreach (var e in sets) yield return (e, policy.Repository);
@@ -168,11 +169,4 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
             yield return (entry, root);
         }
     }
-
-    private static string EngineDirectory(TargetEngine engine) => engine switch
-    {
-        TargetEngine.MariaDb => MariaDbCatalog.Engine,
-        TargetEngine.Redis => "redis",
-        _ => "elasticsearch",
-    };
 }
