@@ -57,9 +57,33 @@ public sealed record StoragePolicy(int WarningFreePercent, int CriticalFreePerce
 public sealed record AlertPolicy
 {
     public TimeSpan DelayGrace { get; init; } = TimeSpan.FromHours(1);
-    public IReadOnlyList<string> CriticalRoute { get; init; } = Array.Empty<string>();
-    public IReadOnlyList<string> WarningRoute { get; init; } = Array.Empty<string>();
+    /// <summary>The same alert (target + type + state) is not sent again within this time.</summary>
+    public TimeSpan RepeatEvery { get; init; } = TimeSpan.FromHours(4);
+    public IReadOnlyList<string> CriticalRoute { get; init; } = ["phone", "sms", "slack"];
+    public IReadOnlyList<string> WarningRoute { get; init; } = ["slack", "email"];
+    /// <summary>Channel name → its settings; a routed channel without settings is reported when alerts are sent.</summary>
+    public IReadOnlyDictionary<string, AlertChannel> Channels { get; init; } = new Dictionary<string, AlertChannel>();
 }
+
+/// <summary>Where alerts of a channel go. Secrets are only ever named by where they come from ("env:X" / "file:/p").</summary>
+public abstract record AlertChannel(string Name);
+
+/// <summary>Slack incoming webhook; its URL is a secret.</summary>
+public sealed record SlackChannel(string WebhookUrlSource) : AlertChannel("slack");
+
+/// <summary>E-mail through SMTP.</summary>
+public sealed record EmailChannel(string Host, int Port, string Security, string From, IReadOnlyList<string> To) : AlertChannel("email")
+{
+    public string? User { get; init; }
+    public string? PasswordSource { get; init; }
+}
+
+/// <summary>Twilio Messages (sms) or Calls (phone).</summary>
+public sealed record TwilioChannel(string Name, string AccountSid, string AuthTokenSource, string From, IReadOnlyList<string> To, string ApiBase)
+    : AlertChannel(Name);
+
+/// <summary>Any HTTP endpoint that takes the alert as JSON; UrlSource is "value:/// <summary>Any HTTP endpoint that takes the alert as JSON.</summary>lt;url/// <summary>Any HTTP endpoint that takes the alert as JSON.</summary>gt;", "env:X" or "file:/p".</summary>
+public sealed record WebhookChannel(string UrlSource) : AlertChannel("webhook");
 
 /// <summary>One problem found in a policy file, pointing at the exact place.</summary>
 public sealed record PolicyProblem(string File, int Line, int Column, string Key, string Message)

@@ -163,7 +163,7 @@ public sealed class PolicyParserTests
         // 15. unknown alert channel in a route
         {
             "repository: /backup\ntargets: {}\nalerts:\n  routes: { critical: [phone, pager] }\n",
-            "policy.yml:4:31: alerts.routes.critical: 'pager' is not a channel; use phone, sms, slack, email",
+            "policy.yml:4:31: alerts.routes.critical: 'pager' is not a channel; use phone, sms, slack, email, webhook",
             "unknown channel"
         },
         // 16. YAML syntax error (bad indentation)
@@ -214,6 +214,18 @@ public sealed class PolicyParserTests
             "policy.yml:3:30: storage.compressionLevel: '22' is not a whole number from 1 to 19",
             "compression level out of range"
         },
+        // 25. a secret written into a channel
+        {
+            "repository: /backup\ntargets: {}\nalerts:\n  channels:\n    email: { host: smtp.example.com, from: a@example.com, to: [b@example.com], password: x }\n",
+            "policy.yml:5:80: alerts.channels.email.password: secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
+            "password in an alert channel"
+        },
+        // 26. a Twilio channel without its token
+        {
+            "repository: /backup\ntargets: {}\nalerts:\n  channels:\n    sms: { accountSid: AC1, from: '+100', to: ['+200'] }\n",
+            "policy.yml:5:10: alerts.channels.sms.authTokenEnv: is required: the environment variable holding the authToken (or authTokenFile)",
+            "twilio without token"
+        },
         // 24. configFile belongs to mariadb targets
         {
             "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    configFile: /etc/redis.conf\n",
@@ -245,6 +257,35 @@ public sealed class PolicyParserTests
             "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
             "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",
         ], problems.Select(p => p.ToString()).OrderDescending(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void AlertChannelsParseWithSecretsByReferenceOnly()
+    {
+        var (policy, problems) = PolicyParser.Parse("""
+            repository: /backup
+            targets: {}
+            alerts:
+              repeatEvery: 2h
+              channels:
+                slack: { webhookUrlEnv: SLACK_URL }
+                email: { host: smtp.example.com, security: ssl, user: alerts, passwordFile: /etc/backuptools/smtp.secret, from: backup@example.com, to: [ops@example.com, dba@example.com] }
+                sms: { accountSid: AC123, authTokenEnv: TWILIO_TOKEN, from: "+15550001", to: ["+15550002"], apiBase: "http://127.0.0.1:9999/" }
+                phone: { accountSid: AC123, authTokenEnv: TWILIO_TOKEN, from: "+15550001", to: ["+15550003"] }
+                webhook: { url: "https://hooks.example.com/backup" }
+            """, "policy.yml");
+        Assert.Empty(problems);
+        var a = policy!.Alerts;
+        Assert.Equal(TimeSpan.FromHours(2), a.RepeatEvery);
+        Assert.Equal(["phone", "sms", "slack"], a.CriticalRoute);
+        Assert.Equal(new SlackChannel("env:SLACK_URL"), a.Channels["slack"]);
+        var email = Assert.IsType<EmailChannel>(a.Channels["email"]);
+        Assert.Equal(("smtp.example.com", 465, "ssl", "file:/etc/backuptools/smtp.secret"), (email.Host, email.Port, email.Security, email.PasswordSource));
+        Assert.Equal(["ops@example.com", "dba@example.com"], email.To);
+        var sms = Assert.IsType<TwilioChannel>(a.Channels["sms"]);
+        Assert.Equal(("sms", "env:TWILIO_TOKEN", "http://127.0.0.1:9999"), (sms.Name, sms.AuthTokenSource, sms.ApiBase));
+        Assert.Equal("https://api.twilio.com", Assert.IsType<TwilioChannel>(a.Channels["phone"]).ApiBase);
+        Assert.Equal(new WebhookChannel("value:https://hooks.example.com/backup"), a.Channels["webhook"]);
     }
 
     [Theory]

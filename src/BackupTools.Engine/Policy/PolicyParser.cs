@@ -24,10 +24,10 @@ public static partial class PolicyParser
     private static readonly string[] ConfigKeys = ["paths"];
     private static readonly string[] StorageKeys =
         ["warningFreePercent", "criticalFreePercent", "compression", "compressionLevel", "compressionThreads"];
-    private static readonly string[] AlertKeys = ["delayGrace", "routes", "channels"];
+    private static readonly string[] AlertKeys = ["delayGrace", "repeatEvery", "routes", "channels"];
     private static readonly string[] RouteKeys = ["critical", "warning"];
     /// <summary>Alert channels a route may name; their settings arrive with the alerting work.</summary>
-    public static readonly string[] ChannelNames = ["phone", "sms", "slack", "email"];
+    public static readonly string[] ChannelNames = ["phone", "sms", "slack", "email", "webhook"];
 
     /// <summary>Backup types each engine knows; schedule and retention keys must be one of these.</summary>
     public static IReadOnlyList<string> BackupTypes(TargetEngine engine) => engine switch
@@ -267,6 +267,8 @@ public static partial class PolicyParser
         r.RejectUnknownKeys(map, "alerts", AlertKeys);
         if (PolicyNode.Child(map, "delayGrace") is { } g && r.DurationValue(g, "alerts.delayGrace") is { } grace)
             policy = policy with { DelayGrace = grace };
+        if (PolicyNode.Child(map, "repeatEvery") is { } e && r.DurationValue(e, "alerts.repeatEvery") is { } every)
+            policy = policy with { RepeatEvery = every };
         if (r.Mapping(PolicyNode.Child(map, "routes"), "alerts.routes", required: false, map) is { } routes)
         {
             r.RejectUnknownKeys(routes, "alerts.routes", RouteKeys);
@@ -277,7 +279,10 @@ public static partial class PolicyParser
             };
         }
         if (r.Mapping(PolicyNode.Child(map, "channels"), "alerts.channels", required: false, map) is { } channels)
+        {
             r.RejectUnknownKeys(channels, "alerts.channels", ChannelNames);
+            policy = policy with { Channels = ReadChannels(r, channels) };
+        }
         return policy;
     }
 
