@@ -56,6 +56,8 @@ function Find-Program([string] $Name) {
 
 function Invoke-Bootstrap {
     $missing = @($ServerPackages.Keys | Where-Object { -not (Find-Program $_) } | ForEach-Object { $ServerPackages[$_] } | Select-Object -Unique)
+    # The SMTP server of the alert tests is a Python module, not a program on PATH.
+    if ($IsLinux -and -not (Test-Path /usr/lib/python3/dist-packages/aiosmtpd)) { $missing += 'python3-aiosmtpd' }
     if ($missing.Count -eq 0) { Write-Host 'Bootstrap: all server programs present.'; return }
     $isDebian = (Test-Path /etc/debian_version) -and (Get-Command apt-get -ErrorAction SilentlyContinue)
     $isRoot = $IsLinux -and ((id -u) -eq '0')

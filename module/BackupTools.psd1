@@ -25,6 +25,7 @@
         'Remove-ExpiredBackup'
         'Get-BackupStatus'
         'Export-BackupMetric'
+        'Send-BackupAlert'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

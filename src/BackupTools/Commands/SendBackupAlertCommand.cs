@@ -1,0 +1,56 @@
+using System.Management.Automation;
+using BackupTools.Engine.Alerts;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>
+/// Send-BackupAlert: routes what the pipeline carries (BackupStatus, StorageStatus, BackupRecord, BackupVerification,
+/// RestoreResult) to the policy's alert channels by severity, with deduplication and "resolved" messages.
+/// </summary>
+[Cmdlet(VerbsCommunications.Send, "BackupAlert", DefaultParameterSetName = DefaultSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(AlertDelivery))]
+public sealed class SendBackupAlertCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public PSObject? InputObject { get; set; }
+
+    /// <summary>Only these channels (of the route the severity picks).</summary>
+    [Parameter]
+    [ValidateSet("phone", "sms", "slack", "email", "webhook", IgnoreCase = true)]
+    public string[]? Channel { get; set; }
+
+    /// <summary>Send even when the same alert went out within alerts.repeatEvery.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    private AlertDispatcher? _dispatcher;
+
+    protected override async Task ProcessRecordAsync()
+    {
+        if (InputObject?.BaseObject is not { } item) return;
+        var alert = AlertBuilder.From(item);
+        if (alert is null)
+        {
+            WriteVerboseAsync($"Passed over a {item.GetType().Name}: not something Send-BackupAlert reports.");
+            return;
+        }
+        _dispatcher ??= new AlertDispatcher(LoadPolicy().Repository, LoadPolicy().Alerts, Channel, Force,
+            (channel, a, resolved) => ShouldProcessAsync(channel, (resolved ? "Send 'resolved' for " : $"Send {a.Severity} alert ") + a.Title));
+        foreach (var d in await _dispatcher.DispatchAsync(alert, CancelToken))
+        {
+            if (d.Status == DeliveryStatus.Failed)
+                WriteErrorAsync(new ErrorRecord(new InvalidOperationException($"Alert '{d.Message}' was not delivered to {d.Channel}: {d.Error}"),
+                    "AlertNotDelivered", ErrorCategory.ConnectionError, d));
+            WriteObjectAsync(d);
+        }
+    }
+
+    protected override Task EndProcessingAsync()
+    {
+        if (_dispatcher is not null && !MyInvocation.BoundParameters.ContainsKey("WhatIf")) _dispatcher.Save();
+        return Task.CompletedTask;
+    }
+}
