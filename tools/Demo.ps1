@@ -143,6 +143,16 @@ alerts:
     $status | Where-Object { $_ -is [BackupTools.Model.BackupStatus] } | Out-String -Width 160 | Write-Host
     $status | Where-Object { $_ -is [BackupTools.Model.StorageStatus] } | Out-String -Width 160 | Write-Host
 
+    Step 'A failed backup piped into Send-BackupAlert: what the on-call person receives (a local webhook stands in for Slack)'
+    $inbox = [BackupTools.TestServers.HttpRecorder]::Start()
+    $env:DEMO_SLACK_URL = "$($inbox.Url)/services/T000/B000/demo"
+    (Get-Content $policy -Raw) -replace '(?m)^  routes:.*$', "  routes: { critical: [slack], warning: [slack] }`n  channels: { slack: { webhookUrlEnv: DEMO_SLACK_URL } }" | Set-Content $policy
+    Start-DbBackup main-db -Credential $bad -ErrorAction SilentlyContinue | Send-BackupAlert | Format-Table Channel, Severity, Status, Message | Show
+    $inbox.Requests | ForEach-Object { Write-Host "  Slack received: $(($_.Body | ConvertFrom-Json).text)" }
+    Write-Host '  The same alert again within alerts.repeatEvery:'
+    Start-DbBackup main-db -Credential $bad -ErrorAction SilentlyContinue | Send-BackupAlert | Format-Table Channel, Status, Error -Wrap | Show
+    $inbox.Dispose()
+
     Step 'Export-BackupMetric: for node_exporter'
     $prom = Export-BackupMetric -Path (Join-Path $work 'backuptools.prom')
     Get-Content $prom | Select-String 'backuptools_state|storage_free' | ForEach-Object { Write-Host "  $_" }

@@ -148,6 +148,24 @@ public sealed class AlertTests : IDisposable
     }
 
     [Fact]
+    public async Task AWebhookGetsTheAlertAsJson()
+    {
+        var policy = Policy() with { CriticalRoute = ["webhook"] };
+        var d = Assert.Single(await Dispatcher(policy).DispatchAsync(AlertBuilder.From(Failed())!, CancellationToken.None));
+        Assert.Equal(DeliveryStatus.Sent, d.Status);
+        var request = Assert.Single(_http.Requests);
+        Assert.Equal(("POST", "/hook"), (request.Method, request.Path));
+        using var json = System.Text.Json.JsonDocument.Parse(request.Body);
+        var root = json.RootElement;
+        Assert.Equal("main-db|full|Failed", root.GetProperty("key").GetString());
+        Assert.Equal("Critical", root.GetProperty("severity").GetString());
+        Assert.Equal("main-db full backup failed", root.GetProperty("title").GetString());
+        Assert.Equal("main-db full backup failed at 2026-11-26 02:00Z: mariabackup --backup failed with exit code 1.", root.GetProperty("text").GetString());
+        Assert.Equal(Environment.MachineName, root.GetProperty("host").GetString());
+        Assert.False(root.GetProperty("resolved").GetBoolean());
+    }
+
+    [Fact]
     public async Task WhatIfSendsNothingAndRemembersNothing()
     {
         var d = Dispatcher(send: false);

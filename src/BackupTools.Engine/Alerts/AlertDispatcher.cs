@@ -38,7 +38,7 @@ public sealed class AlertDispatcher(string repositoryRoot, AlertPolicy policy, I
             deliveries.AddRange(route.Select(name => new AlertDelivery
             {
                 Channel = name, Severity = alert.Severity, Key = alert.Key, Status = DeliveryStatus.Suppressed, Message = alert.Title,
-                Error = $"sent {previous.LastSent:u}; repeated after {policy.RepeatEvery} (alerts.repeatEvery) or with -Force",
+                Error = $"sent {previous.LastSent:u}; sent again after {policy.RepeatEvery.TotalHours:0.##} h (alerts.repeatEvery) or with -Force",
             }));
             return deliveries;
         }
