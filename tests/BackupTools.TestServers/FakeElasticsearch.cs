@@ -9,40 +9,15 @@ namespace BackupTools.TestServers;
 /// (no real cluster can be installed here). It sends the X-Elastic-Product header the official client checks.
 /// Every request is recorded so tests can assert what the client sent.
 /// </summary>
-public sealed class FakeElasticsearch : IDisposable
+public sealed class FakeElasticsearch : LoopbackHttpServer
 {
     public const string Version = "9.1.0";
-    private readonly HttpListener _listener = new();
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
 
-    private FakeElasticsearch(int port)
-    {
-        Port = port;
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        _listener.Start();
-        _loop = Task.Run(LoopAsync);
-    }
-
-    public int Port { get; }
-    public string Url => $"http://127.0.0.1:{Port}";
     public ConcurrentQueue<string> Requests { get; } = new();
 
-    public static FakeElasticsearch Start() => new(FreePort.Next());
+    public static FakeElasticsearch Start() => new();
 
-    private async Task LoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            HttpListenerContext context;
-            try { context = await _listener.GetContextAsync(); }
-            catch (Exception) when (_stop.IsCancellationRequested) { return; }
-            catch (HttpListenerException) { return; }
-            _ = Task.Run(() => Handle(context));
-        }
-    }
-
-    private void Handle(HttpListenerContext context)
+    protected override Task HandleAsync(HttpListenerContext context)
     {
         var request = context.Request;
         Requests.Enqueue($"{request.HttpMethod} {request.Url!.AbsolutePath}");
@@ -64,13 +39,6 @@ public sealed class FakeElasticsearch : IDisposable
         context.Response.ContentLength64 = bytes.Length;
         context.Response.OutputStream.Write(bytes);
         context.Response.Close();
-    }
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-        _listener.Close();
-        try { _loop.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
+        return Task.CompletedTask;
     }
 }

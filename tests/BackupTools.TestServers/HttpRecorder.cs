@@ -10,45 +10,19 @@ public sealed record RecordedRequest(string Method, string Path, string? Authori
 /// A loopback HTTP server that records every request (for Slack, Twilio and webhook alerts) and answers 200, or 500
 /// for paths starting with /fail.
 /// </summary>
-public sealed class HttpRecorder : IDisposable
+public sealed class HttpRecorder : LoopbackHttpServer
 {
-    private readonly HttpListener _listener = new();
-    private readonly CancellationTokenSource _stop = new();
-
-    private HttpRecorder(int port)
-    {
-        Port = port;
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        _listener.Start();
-        _ = Task.Run(LoopAsync);
-    }
-
-    public int Port { get; }
-    public string Url => $"http://127.0.0.1:{Port}";
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
-    public static HttpRecorder Start() => new(FreePort.Next());
+    public static HttpRecorder Start() => new();
 
-    private async Task LoopAsync()
+    protected override async Task HandleAsync(HttpListenerContext context)
     {
-        while (!_stop.IsCancellationRequested)
-        {
-            HttpListenerContext context;
-            try { context = await _listener.GetContextAsync(); }
-            catch (Exception) when (_stop.IsCancellationRequested) { return; }
-            catch (HttpListenerException) { return; }
-            using var reader = new StreamReader(context.Request.InputStream);
-            var path = context.Request.Url!.AbsolutePath;
-            Requests.Enqueue(new RecordedRequest(context.Request.HttpMethod, path, context.Request.Headers["Authorization"],
-                context.Request.ContentType, await reader.ReadToEndAsync()));
-            context.Response.StatusCode = path.StartsWith("/fail", StringComparison.Ordinal) ? 500 : 200;
-            context.Response.Close();
-        }
-    }
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Close();
+        using var reader = new StreamReader(context.Request.InputStream);
+        var path = context.Request.Url!.AbsolutePath;
+        Requests.Enqueue(new RecordedRequest(context.Request.HttpMethod, path, context.Request.Headers["Authorization"],
+            context.Request.ContentType, await reader.ReadToEndAsync()));
+        context.Response.StatusCode = path.StartsWith("/fail", StringComparison.Ordinal) ? 500 : 200;
+        context.Response.Close();
     }
 }
