@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using BackupTools.Engine.Repository;
+
+namespace BackupTools.Engine.Models;
+
+/// <summary>The same version with different content was asked for without -Force.</summary>
+public sealed class ModelVersionConflictException(string message) : Exception(message);
+
+public enum ModelBackupStatus { Succeeded, Unchanged }
+
+/// <summary>
+/// Backs up a model directory as a version: every file's content goes into the model's blob store (stored once however
+/// many versions share it, copied and hashed in one pass, several files at once), then the version's manifest is
+/// written. The same version with the same files again copies nothing.
+/// </summary>
+public static partial class ModelBackup
+{
+    public const string Engine = "models";
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")]
+    private static partial Regex VersionPattern();
+
+    public static string ModelDirectory(string repositoryRoot, string name) => Path.Combine(repositoryRoot, Engine, name);
+    public static string VersionPath(string repositoryRoot, string name, string version) => Path.Combine(ModelDirectory(repositoryRoot, name), "versions", version + ".json");
+
+    public static async Task<(ModelManifest Manifest, ModelBackupStatus Status)> RunAsync(string repositoryRoot, string name, string sourcePath,
+        string? version, IReadOnlyList<string> configPaths, bool force, IProgress<TransferProgress>? progress, CancellationToken ct)
+    {
+        if (!Directory.Exists(sourcePath))
+            throw new DirectoryNotFoundException($"Model '{name}': the model directory '{sourcePath}' does not exist.");
+        await using var modelLock = TargetLock.Acquire(repositoryRoot, Engine, name);
+        var clock = Stopwatch.StartNew();
+        var (chosen, source) = version is not null ? (version, "given") : DeclaredVersion(sourcePath);
+        var files = Directory.EnumerateFiles(sourcePath, "*", SearchOption.AllDirectories)
+            .Where(f => !new FileInfo(f).Attributes.HasFlag(FileAttributes.ReparsePoint))
+            .Select(f => (Full: f, Relative: Path.GetRelativePath(sourcePath, f).Replace('\\', '/'), Config: false))
+            .Concat(configPaths.Select(c => (Full: c, Relative: "_config/" + c.TrimStart('/').Replace('\\', '/'), Config: true)))
+            .OrderBy(f => f.Relative, StringComparer.Ordinal).ToList();
+
+        // Quick check, as rsync does: the same version with every size and mtime unchanged needs no reading at all.
+        if (chosen is not null && File.Exists(VersionPath(repositoryRoot, name, chosen)) && !force)
+        {
+            var existing = ModelJson.Read(VersionPath(repositoryRoot, name, chosen))!;
+            if (existing.Files.Count == files.Count && files.All(f => existing.Files.Any(e => e.Path == f.Relative &&
+                    e.Size == new FileInfo(f.Full).Length && e.Modified == File.GetLastWriteTimeUtc(f.Full))))
+                return (existing, ModelBackupStatus.Unchanged);
+        }
+
+        var store = new BlobStore(Path.Combine(ModelDirectory(repositoryRoot, name), "blobs"));
+        store.RemoveLeftovers();
+        var total = files.Sum(f => new FileInfo(f.Full).Length);
+        long done = 0;
+        var perFile = new Progress<long>(n => progress?.Report(new TransferProgress("Copying", Interlocked.Add(ref done, n), total)));
+        var results = new ModelFile[files.Count];
+        long newBytes = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 2, 4), CancellationToken = ct },
+            async (i, token) =>
+            {
+                var f = files[i];
+                var (sha, size, written) = await store.AddAsync(f.Full, perFile, token);
+                if (written) Interlocked.Add(ref newBytes, size);
+                var mode = OperatingSystem.IsWindows() ? "644" : Convert.ToString((int)File.GetUnixFileMode(f.Full), 8);
+                results[i] = new ModelFile(f.Relative, size, sha, mode, File.GetLastWriteTimeUtc(f.Full), f.Config);
+            });
+        var manifestHash = ModelManifest.HashOf(results);
+        chosen ??= "sha256-" + manifestHash[..12];
+        source ??= "content";
+        if (!VersionPattern().IsMatch(chosen))
+            throw new ArgumentException($"Model '{name}': '{chosen}' cannot name a version; use letters, digits, '.', '_', '+' and '-'.");
+        var path = VersionPath(repositoryRoot, name, chosen);
+        if (File.Exists(path))
+        {
+            var existing = ModelJson.Read(path)!;
+            if (existing.ManifestHash == manifestHash) return (existing, ModelBackupStatus.Unchanged);
+            if (!force)
+                throw new ModelVersionConflictException(
+                    $"Model '{name}' version {chosen} is already backed up with different content ({source}). Give the new content a new version, or use -Force to replace that version.");
+        }
+        var manifest = new ModelManifest
+        {
+            Name = name, Version = chosen, VersionSource = source, Created = DateTime.UtcNow, SourcePath = sourcePath, Files = results,
+            RawBytes = total, NewBytes = newBytes, DurationSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+        };
+        FileModes.CreatePrivateDirectory(Path.GetDirectoryName(path)!);
+        var temp = path + ".partial";
+        File.Delete(temp);
+        FileModes.WriteDurably(temp, JsonSerializer.SerializeToUtf8Bytes(manifest, ModelJson.Default.ModelManifest));
+        File.Move(temp, path, overwrite: force);
+        return (manifest, ModelBackupStatus.Succeeded);
+    }
+
+    /// <summary>The version a model directory declares: a "version" field in config.json, else the first line of VERSION.</summary>
+    internal static (string? Version, string? Source) DeclaredVersion(string directory)
+    {
+        var config = Path.Combine(directory, "config.json");
+        if (File.Exists(config))
+        {
+            try
+            {
+                using var json = JsonDocument.Parse(File.ReadAllBytes(config));
+                if (json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("version", out var v))
+                    return (v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText(), "config.json");
+            }
+            catch (JsonException) { }
+        }
+        var file = Path.Combine(directory, "VERSION");
+        if (File.Exists(file) && File.ReadLines(file).FirstOrDefault()?.Trim() is { Length: > 0 } line) return (line, "VERSION");
+        return (null, null);
+    }
+}

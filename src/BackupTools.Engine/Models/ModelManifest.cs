@@ -1,0 +1,45 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace BackupTools.Engine.Models;
+
+/// <summary>One file of a model version: where it goes (relative, '/'-separated), its content's blob, mode and time.</summary>
+public sealed record ModelFile(string Path, long Size, string Sha256, string Mode, DateTime Modified, bool Config);
+
+/// <summary>
+/// <c>models/&lt;name&gt;/versions/&lt;version&gt;.json</c>: a complete, independently verifiable description of one
+/// version. Written last, after every blob it names is stored and verified, so its presence is what makes the version exist.
+/// </summary>
+public sealed record ModelManifest
+{
+    public const int CurrentSchemaVersion = 1;
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+    public required string Name { get; init; }
+    public required string Version { get; init; }
+    /// <summary>Where the version came from: given, config.json, VERSION, or content (the manifest hash).</summary>
+    public required string VersionSource { get; init; }
+    public required DateTime Created { get; init; }
+    public required string SourcePath { get; init; }
+    public required IReadOnlyList<ModelFile> Files { get; init; }
+    public long RawBytes { get; init; }
+    public long NewBytes { get; init; }
+    public double DurationSeconds { get; init; }
+    public string ManifestHash => HashOf(Files);
+
+    /// <summary>SHA-256 over every file's path, hash and mode, in path order: equal exactly when the content is.</summary>
+    public static string HashOf(IEnumerable<ModelFile> files)
+    {
+        var text = new StringBuilder();
+        foreach (var f in files.OrderBy(f => f.Path, StringComparer.Ordinal)) text.Append(f.Path).Append('\0').Append(f.Sha256).Append('\0').Append(f.Mode).Append('\n');
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))).ToLowerInvariant();
+    }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[JsonSerializable(typeof(ModelManifest))]
+internal sealed partial class ModelJson : JsonSerializerContext
+{
+    public static ModelManifest? Read(string path) => JsonSerializer.Deserialize(File.ReadAllBytes(path), Default.ModelManifest);
+}

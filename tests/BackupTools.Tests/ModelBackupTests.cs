@@ -1,0 +1,93 @@
+using BackupTools.Engine.Models;
+
+namespace BackupTools.Tests;
+
+/// <summary>Model versions in a content-addressed store: dedup across versions, unchanged runs, version conflicts, crash leftovers.</summary>
+public sealed class ModelBackupTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private string Model => _dir.Combine("model");
+    private string Repo => _dir.Combine("repo");
+
+    public ModelBackupTests()
+    {
+        Directory.CreateDirectory(Path.Combine(Model, "tokenizer"));
+        File.WriteAllText(Path.Combine(Model, "config.json"), """{ "version": "1.0", "layers": 2 }""");
+        File.WriteAllBytes(Path.Combine(Model, "weights.bin"), Random(6_000_000, 1));
+        File.WriteAllBytes(Path.Combine(Model, "tokenizer", "vocab.bin"), Random(300_000, 2));
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private static byte[] Random(int size, int seed)
+    {
+        var data = new byte[size];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    private Task<(ModelManifest Manifest, ModelBackupStatus Status)> Backup(string? version = null, bool force = false) =>
+        ModelBackup.RunAsync(Repo, "llm", Model, version, [], force, null, CancellationToken.None);
+
+    private long StoredBytes() => Directory.GetFiles(Path.Combine(Repo, "models", "llm", "blobs"), "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+
+    [Fact]
+    public async Task ASecondVersionStoresOnlyTheFileThatChanged()
+    {
+        var (v1, s1) = await Backup();
+        Assert.Equal((ModelBackupStatus.Succeeded, "1.0", "config.json"), (s1, v1.Version, v1.VersionSource));
+        Assert.Equal(3, v1.Files.Count);
+        Assert.Equal(v1.RawBytes, v1.NewBytes);
+        var before = StoredBytes();
+
+        File.WriteAllBytes(Path.Combine(Model, "tokenizer", "vocab.bin"), Random(300_000, 3));
+        File.WriteAllText(Path.Combine(Model, "config.json"), """{ "version": "1.1", "layers": 2 }""");
+        var (v2, _) = await Backup();
+        Assert.Equal("1.1", v2.Version);
+        var configSize = new FileInfo(Path.Combine(Model, "config.json")).Length;
+        Assert.Equal(300_000 + configSize, v2.NewBytes);
+        Assert.Equal(before + 300_000 + configSize, StoredBytes());
+        Assert.Equal(v1.Files.Single(f => f.Path == "weights.bin").Sha256, v2.Files.Single(f => f.Path == "weights.bin").Sha256);
+        Assert.Contains(v2.Files, f => f.Path == "tokenizer/vocab.bin");
+    }
+
+    [Fact]
+    public async Task TheSameVersionAgainCopiesNothingAndDifferentContentNeedsForce()
+    {
+        var (v1, _) = await Backup();
+        var (again, status) = await Backup();
+        Assert.Equal(ModelBackupStatus.Unchanged, status);
+        Assert.Equal(v1.Created, again.Created);
+
+        File.WriteAllBytes(Path.Combine(Model, "weights.bin"), Random(6_000_000, 9)); // same declared version 1.0
+        var e = await Assert.ThrowsAsync<ModelVersionConflictException>(() => Backup());
+        Assert.Contains("version 1.0 is already backed up with different content", e.Message);
+        var (forced, forcedStatus) = await Backup(force: true);
+        Assert.Equal(ModelBackupStatus.Succeeded, forcedStatus);
+        Assert.NotEqual(v1.ManifestHash, forced.ManifestHash);
+    }
+
+    [Fact]
+    public async Task WithoutADeclaredVersionTheContentNamesIt()
+    {
+        File.Delete(Path.Combine(Model, "config.json"));
+        var (v, _) = await Backup();
+        Assert.Equal("content", v.VersionSource);
+        Assert.Equal("sha256-" + v.ManifestHash[..12], v.Version);
+        File.WriteAllText(Path.Combine(Model, "VERSION"), "2024.06-rc1\n");
+        Assert.Equal(("2024.06-rc1", "VERSION"), ((await Backup()).Manifest.Version, (await Backup()).Manifest.VersionSource));
+    }
+
+    [Fact]
+    public async Task BlobsAreVerifiableAndCrashLeftoversNeverLookStored()
+    {
+        var (v, _) = await Backup();
+        var store = new BlobStore(Path.Combine(Repo, "models", "llm", "blobs"));
+        foreach (var f in v.Files) Assert.True(await store.VerifyAsync(f.Sha256, CancellationToken.None));
+        // A copy killed half way leaves a temporary file only; it is never taken for a blob, and the next run clears it.
+        File.WriteAllBytes(Path.Combine(store.Directory, "tmp", "deadbeef"), [1, 2, 3]);
+        File.Delete(ModelBackup.VersionPath(Repo, "llm", v.Version));
+        await Backup();
+        Assert.False(File.Exists(Path.Combine(store.Directory, "tmp", "deadbeef")));
+    }
+}
