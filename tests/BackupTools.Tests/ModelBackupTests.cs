@@ -91,3 +91,98 @@ public sealed class ModelBackupTests : IDisposable
         Assert.False(File.Exists(Path.Combine(store.Directory, "tmp", "deadbeef")));
     }
 }
+
+/// <summary>Restores: byte-exact, validation with rollback, damaged blobs and escaping paths refused before anything is touched.</summary>
+public sealed class ModelRestoreTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private string Model => _dir.Combine("model");
+    private string Repo => _dir.Combine("repo");
+
+    public void Dispose() => _dir.Dispose();
+
+    private async Task<(ModelManifest V1, ModelManifest V2)> TwoVersionsAsync()
+    {
+        Directory.CreateDirectory(Path.Combine(Model, "sub"));
+        File.WriteAllText(Path.Combine(Model, "VERSION"), "1");
+        File.WriteAllBytes(Path.Combine(Model, "weights.bin"), Enumerable.Range(0, 500_000).Select(i => (byte)i).ToArray());
+        File.WriteAllText(Path.Combine(Model, "sub", "a.txt"), "one");
+        var (v1, _) = await ModelBackup.RunAsync(Repo, "llm", Model, null, [], false, null, CancellationToken.None);
+        File.WriteAllText(Path.Combine(Model, "VERSION"), "2");
+        File.WriteAllText(Path.Combine(Model, "sub", "a.txt"), "two");
+        File.WriteAllText(Path.Combine(Model, "new.txt"), "only in v2");
+        var (v2, _) = await ModelBackup.RunAsync(Repo, "llm", Model, null, [], false, null, CancellationToken.None);
+        return (v1, v2);
+    }
+
+    private static Dictionary<string, string> Snapshot(string dir) =>
+        Directory.GetFiles(dir, "*", SearchOption.AllDirectories).ToDictionary(f => Path.GetRelativePath(dir, f), f => Convert.ToHexString(File.ReadAllBytes(f)));
+
+    [Fact]
+    public async Task RestoringV1OverV2GivesBackEveryByteOfV1()
+    {
+        var (v1, _) = await TwoVersionsAsync();
+        var expected = new Dictionary<string, string>
+        {
+            ["VERSION"] = Convert.ToHexString("1"u8.ToArray()),
+            ["weights.bin"] = Convert.ToHexString(Enumerable.Range(0, 500_000).Select(i => (byte)i).ToArray()),
+            [Path.Combine("sub", "a.txt")] = Convert.ToHexString("one"u8.ToArray()),
+        };
+        var result = await ModelRestore.RunAsync(Repo, v1, Model, _ => Task.FromResult(true), null, CancellationToken.None);
+        Assert.True(result.Validated);
+        Assert.Equal(expected, Snapshot(Model));
+        Assert.Equal(v1.Files.Single(f => f.Path == "weights.bin").Modified, File.GetLastWriteTimeUtc(Path.Combine(Model, "weights.bin")));
+        Assert.Empty(Directory.GetDirectories(_dir.Path, "model.restore-*").Concat(Directory.GetDirectories(_dir.Path, "model.previous-*")));
+    }
+
+    [Fact]
+    public async Task AFailedValidationPutsThePreviousDirectoryBackExactly()
+    {
+        var (v1, _) = await TwoVersionsAsync();
+        var before = Snapshot(Model);
+        string? seen = null;
+        var e = await Assert.ThrowsAsync<ModelRestoreException>(() => ModelRestore.RunAsync(Repo, v1, Model,
+            dir => { seen = File.ReadAllText(Path.Combine(dir, "VERSION")); return Task.FromResult(false); }, null, CancellationToken.None));
+        Assert.Equal("validate", e.Step);
+        Assert.Equal("1", seen); // the script saw the restored version in place
+        Assert.Equal(before, Snapshot(Model));
+        Assert.Empty(Directory.GetDirectories(_dir.Path, "model.restore-*").Concat(Directory.GetDirectories(_dir.Path, "model.previous-*")));
+    }
+
+    [Fact]
+    public async Task ADamagedBlobIsRefusedBeforeTheDestinationIsTouched()
+    {
+        var (v1, _) = await TwoVersionsAsync();
+        var before = Snapshot(Model);
+        var blob = new BlobStore(Path.Combine(Repo, "models", "llm", "blobs")).PathOf(v1.Files.Single(f => f.Path == "weights.bin").Sha256);
+        var bytes = File.ReadAllBytes(blob);
+        bytes[1000] ^= 1;
+        File.WriteAllBytes(blob, bytes);
+        var e = await Assert.ThrowsAsync<ModelRestoreException>(() => ModelRestore.RunAsync(Repo, v1, Model, null, null, CancellationToken.None));
+        Assert.Equal("verify blobs", e.Step);
+        Assert.Equal(before, Snapshot(Model));
+    }
+
+    [Theory]
+    [InlineData("../x")]
+    [InlineData("/etc/passwd")]
+    [InlineData("a/../../x")]
+    public async Task PathsThatLeaveTheDestinationAreRefused(string path)
+    {
+        var (v1, _) = await TwoVersionsAsync();
+        var evil = v1 with { Files = [.. v1.Files, v1.Files[0] with { Path = path }] };
+        var e = await Assert.ThrowsAsync<ModelRestoreException>(() => ModelRestore.RunAsync(Repo, evil, _dir.Combine("out"), null, null, CancellationToken.None));
+        Assert.Equal("check paths", e.Step);
+        Assert.False(Directory.Exists(_dir.Combine("out")));
+        Assert.False(File.Exists(_dir.Combine("x")));
+    }
+
+    [Fact]
+    public void APathThroughASymlinkIsRefused()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.Combine("dest"));
+        Directory.CreateSymbolicLink(dir.Combine("dest", "link"), "/tmp");
+        Assert.Throws<ModelRestoreException>(() => ModelRestore.SafePath(dir.Combine("dest"), "link/x"));
+    }
+}
