@@ -26,6 +26,10 @@
         'Get-BackupStatus'
         'Export-BackupMetric'
         'Send-BackupAlert'
+        'Backup-AiModel'
+        'Get-AiModelBackup'
+        'Test-AiModelBackup'
+        'Restore-AiModel'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -43,3 +43,13 @@ internal sealed partial class ModelJson : JsonSerializerContext
 {
     public static ModelManifest? Read(string path) => JsonSerializer.Deserialize(File.ReadAllBytes(path), Default.ModelManifest);
 }
+
+/// <summary>Reads a version manifest (for callers outside the engine).</summary>
+public static class ModelJsonReader
+{
+    public static ModelManifest? Read(string path)
+    {
+        try { return ModelJson.Read(path); }
+        catch (JsonException) { return null; }
+    }
+}

@@ -103,6 +103,8 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
     protected void WriteProgressAsync(ProgressRecord record) => Post(() => WriteProgress(record));
     protected Task<bool> ShouldProcessAsync(string target, string action) => Invoke(() => ShouldProcess(target, action));
     protected Task<bool> ShouldContinueAsync(string query, string caption) => Invoke(() => ShouldContinue(query, caption));
+    /// <summary>Runs <paramref name="func"/> on the pipeline thread (script blocks must run in the runspace's thread).</summary>
+    protected Task<T> InvokeOnPipelineAsync<T>(Func<T> func) => Invoke(func);
 
     /// <summary>
     /// An <see cref="IProgress{T}"/> for engine calls that shows bytes, rate and phase as a progress bar. Reports are

@@ -24,6 +24,7 @@ internal static class EngineErrors
         RestoreWindowException => new ErrorRecord(e, "PointInTimeOutsideWindow", ErrorCategory.InvalidArgument, target),
         RestoreChainException => new ErrorRecord(e, "RestoreChainBroken", ErrorCategory.InvalidData, target),
         RestoreReplaceException => new ErrorRecord(e, "ReplaceRefused", ErrorCategory.ResourceBusy, target),
+        BackupTools.Engine.Models.ModelRestoreException m => new ErrorRecord(e, "ModelRestoreFailed", ErrorCategory.InvalidResult, target ?? m.Step),
         RestoreStepException s => new ErrorRecord(e, "RestoreStepFailed", ErrorCategory.InvalidResult, target ?? s.Step),
         ItemNotFoundException => new ErrorRecord(e, "TargetNotFound", ErrorCategory.ObjectNotFound, target),
         NotSupportedException => new ErrorRecord(e, "EngineNotSupported", ErrorCategory.NotImplemented, target),

@@ -1,0 +1,208 @@
+using System.Management.Automation;
+using BackupTools.Engine.Models;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+internal static class ModelRecords
+{
+    public static ModelBackupRecord From(ModelManifest m, ModelBackupOutcome status, string? policyPath) => new()
+    {
+        Name = m.Name, Version = m.Version, Status = status, VersionSource = m.VersionSource, Created = m.Created, Files = m.Files.Count,
+        RawBytes = m.RawBytes, NewBytes = status == ModelBackupOutcome.Unchanged ? 0 : m.NewBytes, Duration = TimeSpan.FromSeconds(m.DurationSeconds),
+        ManifestHash = m.ManifestHash, SourcePath = m.SourcePath, PolicyPath = policyPath,
+    };
+
+    public static ModelPolicy? Find(BackupPolicy policy, string name) =>
+        policy.Models.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>Backup-AiModel: backs up a model directory as a version when its version or content changed.</summary>
+[Cmdlet(VerbsData.Backup, "AiModel", DefaultParameterSetName = DefaultSet)]
+[OutputType(typeof(ModelBackupRecord))]
+public sealed class BackupAiModelCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    /// <summary>The model directory; else the policy's models.&lt;name&gt;.path.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public string? Path { get; set; }
+
+    /// <summary>The version; else what the directory declares (config.json "version", VERSION), else the content hash.</summary>
+    [Parameter]
+    public string? Version { get; set; }
+
+    /// <summary>Config files backed up with the model (restored under _config/ in the model directory).</summary>
+    [Parameter]
+    public string[] ConfigPath { get; set; } = [];
+
+    /// <summary>Replace a version already backed up with different content.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    private string? _path;
+    private string[] _configs = [];
+
+    protected override void PrepareRecord()
+    {
+        base.PrepareRecord();
+        _path = ResolvePath(this, Path);
+        _configs = ConfigPath.Select(c => ResolvePath(this, c)!).ToArray();
+    }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var source = _path ?? ModelRecords.Find(policy, Name)?.Path
+            ?? throw new ItemNotFoundException($"Model '{Name}' is not in the policy's models: section; give -Path or add it to the policy.");
+        var start = DateTime.UtcNow;
+        try
+        {
+            var (manifest, status) = await ModelBackup.RunAsync(policy.Repository, Name, source, Version, _configs, Force,
+                CreateTransferProgress($"Backing up model {Name}"), CancelToken);
+            WriteObjectAsync(ModelRecords.From(manifest, status == ModelBackupStatus.Unchanged ? ModelBackupOutcome.Unchanged : ModelBackupOutcome.Succeeded, policy.Path));
+        }
+        catch (Exception e) when (e is ModelVersionConflictException or DirectoryNotFoundException or IOException or ArgumentException)
+        {
+            WriteErrorAsync(new ErrorRecord(e, e is ModelVersionConflictException ? "ModelVersionConflict" : "ModelBackupFailed", ErrorCategory.InvalidOperation, Name));
+            WriteObjectAsync(new ModelBackupRecord
+            {
+                Name = Name, Version = Version ?? "", Status = ModelBackupOutcome.Failed, Error = e.Message, Duration = DateTime.UtcNow - start, PolicyPath = policy.Path,
+            });
+        }
+    }
+}
+
+/// <summary>Get-AiModelBackup: the versions of each model, newest first.</summary>
+[Cmdlet(VerbsCommon.Get, "AiModelBackup", DefaultParameterSetName = DefaultSet)]
+[OutputType(typeof(ModelBackupRecord))]
+public sealed class GetAiModelBackupCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    public string? Name { get; set; }
+
+    [Parameter(Position = 1)]
+    public string? Version { get; set; }
+
+    protected override Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var root = System.IO.Path.Combine(policy.Repository, ModelBackup.Engine);
+        if (!Directory.Exists(root)) return Task.CompletedTask;
+        var pattern = new WildcardPattern(Name ?? "*", WildcardOptions.IgnoreCase);
+        foreach (var model in Directory.EnumerateDirectories(root).Select(System.IO.Path.GetFileName).Where(n => pattern.IsMatch(n!)).Order())
+        {
+            var versions = System.IO.Path.Combine(root, model!, "versions");
+            if (!Directory.Exists(versions)) continue;
+            foreach (var m in Directory.EnumerateFiles(versions, "*.json").Select(ModelJsonReader.Read).OfType<ModelManifest>()
+                         .Where(m => Version is null || m.Version == Version).OrderByDescending(m => m.Created))
+                WriteObjectAsync(ModelRecords.From(m, ModelBackupOutcome.Succeeded, policy.Path));
+        }
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Test-AiModelBackup: re-hashes every blob of each version.</summary>
+[Cmdlet(VerbsDiagnostic.Test, "AiModelBackup", DefaultParameterSetName = DefaultSet)]
+[OutputType(typeof(BackupVerification))]
+public sealed class TestAiModelBackupCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    /// <summary>Only this version; all versions when omitted.</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    public string? Version { get; set; }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var versions = System.IO.Path.Combine(ModelBackup.ModelDirectory(policy.Repository, Name), "versions");
+        if (!Directory.Exists(versions))
+            throw new ItemNotFoundException($"Model '{Name}' has no backups in {policy.Repository}.");
+        var store = new BlobStore(System.IO.Path.Combine(ModelBackup.ModelDirectory(policy.Repository, Name), "blobs"));
+        foreach (var m in Directory.EnumerateFiles(versions, "*.json").Select(ModelJsonReader.Read).OfType<ModelManifest>()
+                     .Where(m => Version is null || m.Version == Version).OrderByDescending(m => m.Created))
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            ModelFile? bad = null;
+            foreach (var f in m.Files)
+                if (!await store.VerifyAsync(f.Sha256, CancelToken)) { bad = f; break; }
+            var result = new BackupVerification
+            {
+                Id = m.Version, Target = m.Name, Type = "model", Status = bad is null ? VerificationStatus.Verified
+                    : store.Contains(bad.Sha256) ? VerificationStatus.Corrupt : VerificationStatus.Missing,
+                FilesChecked = m.Files.Count, BytesChecked = m.RawBytes, Duration = clock.Elapsed, File = bad?.Path,
+                Detail = bad is null ? null : $"blob {bad.Sha256} of '{bad.Path}' is {(store.Contains(bad.Sha256) ? "damaged" : "missing")}",
+                Path = versions,
+            };
+            if (bad is not null)
+                WriteErrorAsync(new ErrorRecord(new InvalidDataException($"Model {m.Name} version {m.Version}: {result.Detail}."), "Backup" + result.Status, ErrorCategory.InvalidData, result));
+            WriteObjectAsync(result);
+        }
+    }
+}
+
+/// <summary>Restore-AiModel: puts a version back, validated, rolling back when validation fails.</summary>
+[Cmdlet(VerbsData.Restore, "AiModel", DefaultParameterSetName = DefaultSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(ModelRestoreResult))]
+public sealed class RestoreAiModelCommand : PolicyCmdlet
+{
+    private const string DefaultSet = "Default";
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    /// <summary>The version to restore; the newest when omitted.</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+    public string? Version { get; set; }
+
+    /// <summary>Where to restore; the policy's models.&lt;name&gt;.path when omitted.</summary>
+    [Parameter]
+    public string? Destination { get; set; }
+
+    /// <summary>Gets the restored directory; must return $true, else the previous directory is put back.</summary>
+    [Parameter]
+    public ScriptBlock? ValidationScript { get; set; }
+
+    private string? _destination;
+
+    protected override void PrepareRecord()
+    {
+        base.PrepareRecord();
+        _destination = ResolvePath(this, Destination);
+    }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var manifest = ModelRestore.Find(policy.Repository, Name, Version)
+            ?? throw new ItemNotFoundException($"Model '{Name}' has no backed-up version {(Version is null ? "" : $"'{Version}' ")}in {policy.Repository}. See Get-AiModelBackup.");
+        var destination = _destination ?? ModelRecords.Find(policy, Name)?.Path
+            ?? throw new ItemNotFoundException($"Model '{Name}' is not in the policy's models: section; give -Destination.");
+        if (!await ShouldProcessAsync(destination, $"Replace with model {Name} version {manifest.Version} ({manifest.Files.Count} files); the current directory is kept until validation passes"))
+            return;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Func<string, Task<bool>>? validate = ValidationScript is null ? null : dir => InvokeOnPipelineAsync(() =>
+        {
+            var output = ValidationScript.Invoke(dir);
+            return output.Count > 0 && LanguagePrimitives.IsTrue(output[^1]);
+        });
+        var result = await ModelRestore.RunAsync(policy.Repository, manifest, destination, validate, WriteVerboseAsync, CancelToken);
+        WriteObjectAsync(new ModelRestoreResult
+        {
+            Name = Name, Version = manifest.Version, Destination = result.Destination, Validated = result.Validated, Steps = result.Steps, Duration = clock.Elapsed,
+        });
+    }
+}

@@ -1,0 +1,44 @@
+BeforeAll { . $PSScriptRoot/Common.ps1 }
+
+Describe 'Backup-AiModel, Get-AiModelBackup, Test-AiModelBackup, Restore-AiModel' {
+    BeforeAll {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $model = Join-Path $dir 'models/llm-main'
+        New-Item -ItemType Directory (Join-Path $model 'tokenizer') -Force | Out-Null
+        '{ "version": "1.0" }' | Set-Content (Join-Path $model 'config.json')
+        [IO.File]::WriteAllBytes((Join-Path $model 'weights.safetensors'), [byte[]](1..200000 | ForEach-Object { $_ % 251 }))
+        'vocab one' | Set-Content (Join-Path $model 'tokenizer/vocab.txt')
+        $v1 = Backup-AiModel -Name llm-main -Path $model -Policy $policy
+        '{ "version": "1.1" }' | Set-Content (Join-Path $model 'config.json')
+        'vocab two' | Set-Content (Join-Path $model 'tokenizer/vocab.txt')
+        $v2 = Backup-AiModel -Name llm-main -Path $model -Policy $policy
+    }
+
+    It 'backs up versions declared by config.json, storing only what changed' {
+        $v1 | Should -BeOfType ([BackupTools.Model.ModelBackupRecord])
+        ($v1.Version, $v1.Status, $v1.Files) | Should -Be @('1.0', 'Succeeded', 3)
+        $v2.Version | Should -Be '1.1'
+        $v2.NewBytes | Should -BeLessThan 100 -Because 'only config.json and vocab.txt changed'
+        (Backup-AiModel -Name llm-main -Path $model -Policy $policy).Status | Should -Be 'Unchanged'
+    }
+
+    It 'lists versions newest first and verifies their blobs' {
+        (Get-AiModelBackup -Policy $policy).Version | Should -Be @('1.1', '1.0')
+        Test-AiModelBackup llm-main -Policy $policy | ForEach-Object { $_.Status | Should -Be 'Verified' }
+    }
+
+    It 'restores a version with a validation script, and rolls back when it returns $false' {
+        $r = Restore-AiModel llm-main 1.0 -Destination $model -Policy $policy -ValidationScript { param($d) (Get-Content "$d/config.json" -Raw) -match '1.0' } -Confirm:$false
+        $r.Validated | Should -BeTrue
+        Get-Content (Join-Path $model 'tokenizer/vocab.txt') | Should -Be 'vocab one'
+        { Restore-AiModel llm-main 1.1 -Destination $model -Policy $policy -ValidationScript { $false } -Confirm:$false } |
+            Should -Throw -ErrorId 'ModelRestoreFailed,BackupTools.Commands.RestoreAiModelCommand'
+        Get-Content (Join-Path $model 'tokenizer/vocab.txt') | Should -Be 'vocab one' -Because 'the failed restore was rolled back'
+    }
+
+    It '-WhatIf changes nothing' {
+        Restore-AiModel llm-main 1.1 -Destination $model -Policy $policy -WhatIf
+        Get-Content (Join-Path $model 'tokenizer/vocab.txt') | Should -Be 'vocab one'
+    }
+}
