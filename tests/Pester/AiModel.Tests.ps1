@@ -42,3 +42,26 @@ Describe 'Backup-AiModel, Get-AiModelBackup, Test-AiModelBackup, Restore-AiModel
         Get-Content (Join-Path $model 'tokenizer/vocab.txt') | Should -Be 'vocab one'
     }
 }
+
+Describe 'Remove-ExpiredBackup on AI models' {
+    It 'keeps the newest versions and the deployed one, removes the rest and their unshared blobs' {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $model = Join-Path $dir 'm'
+        New-Item -ItemType Directory $model | Out-Null
+        "`nmodels:`n  m: { path: $model, keep: 1 }" | Add-Content $policy
+        foreach ($v in 1..3) {
+            "$v" | Set-Content (Join-Path $model 'VERSION')
+            "weights of version $v" | Set-Content (Join-Path $model "weights.bin")
+            $null = Backup-AiModel m -Policy $policy
+        }
+        $null = Restore-AiModel m 1 -Policy $policy -Confirm:$false     # version 1 is what is deployed now
+        $removed = Remove-ExpiredBackup -Policy $policy -Confirm:$false
+        $removed.Id | Should -Be '2'
+        $removed.Type | Should -Be 'model'
+        $removed.BytesFreed | Should -BeGreaterThan 0
+        (Get-AiModelBackup m -Policy $policy).Version | Should -Be @('3', '1')
+        Test-AiModelBackup m -Policy $policy | ForEach-Object { $_.Status | Should -Be 'Verified' }
+        (Remove-ExpiredBackup -Policy $policy -Target m -WhatIf) | Should -BeNullOrEmpty
+    }
+}

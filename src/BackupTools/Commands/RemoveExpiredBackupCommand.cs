@@ -45,6 +45,17 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
         var only = ParameterSetName == RecordSet ? _records.Select(r => r.Id).ToHashSet(StringComparer.Ordinal) : null;
         var names = ParameterSetName == RecordSet ? _records.Select(r => r.Target).Distinct(StringComparer.OrdinalIgnoreCase).ToArray() : Target;
         if (ParameterSetName == RecordSet && _records.Count == 0) return;
+        if (ParameterSetName == TargetSet)
+            foreach (var model in policy.Models.Where(m => Target is null || Target.Any(t => new WildcardPattern(t, WildcardOptions.IgnoreCase).IsMatch(m.Name))))
+            {
+                var gone = await BackupTools.Engine.Models.ModelRetention.RunAsync(policy.Repository, model,
+                    (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync);
+                foreach (var d in gone) WriteObjectAsync(d);
+                if (gone.Count > 0) WriteHostAsync($"{model.Name}: removed {gone.Count} model version(s), {FormatBytes(gone.Sum(d => d.BytesFreed))}");
+            }
+        var modelNames = policy.Models.Select(m => m.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        names = names?.Where(n => !modelNames.Contains(n)).ToArray();
+        if (names is { Length: 0 }) return;
         foreach (var target in SelectTargets(policy, names))
         {
             if (target.Engine != TargetEngine.MariaDb)

@@ -1,0 +1,67 @@
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Models;
+
+/// <summary>
+/// Keeps the newest <c>keep</c> versions of a model (policy models.&lt;name&gt;.keep, default 5) and never the version
+/// deployed at the model's path (every file's size and modification time match it; a restore sets both). A removed
+/// version's manifest goes first, so it is never half there; then blobs no remaining version names are deleted.
+/// </summary>
+public static class ModelRetention
+{
+    public static async Task<IReadOnlyList<RetentionDecision>> RunAsync(string repositoryRoot, ModelPolicy model,
+        Func<ModelManifest, string, Task<bool>> confirm, Action<string>? log)
+    {
+        var versionsDir = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "versions");
+        if (!Directory.Exists(versionsDir)) return [];
+        await using var modelLock = TargetLock.Acquire(repositoryRoot, ModelBackup.Engine, model.Name, log);
+        var versions = Directory.EnumerateFiles(versionsDir, "*.json").Select(p => (Path: p, Manifest: ModelJsonReader.Read(p)))
+            .Where(v => v.Manifest is not null).OrderByDescending(v => v.Manifest!.Created).ToList();
+        var deployed = versions.FirstOrDefault(v => IsDeployed(v.Manifest!, model.Path)).Manifest?.Version;
+        var removed = new List<RetentionDecision>();
+        foreach (var (path, m) in versions.Skip(model.Keep))
+        {
+            if (m!.Version == deployed)
+            {
+                log?.Invoke($"Kept model {model.Name} version {m.Version}: it is the version deployed at {model.Path}.");
+                continue;
+            }
+            var reason = $"model keeps the newest {model.Keep} versions; this one is older and not deployed";
+            if (!await confirm(m, reason)) continue;
+            File.Delete(path);
+            removed.Add(new RetentionDecision
+            {
+                Target = model.Name, Engine = ModelBackup.Engine, Type = "model", Id = m.Version, StartTime = m.Created,
+                Reason = reason, BytesFreed = 0, Path = path, Removed = true,
+            });
+        }
+        if (removed.Count == 0) return removed;
+        // Blobs no remaining version names; the freed bytes are credited to the removed versions in order.
+        var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "blobs"));
+        var live = Directory.EnumerateFiles(versionsDir, "*.json").Select(ModelJsonReader.Read).Where(m => m is not null)
+            .SelectMany(m => m!.Files.Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
+        long freed = 0;
+        foreach (var blob in Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories)
+                     .Where(b => Path.GetFileName(Path.GetDirectoryName(b)) != "tmp" && !live.Contains(Path.GetFileName(b))).ToList())
+        {
+            freed += new FileInfo(blob).Length;
+            File.Delete(blob);
+        }
+        removed[0] = removed[0] with { BytesFreed = freed };
+        RunJournal.Append(repositoryRoot, new JournalEntry
+        {
+            Time = DateTime.UtcNow, Engine = ModelBackup.Engine, Target = model.Name, Type = "model", Status = "Deleted",
+            Id = string.Join(",", removed.Select(r => r.Id)), StoredBytes = freed, Error = "retention: keep " + model.Keep,
+            Host = Environment.MachineName, ProcessId = Environment.ProcessId,
+        });
+        return removed;
+    }
+
+    private static bool IsDeployed(ModelManifest m, string directory) =>
+        Directory.Exists(directory) && m.Files.Where(f => !f.Config).All(f =>
+        {
+            var path = Path.Combine(directory, f.Path);
+            return File.Exists(path) && new FileInfo(path).Length == f.Size && File.GetLastWriteTimeUtc(path) == f.Modified;
+        });
+}
