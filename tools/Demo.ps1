@@ -157,6 +157,23 @@ alerts:
     $prom = Export-BackupMetric -Path (Join-Path $work 'backuptools.prom')
     Get-Content $prom | Select-String 'backuptools_state|storage_free' | ForEach-Object { Write-Host "  $_" }
 
+    Step 'AI models: back up a small generated model twice (one file changes), list the versions'
+    $modelDir = "$work/models/llm-main"
+    New-Item -ItemType Directory "$modelDir/tokenizer" -Force | Out-Null
+    '{ "version": "1.0", "layers": 4 }' | Set-Content "$modelDir/config.json"
+    [IO.File]::WriteAllBytes("$modelDir/model.safetensors", [byte[]]::new(8MB))
+    'vocab v1' | Set-Content "$modelDir/tokenizer/vocab.txt"
+    Backup-AiModel -Name llm-main | Show
+    '{ "version": "1.1", "layers": 4 }' | Set-Content "$modelDir/config.json"
+    'vocab v2' | Set-Content "$modelDir/tokenizer/vocab.txt"
+    Backup-AiModel -Name llm-main | Show
+    Get-AiModelBackup | Show
+
+    Step 'Restore-AiModel 1.0 with a validation script (the swap is rolled back when it returns $false)'
+    Restore-AiModel llm-main 1.0 -ValidationScript { param($dir) (Get-Content "$dir/config.json" -Raw) -match '"1.0"' } -Confirm:$false |
+        Format-List Name, Version, Destination, Validated, Steps | Show
+    Write-Host "  tokenizer/vocab.txt is now: $(Get-Content "$modelDir/tokenizer/vocab.txt")"
+
     Step 'Get-BackupRepository'
     Get-BackupRepository | Show
 }
