@@ -51,6 +51,9 @@ public static partial class ModelBackup
 
         var store = new BlobStore(Path.Combine(ModelDirectory(repositoryRoot, name), "blobs"));
         store.RemoveLeftovers();
+        // As restic does with its parent snapshot: a file whose path, size and modification time match the newest
+        // version is not read again; its stored blob is reused. A changed file always has a new mtime.
+        var previous = Newest(repositoryRoot, name)?.Files.ToDictionary(f => f.Path, StringComparer.Ordinal) ?? [];
         var total = files.Sum(f => new FileInfo(f.Full).Length);
         long done = 0;
         var perFile = new Progress<long>(n => progress?.Report(new TransferProgress("Copying", Interlocked.Add(ref done, n), total)));
@@ -61,7 +64,16 @@ public static partial class ModelBackup
             async (i, token) =>
             {
                 var f = files[i];
-                var (sha, size, written) = await store.AddAsync(f.Full, perFile, token);
+                var info = new FileInfo(f.Full);
+                string sha;
+                long size;
+                var written = false;
+                if (previous.TryGetValue(f.Relative, out var known) && known.Size == info.Length && known.Modified == info.LastWriteTimeUtc && store.Contains(known.Sha256))
+                {
+                    (sha, size) = (known.Sha256, known.Size);
+                    ((IProgress<long>)perFile).Report(size);
+                }
+                else (sha, size, written) = await store.AddAsync(f.Full, perFile, token);
                 if (written) Interlocked.Add(ref newBytes, size);
                 var mode = OperatingSystem.IsWindows() ? "644" : Convert.ToString((int)File.GetUnixFileMode(f.Full), 8);
                 results[i] = new ModelFile(f.Relative, size, sha, mode, File.GetLastWriteTimeUtc(f.Full), f.Config);
@@ -91,6 +103,14 @@ public static partial class ModelBackup
         FileModes.WriteDurably(temp, JsonSerializer.SerializeToUtf8Bytes(manifest, ModelJson.Default.ModelManifest));
         File.Move(temp, path, overwrite: force);
         return (manifest, ModelBackupStatus.Succeeded);
+    }
+
+    private static ModelManifest? Newest(string repositoryRoot, string name)
+    {
+        var dir = Path.Combine(ModelDirectory(repositoryRoot, name), "versions");
+        return Directory.Exists(dir)
+            ? Directory.EnumerateFiles(dir, "*.json").Select(ModelJsonReader.Read).OfType<ModelManifest>().MaxBy(m => m.Created)
+            : null;
     }
 
     /// <summary>The version a model directory declares: a "version" field in config.json, else the first line of VERSION.</summary>
