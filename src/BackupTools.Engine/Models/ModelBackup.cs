@@ -105,12 +105,15 @@ public static partial class ModelBackup
         return (manifest, ModelBackupStatus.Succeeded);
     }
 
-    private static ModelManifest? Newest(string repositoryRoot, string name)
+    private static ModelManifest? Newest(string repositoryRoot, string name) => Versions(repositoryRoot, name).FirstOrDefault();
+
+    /// <summary>Every readable version manifest of a model, newest first (unreadable ones are skipped).</summary>
+    public static IReadOnlyList<ModelManifest> Versions(string repositoryRoot, string name)
     {
         var dir = Path.Combine(ModelDirectory(repositoryRoot, name), "versions");
         return Directory.Exists(dir)
-            ? Directory.EnumerateFiles(dir, "*.json").Select(ModelJsonReader.Read).OfType<ModelManifest>().MaxBy(m => m.Created)
-            : null;
+            ? Directory.EnumerateFiles(dir, "*.json").Select(ModelJsonReader.Read).OfType<ModelManifest>().OrderByDescending(m => m.Created).ToList()
+            : [];
     }
 
     /// <summary>The version a model directory declares: a "version" field in config.json, else the first line of VERSION.</summary>

@@ -19,14 +19,8 @@ public static class ModelRestore
 {
     public sealed record Result(ModelManifest Manifest, string Destination, bool Validated, IReadOnlyList<string> Steps);
 
-    public static ModelManifest? Find(string repositoryRoot, string name, string? version)
-    {
-        var dir = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, name), "versions");
-        if (version is not null)
-            return File.Exists(ModelBackup.VersionPath(repositoryRoot, name, version)) ? ModelJson.Read(ModelBackup.VersionPath(repositoryRoot, name, version)) : null;
-        return !Directory.Exists(dir) ? null
-            : Directory.EnumerateFiles(dir, "*.json").Select(ModelJson.Read).Where(m => m is not null).MaxBy(m => m!.Created);
-    }
+    public static ModelManifest? Find(string repositoryRoot, string name, string? version) =>
+        ModelBackup.Versions(repositoryRoot, name).FirstOrDefault(m => version is null || m.Version == version);
 
     /// <param name="validate">Gets the restored directory in place; false rolls the restore back.</param>
     public static async Task<Result> RunAsync(string repositoryRoot, ModelManifest manifest, string destination,

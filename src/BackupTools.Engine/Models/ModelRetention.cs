@@ -16,13 +16,13 @@ public static class ModelRetention
         var versionsDir = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "versions");
         if (!Directory.Exists(versionsDir)) return [];
         await using var modelLock = TargetLock.Acquire(repositoryRoot, ModelBackup.Engine, model.Name, log);
-        var versions = Directory.EnumerateFiles(versionsDir, "*.json").Select(p => (Path: p, Manifest: ModelJsonReader.Read(p)))
-            .Where(v => v.Manifest is not null).OrderByDescending(v => v.Manifest!.Created).ToList();
-        var deployed = versions.FirstOrDefault(v => IsDeployed(v.Manifest!, model.Path)).Manifest?.Version;
+        var versions = ModelBackup.Versions(repositoryRoot, model.Name);
+        var deployed = versions.FirstOrDefault(v => IsDeployed(v, model.Path))?.Version;
         var removed = new List<RetentionDecision>();
-        foreach (var (path, m) in versions.Skip(model.Keep))
+        foreach (var m in versions.Skip(model.Keep))
         {
-            if (m!.Version == deployed)
+            var path = ModelBackup.VersionPath(repositoryRoot, model.Name, m.Version);
+            if (m.Version == deployed)
             {
                 log?.Invoke($"Kept model {model.Name} version {m.Version}: it is the version deployed at {model.Path}.");
                 continue;
@@ -39,8 +39,7 @@ public static class ModelRetention
         if (removed.Count == 0) return removed;
         // Blobs no remaining version names; the freed bytes are credited to the removed versions in order.
         var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "blobs"));
-        var live = Directory.EnumerateFiles(versionsDir, "*.json").Select(ModelJsonReader.Read).Where(m => m is not null)
-            .SelectMany(m => m!.Files.Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
+        var live = ModelBackup.Versions(repositoryRoot, model.Name).SelectMany(m => m.Files.Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
         long freed = 0;
         foreach (var blob in Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories)
                      .Where(b => Path.GetFileName(Path.GetDirectoryName(b)) != "tmp" && !live.Contains(Path.GetFileName(b))).ToList())

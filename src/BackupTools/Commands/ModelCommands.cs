@@ -99,10 +99,7 @@ public sealed class GetAiModelBackupCommand : PolicyCmdlet
         var pattern = new WildcardPattern(Name ?? "*", WildcardOptions.IgnoreCase);
         foreach (var model in Directory.EnumerateDirectories(root).Select(System.IO.Path.GetFileName).Where(n => pattern.IsMatch(n!)).Order())
         {
-            var versions = System.IO.Path.Combine(root, model!, "versions");
-            if (!Directory.Exists(versions)) continue;
-            foreach (var m in Directory.EnumerateFiles(versions, "*.json").Select(ModelJsonReader.Read).OfType<ModelManifest>()
-                         .Where(m => Version is null || m.Version == Version).OrderByDescending(m => m.Created))
+            foreach (var m in ModelBackup.Versions(policy.Repository, model!).Where(m => Version is null || m.Version == Version))
                 WriteObjectAsync(ModelRecords.From(m, ModelBackupOutcome.Succeeded, policy.Path));
         }
         return Task.CompletedTask;
@@ -131,8 +128,7 @@ public sealed class TestAiModelBackupCommand : PolicyCmdlet
         if (!Directory.Exists(versions))
             throw new ItemNotFoundException($"Model '{Name}' has no backups in {policy.Repository}.");
         var store = new BlobStore(System.IO.Path.Combine(ModelBackup.ModelDirectory(policy.Repository, Name), "blobs"));
-        foreach (var m in Directory.EnumerateFiles(versions, "*.json").Select(ModelJsonReader.Read).OfType<ModelManifest>()
-                     .Where(m => Version is null || m.Version == Version).OrderByDescending(m => m.Created))
+        foreach (var m in ModelBackup.Versions(policy.Repository, Name).Where(m => Version is null || m.Version == Version))
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             ModelFile? bad = null;
