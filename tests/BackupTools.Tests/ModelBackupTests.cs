@@ -68,6 +68,54 @@ public sealed class ModelBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task RehashCatchesContentChangedBehindAPreservedSizeAndModificationTime()
+    {
+        var (v1, _) = await Backup();
+        var weights = Path.Combine(Model, "weights.bin");
+        var mtime = File.GetLastWriteTimeUtc(weights);
+        File.WriteAllBytes(weights, Random(6_000_000, 7)); // same size, then the old mtime back, as `cp -p` or rsync -a can leave it
+        File.SetLastWriteTimeUtc(weights, mtime);
+        Assert.Equal(ModelBackupStatus.Unchanged, (await Backup()).Status); // the quick check cannot see it: documented
+        var e = await Assert.ThrowsAsync<ModelVersionConflictException>(() => ModelBackup.RunAsync(Repo, "llm", Model, null, [], false, null, CancellationToken.None, rehash: true));
+        Assert.Contains("different content", e.Message);
+        var (v2, _) = await ModelBackup.RunAsync(Repo, "llm", Model, "1.0-rehashed", [], false, null, CancellationToken.None, rehash: true);
+        Assert.NotEqual(v1.Files.Single(f => f.Path == "weights.bin").Sha256, v2.Files.Single(f => f.Path == "weights.bin").Sha256);
+        // The refused run above had already stored the new blob (a version is its manifest; blobs are shared), so none is new now.
+        Assert.True(new BlobStore(Path.Combine(Repo, "models", "llm", "blobs")).Contains(v2.Files.Single(f => f.Path == "weights.bin").Sha256));
+    }
+
+    [Fact]
+    public async Task AModelFileOverOneGigabyteRoundTrips()
+    {
+        // Sparse, so it costs no time to create, with data written at the start, across the 1 GiB and 2^31 marks and at the end.
+        var big = Path.Combine(Model, "model.gguf");
+        const long size = 2_200_000_000;
+        using (var f = new FileStream(big, FileMode.CreateNew))
+        {
+            f.SetLength(size);
+            foreach (var at in new long[] { 0, (1L << 30) - 3, (1L << 31) - 5, size - 4096 })
+            {
+                f.Position = at;
+                f.Write(Random(4096, (int)(at % 1000)));
+            }
+        }
+        var expected = await Sha256Of(big);
+        var (v, _) = await Backup();
+        Assert.Equal(expected, v.Files.Single(f => f.Path == "model.gguf").Sha256);
+        Assert.Equal(size, v.Files.Single(f => f.Path == "model.gguf").Size);
+        var restored = _dir.Combine("restored");
+        var result = await ModelRestore.RunAsync(Repo, v, restored, null, null, CancellationToken.None);
+        Assert.Contains("check the restored files", result.Steps);
+        Assert.Equal(expected, await Sha256Of(Path.Combine(restored, "model.gguf")));
+    }
+
+    private static async Task<string> Sha256Of(string path)
+    {
+        await using var s = File.OpenRead(path);
+        return Convert.ToHexString(await System.Security.Cryptography.SHA256.HashDataAsync(s)).ToLowerInvariant();
+    }
+
+    [Fact]
     public async Task WithoutADeclaredVersionTheContentNamesIt()
     {
         File.Delete(Path.Combine(Model, "config.json"));

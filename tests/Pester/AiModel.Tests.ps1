@@ -43,6 +43,40 @@ Describe 'Backup-AiModel, Get-AiModelBackup, Test-AiModelBackup, Restore-AiModel
     }
 }
 
+Describe 'Backup-AiModel killed with SIGKILL' {
+    It 'leaves no visible version and no blob under a final name, and the next backup succeeds' {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $model = Join-Path $dir 'big'
+        New-Item -ItemType Directory $model | Out-Null
+        '7' | Set-Content (Join-Path $model 'VERSION')
+        $f = [IO.File]::Create((Join-Path $model 'weights.gguf')); $f.SetLength(1200MB); $f.Dispose()  # sparse: quick to make, slow enough to copy
+        $psi = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        foreach ($a in @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command',
+                "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; Backup-AiModel big -Path '$model' -Policy '$policy'")) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $child = [Diagnostics.Process]::Start($psi)
+        $blobs = Join-Path $dir 'repo/models/big/blobs'
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ([DateTime]::UtcNow -lt $deadline -and -not (Get-ChildItem (Join-Path $blobs 'tmp') -File -ErrorAction Ignore | Where-Object Length -gt 50MB)) {
+            Start-Sleep -Milliseconds 20
+        }
+        $child.HasExited | Should -BeFalse -Because 'the backup must still be copying when it is killed'
+        kill -9 $child.Id
+        $child.WaitForExit()
+
+        Get-AiModelBackup big -Policy $policy | Should -BeNullOrEmpty
+        $final = Get-ChildItem $blobs -Recurse -File | Where-Object { $_.Directory.Name -ne 'tmp' }
+        $final | ForEach-Object { (Get-FileHash $_.FullName -Algorithm SHA256).Hash.ToLower() | Should -Be $_.Name -Because 'a blob under a final name is whole' }
+        $final.Length | Should -Not -Contain 1200MB -Because 'the big file was still being copied'
+        $next = Backup-AiModel big -Path $model -Policy $policy
+        $next.Status | Should -Be 'Succeeded'
+        Get-ChildItem (Join-Path $blobs 'tmp') -File | Should -BeNullOrEmpty -Because 'the next run clears what the killed one left'
+        (Test-AiModelBackup big -Policy $policy).Status | Should -Be 'Verified'
+        Remove-Item $dir -Recurse -Force
+    }
+}
+
 Describe 'Remove-ExpiredBackup on AI models' {
     It 'keeps the newest versions and the deployed one, removes the rest and their unshared blobs' {
         $dir = New-TestDirectory

@@ -27,7 +27,8 @@ public static partial class ModelBackup
     public static string VersionPath(string repositoryRoot, string name, string version) => Path.Combine(ModelDirectory(repositoryRoot, name), "versions", version + ".json");
 
     public static async Task<(ModelManifest Manifest, ModelBackupStatus Status)> RunAsync(string repositoryRoot, string name, string sourcePath,
-        string? version, IReadOnlyList<string> configPaths, bool force, IProgress<TransferProgress>? progress, CancellationToken ct)
+        string? version, IReadOnlyList<string> configPaths, bool force, IProgress<TransferProgress>? progress, CancellationToken ct,
+        bool rehash = false)
     {
         if (!Directory.Exists(sourcePath))
             throw new DirectoryNotFoundException($"Model '{name}': the model directory '{sourcePath}' does not exist.");
@@ -41,7 +42,8 @@ public static partial class ModelBackup
             .OrderBy(f => f.Relative, StringComparer.Ordinal).ToList();
 
         // Quick check, as rsync does: the same version with every size and mtime unchanged needs no reading at all.
-        if (chosen is not null && File.Exists(VersionPath(repositoryRoot, name, chosen)) && !force)
+        // rehash reads everything: the way to catch content changed behind a preserved size and mtime.
+        if (chosen is not null && File.Exists(VersionPath(repositoryRoot, name, chosen)) && !force && !rehash)
         {
             var existing = ModelJson.Read(VersionPath(repositoryRoot, name, chosen))!;
             if (existing.Files.Count == files.Count && files.All(f => existing.Files.Any(e => e.Path == f.Relative &&
@@ -53,7 +55,7 @@ public static partial class ModelBackup
         store.RemoveLeftovers();
         // As restic does with its parent snapshot: a file whose path, size and modification time match the newest
         // version is not read again; its stored blob is reused. A changed file always has a new mtime.
-        var previous = Newest(repositoryRoot, name)?.Files.ToDictionary(f => f.Path, StringComparer.Ordinal) ?? [];
+        Dictionary<string, ModelFile> previous = (rehash ? null : Newest(repositoryRoot, name))?.Files.ToDictionary(f => f.Path, StringComparer.Ordinal) ?? [];
         var total = files.Sum(f => new FileInfo(f.Full).Length);
         long done = 0;
         var perFile = new Progress<long>(n => progress?.Report(new TransferProgress("Copying", Interlocked.Add(ref done, n), total)));

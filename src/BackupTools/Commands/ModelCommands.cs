@@ -44,6 +44,10 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Read and hash every file, even those whose size and modification time are unchanged.</summary>
+    [Parameter]
+    public SwitchParameter Rehash { get; set; }
+
     private string? _path;
     private string[] _configs = [];
 
@@ -63,7 +67,7 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
         try
         {
             var (manifest, status) = await ModelBackup.RunAsync(policy.Repository, Name, source, Version, _configs, Force,
-                CreateTransferProgress($"Backing up model {Name}"), CancelToken);
+                CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash);
             WriteObjectAsync(ModelRecords.From(manifest, status == ModelBackupStatus.Unchanged ? ModelBackupOutcome.Unchanged : ModelBackupOutcome.Succeeded, policy.Path));
         }
         catch (Exception e) when (e is ModelVersionConflictException or DirectoryNotFoundException or IOException or ArgumentException)
