@@ -59,6 +59,8 @@ public sealed record RestoreResult
     public string? ReachedGtid { get; init; }
     /// <summary>With -Replace: the target's old data directory, kept so the swap can be undone.</summary>
     public string? PreviousDataDirectory { get; init; }
+    /// <summary>Snapshot engines (Redis, Elasticsearch): the snapshot's end; its state is from no later than this, at or before PointInTime.</summary>
+    public DateTime? RestoredTo { get; init; }
 }
 
 /// <summary>How thoroughly a restored database is checked.</summary>

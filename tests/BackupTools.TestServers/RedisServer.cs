@@ -18,18 +18,27 @@ public sealed class RedisServer : IDisposable
     public int Port { get; }
     public int ProcessId { get; }
 
-    public static RedisServer Start(string baseDirectory)
+    /// <summary>The program and arguments of this server; with daemonize, a command that starts it again and returns.</summary>
+    public IReadOnlyList<string> CommandLine(bool daemonize) =>
+        [ServerBinaries.Require("redis-server", "redis-server"), .. Arguments(BaseDirectory, Port, daemonize, _extra)];
+
+    private IReadOnlyList<string> _extra = [];
+
+    private static string[] Arguments(string baseDirectory, int port, bool daemonize, IReadOnlyList<string> extra) =>
+    [
+        "--bind", "127.0.0.1", "--port", port.ToString(), "--dir", baseDirectory, "--dbfilename", "dump.rdb",
+        "--daemonize", daemonize ? "yes" : "no", "--save", "", "--logfile", Path.Combine(baseDirectory, "redis.log"),
+        "--pidfile", Path.Combine(baseDirectory, "redis.pid"), "--repl-diskless-sync-delay", "0", .. extra,
+    ];
+
+    /// <param name="extraArguments">More server options, e.g. --appendonly yes, --requirepass …</param>
+    public static RedisServer Start(string baseDirectory, params string[] extraArguments)
     {
         var redis = ServerBinaries.Require("redis-server", "redis-server");
         Directory.CreateDirectory(baseDirectory);
         var port = FreePort.Next();
         var psi = new ProcessStartInfo(redis) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[]
-                 {
-                     "--bind", "127.0.0.1", "--port", port.ToString(), "--dir", baseDirectory, "--dbfilename", "dump.rdb",
-                     "--daemonize", "no", "--save", "", "--logfile", Path.Combine(baseDirectory, "redis.log"),
-                     "--pidfile", Path.Combine(baseDirectory, "redis.pid"),
-                 })
+        foreach (var a in Arguments(baseDirectory, port, false, extraArguments))
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;
         process.StandardOutput.ReadToEndAsync();
@@ -37,9 +46,10 @@ public sealed class RedisServer : IDisposable
         try
         {
             FreePort.WaitForListener(port, TimeSpan.FromSeconds(30), () => !process.HasExited, "redis-server");
-            var server = new RedisServer(baseDirectory, port, process.Id);
+            var server = new RedisServer(baseDirectory, port, process.Id) { _extra = extraArguments };
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (!server.Command("INFO persistence").Contains("loading:0"))
+            string reply;
+            while (!(reply = server.Command("INFO persistence")).Contains("loading:0") && !reply.StartsWith("-NOAUTH", StringComparison.Ordinal))
             {
                 if (DateTime.UtcNow > deadline) throw new TimeoutException("redis-server kept loading.");
                 Thread.Sleep(50);
@@ -72,5 +82,12 @@ public sealed class RedisServer : IDisposable
         return reply;
     }
 
-    public void Dispose() => ChildProcess.Stop(ProcessId, TimeSpan.FromSeconds(10));
+    public void Dispose()
+    {
+        ChildProcess.Stop(ProcessId, TimeSpan.FromSeconds(10));
+        // A server started again from CommandLine(daemonize: true) (a -Replace restore) is known by its pid file only.
+        var pidFile = Path.Combine(BaseDirectory, "redis.pid");
+        if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) && pid != ProcessId)
+            ChildProcess.Stop(pid, TimeSpan.FromSeconds(10));
+    }
 }

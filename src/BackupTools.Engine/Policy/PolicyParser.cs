@@ -15,7 +15,7 @@ public static partial class PolicyParser
     private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts"];
     private static readonly string[] TargetKeys =
         ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
-         "snapshotRepository", "indices", "schedule", "retention"];
+         "snapshotRepository", "indices", "schedule", "retention", "startCommand"];
     private static readonly Dictionary<string, string> SecretKeys = new()
     {
         ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
@@ -142,6 +142,9 @@ public static partial class PolicyParser
             r.Problem(PolicyNode.Child(t, "url")!, key + ".url", $"'{url}' is not an http:// or https:// URL, e.g. http://127.0.0.1:9200");
         var snapshotRepository = r.Text(t, "snapshotRepository", key + ".snapshotRepository", required: false);
         var indices = r.TextList(t, "indices", key + ".indices");
+        var startCommand = r.TextList(t, "startCommand", key + ".startCommand");
+        if (startCommand.Count > 0 && !Path.IsPathRooted(startCommand[0]))
+            r.Problem(PolicyNode.Child(t, "startCommand")!, key + ".startCommand", $"'{startCommand[0]}' must be an absolute path (cron and services have a minimal PATH), e.g. [/usr/bin/systemctl, start, redis-server]");
         if (engine is null) return null;
 
         switch (engine)
@@ -153,6 +156,8 @@ public static partial class PolicyParser
                     r.Problem(t, key, "needs 'host' and 'port' to reach the server");
                 foreach (var k in new[] { "url", "snapshotRepository", "indices" })
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, $"is for elasticsearch targets, not {engineText}");
+                if (engine == TargetEngine.MariaDb && PolicyNode.Child(t, "startCommand") is { } sc)
+                    r.Problem(sc, key + ".startCommand", "is for redis targets (how Restore-DbToPointInTime -Replace starts the server again)");
                 if (engine == TargetEngine.Redis && PolicyNode.Child(t, "configFile") is { } cf)
                     r.Problem(cf, key + ".configFile", "is for mariadb targets (the server's option file mariabackup includes)");
                 break;
@@ -160,7 +165,7 @@ public static partial class PolicyParser
                 if (url is null && PolicyNode.Child(t, "url") is null) r.Problem(t, key + ".url", "is required for elasticsearch targets, e.g. http://127.0.0.1:9200");
                 if (snapshotRepository is null && PolicyNode.Child(t, "snapshotRepository") is null)
                     r.Problem(t, key + ".snapshotRepository", "is required for elasticsearch targets: the name of the snapshot repository registered in the cluster");
-                foreach (var k in new[] { "socket", "dataDir", "configFile", "host", "port" })
+                foreach (var k in new[] { "socket", "dataDir", "configFile", "host", "port", "startCommand" })
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, "is not used by elasticsearch targets; give 'url' instead");
                 break;
         }
@@ -182,7 +187,7 @@ public static partial class PolicyParser
             Name = name, Engine = engine.Value, Host = host, Port = port, Socket = socket, User = user,
             PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
             DataDir = dataDir, ConfigFile = configFile, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
-            Schedule = schedule, Retention = retention,
+            Schedule = schedule, Retention = retention, StartCommand = startCommand,
         };
     }
 

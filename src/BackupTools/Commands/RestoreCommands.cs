@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Redis;
 using BackupTools.Engine.Targets;
 using BackupTools.Model;
 
@@ -31,6 +32,8 @@ public sealed class GetDbRestorePlanCommand : PolicyCmdlet
     {
         var policy = LoadPolicy();
         var target = RestoreTargets.Require(policy, Target);
+        if (target.Engine != TargetEngine.MariaDb)
+            throw new NotSupportedException($"Target '{target.Name}' is a {target.Engine} target: its restores are snapshot restores with no plan to make. See which snapshot would be used with: Restore-DbToPointInTime -Target {target.Name} -PointInTime <time> -Destination <dir> -WhatIf");
         var planned = RestorePlanner.Plan(policy.Repository, target.Name, PointInTime.UtcDateTime, policy.Path);
         if (!SkipChecksum)
         {
@@ -69,12 +72,12 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = PlanSet)]
     public RestorePlan? Plan { get; set; }
 
-    /// <summary>A new or empty directory for the restored data directory.</summary>
-    [Parameter(Mandatory = true)]
+    /// <summary>A new or empty directory for the restored data directory (MariaDB: required; Redis: where dump.rdb is written, unless -Replace).</summary>
+    [Parameter]
     [ValidateNotNullOrEmpty]
-    public string Destination { get; set; } = "";
+    public string? Destination { get; set; }
 
-    /// <summary>After validation, swap the restored directory in for the target's dataDir (the server must be stopped).</summary>
+    /// <summary>MariaDB: after validation, swap the restored directory in for the target's dataDir (the server must be stopped). Redis: restore into the running server (SHUTDOWN NOSAVE, files in place, start, check).</summary>
     [Parameter]
     public SwitchParameter Replace { get; set; }
 
@@ -105,7 +108,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
     protected override void PrepareRecord()
     {
         base.PrepareRecord();
-        _destination = ResolvePath(this, Destination);
+        _destination = Destination is null ? null : ResolvePath(this, Destination);
     }
 
     protected override async Task ProcessRecordAsync()
@@ -113,6 +116,13 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         var policy = LoadPolicy();
         var targetName = Plan?.Target ?? Target;
         var target = RestoreTargets.Require(policy, targetName);
+        if (target.Engine == TargetEngine.Redis)
+        {
+            await RestoreRedisAsync(policy, target);
+            return;
+        }
+        if (_destination is null)
+            throw new ArgumentException($"-Destination is required for MariaDB target '{target.Name}': a new or empty directory for the restored data directory.");
         PlannedRestore planned;
         if (Plan is not null)
         {
@@ -157,6 +167,42 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         WriteProgressAsync(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
         WriteObjectAsync(result);
     }
+
+    private async Task RestoreRedisAsync(BackupPolicy policy, TargetPolicy target)
+    {
+        if (Plan is not null) throw new ArgumentException($"Target '{target.Name}' is a Redis target; give -Target and -PointInTime (plans are for MariaDB).");
+        if (Replace == (_destination is not null))
+            throw new ArgumentException($"Redis target '{target.Name}': give -Destination <new directory> to write the dump for a new server, or -Replace to restore into the running server, not both.");
+        var pointInTime = PointInTime.UtcDateTime;
+        var snapshot = RedisRestore.Choose(policy.Repository, target.Name, pointInTime);
+        var what = $"Restore {target.Name} from {RedisRestore.Describe(snapshot, pointInTime)}";
+        var where = _destination ?? target.DataDir ?? target.Endpoint;
+        if (MyInvocation.BoundParameters.ContainsKey("WhatIf"))
+        {
+            var names = Replace ? RedisRestore.StepNames : RedisRestore.StepNames[..2];
+            for (var i = 0; i < names.Length; i++) await ShouldProcessAsync(where, $"Step {i + 1}: {names[i]}" + (i == 0 ? $": {what}" : ""));
+            return;
+        }
+        if (!await ShouldProcessAsync(where, what)) return;
+        string? password = null;
+        if (Replace)
+        {
+            if (!Force && !await ShouldContinueAsync($"Stop Redis at {target.Endpoint} (SHUTDOWN NOSAVE: changes since {snapshot.Manifest.EndTime:u} are lost) and restart it on the snapshot? Its current files are kept beside it.", "Replace live data"))
+                return;
+            password = SecretResolver.Resolve(target, Credential?.GetNetworkCredential().Password);
+        }
+        var activity = what;
+        var index = 0;
+        var result = await RedisRestore.RunAsync(new RedisRestoreRequest
+        {
+            RepositoryRoot = policy.Repository, Target = target, PointInTime = pointInTime, Destination = _destination, Replace = Replace,
+            Password = password, Log = WriteVerboseAsync, Warn = WriteWarningAsync,
+            StepStarted = name => WriteProgressAsync(new ProgressRecord(1, activity, $"Step {++index}: {name}")
+                { PercentComplete = Math.Min(100, 100 * index / RedisRestore.StepNames.Length) }),
+        }, CancelToken);
+        WriteProgressAsync(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
+        WriteObjectAsync(result);
+    }
 }
 
 internal static class RestoreTargets
@@ -165,8 +211,8 @@ internal static class RestoreTargets
     {
         var target = policy.FindTarget(name)
             ?? throw new ItemNotFoundException($"The policy {policy.Path} has no target '{name}'. Its targets: {string.Join(", ", policy.Targets.Select(t => t.Name))}.");
-        if (target.Engine != TargetEngine.MariaDb)
-            throw new NotSupportedException($"Target '{name}' is a {target.Engine} target; point-in-time restore is for MariaDB targets in this version.");
+        if (target.Engine == TargetEngine.Elasticsearch)
+            throw new NotSupportedException($"Target '{name}' is an Elasticsearch target; restore is for MariaDB and Redis targets in this version.");
         return target;
     }
 

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Redis;
 using BackupTools.Engine.Repository;
 using BackupTools.Engine.Targets;
 using BackupTools.Model;
@@ -22,10 +23,15 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Target { get; set; } = [];
 
-    /// <summary>Full (the default for MariaDB), Incremental, or Binlog (archive closed binary logs).</summary>
+    /// <summary>MariaDB: Full (the default), Incremental, or Binlog (archive closed binary logs). Redis and Elasticsearch: Snapshot (the default).</summary>
     [Parameter(Position = 1)]
-    [ValidateSet("Full", "Incremental", "Binlog", IgnoreCase = true)]
+    [ValidateSet("Full", "Incremental", "Binlog", "Snapshot", IgnoreCase = true)]
     public string? Type { get; set; }
+
+    /// <summary>Redis: Replication (the default: a dump over the replication protocol, no access to the server's files) or Bgsave (BGSAVE, then a copy from the policy's dataDir).</summary>
+    [Parameter]
+    [ValidateSet("Replication", "Bgsave", IgnoreCase = true)]
+    public string? Method { get; set; }
 
     /// <summary>Used instead of the policy's passwordEnv/passwordFile.</summary>
     [Parameter]
@@ -41,14 +47,8 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
         var policy = LoadPolicy();
         foreach (var target in SelectTargets(policy, Target))
         {
-            if (target.Engine != TargetEngine.MariaDb)
-            {
-                WriteErrorAsync(new ErrorRecord(new NotSupportedException(
-                        $"Target '{target.Name}' is a {target.Engine} target; Start-DbBackup backs up MariaDB targets in this version."),
-                    "EngineNotSupported", ErrorCategory.NotImplemented, target.Name));
-                continue;
-            }
-            var type = (Type ?? "Full").ToLowerInvariant();
+            var type = (Type ?? (target.Engine == TargetEngine.MariaDb ? "Full" : "Snapshot")).ToLowerInvariant();
+            if (!TypeFits(target, type)) continue;
             string? password;
             try
             {
@@ -66,12 +66,32 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
                 Progress = CreateTransferProgress($"{type} backup of {target.Name}"), Log = WriteVerboseAsync,
             };
             WriteVerboseAsync($"Starting {type} backup of {target.Name} at {target.Endpoint} into {policy.Repository}");
-            if (type == MariaDbCatalog.Binlog)
+            if (target.Engine == TargetEngine.Redis)
+                Report(await RedisBackup.RunAsync(request, Enum.Parse<RedisBackupMethod>(Method ?? "Replication", ignoreCase: true), CancelToken));
+            else if (type == MariaDbCatalog.Binlog)
                 foreach (var attempt in await BinlogArchiver.RunAsync(request, CancelToken)) Report(attempt);
             else
                 Report(await MariaDbBackup.RunAsync(request, type, CancelToken));
             WriteProgressAsync(new ProgressRecord(1, $"{type} backup of {target.Name}", "Done") { RecordType = ProgressRecordType.Completed });
         }
+    }
+
+    /// <summary>Snapshot is the one type of Redis and Elasticsearch; Full, Incremental and Binlog are MariaDB's.</summary>
+    private bool TypeFits(TargetPolicy target, string type)
+    {
+        string? problem = null;
+        if (target.Engine == TargetEngine.Elasticsearch)
+            problem = $"Target '{target.Name}' is an Elasticsearch target; Start-DbBackup backs up MariaDB and Redis targets in this version.";
+        else if ((target.Engine == TargetEngine.MariaDb) == (type == "snapshot"))
+            problem = target.Engine == TargetEngine.MariaDb
+                ? $"Target '{target.Name}' is a MariaDB target; use -Type Full, Incremental or Binlog."
+                : $"Target '{target.Name}' is a {target.Engine} target; its backups are snapshots (-Type Snapshot, the default).";
+        else if (Method is not null && target.Engine != TargetEngine.Redis)
+            problem = $"-Method is for Redis targets; '{target.Name}' is a {target.Engine} target.";
+        if (problem is null) return true;
+        WriteErrorAsync(new ErrorRecord(new NotSupportedException(problem),
+            target.Engine == TargetEngine.Elasticsearch ? "EngineNotSupported" : "TypeNotSupported", ErrorCategory.InvalidArgument, target.Name));
+        return false;
     }
 
     private void Report(BackupAttempt attempt)

@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Processes;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Redis;
+
+public sealed record RedisRestoreRequest
+{
+    public required string RepositoryRoot { get; init; }
+    public required TargetPolicy Target { get; init; }
+    public required DateTime PointInTime { get; init; }
+    /// <summary>A new or empty directory to write dump.rdb into (for a server to start on).</summary>
+    public string? Destination { get; init; }
+    /// <summary>Restore into the running target: SHUTDOWN NOSAVE, files in place, start, check.</summary>
+    public bool Replace { get; init; }
+    public string? Password { get; init; }
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    public Action<string>? Log { get; init; }
+    public Action<string>? Warn { get; init; }
+    public Action<string>? StepStarted { get; init; }
+}
+
+public sealed class RedisRestoreException(string step, string message, Exception? inner = null) : Exception($"{step}: {message}", inner)
+{
+    public string Step { get; } = step;
+}
+
+/// <summary>
+/// Restores a Redis snapshot. Precision is the snapshot: the newest one that ended at or before T is chosen, and the
+/// result says which moment it holds. The dump is extracted, hash-checked and walked (CRC-64, key counts) before
+/// anything live is touched. With Replace, the live files are renamed aside (never deleted), and on an AOF instance a
+/// new append-only directory is built with the dump as its base, so the server cannot start empty (the trap in
+/// shared/notes: a dump.rdb beside appendonly yes and no appendonlydir loads nothing).
+/// </summary>
+public static class RedisRestore
+{
+    public static readonly string[] StepNames =
+        ["choose the snapshot", "extract and check the dump", "stop the server (SHUTDOWN NOSAVE)", "put the files in place", "start the server", "check the keys"];
+
+    public static CatalogEntry Choose(string repositoryRoot, string target, DateTime pointInTime)
+    {
+        var snapshots = BackupCatalog.List(repositoryRoot, RedisBackup.Engine, target, RedisBackup.Snapshot);
+        return snapshots.Where(s => s.Manifest.EndTime <= pointInTime).MaxBy(s => s.Manifest.EndTime)
+            ?? throw new RedisRestoreException("choose the snapshot", snapshots.Count == 0
+                ? $"Target '{target}' has no snapshot in the repository. Run: Start-DbBackup -Target {target}"
+                : $"Target '{target}' has no snapshot that ended at or before {BackupRecords.FormatTime(pointInTime)}; the oldest ended at {BackupRecords.FormatTime(snapshots.Min(s => s.Manifest.EndTime))}.");
+    }
+
+    /// <summary>What a snapshot holds: the state at its fork, some moment between its start and its end.</summary>
+    public static string Describe(CatalogEntry snapshot, DateTime pointInTime) =>
+        $"snapshot {snapshot.Manifest.Id} (state at its fork, between {BackupRecords.FormatTime(snapshot.Manifest.StartTime)} and {BackupRecords.FormatTime(snapshot.Manifest.EndTime)}; " +
+        $"{Ago(pointInTime - snapshot.Manifest.EndTime)} before the requested time; snapshot precision, no replay)";
+
+    private static string Ago(TimeSpan t) => t.TotalSeconds < 120 ? $"{t.TotalSeconds:0} s" : t.TotalHours < 48 ? $"{t.TotalMinutes:0} min" : $"{t.TotalDays:0.#} days";
+
+    public static async Task<RestoreResult> RunAsync(RedisRestoreRequest request, CancellationToken ct)
+    {
+        if (request.Replace == (request.Destination is not null))
+            throw new ArgumentException("A Redis restore writes either to -Destination or, with -Replace, into the running target; give one of them.");
+        var clock = Stopwatch.StartNew();
+        var steps = new List<RestoreStep>();
+        var stepClock = Stopwatch.StartNew();
+        var step = StepNames[0];
+        void Begin(string name)
+        {
+            steps.Add(new RestoreStep(step, stepClock.Elapsed));
+            stepClock.Restart();
+            step = name;
+            request.StepStarted?.Invoke(name);
+        }
+        request.StepStarted?.Invoke(step);
+        var snapshot = Choose(request.RepositoryRoot, request.Target.Name, request.PointInTime);
+        var expected = RedisFields.ReadDatabases(snapshot.Manifest.EngineFields);
+        request.Log?.Invoke("Restoring " + Describe(snapshot, request.PointInTime));
+
+        Begin(StepNames[1]);
+        var workDir = request.Replace ? Path.Combine(LiveDirectory(request), $".backuptools-restore-{snapshot.Manifest.Id}") : request.Destination!;
+        if (!request.Replace && Directory.Exists(workDir) && Directory.EnumerateFileSystemEntries(workDir).Any())
+            throw new RedisRestoreException(step, $"'{workDir}' is not empty. Give a new or empty directory as -Destination.");
+        Directory.CreateDirectory(workDir);
+        var dump = Path.Combine(workDir, RedisBackup.DumpFileName);
+        try
+        {
+            await ExtractAsync(snapshot, dump, expected, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            TryDelete(request.Replace ? workDir : dump);
+            throw new RedisRestoreException(step, e.Message + (request.Replace ? " The running server was not touched." : ""), e);
+        }
+        var plan = Describe(snapshot, request.PointInTime);
+        if (!request.Replace)
+        {
+            steps.Add(new RestoreStep(step, stepClock.Elapsed));
+            return new RestoreResult
+            {
+                Target = request.Target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = workDir, Steps = steps,
+                Duration = clock.Elapsed, Validated = true, RestoredTo = snapshot.Manifest.EndTime,
+                Validation = "dump hash, CRC-64 and key counts match the backup: " + Counts(expected),
+            };
+        }
+
+        try
+        {
+            return await ReplaceAsync(request, snapshot, dump, expected, plan, steps, Begin, () => step, clock, ct);
+        }
+        finally
+        {
+            TryDelete(workDir);
+        }
+    }
+
+    private static async Task<RestoreResult> ReplaceAsync(RedisRestoreRequest request, CatalogEntry snapshot, string dump,
+        IReadOnlyList<RdbDatabase> expected, string plan, List<RestoreStep> steps, Action<string> begin, Func<string> step,
+        Stopwatch clock, CancellationToken ct)
+    {
+        var target = request.Target;
+        string dir, dbFile, aofDirName, aofFileName;
+        bool aof;
+        await using (var connection = await RespConnection.OpenAsync(target, request.Password, TimeSpan.FromSeconds(15), ct))
+        {
+            aof = (await connection.InfoAsync("persistence", ct)).GetValueOrDefault("aof_enabled") == "1";
+            dir = await connection.ConfigGetAsync("dir", ct) ?? target.DataDir!;
+            dbFile = await connection.ConfigGetAsync("dbfilename", ct) ?? "dump.rdb";
+            aofDirName = await connection.ConfigGetAsync("appenddirname", ct) ?? "appendonlydir";
+            aofFileName = await connection.ConfigGetAsync("appendfilename", ct) ?? "appendonly.aof";
+            if (target.DataDir is not null && Path.GetFullPath(dir).TrimEnd('/') != Path.GetFullPath(target.DataDir).TrimEnd('/'))
+                throw new RedisRestoreException(step(), $"The server's dir is '{dir}' but the policy's dataDir is '{target.DataDir}'; fix the policy so the restore replaces the right files. Nothing was touched.");
+            request.Log?.Invoke($"Server dir {dir}, dbfilename {dbFile}, AOF {(aof ? $"on ({aofDirName}/{aofFileName})" : "off")}");
+
+            begin(StepNames[2]);
+            // NOSAVE: a plain SHUTDOWN with save points would write the current data over the file we put in place.
+            await connection.SendAsync(ct, "SHUTDOWN", "NOSAVE");
+        }
+        await WaitUntilDownAsync(target, request.StartTimeout, ct);
+
+        begin(StepNames[3]);
+        var stamp = DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        var kept = new List<string>();
+        var live = Path.Combine(dir, dbFile);
+        if (File.Exists(live)) { File.Move(live, $"{live}.before-restore-{stamp}"); kept.Add($"{live}.before-restore-{stamp}"); }
+        var aofDir = Path.Combine(dir, aofDirName);
+        if (Directory.Exists(aofDir)) { Directory.Move(aofDir, $"{aofDir}.before-restore-{stamp}"); kept.Add($"{aofDir}.before-restore-{stamp}"); }
+        if (aof)
+        {
+            // Redis 7 multi-part AOF: a manifest naming a base file, which may be an RDB. A new directory whose base is
+            // the dump loads it at start with appendonly yes, and the server appends to it from then on.
+            var fresh = aofDir + ".restore-" + stamp;
+            Directory.CreateDirectory(fresh);
+            var baseName = $"{aofFileName}.1.base.rdb";
+            File.Copy(dump, Path.Combine(fresh, baseName));
+            FileModes.WriteDurably(Path.Combine(fresh, $"{aofFileName}.manifest"), System.Text.Encoding.ASCII.GetBytes($"file {baseName} seq 1 type b\n"));
+            Directory.Move(fresh, aofDir);
+        }
+        File.Move(dump, live);
+        await CopyOwnershipAsync(dir, live, aof ? aofDir : null, ct);
+        request.Log?.Invoke($"In place: {live}{(aof ? $" and {aofDir} (base {aofFileName}.1.base.rdb)" : "")}; kept: {string.Join(", ", kept)}");
+
+        begin(StepNames[4]);
+        if (target.StartCommand.Count > 0)
+        {
+            request.Log?.Invoke("Starting the server: " + string.Join(' ', target.StartCommand));
+            await ProcessRunner.RunForTextAsync(new ProcessSpec(target.StartCommand[0], target.StartCommand.Skip(1).ToList()), ct);
+        }
+        else request.Warn?.Invoke($"The policy gives no startCommand for '{target.Name}': start its server now (e.g. systemctl start redis-server); waiting up to {request.StartTimeout.TotalMinutes:0} min.");
+        await using var restarted = await WaitUntilUpAsync(target, request.Password, request.StartTimeout, ct);
+
+        begin(StepNames[5]);
+        var keyspace = await restarted.InfoAsync("keyspace", ct);
+        var problems = CompareCounts(expected, keyspace, DateTime.UtcNow);
+        if (aof && (await restarted.InfoAsync("persistence", ct)).GetValueOrDefault("aof_enabled") != "1")
+            problems.Add("the server came back with AOF off, though it had AOF on");
+        if (problems.Count > 0)
+            throw new RedisRestoreException(step(), $"The restored server does not hold what the snapshot held: {string.Join("; ", problems)}. The previous files are kept: {string.Join(", ", kept)}.");
+        steps.Add(new RestoreStep(step(), TimeSpan.Zero));
+        return new RestoreResult
+        {
+            Target = target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = dir, Steps = steps, Duration = clock.Elapsed,
+            Validated = true, Validation = "the running server's key counts match the snapshot: " + Counts(expected),
+            RestoredTo = snapshot.Manifest.EndTime, PreviousDataDirectory = string.Join(", ", kept),
+        };
+    }
+
+    /// <summary>Writes the dump out, proving its SHA-256 on the way, then walks it (CRC-64 and key counts against the manifest).</summary>
+    private static async Task ExtractAsync(CatalogEntry snapshot, string dump, IReadOnlyList<RdbDatabase> expected, CancellationToken ct)
+    {
+        var file = snapshot.Manifest.Files.Single(f => f.Name.StartsWith(RedisBackup.DumpFileName, StringComparison.Ordinal));
+        await using (var source = StreamingWriter.OpenVerifiedRead(Path.Combine(snapshot.Path, file.Name), file.Compression, file.Sha256, out var verifier))
+        await using (var output = new FileStream(dump, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+        {
+            await source.CopyToAsync(output, 1 << 20, ct);
+            await verifier.VerifyToEndAsync(ct);
+            output.Flush(flushToDisk: true);
+        }
+        RdbSummary summary;
+        await using (var check = File.OpenRead(dump)) summary = RdbInspector.Inspect(check);
+        var found = summary.Databases.Select(d => (d.Index, d.Keys)).ToList();
+        if (!found.SequenceEqual(expected.Select(d => (d.Index, d.Keys))))
+            throw new InvalidDataException($"The extracted dump holds {Counts(summary.Databases)}, but the backup recorded {Counts(expected)}.");
+    }
+
+    /// <summary>
+    /// Keys per database against the snapshot. A key whose TTL ran out since is dropped when the server loads the
+    /// dump, so a database with TTLs may hold fewer keys, but never fewer than its keys without a TTL.
+    /// </summary>
+    public static List<string> CompareCounts(IReadOnlyList<RdbDatabase> expected, IReadOnlyDictionary<string, string> keyspace, DateTime now)
+    {
+        var problems = new List<string>();
+        foreach (var db in expected)
+        {
+            var actual = keyspace.TryGetValue($"db{db.Index}", out var line)
+                ? long.Parse(line.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture) : 0;
+            var expiredPossible = db.EarliestExpiry is { } e && e <= now.AddSeconds(1);
+            var min = expiredPossible ? db.Keys - db.Expires : db.Keys;
+            if (actual > db.Keys || actual < min)
+                problems.Add($"db{db.Index} has {actual} keys, expected {(min == db.Keys ? db.Keys.ToString(CultureInfo.InvariantCulture) : $"{min} to {db.Keys}")}");
+        }
+        foreach (var extra in keyspace.Keys.Where(k => k.StartsWith("db", StringComparison.Ordinal) && expected.All(d => $"db{d.Index}" != k)))
+            problems.Add($"{extra} exists but the snapshot had no keys there");
+        return problems;
+    }
+
+    private static string Counts(IEnumerable<RdbDatabase> databases)
+    {
+        var list = databases.Select(d => $"db{d.Index}={d.Keys}").ToList();
+        return list.Count == 0 ? "no keys" : string.Join(", ", list);
+    }
+
+    private static string LiveDirectory(RedisRestoreRequest request) =>
+        request.Target.DataDir ?? throw new RedisRestoreException("choose the snapshot",
+            $"Target '{request.Target.Name}' has no dataDir in the policy, so -Replace does not know where the server's files are. Add dataDir (the server's 'dir').");
+
+    private static async Task WaitUntilDownAsync(TargetPolicy target, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync(target.Host ?? "127.0.0.1", target.Port ?? 6379, ct);
+            }
+            catch (SocketException)
+            {
+                return;
+            }
+            await Task.Delay(50, ct);
+        }
+        throw new RedisRestoreException("stop the server (SHUTDOWN NOSAVE)", $"Redis at {target.Endpoint} still accepts connections {timeout.TotalSeconds:0} s after SHUTDOWN NOSAVE; nothing was replaced.");
+    }
+
+    private static async Task<RespConnection> WaitUntilUpAsync(TargetPolicy target, string? password, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var c = await RespConnection.OpenAsync(target, password, TimeSpan.FromSeconds(5), ct);
+                if ((await c.InfoAsync("persistence", ct)).GetValueOrDefault("loading") == "0") return c;
+                await c.DisposeAsync();
+            }
+            catch (Exception e) when (e is RedisConnectException or IOException or RedisReplyException)
+            {
+                last = e; // LOADING replies and refused connections until it is up
+            }
+            await Task.Delay(100, ct);
+        }
+        throw new RedisRestoreException("start the server", $"Redis at {target.Endpoint} did not come back within {timeout.TotalMinutes:0.#} min ({last?.Message}). The restored files are in place; start the server and check its log.");
+    }
+
+    /// <summary>Running as root, the new files get the owner of the server's directory, so a server running as redis can read them.</summary>
+    private static async Task CopyOwnershipAsync(string dir, string dump, string? aofDir, CancellationToken ct)
+    {
+        if (OperatingSystem.IsWindows() || Environment.UserName != "root") return;
+        var owner = (await ProcessRunner.RunForTextAsync(new ProcessSpec("stat", ["-c", "%u:%g", dir]), ct)).Trim();
+        await ProcessRunner.RunForTextAsync(new ProcessSpec("chown", aofDir is null ? [owner, dump] : ["-R", owner, dump, aofDir]), ct);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path)) Directory.Delete(path, true);
+            else if (File.Exists(path)) File.Delete(path);
+        }
+        catch (IOException) { }
+    }
+}
