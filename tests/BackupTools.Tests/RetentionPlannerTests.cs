@@ -35,6 +35,17 @@ public sealed class RetentionPlannerTests
     }
 
     [Fact]
+    public void SnapshotsExpireByAgeButTheNewestAlwaysStays()
+    {
+        RetentionItem Snap(string id, double daysAgo) => new(id, "snapshot", Now.AddDays(-daysAgo), Now.AddDays(-daysAgo).AddMinutes(1), null, null, 5);
+        var policy = new Dictionary<string, TimeSpan> { ["snapshot"] = TimeSpan.FromDays(7) };
+        Assert.Equal(["s10", "s20"], Removed([Snap("s20", 20), Snap("s10", 10), Snap("s2", 2)], policy: policy).Order());
+        var verdicts = RetentionPlanner.Plan([Snap("s30", 30), Snap("s9", 9)], policy, Now);
+        Assert.Equal(["s30"], verdicts.Where(v => v.Remove).Select(v => v.Item.Id));
+        Assert.Contains("newest snapshot", verdicts.Single(v => v.Item.Id == "s9").Reason);
+    }
+
+    [Fact]
     public void AKeptIncrementalKeepsItsWholeChain()
     {
         // i3 is young; its chain i2 → i1 → f35 is older than every retention but must stay.

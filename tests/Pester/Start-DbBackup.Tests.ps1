@@ -61,7 +61,7 @@ Describe 'Start-DbBackup' {
     }
 
     It 'refuses a target of another engine with a clear error and goes on' {
-        $r = Start-DbBackup cache, main-db -Policy $policy -ErrorAction SilentlyContinue -ErrorVariable err
+        $r = Start-DbBackup search, main-db -Policy $policy -ErrorAction SilentlyContinue -ErrorVariable err
         $r.Target | Should -Be 'main-db'
         $err[0].FullyQualifiedErrorId | Should -Be 'EngineNotSupported,BackupTools.Commands.StartDbBackupCommand'
     }

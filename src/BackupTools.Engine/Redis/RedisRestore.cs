@@ -73,6 +73,8 @@ public static class RedisRestore
             request.StepStarted?.Invoke(name);
         }
         request.StepStarted?.Invoke(step);
+        // A reader lease: retention skips this target while the restore reads its snapshot.
+        await using var reader = TargetLock.Acquire(request.RepositoryRoot, RedisBackup.Engine, request.Target.Name, scope: PointInTimeRestore.ReaderScope + Guid.NewGuid().ToString("N")[..8]);
         var snapshot = Choose(request.RepositoryRoot, request.Target.Name, request.PointInTime);
         var expected = RedisFields.ReadDatabases(snapshot.Manifest.EngineFields);
         request.Log?.Invoke("Restoring " + Describe(snapshot, request.PointInTime));

@@ -2,18 +2,18 @@ using System.Globalization;
 
 namespace BackupTools.Engine.Retention;
 
-/// <summary>What the planner needs of one MariaDB backup set.</summary>
+/// <summary>What the planner needs of one backup set.</summary>
 public sealed record RetentionItem(string Id, string Type, DateTime StartTime, DateTime EndTime, string? ParentId, string? BinlogFile, long StoredBytes);
 
 /// <summary>The planner's verdict on one set: remove it, or keep it and why.</summary>
 public sealed record RetentionVerdict(RetentionItem Item, bool Remove, string Reason);
 
 /// <summary>
-/// Decides which backup sets of one MariaDB target expire, as a pure function of the sets, the retention per type and
+/// Decides which backup sets of one target expire, as a pure function of the sets, the retention per type and
 /// "now", so every rule can be tested without a disk. Age alone never removes something a kept backup needs:
 /// <list type="bullet">
 /// <item>a set younger than its type's retention is kept (a type without retention is kept forever);</item>
-/// <item>the newest full is always kept, even when expired;</item>
+/// <item>the newest full (and for Redis and Elasticsearch the newest snapshot) is always kept, even when expired;</item>
 /// <item>a kept incremental keeps its whole chain (every parent up to its full);</item>
 /// <item>every binlog file from the oldest kept backup's binlog file onward is kept, so the point-in-time window
 /// never gets a hole;</item>
@@ -23,7 +23,7 @@ public sealed record RetentionVerdict(RetentionItem Item, bool Remove, string Re
 /// </summary>
 public static class RetentionPlanner
 {
-    public const string Full = "full", Incremental = "incremental", Binlog = "binlog";
+    public const string Full = "full", Incremental = "incremental", Binlog = "binlog", Snapshot = "snapshot";
 
     public static IReadOnlyList<RetentionVerdict> Plan(IReadOnlyList<RetentionItem> items, IReadOnlyDictionary<string, TimeSpan> retention,
         DateTime now, IReadOnlySet<string>? heldTypes = null, IReadOnlySet<string>? onlyConsider = null)
@@ -45,6 +45,9 @@ public static class RetentionPlanner
 
         var fulls = items.Where(i => i.Type == Full).OrderBy(i => i.StartTime).ToList();
         if (fulls.Count > 0) Keep(fulls[^1], "the newest full backup is always kept");
+        // Snapshot engines (Redis, Elasticsearch): each snapshot is whole, so only the newest must stay.
+        if (items.Where(i => i.Type == Snapshot).MaxBy(i => i.StartTime) is { } newestSnapshot)
+            Keep(newestSnapshot, "the newest snapshot is always kept");
 
         // Kept incrementals keep their chains; walk from the newest so a chain is marked in one pass.
         var byId = items.ToDictionary(i => i.Id, StringComparer.Ordinal);

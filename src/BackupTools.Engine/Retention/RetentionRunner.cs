@@ -20,7 +20,7 @@ public sealed record RetentionOutcome
 }
 
 /// <summary>
-/// Applies <see cref="RetentionPlanner"/> to one MariaDB target's sets on disk, under both of the target's locks (no
+/// Applies <see cref="RetentionPlanner"/> to one MariaDB or Redis target's sets on disk, under both of the target's locks (no
 /// backup runs meanwhile) and only while no restore holds a reader lease on it. Each removal is crash-safe: the set is
 /// renamed to <c>&lt;id&gt;.deleting</c> (no longer listed) before it is deleted, and the journal records it.
 /// </summary>
@@ -32,14 +32,16 @@ public static class RetentionRunner
     public static async Task<RetentionOutcome> RunAsync(string repositoryRoot, TargetPolicy target, DateTime now, IReadOnlySet<string>? onlyConsider,
         Func<RetentionVerdict, Task<bool>> confirm, Action<string>? log, CancellationToken cancellationToken)
     {
-        const string engine = MariaDbCatalog.Engine;
+        var engine = target.Engine == TargetEngine.Redis ? "redis" : MariaDbCatalog.Engine;
+        var mariaDb = target.Engine == TargetEngine.MariaDb;
         if (TargetLock.LiveHolder(repositoryRoot, engine, target.Name, PointInTimeRestore.ReaderScope) is { } reader)
             return new RetentionOutcome
             {
                 Target = target.Name,
                 Skipped = $"a restore (host {reader.Host}, process {reader.ProcessId}) is reading its backups; retention waits for the next run",
             };
-        TargetLock main, binlog;
+        TargetLock main;
+        TargetLock? binlog;
         try
         {
             main = TargetLock.Acquire(repositoryRoot, engine, target.Name, log);
@@ -47,7 +49,7 @@ public static class RetentionRunner
         catch (TargetLockedException e) { return new RetentionOutcome { Target = target.Name, Skipped = e.Message }; }
         try
         {
-            binlog = TargetLock.Acquire(repositoryRoot, engine, target.Name, log, scope: BackupRun.LockScopeOf(engine, MariaDbCatalog.Binlog));
+            binlog = mariaDb ? TargetLock.Acquire(repositoryRoot, engine, target.Name, log, scope: BackupRun.LockScopeOf(engine, MariaDbCatalog.Binlog)) : null;
         }
         catch (TargetLockedException e)
         {
@@ -62,7 +64,7 @@ public static class RetentionRunner
             var byId = entries.ToDictionary(e => e.Manifest.Id, StringComparer.Ordinal);
             var items = entries.Select(ToItem).ToList();
             var verdicts = RetentionPlanner.Plan(items, target.Retention, now, HeldTypes(repositoryRoot, engine, target.Name), onlyConsider);
-            var before = TryWindow(repositoryRoot, target.Name, null);
+            var before = mariaDb ? TryWindow(repositoryRoot, target.Name, null) : null;
 
             var removed = new List<RetentionDecision>();
             var declined = new List<RetentionVerdict>();
@@ -83,7 +85,7 @@ public static class RetentionRunner
                 });
             }
             // The window after: what is on disk now, less what -WhatIf only pretended to remove.
-            var after = TryWindow(repositoryRoot, target.Name, declined.Select(d => d.Item.Id).ToHashSet(StringComparer.Ordinal));
+            var after = mariaDb ? TryWindow(repositoryRoot, target.Name, declined.Select(d => d.Item.Id).ToHashSet(StringComparer.Ordinal)) : null;
             return new RetentionOutcome
             {
                 Target = target.Name, Removed = removed, Declined = declined, Kept = verdicts.Where(v => !v.Remove).ToList(),

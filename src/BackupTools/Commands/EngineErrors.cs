@@ -5,6 +5,8 @@ using BackupTools.Engine.Processes;
 using BackupTools.Engine.Repository;
 using BackupTools.Engine.Targets;
 
+using BackupTools.Engine.Redis;
+
 namespace BackupTools.Commands;
 
 /// <summary>Turns the engine's typed exceptions into error records with a stable id and a real category.</summary>
@@ -27,6 +29,13 @@ internal static class EngineErrors
         BackupTools.Engine.Models.ModelRestoreException m => new ErrorRecord(e, "ModelRestoreFailed", ErrorCategory.InvalidResult, target ?? m.Step),
         RestoreStepException s => new ErrorRecord(e, "RestoreStepFailed", ErrorCategory.InvalidResult, target ?? s.Step),
         ItemNotFoundException => new ErrorRecord(e, "TargetNotFound", ErrorCategory.ObjectNotFound, target),
+        RedisAuthException => new ErrorRecord(e, "RedisAuth", ErrorCategory.AuthenticationError, target),
+        RedisPermissionException => new ErrorRecord(e, "RedisPermission", ErrorCategory.PermissionDenied, target),
+        RedisBackupException => new ErrorRecord(e, "RedisBackup", ErrorCategory.InvalidResult, target),
+        RedisConnectException => new ErrorRecord(e, "RedisConnect", ErrorCategory.ConnectionError, target),
+        RedisReplyException => new ErrorRecord(e, "RedisError", ErrorCategory.InvalidResult, target),
+        RdbFormatException => new ErrorRecord(e, "RdbFormat", ErrorCategory.InvalidData, target),
+        RedisRestoreException s => new ErrorRecord(e, "RestoreStepFailed", ErrorCategory.InvalidResult, target ?? s.Step),
         NotSupportedException => new ErrorRecord(e, "EngineNotSupported", ErrorCategory.NotImplemented, target),
         // MySqlConnector's exception lives in the engine's load context; its name is enough to classify it.
         _ when e.GetType().Name == "MySqlException" => new ErrorRecord(e, "DatabaseError", ErrorCategory.ConnectionError, target),

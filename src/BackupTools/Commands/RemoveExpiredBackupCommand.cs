@@ -58,7 +58,7 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
         if (names is { Length: 0 }) return;
         foreach (var target in SelectTargets(policy, names))
         {
-            if (target.Engine != TargetEngine.MariaDb)
+            if (target.Engine == TargetEngine.Elasticsearch)
             {
                 WriteVerboseAsync($"{target.Name}: {target.Engine} backups have no retention rules in this version; nothing removed.");
                 continue;
@@ -77,8 +77,10 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
             var what = outcome.Declined.Count > 0 && outcome.Removed.Count == 0
                 ? $"would remove {outcome.Declined.Count} backup(s), {FormatBytes(outcome.Declined.Sum(d => d.Item.StoredBytes))}"
                 : $"removed {outcome.Removed.Count} backup(s), {FormatBytes(freed)}";
-            WriteHostAsync($"{target.Name}: {what}; recoverable window before: " +
-                           $"{RetentionRunner.Describe(outcome.WindowBefore)}; after: {RetentionRunner.Describe(outcome.WindowAfter)}");
+            WriteHostAsync(target.Engine != TargetEngine.MariaDb
+                ? $"{target.Name}: {what}; {outcome.Kept.Count} snapshot(s) kept"
+                : $"{target.Name}: {what}; recoverable window before: " +
+                  $"{RetentionRunner.Describe(outcome.WindowBefore)}; after: {RetentionRunner.Describe(outcome.WindowAfter)}");
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Redis;
 using BackupTools.Engine.Repository;
 using BackupTools.Engine.Status;
 using BackupTools.Model;
@@ -56,8 +57,12 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
         if (Restore)
         {
             foreach (var (entry, root) in Entries())
+            {
                 if (entry.Manifest.Engine == MariaDbCatalog.Engine && _restored.Add((root, entry.Manifest.Target)))
                     WriteObjectAsync(await TestRestoreAsync(root, entry.Manifest.Target));
+                else if (entry.Manifest.Engine == RedisBackup.Engine && _restored.Add((root, entry.Manifest.Target)))
+                    WriteObjectAsync(await TestRedisRestoreAsync(root, entry.Manifest.Target));
+            }
             return;
         }
         foreach (var (entry, root) in Entries())
@@ -124,6 +129,17 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
         }, CancelToken);
         WriteProgressAsync(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
         return result;
+    }
+
+    /// <summary>Redis: the snapshot at or before the point (the newest without one) written out in scratch, hash- and CRC-checked, key counts compared.</summary>
+    private async Task<RestoreResult> TestRedisRestoreAsync(string root, string target)
+    {
+        using var scratch = ScratchDirectory.Create(root, "test-restore-" + target);
+        return await RedisRestore.RunAsync(new RedisRestoreRequest
+        {
+            RepositoryRoot = root, Target = new TargetPolicy { Name = target, Engine = TargetEngine.Redis },
+            PointInTime = PointInTime?.UtcDateTime ?? DateTime.UtcNow, Destination = Path.Combine(scratch.Path, "data"), Log = WriteVerboseAsync,
+        }, CancelToken);
     }
 
     /// <summary>The sets to test with the repository each lives in.</summary>
