@@ -280,6 +280,7 @@ public sealed class RedisBackupTests : IDisposable
     {
         var mark = new string('m', 39) + "z";
         var payload = Encoding.ASCII.GetBytes(new string('p', 100_000) + "END");
+        // 7 bytes a read: the mark arrives in pieces, and the stream must neither pass any of it on nor read past it.
         var wire = new TrickleStream([.. payload, .. Encoding.ASCII.GetBytes(mark), .. "after"u8.ToArray()], 7);
         using var output = new MemoryStream();
         new EofMarkedStream(wire, mark).CopyTo(output);

@@ -57,23 +57,21 @@ public static class RedisBackup
     {
         var target = request.Target;
         await using var connection = await RespConnection.OpenAsync(target, request.Password, TimeSpan.FromSeconds(15), ct);
-        var server = await connection.InfoAsync("server", ct);
-        var persistence = await connection.InfoAsync("persistence", ct);
-        var memory = await connection.InfoAsync("memory", ct);
-        var version = server.GetValueOrDefault("redis_version");
-        var aof = persistence.GetValueOrDefault("aof_enabled") == "1";
-        request.Log?.Invoke($"Redis {version} at {connection.Endpoint}: AOF {(aof ? "on" : "off")}, {memory.GetValueOrDefault("used_memory_human")} in memory; method {method}");
-
+        // The server facts come over a second connection while the fork starts: SYNC is not kept waiting for them.
+        var facts = ServerFactsAsync(target, request.Password, ct);
         Stream payload;
         long? total = null;
         if (method == RedisBackupMethod.Replication)
             (payload, total) = await StartReplicationDumpAsync(connection, target.User, ct);
         else
         {
+            await facts;
             var path = await BgsaveAsync(connection, target, request.Log, ct);
             payload = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
             total = payload.Length;
         }
+        var (version, aof) = await facts;
+        request.Log?.Invoke($"Redis {version} at {connection.Endpoint}: AOF {(aof ? "on" : "off")}; method {method}");
 
         RdbSummary summary;
         await using (payload)
@@ -112,6 +110,14 @@ public static class RedisBackup
         {
             ServerVersion = version, ToolVersion = $"RDB {summary.Version}", EngineFields = fields,
         }, request.Progress, ct);
+    }
+
+    private static async Task<(string? Version, bool Aof)> ServerFactsAsync(Model.TargetPolicy target, string? password, CancellationToken ct)
+    {
+        await using var connection = await RespConnection.OpenAsync(target, password, TimeSpan.FromSeconds(15), ct);
+        var server = await connection.InfoAsync("server", ct);
+        var persistence = await connection.InfoAsync("persistence", ct);
+        return (server.GetValueOrDefault("redis_version"), persistence.GetValueOrDefault("aof_enabled") == "1");
     }
 
     /// <summary>

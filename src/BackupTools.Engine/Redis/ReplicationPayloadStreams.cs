@@ -12,7 +12,7 @@ namespace BackupTools.Engine.Redis;
 public sealed class EofMarkedStream(Stream inner, string mark) : ReadOnlyStream
 {
     private readonly byte[] _mark = Encoding.ASCII.GetBytes(mark);
-    private readonly byte[] _buffer = new byte[1 << 16];
+    private readonly byte[] _buffer = new byte[1 << 20]; // larger than the connection's buffer, so reads bypass it
     private int _held; // bytes in _buffer; the last 40 are held back until more arrives, as they may be the start of the mark
     private int _markAt = -1;
 
@@ -28,7 +28,7 @@ public sealed class EofMarkedStream(Stream inner, string mark) : ReadOnlyStream
     {
         while (true)
         {
-            // Once the mark is seen, the payload is what comes before it; anything after it is not ours.
+            // Once the mark is seen, the payload is what comes before it.
             var payloadEnd = _markAt >= 0 ? _markAt : _held - _mark.Length;
             if (payloadEnd > 0)
             {
@@ -40,10 +40,11 @@ public sealed class EofMarkedStream(Stream inner, string mark) : ReadOnlyStream
             if (_markAt >= 0) return 0;
             var n = await inner.ReadAsync(_buffer.AsMemory(_held), cancellationToken);
             if (n == 0) throw new EndOfStreamException("Redis closed the connection before the end of the dump (no EOF mark).");
-            var searchFrom = Math.Max(0, _held - _mark.Length + 1);
             _held += n;
-            var found = _buffer.AsSpan(searchFrom, _held - searchFrom).IndexOf(_mark);
-            if (found >= 0) _markAt = searchFrom + found;
+            // As redis-cli does: the mark is the last thing the server sends, so it ends a read. Comparing only the
+            // tail is O(1) per read; searching every byte for it cost more CPU than the dump (digit-heavy data is
+            // full of the mark's hex characters).
+            if (_held >= _mark.Length && _buffer.AsSpan(_held - _mark.Length, _mark.Length).SequenceEqual(_mark)) _markAt = _held - _mark.Length;
         }
     }
 
