@@ -174,6 +174,21 @@ alerts:
         Format-List Name, Version, Destination, Validated, Steps | Show
     Write-Host "  tokenizer/vocab.txt is now: $(Get-Content "$modelDir/tokenizer/vocab.txt")"
 
+    Step 'Redis: a snapshot over the replication protocol, then a restore into a new server'
+    foreach ($i in 1..1000) { $null = $redis.Command("SET user:$i session-$i") }
+    $null = $redis.Command('HSET settings theme dark lang en')
+    $null = $redis.Command('SET temporary x EX 3600')
+    $snap = Start-DbBackup cache
+    $snap | Show
+    Write-Host "  The manifest recorded $((Get-Content (Join-Path $snap.Path 'manifest.json') -Raw | ConvertFrom-Json).engineFields.'db0.keys') keys in db0, checked against the dump's CRC-64."
+    $null = $redis.Command('FLUSHALL')
+    Write-Host "  FLUSHALL on the live server: DBSIZE is now $($redis.Command('DBSIZE').Trim())"
+    $restoreDir = "$work/redis-restored"
+    Restore-DbToPointInTime cache (Get-Date) -Destination $restoreDir | Format-List Plan, RestoredTo, Validation | Show
+    $second = [BackupTools.TestServers.RedisServer]::Start($restoreDir)
+    Write-Host "  A second redis-server started on $restoreDir has DBSIZE $($second.Command('DBSIZE').Trim()) and settings.theme = $(($second.Command('HGET settings theme') -split "`r`n")[1])"
+    $second.Dispose()
+
     Step 'Get-BackupRepository'
     Get-BackupRepository | Show
 }
