@@ -33,6 +33,8 @@ public sealed record TargetPolicy
     public string? Url { get; init; }
     public string? SnapshotRepository { get; init; }
     public IReadOnlyList<string> Indices { get; init; } = Array.Empty<string>();
+    /// <summary>Elasticsearch: how to register the snapshot repository when the cluster lacks it ("type" plus its settings).</summary>
+    public IReadOnlyDictionary<string, string> SnapshotRepositorySettings { get; init; } = new Dictionary<string, string>();
     /// <summary>Redis: the program and arguments that start the server again after a -Replace restore (else we wait for its supervisor).</summary>
     public IReadOnlyList<string> StartCommand { get; init; } = Array.Empty<string>();
     /// <summary>Backup type (full, incremental, binlog, snapshot) → 5-field cron expression.</summary>

@@ -15,7 +15,7 @@ public static partial class PolicyParser
     private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts"];
     private static readonly string[] TargetKeys =
         ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
-         "snapshotRepository", "indices", "schedule", "retention", "startCommand"];
+         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings"];
     private static readonly Dictionary<string, string> SecretKeys = new()
     {
         ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
@@ -143,6 +143,17 @@ public static partial class PolicyParser
         var snapshotRepository = r.Text(t, "snapshotRepository", key + ".snapshotRepository", required: false);
         var indices = r.TextList(t, "indices", key + ".indices");
         var startCommand = r.TextList(t, "startCommand", key + ".startCommand");
+        var repositorySettings = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (r.Mapping(PolicyNode.Child(t, "snapshotRepositorySettings"), key + ".snapshotRepositorySettings", required: false, t) is { } rs)
+        {
+            foreach (var (kn, vn) in rs.Children)
+            {
+                if (kn is YamlScalarNode { Value: { } k } && vn is YamlScalarNode { Value: { } v }) repositorySettings[k] = v;
+                else r.Problem(vn, key + ".snapshotRepositorySettings", "takes plain values, e.g. { type: fs, location: /mnt/es-backups }");
+            }
+            if (!repositorySettings.ContainsKey("type"))
+                r.Problem(rs, key + ".snapshotRepositorySettings.type", "is required: the repository type (fs, s3, azure, gcs, url), e.g. { type: fs, location: /mnt/es-backups }");
+        }
         if (startCommand.Count > 0 && !Path.IsPathRooted(startCommand[0]))
             r.Problem(PolicyNode.Child(t, "startCommand")!, key + ".startCommand", $"'{startCommand[0]}' must be an absolute path (cron and services have a minimal PATH), e.g. [/usr/bin/systemctl, start, redis-server]");
         if (engine is null) return null;
@@ -154,7 +165,7 @@ public static partial class PolicyParser
                     r.Problem(t, key, "needs 'socket', or both 'host' and 'port', to reach the server");
                 else if (engine == TargetEngine.Redis && (host is null || port is null))
                     r.Problem(t, key, "needs 'host' and 'port' to reach the server");
-                foreach (var k in new[] { "url", "snapshotRepository", "indices" })
+                foreach (var k in new[] { "url", "snapshotRepository", "indices", "snapshotRepositorySettings" })
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, $"is for elasticsearch targets, not {engineText}");
                 if (engine == TargetEngine.MariaDb && PolicyNode.Child(t, "startCommand") is { } sc)
                     r.Problem(sc, key + ".startCommand", "is for redis targets (how Restore-DbToPointInTime -Replace starts the server again)");
@@ -187,7 +198,7 @@ public static partial class PolicyParser
             Name = name, Engine = engine.Value, Host = host, Port = port, Socket = socket, User = user,
             PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
             DataDir = dataDir, ConfigFile = configFile, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
-            Schedule = schedule, Retention = retention, StartCommand = startCommand,
+            Schedule = schedule, Retention = retention, StartCommand = startCommand, SnapshotRepositorySettings = repositorySettings,
         };
     }
 

@@ -20,7 +20,7 @@ public sealed record RetentionOutcome
 }
 
 /// <summary>
-/// Applies <see cref="RetentionPlanner"/> to one MariaDB or Redis target's sets on disk, under both of the target's locks (no
+/// Applies <see cref="RetentionPlanner"/> to one target's sets on disk (and for Elasticsearch, its snapshots in the cluster), under both of the target's locks (no
 /// backup runs meanwhile) and only while no restore holds a reader lease on it. Each removal is crash-safe: the set is
 /// renamed to <c>&lt;id&gt;.deleting</c> (no longer listed) before it is deleted, and the journal records it.
 /// </summary>
@@ -30,9 +30,10 @@ public static class RetentionRunner
 
     /// <param name="confirm">Asked before each removal (ShouldProcess); false leaves the set in place.</param>
     public static async Task<RetentionOutcome> RunAsync(string repositoryRoot, TargetPolicy target, DateTime now, IReadOnlySet<string>? onlyConsider,
-        Func<RetentionVerdict, Task<bool>> confirm, Action<string>? log, CancellationToken cancellationToken)
+        Func<RetentionVerdict, Task<bool>> confirm, Action<string>? log, CancellationToken cancellationToken,
+        Func<CatalogEntry, CancellationToken, Task>? removeFromServer = null)
     {
-        var engine = target.Engine == TargetEngine.Redis ? "redis" : MariaDbCatalog.Engine;
+        var engine = target.Engine switch { TargetEngine.Redis => "redis", TargetEngine.Elasticsearch => "elasticsearch", _ => MariaDbCatalog.Engine };
         var mariaDb = target.Engine == TargetEngine.MariaDb;
         if (TargetLock.LiveHolder(repositoryRoot, engine, target.Name, PointInTimeRestore.ReaderScope) is { } reader)
             return new RetentionOutcome
@@ -77,7 +78,7 @@ public static class RetentionRunner
                     declined.Add(v);
                     continue;
                 }
-                Remove(repositoryRoot, entry, v.Reason);
+                await RemoveAsync(repositoryRoot, entry, v.Reason, removeFromServer, cancellationToken);
                 removed.Add(new RetentionDecision
                 {
                     Target = target.Name, Engine = engine, Type = v.Item.Type, Id = v.Item.Id, StartTime = v.Item.StartTime,
@@ -113,10 +114,25 @@ public static class RetentionRunner
         catch (RestoreWindowException) { return null; }
     }
 
-    private static void Remove(string root, CatalogEntry entry, string reason)
+    private static async Task RemoveAsync(string root, CatalogEntry entry, string reason,
+        Func<CatalogEntry, CancellationToken, Task>? removeFromServer, CancellationToken ct)
     {
         var deleting = entry.Path + BackupCatalog.DeletingSuffix;
         Directory.Move(entry.Path, deleting); // from here on it is not listed, whatever happens next
+        if (removeFromServer is not null)
+        {
+            // Elasticsearch: the data is a snapshot in the cluster. The set is unlisted first, so it never names a
+            // snapshot that is gone; if the cluster refuses, the set is listed again and the error goes up.
+            try
+            {
+                await removeFromServer(entry, ct);
+            }
+            catch
+            {
+                Directory.Move(deleting, entry.Path);
+                throw;
+            }
+        }
         Directory.Delete(deleting, recursive: true);
         RunJournal.Append(root, new JournalEntry
         {

@@ -116,7 +116,10 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
         return new PipelineProgress<TransferProgress>(p =>
         {
             var rate = p.Bytes / Math.Max(clock.Elapsed.TotalSeconds, 0.001);
-            var record = new ProgressRecord(activityId, activity, $"{p.Phase}: {FormatBytes(p.Bytes)} at {FormatBytes((long)rate)}/s");
+            // Counts that are not bytes (an Elasticsearch snapshot's shards) are shown as "done of total".
+            var record = p.Phase == "Shards"
+                ? new ProgressRecord(activityId, activity, $"Shards: {p.Bytes} of {p.TotalBytes} done")
+                : new ProgressRecord(activityId, activity, $"{p.Phase}: {FormatBytes(p.Bytes)} at {FormatBytes((long)rate)}/s");
             if (p.TotalBytes is > 0 and var total)
             {
                 record.PercentComplete = (int)Math.Min(100, 100 * p.Bytes / total);

@@ -1,5 +1,8 @@
 using System.Management.Automation;
+using BackupTools.Engine.Elasticsearch;
+using BackupTools.Engine.Repository;
 using BackupTools.Engine.Retention;
+using BackupTools.Engine.Targets;
 using BackupTools.Model;
 
 namespace BackupTools.Commands;
@@ -58,14 +61,22 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
         if (names is { Length: 0 }) return;
         foreach (var target in SelectTargets(policy, names))
         {
+            Func<CatalogEntry, CancellationToken, Task>? removeFromServer = null;
             if (target.Engine == TargetEngine.Elasticsearch)
             {
-                WriteVerboseAsync($"{target.Name}: {target.Engine} backups have no retention rules in this version; nothing removed.");
-                continue;
+                // Its snapshots are deleted in the cluster, one at a time, before their sets go.
+                string? secret;
+                try { secret = SecretResolver.Resolve(target, null); }
+                catch (SecretUnavailableException e)
+                {
+                    WriteErrorAsync(EngineErrors.ToErrorRecord(e, target.Name));
+                    continue;
+                }
+                removeFromServer = (entry, ct) => EsSnapshotDelete.DeleteAsync(target, secret, entry, WriteVerboseAsync, ct);
             }
             var outcome = await RetentionRunner.RunAsync(policy.Repository, target, now, only,
                 v => ShouldProcessAsync($"{target.Name} {v.Item.Type} {v.Item.Id}", $"Remove backup ({v.Reason})"),
-                WriteVerboseAsync, CancelToken);
+                WriteVerboseAsync, CancelToken, removeFromServer);
             if (outcome.Skipped is not null)
             {
                 WriteWarningAsync($"{target.Name}: nothing removed: {outcome.Skipped}");

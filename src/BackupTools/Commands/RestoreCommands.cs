@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using BackupTools.Engine.Elasticsearch;
 using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Redis;
 using BackupTools.Engine.Targets;
@@ -103,6 +104,20 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
     [Credential]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>Elasticsearch: index names or wildcard patterns to restore, a subset of the snapshot's (all when omitted).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Index { get; set; }
+
+    /// <summary>Elasticsearch: a regular expression over restored index names, to restore beside the live ones.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? RenamePattern { get; set; }
+
+    /// <summary>Elasticsearch: the replacement for -RenamePattern ($1 for the first group), e.g. 'restored-$1'.</summary>
+    [Parameter]
+    public string? RenameReplacement { get; set; }
+
     private string? _destination;
 
     protected override void PrepareRecord()
@@ -119,6 +134,11 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         if (target.Engine == TargetEngine.Redis)
         {
             await RestoreRedisAsync(policy, target);
+            return;
+        }
+        if (target.Engine == TargetEngine.Elasticsearch)
+        {
+            await RestoreElasticsearchAsync(policy, target);
             return;
         }
         if (_destination is null)
@@ -168,6 +188,37 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         WriteObjectAsync(result);
     }
 
+    private async Task RestoreElasticsearchAsync(BackupPolicy policy, TargetPolicy target)
+    {
+        if (Plan is not null || _destination is not null)
+            throw new ArgumentException($"Target '{target.Name}' is an Elasticsearch target: it restores into its cluster. Give -Target and -PointInTime, and -Index, -RenamePattern/-RenameReplacement or -Replace; not -Plan or -Destination.");
+        if ((RenamePattern is null) != (RenameReplacement is null))
+            throw new ArgumentException("-RenamePattern and -RenameReplacement go together, e.g. -RenamePattern '(.+)' -RenameReplacement 'restored-$1'.");
+        var password = SecretResolver.Resolve(target, Credential?.GetNetworkCredential().Password);
+        var request = new EsRestoreRequest
+        {
+            RepositoryRoot = policy.Repository, Target = target, PointInTime = PointInTime.UtcDateTime, Index = Index ?? [],
+            RenamePattern = RenamePattern, RenameReplacement = RenameReplacement, Replace = Replace, Password = password, Log = WriteVerboseAsync,
+        };
+        var plan = await EsSnapshotRestore.PlanAsync(request, CancelToken);
+        var what = $"Restore {string.Join(", ", plan.Indices.Select(p => p.Source == p.Target ? p.Source : $"{p.Source} as {p.Target}"))} from {EsSnapshotRestore.Describe(plan.Snapshot, request.PointInTime)}";
+        if (MyInvocation.BoundParameters.ContainsKey("WhatIf"))
+        {
+            foreach (var index in plan.OpenConflicts)
+                await ShouldProcessAsync(target.Url!, Replace ? $"Close the open index {index} so the restore replaces it" : $"Refuse: the open index {index} would be overwritten (give -Replace or a rename)");
+            await ShouldProcessAsync(target.Url!, what);
+            return;
+        }
+        if (!await ShouldProcessAsync(target.Url!, what)) return;
+        if (Replace && plan.OpenConflicts.Count > 0 && !Force &&
+            !await ShouldContinueAsync($"Close the open indices {string.Join(", ", plan.OpenConflicts)} and restore the snapshot over them? Their current data is lost.", "Replace live indices"))
+            return;
+        WriteProgressAsync(new ProgressRecord(1, what, "Restoring (waits for the cluster to finish)"));
+        var result = await EsSnapshotRestore.RunAsync(request, CancelToken);
+        WriteProgressAsync(new ProgressRecord(1, what, "Done") { RecordType = ProgressRecordType.Completed });
+        WriteObjectAsync(result);
+    }
+
     private async Task RestoreRedisAsync(BackupPolicy policy, TargetPolicy target)
     {
         if (Plan is not null) throw new ArgumentException($"Target '{target.Name}' is a Redis target; give -Target and -PointInTime (plans are for MariaDB).");
@@ -211,8 +262,6 @@ internal static class RestoreTargets
     {
         var target = policy.FindTarget(name)
             ?? throw new ItemNotFoundException($"The policy {policy.Path} has no target '{name}'. Its targets: {string.Join(", ", policy.Targets.Select(t => t.Name))}.");
-        if (target.Engine == TargetEngine.Elasticsearch)
-            throw new NotSupportedException($"Target '{name}' is an Elasticsearch target; restore is for MariaDB and Redis targets in this version.");
         return target;
     }
 

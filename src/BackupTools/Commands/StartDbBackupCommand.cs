@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using BackupTools.Engine.Elasticsearch;
 using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Redis;
 using BackupTools.Engine.Repository;
@@ -66,7 +67,9 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
                 Progress = CreateTransferProgress($"{type} backup of {target.Name}"), Log = WriteVerboseAsync,
             };
             WriteVerboseAsync($"Starting {type} backup of {target.Name} at {target.Endpoint} into {policy.Repository}");
-            if (target.Engine == TargetEngine.Redis)
+            if (target.Engine == TargetEngine.Elasticsearch)
+                Report(await EsSnapshotBackup.RunAsync(request, CancelToken));
+            else if (target.Engine == TargetEngine.Redis)
                 Report(await RedisBackup.RunAsync(request, Enum.Parse<RedisBackupMethod>(Method ?? "Replication", ignoreCase: true), CancelToken));
             else if (type == MariaDbCatalog.Binlog)
                 foreach (var attempt in await BinlogArchiver.RunAsync(request, CancelToken)) Report(attempt);
@@ -80,17 +83,14 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
     private bool TypeFits(TargetPolicy target, string type)
     {
         string? problem = null;
-        if (target.Engine == TargetEngine.Elasticsearch)
-            problem = $"Target '{target.Name}' is an Elasticsearch target; Start-DbBackup backs up MariaDB and Redis targets in this version.";
-        else if ((target.Engine == TargetEngine.MariaDb) == (type == "snapshot"))
+        if ((target.Engine == TargetEngine.MariaDb) == (type == "snapshot"))
             problem = target.Engine == TargetEngine.MariaDb
                 ? $"Target '{target.Name}' is a MariaDB target; use -Type Full, Incremental or Binlog."
                 : $"Target '{target.Name}' is a {target.Engine} target; its backups are snapshots (-Type Snapshot, the default).";
         else if (Method is not null && target.Engine != TargetEngine.Redis)
             problem = $"-Method is for Redis targets; '{target.Name}' is a {target.Engine} target.";
         if (problem is null) return true;
-        WriteErrorAsync(new ErrorRecord(new NotSupportedException(problem),
-            target.Engine == TargetEngine.Elasticsearch ? "EngineNotSupported" : "TypeNotSupported", ErrorCategory.InvalidArgument, target.Name));
+        WriteErrorAsync(new ErrorRecord(new NotSupportedException(problem), "TypeNotSupported", ErrorCategory.InvalidArgument, target.Name));
         return false;
     }
 
