@@ -82,7 +82,7 @@ public sealed class EsSnapshotTests : IDisposable
         var f = entry.Manifest.EngineFields;
         Assert.Equal(("backups", "SUCCESS", "3", "0"), (f["repository"], f["state"], f["shardsTotal"], f["shardsFailed"]));
         Assert.Equal("logs-2026.11.25,logs-2026.11.26,users", f["indices"]);
-        Assert.Matches("^search-[0-9]{8}t[0-9]{6}z$", f["snapshot"]);
+        Assert.Matches("^search-[0-9]{8}t[0-9]{6}z-[0-9a-f]{8}$", f["snapshot"]);
         Assert.Equal(FakeElasticsearch.Version, entry.Manifest.ServerVersion);
         Assert.True(File.Exists(Path.Combine(entry.Path, "snapshot.json")));
         Assert.Equal([f["snapshot"]], _es.SnapshotNames("backups"));
@@ -115,7 +115,6 @@ public sealed class EsSnapshotTests : IDisposable
         Assert.DoesNotContain("wrong-key", e.Message);
 
         _es.RequiredAuthorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("backup:s3cret"));
-        await Task.Delay(1100); // snapshot names have one-second resolution
         Assert.Null((await BackupAsync(Target(user: "backup"), "s3cret")).Error);
     }
 
@@ -175,19 +174,18 @@ public sealed class EsSnapshotTests : IDisposable
     [Fact]
     public async Task RetentionDeletesSnapshotsOneAtATimeRetryingConcurrentOperations()
     {
-        await SnapshotAsync();
-        await Task.Delay(1100);
+        var first = await SnapshotAsync();
         await SnapshotAsync2();
-        var names = _es.SnapshotNames("backups");
-        Assert.Equal(2, names.Count);
+        Assert.Equal(2, _es.SnapshotNames("backups").Count);
         _es.ConcurrentDeleteRefusals = 2;
         var target = Target() with { Retention = new Dictionary<string, TimeSpan> { ["snapshot"] = TimeSpan.FromDays(1) } };
         var outcome = await RetentionRunner.RunAsync(Repo, target, DateTime.UtcNow.AddDays(10), null, _ => Task.FromResult(true), null, CancellationToken.None,
             (entry, ct) => EsSnapshotDelete.DeleteAsync(target, null, entry, null, ct));
         var removed = Assert.Single(outcome.Removed);
-        Assert.Equal([names[1]], _es.SnapshotNames("backups"));
+        Assert.Equal(first.Manifest.Id, removed.Id);
         Assert.Equal(3, _es.Received.Count(r => r.Method == "DELETE"));
-        Assert.Single(BackupCatalog.List(Repo, "elasticsearch", "search"));
+        var kept = Assert.Single(BackupCatalog.List(Repo, "elasticsearch", "search"));
+        Assert.Equal([kept.Manifest.EngineFields["snapshot"]], _es.SnapshotNames("backups"));
         Assert.Contains("newest snapshot", outcome.Kept.Single().Reason);
     }
 
@@ -197,7 +195,6 @@ public sealed class EsSnapshotTests : IDisposable
     public async Task WhenTheClusterRefusesTheDeleteTheSetStaysListed()
     {
         await SnapshotAsync();
-        await Task.Delay(1100);
         await SnapshotAsync2();
         _es.ConcurrentDeleteRefusals = 10; // more than the retries
         var target = Target() with { Retention = new Dictionary<string, TimeSpan> { ["snapshot"] = TimeSpan.FromDays(1) } };

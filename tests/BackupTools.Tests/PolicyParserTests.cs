@@ -91,7 +91,7 @@ public sealed class PolicyParserTests
         // 3. unknown key inside a target
         {
             "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    hots: x\n",
-            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention",
+            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings",
             "misspelt target key"
         },
         // 4. a password in the policy
@@ -121,7 +121,7 @@ public sealed class PolicyParserTests
         // 8. backup type the engine does not have
         {
             "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    retention: { full: 7d }\n",
-            "policy.yml:7:18: targets.cache.retention.full: 'full' is not a backup type of redis; use snapshot, aof",
+            "policy.yml:7:18: targets.cache.retention.full: 'full' is not a backup type of redis; use snapshot",
             "wrong backup type"
         },
         // 9. relative repository path
@@ -232,6 +232,18 @@ public sealed class PolicyParserTests
             "policy.yml:7:17: targets.cache.configFile: is for mariadb targets (the server's option file mariabackup includes)",
             "configFile on redis"
         },
+        // 25. startCommand needs an absolute program (cron and services have a minimal PATH)
+        {
+            "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    startCommand: [systemctl, start, redis-server]\n",
+            "policy.yml:7:19: targets.cache.startCommand: 'systemctl' must be an absolute path (cron and services have a minimal PATH), e.g. [/usr/bin/systemctl, start, redis-server]",
+            "relative startCommand"
+        },
+        // 26. a repository to register needs its type
+        {
+            "repository: /backup\ntargets:\n  search:\n    engine: elasticsearch\n    url: http://127.0.0.1:9200\n    snapshotRepository: backups\n    snapshotRepositorySettings: { location: /mnt/es }\n",
+            "policy.yml:7:33: targets.search.snapshotRepositorySettings.type: is required: the repository type (fs, s3, azure, gcs, url), e.g. { type: fs, location: /mnt/es-backups }",
+            "repository settings without type"
+        },
     };
 
     [Theory]
@@ -246,13 +258,24 @@ public sealed class PolicyParserTests
     }
 
     [Fact]
+    public void RedisStartCommandAndElasticsearchRepositorySettingsParse()
+    {
+        var (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n" +
+                         "    startCommand: [/usr/bin/systemctl, start, redis-server]\n  search:\n    engine: elasticsearch\n    url: http://127.0.0.1:9200\n" +
+                         "    snapshotRepository: backups\n    snapshotRepositorySettings: { type: fs, location: /mnt/es }\n", File);
+        Assert.Empty(problems);
+        Assert.Equal(["/usr/bin/systemctl", "start", "redis-server"], policy!.FindTarget("cache")!.StartCommand);
+        Assert.Equal(new Dictionary<string, string> { ["type"] = "fs", ["location"] = "/mnt/es" }, policy.FindTarget("search")!.SnapshotRepositorySettings);
+    }
+
+    [Fact]
     public void EveryProblemInOneFileIsReportedInOnePass()
     {
         const string yaml = "repository: backup\ntargets:\n  db:\n    engine: mariadb\n    port: 0\n    colour: blue\n";
         var (_, problems) = PolicyParser.Parse(yaml, File);
         Assert.Equal(
         [
-            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention",
+            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings",
             "policy.yml:5:11: targets.db.port: '0' is not a whole number from 1 to 65535",
             "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
             "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",

@@ -22,7 +22,7 @@ Describe 'Redis targets: Start-DbBackup, Get-DbBackup, Test-DbBackup, Restore-Db
     It 'refuses a MariaDB backup type for a Redis target, and -Method for a MariaDB target' {
         Start-DbBackup cache -Type Full -Policy $policy -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeNullOrEmpty
         $err[0].FullyQualifiedErrorId | Should -Be 'TypeNotSupported,BackupTools.Commands.StartDbBackupCommand'
-        $err[0].Exception.Message | Should -Match 'snapshots'
+        $err[0].Exception.Message | Should -Match 'takes snapshots only'
         Start-DbBackup main-db -Method Bgsave -Policy $policy -ErrorAction SilentlyContinue -ErrorVariable err2 | Should -BeNullOrEmpty
         $err2[0].Exception.Message | Should -Match '-Method is for Redis'
     }

@@ -60,10 +60,11 @@ Describe 'Start-DbBackup' {
         $err[0].Exception.Message | Should -Match 'Start-DbBackup -Target main-db -Type Full'
     }
 
-    It 'refuses a target of another engine with a clear error and goes on' {
-        $r = Start-DbBackup search, main-db -Policy $policy -ErrorAction SilentlyContinue -ErrorVariable err
+    It 'refuses a backup type the engine lacks with a clear error and goes on to the next target' {
+        $r = Start-DbBackup search, main-db -Type Full -Policy $policy -ErrorAction SilentlyContinue -ErrorVariable err
         $r.Target | Should -Be 'main-db'
-        $err[0].FullyQualifiedErrorId | Should -Be 'EngineNotSupported,BackupTools.Commands.StartDbBackupCommand'
+        $err[0].FullyQualifiedErrorId | Should -Be 'TypeNotSupported,BackupTools.Commands.StartDbBackupCommand'
+        $err[0].Exception.Message | Should -Match "'search' \(Elasticsearch\) takes snapshots only"
     }
 
     It 'stores the stream uncompressed when the policy says compression: none' {

@@ -33,8 +33,8 @@ public static class EsSnapshotBackup
     /// <summary>How often the snapshot's state is polled; tests shorten it.</summary>
     public static TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    public static string SnapshotName(string target, DateTime startUtc) =>
-        $"{target.ToLowerInvariant()}-{startUtc.ToString("yyyyMMdd't'HHmmss'z'", CultureInfo.InvariantCulture)}";
+    /// <summary>&lt;target&gt;-&lt;UTC time&gt;-&lt;set id suffix&gt;, lower case as Elasticsearch requires: unique even for two runs in one second, and it names its set.</summary>
+    public static string SnapshotName(string target, string setId) => $"{target}-{setId}".ToLowerInvariant();
 
     public static async Task<BackupAttempt> RunAsync(BackupRequest request, CancellationToken ct)
     {
@@ -71,7 +71,7 @@ public static class EsSnapshotBackup
         var repo = target.SnapshotRepository!;
         await EnsureRepositoryAsync(es, target, request.Log, ct);
 
-        var name = SnapshotName(target.Name, run.Writer.StartTime);
+        var name = SnapshotName(target.Name, run.Writer.Id);
         var indices = target.Indices.Count > 0 ? string.Join(',', target.Indices) : "*";
         EsConnection.Expect(await es.PutAsync($"/_snapshot/{repo}/{name}?wait_for_completion=false",
             new JsonObject { ["indices"] = indices, ["include_global_state"] = false, ["metadata"] = new JsonObject { ["taken_by"] = "BackupTools" } }, ct),

@@ -33,7 +33,7 @@ public static partial class PolicyParser
     public static IReadOnlyList<string> BackupTypes(TargetEngine engine) => engine switch
     {
         TargetEngine.MariaDb => ["full", "incremental", "binlog"],
-        TargetEngine.Redis => ["snapshot", "aof"],
+        TargetEngine.Redis => ["snapshot"],
         _ => ["snapshot"],
     };
 

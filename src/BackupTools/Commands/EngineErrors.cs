@@ -5,6 +5,7 @@ using BackupTools.Engine.Processes;
 using BackupTools.Engine.Repository;
 using BackupTools.Engine.Targets;
 
+using BackupTools.Engine.Elasticsearch;
 using BackupTools.Engine.Redis;
 
 namespace BackupTools.Commands;
@@ -29,6 +30,11 @@ internal static class EngineErrors
         BackupTools.Engine.Models.ModelRestoreException m => new ErrorRecord(e, "ModelRestoreFailed", ErrorCategory.InvalidResult, target ?? m.Step),
         RestoreStepException s => new ErrorRecord(e, "RestoreStepFailed", ErrorCategory.InvalidResult, target ?? s.Step),
         ItemNotFoundException => new ErrorRecord(e, "TargetNotFound", ErrorCategory.ObjectNotFound, target),
+        EsAuthException => new ErrorRecord(e, "ElasticsearchAuth", ErrorCategory.AuthenticationError, target),
+        EsRepositoryMissingException => new ErrorRecord(e, "SnapshotRepositoryMissing", ErrorCategory.ObjectNotFound, target),
+        EsSnapshotFailedException => new ErrorRecord(e, "SnapshotFailed", ErrorCategory.InvalidResult, target),
+        EsRestoreConflictException => new ErrorRecord(e, "RestoreConflict", ErrorCategory.ResourceExists, target),
+        EsRequestException => new ErrorRecord(e, "ElasticsearchError", ErrorCategory.InvalidResult, target),
         RedisAuthException => new ErrorRecord(e, "RedisAuth", ErrorCategory.AuthenticationError, target),
         RedisPermissionException => new ErrorRecord(e, "RedisPermission", ErrorCategory.PermissionDenied, target),
         RedisBackupException => new ErrorRecord(e, "RedisBackup", ErrorCategory.InvalidResult, target),

@@ -74,9 +74,19 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
                 }
                 removeFromServer = (entry, ct) => EsSnapshotDelete.DeleteAsync(target, secret, entry, WriteVerboseAsync, ct);
             }
-            var outcome = await RetentionRunner.RunAsync(policy.Repository, target, now, only,
-                v => ShouldProcessAsync($"{target.Name} {v.Item.Type} {v.Item.Id}", $"Remove backup ({v.Reason})"),
-                WriteVerboseAsync, CancelToken, removeFromServer);
+            RetentionOutcome outcome;
+            try
+            {
+                outcome = await RetentionRunner.RunAsync(policy.Repository, target, now, only,
+                    v => ShouldProcessAsync($"{target.Name} {v.Item.Type} {v.Item.Id}", $"Remove backup ({v.Reason})"),
+                    WriteVerboseAsync, CancelToken, removeFromServer);
+            }
+            catch (EsRequestException e)
+            {
+                // The cluster refused a snapshot delete (after retries): that snapshot and its set stay; other targets go on.
+                WriteErrorAsync(EngineErrors.ToErrorRecord(e, target.Name));
+                continue;
+            }
             if (outcome.Skipped is not null)
             {
                 WriteWarningAsync($"{target.Name}: nothing removed: {outcome.Skipped}");

@@ -86,7 +86,7 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
         if ((target.Engine == TargetEngine.MariaDb) == (type == "snapshot"))
             problem = target.Engine == TargetEngine.MariaDb
                 ? $"Target '{target.Name}' is a MariaDB target; use -Type Full, Incremental or Binlog."
-                : $"Target '{target.Name}' is a {target.Engine} target; its backups are snapshots (-Type Snapshot, the default).";
+                : $"Target '{target.Name}' ({target.Engine}) takes snapshots only: -Type Snapshot, the default.";
         else if (Method is not null && target.Engine != TargetEngine.Redis)
             problem = $"-Method is for Redis targets; '{target.Name}' is a {target.Engine} target.";
         if (problem is null) return true;
