@@ -103,10 +103,11 @@ public sealed class RedisBackupTests : IDisposable
         Assert.True(compared > 0);
     }
 
-    private static async Task<(string Value, TimeSpan? Ttl)> ValueAsync(IDatabase db, string key)
+    /// <summary>The value, and the TTL as an absolute expiry time (PEXPIRETIME), so two servers read moments apart compare exactly.</summary>
+    private static async Task<(string Value, DateTime? Ttl)> ValueAsync(IDatabase db, string key)
     {
         var type = await db.KeyTypeAsync(key);
-        var ttl = await db.KeyTimeToLiveAsync(key);
+        var ttl = await db.KeyExpireTimeAsync(key);
         string value = type switch
         {
             RedisType.String => $"string:{await db.StringGetAsync(key)}",
