@@ -43,7 +43,7 @@ function Invoke-Native([string] $File, [string[]] $Arguments) {
 # Programs the tests and the demo start, with the Debian package that brings each.
 $ServerPackages = [ordered]@{
     'mariadbd' = 'mariadb-server'; 'mariabackup' = 'mariadb-backup'; 'mariadb' = 'mariadb-client'
-    'redis-server' = 'redis-server'; 'zstd' = 'zstd'; 'crontab' = 'cron'
+    'redis-server' = 'redis-server'; 'zstd' = 'zstd'; 'crontab' = 'cron'; 'git' = 'git'
 }
 
 function Find-Program([string] $Name) {

@@ -30,13 +30,16 @@
         'Get-AiModelBackup'
         'Test-AiModelBackup'
         'Restore-AiModel'
+        'Backup-ConfigFile'
+        'Get-ConfigFileHistory'
+        'Restore-ConfigFile'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags         = @('Backup', 'Restore', 'MariaDB', 'Redis', 'Elasticsearch', 'Linux')
+            Tags         = @('Backup', 'Restore', 'MariaDB', 'Redis', 'Elasticsearch', 'Git', 'Linux')
             LicenseUri   = 'https://opensource.org/licenses/MIT'
             ReleaseNotes = 'See CHANGELOG.md'
         }

@@ -8,6 +8,10 @@ public sealed record BackupPolicy
     public required IReadOnlyList<TargetPolicy> Targets { get; init; }
     public required IReadOnlyList<ModelPolicy> Models { get; init; }
     public required IReadOnlyList<string> ConfigPaths { get; init; }
+    /// <summary>config.exclude: more name patterns to keep out of the config history, beside the built-in secret patterns.</summary>
+    public IReadOnlyList<string> ConfigExcludes { get; init; } = [];
+    /// <summary>config.remote: a Git URL or path the config history is pushed to after each commit.</summary>
+    public string? ConfigRemote { get; init; }
     public required StoragePolicy Storage { get; init; }
     public required AlertPolicy Alerts { get; init; }
 

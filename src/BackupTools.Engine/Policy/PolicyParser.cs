@@ -21,7 +21,7 @@ public static partial class PolicyParser
         ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
     };
     private static readonly string[] ModelKeys = ["path", "keep"];
-    private static readonly string[] ConfigKeys = ["paths"];
+    private static readonly string[] ConfigKeys = ["paths", "exclude", "remote"];
     private static readonly string[] StorageKeys =
         ["warningFreePercent", "criticalFreePercent", "compression", "compressionLevel", "compressionThreads"];
     private static readonly string[] AlertKeys = ["delayGrace", "repeatEvery", "routes", "channels"];
@@ -79,14 +79,14 @@ public static partial class PolicyParser
         var repository = r.AbsolutePath(root, "repository", "repository", required: true);
         var targets = ReadTargets(r, root);
         var models = ReadModels(r, root);
-        var configPaths = ReadConfig(r, root);
+        var (configPaths, configExcludes, configRemote) = ReadConfig(r, root);
         var storage = ReadStorage(r, root);
         var alerts = ReadAlerts(r, root);
 
         if (problems.Count > 0) return (null, problems);
         return (new BackupPolicy
         {
-            Path = path, Repository = repository!, Targets = targets, Models = models, ConfigPaths = configPaths,
+            Path = path, Repository = repository!, Targets = targets, Models = models, ConfigPaths = configPaths, ConfigExcludes = configExcludes, ConfigRemote = configRemote,
             Storage = storage, Alerts = alerts,
         }, problems);
     }
@@ -242,16 +242,18 @@ public static partial class PolicyParser
         return list;
     }
 
-    private static List<string> ReadConfig(PolicyNode r, YamlMappingNode root)
+    private static (List<string> Paths, IReadOnlyList<string> Excludes, string? Remote) ReadConfig(PolicyNode r, YamlMappingNode root)
     {
-        if (r.Mapping(PolicyNode.Child(root, "config"), "config", required: false, root) is not { } map) return [];
+        if (r.Mapping(PolicyNode.Child(root, "config"), "config", required: false, root) is not { } map) return ([], [], null);
         r.RejectUnknownKeys(map, "config", ConfigKeys);
         var paths = r.TextList(map, "paths", "config.paths");
         var node = PolicyNode.Child(map, "paths") as YamlSequenceNode;
         for (var i = 0; i < paths.Count; i++)
             if (!Path.IsPathFullyQualified(paths[i]))
                 r.Problem(node!.Children[i], "config.paths", $"'{paths[i]}' is not an absolute path; write the full path, e.g. /etc/myapp");
-        return paths.ToList();
+        var excludes = r.TextList(map, "exclude", "config.exclude");
+        var remote = r.Text(map, "remote", "config.remote", required: false);
+        return (paths.ToList(), excludes, remote);
     }
 
     private static StoragePolicy ReadStorage(PolicyNode r, YamlMappingNode root)

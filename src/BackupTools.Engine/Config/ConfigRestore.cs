@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text;
+using BackupTools.Engine.Processes;
+using BackupTools.Model;
+using LibGit2Sharp;
+
+namespace BackupTools.Engine.Config;
+
+/// <summary>What a restore of one config file would write: the version, where, and the diff against what is there.</summary>
+public sealed record ConfigRestorePlan(string Path, string RepositoryPath, string CommitId, DateTime CommitTime, string Destination, byte[] Content, FileMetadata? Metadata, string Diff);
+
+/// <summary>
+/// Puts a config file back as it was at a commit or a time: content, mode, and owner where the process may set it.
+/// The current file is kept as &lt;file&gt;.before-restore-&lt;UTC time&gt;, and the new content goes to a temporary
+/// file beside it that is renamed over it, so the file is never half written.
+/// </summary>
+public static class ConfigRestore
+{
+    public static ConfigRestorePlan Plan(string repositoryRoot, string path, string? commitId, DateTime? asOf, string? destination)
+    {
+        using var repo = ConfigHistory.Open(repositoryRoot);
+        var full = System.IO.Path.GetFullPath(path);
+        var relative = ConfigPaths.ToRepositoryPath(full);
+        var commit = ConfigHistory.Resolve(repo, commitId, asOf);
+        if (commit[relative]?.Target is not Blob blob)
+            throw new ConfigHistoryException($"'{full}' is not in the config history at commit {commit.Sha[..12]} ({commit.Author.When.UtcDateTime:u}). See Get-ConfigFileHistory -Path {full}.");
+        var content = ReadAll(blob);
+        var target = destination is null ? full : Directory.Exists(destination) ? System.IO.Path.Combine(destination, System.IO.Path.GetFileName(full)) : System.IO.Path.GetFullPath(destination);
+        var current = File.Exists(target) ? File.ReadAllText(target) : "";
+        var diff = UnifiedDiff.Create(current, Encoding.UTF8.GetString(content), target + " (now)", $"{target} (commit {commit.Sha[..12]})");
+        ConfigHistory.MetadataAt(commit).TryGetValue(relative, out var meta);
+        return new ConfigRestorePlan(full, relative, commit.Sha, commit.Author.When.UtcDateTime, target, content, meta, diff);
+    }
+
+    public static async Task<ConfigRestoreResult> RunAsync(ConfigRestorePlan plan, Action<string>? log, CancellationToken ct)
+    {
+        var dir = System.IO.Path.GetDirectoryName(plan.Destination)!;
+        Directory.CreateDirectory(dir);
+        string? previous = null;
+        if (File.Exists(plan.Destination))
+        {
+            previous = $"{plan.Destination}.before-restore-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
+            File.Copy(plan.Destination, previous);
+        }
+        var temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(plan.Destination)}.restore-{Guid.NewGuid():N}");
+        await File.WriteAllBytesAsync(temp, plan.Content, ct);
+        var ownerRestored = false;
+        try
+        {
+            if (!OperatingSystem.IsWindows() && plan.Metadata is { } m)
+            {
+                File.SetUnixFileMode(temp, (UnixFileMode)Convert.ToInt32(m.Mode, 8));
+                if (Environment.UserName == "root")
+                {
+                    await ProcessRunner.RunForTextAsync(new ProcessSpec("chown", [$"{m.Uid}:{m.Gid}", temp]), ct);
+                    ownerRestored = true;
+                }
+                else log?.Invoke($"Not root: the owner {m.Owner}:{m.Group} is not set; content and mode are.");
+            }
+            File.Move(temp, plan.Destination, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+        log?.Invoke($"Wrote {plan.Destination} as of commit {plan.CommitId[..12]}" + (previous is null ? "" : $"; the previous file is {previous}"));
+        return new ConfigRestoreResult
+        {
+            Path = plan.Path, Commit = plan.CommitId, CommitTime = plan.CommitTime, Destination = plan.Destination, PreviousCopy = previous,
+            Mode = plan.Metadata?.Mode, Owner = plan.Metadata is { } o ? $"{o.Owner}:{o.Group}" : null, OwnerRestored = ownerRestored,
+        };
+    }
+
+    private static byte[] ReadAll(Blob blob)
+    {
+        using var s = blob.GetContentStream();
+        using var ms = new MemoryStream();
+        s.CopyTo(ms);
+        return ms.ToArray();
+    }
+}
