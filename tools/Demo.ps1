@@ -189,6 +189,22 @@ alerts:
     Write-Host "  A second redis-server started on $restoreDir has DBSIZE $($second.Command('DBSIZE').Trim()) and settings.theme = $(($second.Command('HGET settings theme') -split "`r`n")[1])"
     $second.Dispose()
 
+    Step 'Config files in Git: back up a folder, edit a file, back up again, show the history, restore the old version'
+    $conf = "$work/etc-demo"
+    New-Item -ItemType Directory "$conf/app" -Force | Out-Null
+    "port = 8080`nworkers = 4`n" | Set-Content "$conf/app/app.conf" -NoNewline
+    'not for git' | Set-Content "$conf/app/server.key"
+    Backup-ConfigFile -Path $conf -WarningAction Continue | Show
+    "port = 9090`nworkers = 8`n" | Set-Content "$conf/app/app.conf" -NoNewline
+    Backup-ConfigFile -Path $conf -Message 'app: move to port 9090' | Show
+    Get-ConfigFileHistory -Path "$conf/app/app.conf" | Show
+    $first = Get-ConfigFileHistory -Path "$conf/app/app.conf" | Where-Object Change -eq Added
+    Restore-ConfigFile -Path "$conf/app/app.conf" -Commit $first.Commit -WhatIf
+    $first | Restore-ConfigFile -Confirm:$false | Show
+    Write-Host "  app.conf is now: $((Get-Content "$conf/app/app.conf") -join '; ')"
+    Write-Host "  git log of the config history:"
+    git -C "$work/repo/config" log --oneline | ForEach-Object { Write-Host "    $_" }
+
     Step 'Get-BackupRepository'
     Get-BackupRepository | Show
 }

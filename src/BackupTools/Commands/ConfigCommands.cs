@@ -5,7 +5,7 @@ using BackupTools.Model;
 namespace BackupTools.Commands;
 
 /// <summary>Backup-ConfigFile: commits changed config files (and their mode and owner) to the Git history in the repository.</summary>
-[Cmdlet(VerbsData.Backup, "ConfigFile")]
+[Cmdlet(VerbsData.Backup, "ConfigFile", DefaultParameterSetName = "Default")]
 [OutputType(typeof(ConfigSnapshot))]
 public sealed class BackupConfigFileCommand : PolicyCmdlet
 {
@@ -50,7 +50,7 @@ public sealed class BackupConfigFileCommand : PolicyCmdlet
 }
 
 /// <summary>Get-ConfigFileHistory: the commits that changed config files, one object per file and commit.</summary>
-[Cmdlet(VerbsCommon.Get, "ConfigFileHistory")]
+[Cmdlet(VerbsCommon.Get, "ConfigFileHistory", DefaultParameterSetName = "Default")]
 [OutputType(typeof(ConfigHistoryEntry))]
 public sealed class GetConfigFileHistoryCommand : PolicyCmdlet
 {
