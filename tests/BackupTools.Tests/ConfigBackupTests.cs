@@ -99,6 +99,25 @@ public sealed class ConfigBackupTests : IDisposable
         Assert.Equal("600", FileMetadataStore.Read(GitDir)[R("app.conf")].Mode);
         var history = ConfigHistory.List(Repo, Path.Combine(Etc, "app.conf"), null, null, null, null);
         Assert.Equal([ConfigChange.Modified, ConfigChange.Added], history.Select(h => h.Change));
+
+        // Owner: a chown alone is a change, and a restore of the first version puts root back (we run as root).
+        var app = Path.Combine(Etc, "app.conf");
+        using (var chown = Process.Start("chown", ["65534:65534", app])) chown.WaitForExit();
+        var owned = await BackupAsync();
+        Assert.Equal([app], owned.Modified);
+        Assert.Equal(65534, FileMetadataStore.Read(GitDir)[R("app.conf")].Uid);
+        var result = await ConfigRestore.RunAsync(ConfigRestore.Plan(Repo, app, history[^1].Commit, null, null), null, CancellationToken.None);
+        Assert.True(result.OwnerRestored);
+        Assert.Equal("0:0 640", Stat(app));
+    }
+
+    private static string Stat(string path)
+    {
+        var psi = new ProcessStartInfo("stat", ["-c", "%u:%g %a", path]) { RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var text = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return text;
     }
 
     [Fact]
