@@ -33,6 +33,9 @@
         'Backup-ConfigFile'
         'Get-ConfigFileHistory'
         'Restore-ConfigFile'
+        'Register-BackupSchedule'
+        'Get-BackupSchedule'
+        'Unregister-BackupSchedule'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

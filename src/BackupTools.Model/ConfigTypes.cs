@@ -62,3 +62,27 @@ public sealed record ConfigRestoreResult
     /// <summary>False when the process could not set the owner (not root); the content and mode are still restored.</summary>
     public bool OwnerRestored { get; init; }
 }
+
+/// <summary>Where scheduled jobs are registered.</summary>
+public enum ScheduleScope
+{
+    /// <summary>Linux: /etc/cron.d/backuptools (jobs run as root). Windows: tasks in \BackupTools\ running as the given account.</summary>
+    System,
+    /// <summary>Linux: the invoking user's crontab.</summary>
+    User,
+}
+
+/// <summary>One scheduled job of ours: what Register-BackupSchedule created and Get-BackupSchedule lists.</summary>
+public sealed record BackupScheduleEntry
+{
+    public required string Name { get; init; }
+    public string? Target { get; init; }
+    /// <summary>A 5-field cron expression, in the machine's local time (as cron reads it).</summary>
+    public required string Schedule { get; init; }
+    public required string Command { get; init; }
+    /// <summary>The next time it runs, local time.</summary>
+    public DateTime? NextRun { get; init; }
+    public required ScheduleScope Scope { get; init; }
+    /// <summary>The cron file, "crontab", or the task path.</summary>
+    public required string Location { get; init; }
+}

@@ -152,10 +152,18 @@ public sealed class TargetLock : IAsyncDisposable
         return null;
     }
 
+    /// <summary>The live holder of one lock (the main one when <paramref name="scope"/> is null), or null.</summary>
+    public static LockLease? Holder(string repositoryRoot, string engine, string target, string? scope, DateTime? now = null)
+    {
+        var path = Path.Combine(repositoryRoot, DirectoryName, scope is null ? $"{engine}-{target}.lock" : $"{engine}-{target}~{scope}.lock");
+        return Read(path) is { } lease && IsAlive(lease, now ?? DateTime.UtcNow) ? lease : null;
+    }
+
     private static LockLease? Read(string path)
     {
         try { return JsonSerializer.Deserialize(File.ReadAllBytes(path), RepositoryJson.Default.LockLease); }
         catch (FileNotFoundException) { return null; }
+        catch (DirectoryNotFoundException) { return null; } // no lock was ever taken in this repository
         catch (JsonException)
         {
             // A lock file torn by a crash between create and write holds nobody.

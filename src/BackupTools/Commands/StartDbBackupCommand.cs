@@ -39,6 +39,13 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
     [Credential]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>
+    /// When another run holds the target's lock, record Skipped in the journal and go on quietly instead of failing:
+    /// what scheduled jobs use, so a long backup that overlaps the next start is not a failure storm.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter SkipIfBusy { get; set; }
+
     /// <summary>Before publishing, extract the backup (with its chain) into a scratch directory and run mariabackup --prepare.</summary>
     [Parameter]
     public SwitchParameter Verify { get; set; }
@@ -50,6 +57,7 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
         {
             var type = (Type ?? (target.Engine == TargetEngine.MariaDb ? "Full" : "Snapshot")).ToLowerInvariant();
             if (!TypeFits(target, type)) continue;
+            if (SkipIfBusy && IsBusy(policy.Repository, target, type)) continue;
             string? password;
             try
             {
@@ -77,6 +85,19 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
                 Report(await MariaDbBackup.RunAsync(request, type, CancelToken));
             WriteProgressAsync(new ProgressRecord(1, $"{type} backup of {target.Name}", "Done") { RecordType = ProgressRecordType.Completed });
         }
+    }
+
+    private bool IsBusy(string repository, TargetPolicy target, string type)
+    {
+        var engine = target.Engine switch { TargetEngine.Redis => "redis", TargetEngine.Elasticsearch => "elasticsearch", _ => "mariadb" };
+        if (TargetLock.Holder(repository, engine, target.Name, BackupRun.LockScopeOf(engine, type)) is not { } holder) return false;
+        RunJournal.Append(repository, new JournalEntry
+        {
+            Time = DateTime.UtcNow, Engine = engine, Target = target.Name, Type = type, Status = "Skipped",
+            Error = $"another run (host {holder.Host}, process {holder.ProcessId}) holds the target", Host = Environment.MachineName, ProcessId = Environment.ProcessId,
+        });
+        WriteWarningAsync($"{target.Name}: skipped this {type} backup: another run (host {holder.Host}, process {holder.ProcessId}) is still backing it up.");
+        return true;
     }
 
     /// <summary>Snapshot is the one type of Redis and Elasticsearch; Full, Incremental and Binlog are MariaDB's.</summary>

@@ -1,0 +1,54 @@
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Scheduling;
+
+/// <summary>One job to schedule: a name of ours, a 5-field cron expression, and the PowerShell it runs.</summary>
+public sealed record ScheduledJob(string Name, string? Target, string Schedule, string Script);
+
+public sealed class ScheduleException(string message) : Exception(message);
+
+/// <summary>
+/// Turns a policy into the jobs that run it: each target's schedule entries, plus housekeeping (retention daily,
+/// status and alerts every 15 minutes so delays are noticed, config files hourly, AI models hourly (a version is only
+/// copied when it changed), and a weekly test restore per database target). Every job imports the module by its full
+/// path, names the policy by its full path, pipes results into Send-BackupAlert, and exits non-zero when anything
+/// wrote an error, so cron mail, Task Scheduler's last result and the log all show a failed job.
+/// </summary>
+public static class ScheduleBuilder
+{
+    public const string RetentionSchedule = "30 3 * * *", StatusSchedule = "*/15 * * * *", ConfigSchedule = "0 * * * *";
+    public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0";
+
+    public static IReadOnlyList<ScheduledJob> Build(BackupPolicy policy, string modulePath, IReadOnlyCollection<string>? targets)
+    {
+        foreach (var (what, value) in new[] { ("module path", modulePath), ("policy path", policy.Path), ("repository", policy.Repository) })
+            if (value.IndexOfAny(['"', '\'', '`', '$', '%', '\n']) >= 0)
+                throw new ScheduleException($"The {what} '{value}' holds a character (\" ' ` $ % or a newline) that cannot be passed safely through cron; move it to a plain path.");
+        var jobs = new List<ScheduledJob>();
+        var p = $"-Policy \"{policy.Path}\"";
+        foreach (var t in policy.Targets.Where(t => targets is null || targets.Contains(t.Name, StringComparer.OrdinalIgnoreCase)))
+        {
+            foreach (var (type, cron) in t.Schedule.OrderBy(s => s.Key, StringComparer.Ordinal))
+                jobs.Add(Job($"{t.Name}-{type}", t.Name, cron,
+                    $"Start-DbBackup -Target \"{t.Name}\" -Type {Capitalized(type)} -SkipIfBusy {p} | Send-BackupAlert {p}"));
+            if (t.Engine != TargetEngine.Elasticsearch && t.Schedule.Count > 0)
+                jobs.Add(Job($"{t.Name}-test-restore", t.Name, TestRestoreSchedule,
+                    $"Test-DbBackup -Target \"{t.Name}\" -Restore {p} | Send-BackupAlert {p}"));
+        }
+        if (targets is null)
+        {
+            jobs.Add(Job("retention", null, RetentionSchedule, $"Remove-ExpiredBackup {p} -Confirm:$false"));
+            jobs.Add(Job("status-alerts", null, StatusSchedule, $"Get-BackupStatus {p} | Send-BackupAlert {p}"));
+            if (policy.ConfigPaths.Count > 0) jobs.Add(Job("config-files", null, ConfigSchedule, $"Backup-ConfigFile {p}"));
+            foreach (var m in policy.Models)
+                jobs.Add(Job($"model-{m.Name}", null, ModelSchedule, $"Backup-AiModel -Name \"{m.Name}\" {p}"));
+        }
+        return jobs;
+
+        ScheduledJob Job(string name, string? target, string cron, string pipeline) => new(name, target, cron,
+            $"$ErrorActionPreference = 'Continue'; $PSStyle.OutputRendering = 'PlainText'; Import-Module \"{modulePath}\"; $Error.Clear(); " +
+            $"\"=== $((Get-Date).ToUniversalTime().ToString('o')) {name}\"; {pipeline}; exit [int]($Error.Count -gt 0)");
+    }
+
+    private static string Capitalized(string type) => char.ToUpperInvariant(type[0]) + type[1..];
+}

@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Security;
+using System.Text.RegularExpressions;
+
+namespace BackupTools.Engine.Scheduling;
+
+/// <summary>
+/// A Windows Task Scheduler task (schema 1.2) for one job, registered as \BackupTools\&lt;job&gt;: runs whether the user
+/// is logged on or not (LogonType Password), never starts a second instance while one runs (IgnoreNew), and stops
+/// after 3 days. The cron expressions our schedules use are translated: daily at a time, weekly on days at a time,
+/// and every N minutes or hours; anything else is refused with the expression named.
+/// </summary>
+public static partial class TaskSchedulerXml
+{
+    public const string Folder = @"\BackupTools\";
+
+    [GeneratedRegex(@"^\*/(\d+)$")]
+    private static partial Regex Every();
+
+    public static string Build(ScheduledJob job, string pwshPath, string logDirectory, string account, DateTime? start = null)
+    {
+        var arguments = $"-NoProfile -NonInteractive -Command \"& {{ {job.Script.Replace("\"", "\\\"")} }} *>> '{Path.Combine(logDirectory, job.Name + ".log")}'\"";
+        return $"""
+            <?xml version="1.0" encoding="UTF-16"?>
+            <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+              <RegistrationInfo>
+                <Author>BackupTools</Author>
+                <Description>{SecurityElement.Escape($"BackupTools job {job.Name}: {job.Schedule} (cron)")}</Description>
+                <URI>{SecurityElement.Escape(Folder + job.Name)}</URI>
+              </RegistrationInfo>
+              <Triggers>
+            {Trigger(job.Schedule, start ?? DateTime.Today)}
+              </Triggers>
+              <Principals>
+                <Principal id="Author">
+                  <UserId>{SecurityElement.Escape(account)}</UserId>
+                  <LogonType>Password</LogonType>
+                  <RunLevel>HighestAvailable</RunLevel>
+                </Principal>
+              </Principals>
+              <Settings>
+                <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>
+                <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>
+                <StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>
+                <StartWhenAvailable>true</StartWhenAvailable>
+                <ExecutionTimeLimit>P3D</ExecutionTimeLimit>
+                <Enabled>true</Enabled>
+              </Settings>
+              <Actions Context="Author">
+                <Exec>
+                  <Command>{SecurityElement.Escape(pwshPath)}</Command>
+                  <Arguments>{SecurityElement.Escape(arguments)}</Arguments>
+                </Exec>
+              </Actions>
+            </Task>
+            """;
+    }
+
+    private static string Trigger(string cron, DateTime day)
+    {
+        var f = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (f.Length != 5) throw Unsupported(cron);
+        var (minute, hour, dom, month, dow) = (f[0], f[1], f[2], f[3], f[4]);
+        if (dom != "*" || month != "*") throw Unsupported(cron);
+        string Boundary(int h, int m) => day.Date.AddHours(h).AddMinutes(m).ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+        if (Every().Match(minute) is { Success: true } em && hour == "*" && dow == "*")
+            return Repeating($"PT{em.Groups[1].Value}M", Boundary(0, 0));
+        if (int.TryParse(minute, out var mm) && Every().Match(hour) is { Success: true } eh && dow == "*")
+            return Repeating($"PT{eh.Groups[1].Value}H", Boundary(0, mm));
+        if (int.TryParse(minute, out var m2) && hour == "*" && dow == "*")
+            return Repeating("PT1H", Boundary(0, m2));
+        if (int.TryParse(minute, out var m3) && int.TryParse(hour, out var h3))
+        {
+            if (dow == "*")
+                return $"""
+                        <CalendarTrigger>
+                          <StartBoundary>{Boundary(h3, m3)}</StartBoundary>
+                          <ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay>
+                        </CalendarTrigger>
+                    """;
+            var names = new[] { "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday" };
+            var days = dow.Split(',').Select(d => int.TryParse(d, out var n) && n is >= 0 and <= 7 ? names[n % 7] : throw Unsupported(cron));
+            return $"""
+                        <CalendarTrigger>
+                          <StartBoundary>{Boundary(h3, m3)}</StartBoundary>
+                          <ScheduleByWeek><WeeksInterval>1</WeeksInterval><DaysOfWeek>{string.Concat(days.Distinct().Select(d => $"<{d} />"))}</DaysOfWeek></ScheduleByWeek>
+                        </CalendarTrigger>
+                    """;
+        }
+        throw Unsupported(cron);
+    }
+
+    private static string Repeating(string interval, string start) => $"""
+                <CalendarTrigger>
+                  <StartBoundary>{start}</StartBoundary>
+                  <ScheduleByDay><DaysInterval>1</DaysInterval></ScheduleByDay>
+                  <Repetition><Interval>{interval}</Interval><Duration>P1D</Duration><StopAtDurationEnd>false</StopAtDurationEnd></Repetition>
+                </CalendarTrigger>
+        """;
+
+    private static ScheduleException Unsupported(string cron) =>
+        new($"The schedule \"{cron}\" has no Task Scheduler equivalent here; use daily (\"M H * * *\"), weekly (\"M H * * D\"), every N minutes (\"*/N * * * *\") or every N hours (\"M */N * * *\").");
+}

@@ -1,0 +1,226 @@
+using System.Management.Automation;
+using BackupTools.Engine.Processes;
+using BackupTools.Engine.Scheduling;
+using BackupTools.Model;
+
+namespace BackupTools.Commands;
+
+/// <summary>What the three schedule cmdlets share: where our jobs live and how to read and write them.</summary>
+internal static class ScheduleStore
+{
+    public static string Location(ScheduleScope scope, string? cronFile) => scope == ScheduleScope.User ? "crontab" : cronFile ?? CronTable.SystemFile;
+
+    public static async Task<string> ReadAsync(ScheduleScope scope, string? cronFile, CancellationToken ct) =>
+        scope == ScheduleScope.User ? await CronTable.ReadUserTableAsync(ct)
+        : File.Exists(cronFile ?? CronTable.SystemFile) ? await File.ReadAllTextAsync(cronFile ?? CronTable.SystemFile, ct) : "";
+
+    public static async Task WriteAsync(ScheduleScope scope, string? cronFile, string content, CancellationToken ct)
+    {
+        if (scope == ScheduleScope.User) await CronTable.WriteUserTableAsync(content, ct);
+        else CronTable.WriteSystemFile(cronFile ?? CronTable.SystemFile, content);
+    }
+
+    public static BackupScheduleEntry ToEntry(CronEntry e, ScheduleScope scope, string location) => new()
+    {
+        Name = e.Name, Schedule = e.Schedule, Command = e.Command, NextRun = e.NextRun, Scope = scope, Location = location,
+    };
+
+    /// <summary>A job of ours belongs to a target when its name is "&lt;target&gt;-&lt;type&gt;".</summary>
+    public static bool BelongsTo(string jobName, IEnumerable<string> targets) =>
+        targets.Any(t => jobName.StartsWith(t + "-", StringComparison.OrdinalIgnoreCase));
+
+    public static void RequireCron()
+    {
+        if (OperatingSystem.IsWindows())
+            throw new PlatformNotSupportedException("On Windows, jobs are Task Scheduler tasks in \\BackupTools\\: use Register-BackupSchedule -Credential, and Get-ScheduledTask -TaskPath \\BackupTools\\ to list them.");
+    }
+}
+
+/// <summary>
+/// Register-BackupSchedule: creates the cron jobs (Linux) or Task Scheduler tasks (Windows) that run the policy's
+/// backups and the housekeeping, each piping into Send-BackupAlert and logging under &lt;repository&gt;/_logs.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Register, "BackupSchedule", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Default")]
+[OutputType(typeof(BackupScheduleEntry))]
+public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
+{
+    /// <summary>Only these targets' jobs (their lines are replaced, the rest kept); all targets plus housekeeping when omitted.</summary>
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("Name")]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
+    public string[]? Target { get; set; }
+
+    /// <summary>System (/etc/cron.d/backuptools, run as root; Windows: tasks) or User (your crontab).</summary>
+    [Parameter]
+    public ScheduleScope Scope { get; set; } = ScheduleScope.System;
+
+    /// <summary>The pwsh the jobs run, as an absolute path (cron's PATH is minimal). Default: the pwsh running now.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PwshPath { get; set; }
+
+    /// <summary>System scope: the cron file to write instead of /etc/cron.d/backuptools.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CronFile { get; set; }
+
+    /// <summary>Windows: the account the tasks run as, whether or not it is logged on.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    private readonly List<string> _targets = [];
+    private string? _cronFile;
+    private string _modulePath = "";
+
+    protected override void PrepareRecord()
+    {
+        base.PrepareRecord();
+        if (Target is not null) _targets.AddRange(Target);
+        _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+        _modulePath = System.IO.Path.Combine(MyInvocation.MyCommand.Module?.ModuleBase ?? AppContext.BaseDirectory, "BackupTools.psd1");
+    }
+
+    protected override Task ProcessRecordAsync() => Task.CompletedTask; // targets from the pipeline are gathered
+
+    protected override async Task EndProcessingAsync()
+    {
+        var policy = LoadPolicy();
+        foreach (var t in _targets)
+            if (policy.FindTarget(t) is null)
+                throw new ItemNotFoundException($"The policy {policy.Path} has no target '{t}'. Its targets: {string.Join(", ", policy.Targets.Select(x => x.Name))}.");
+        var jobs = ScheduleBuilder.Build(policy, _modulePath, _targets.Count > 0 ? _targets : null);
+        var pwsh = PwshPath ?? DefaultPwsh();
+        if (!System.IO.Path.IsPathFullyQualified(pwsh))
+            throw new ArgumentException($"-PwshPath '{pwsh}' must be an absolute path: cron and Task Scheduler do not search PATH.");
+        var logs = CronTable.LogDirectory(policy.Repository);
+        if (OperatingSystem.IsWindows())
+        {
+            await RegisterTasksAsync(jobs, pwsh, logs);
+            return;
+        }
+        var location = ScheduleStore.Location(Scope, _cronFile);
+        var user = Scope == ScheduleScope.System ? "root" : null;
+        var lines = new List<string>();
+        foreach (var job in jobs)
+            if (await ShouldProcessAsync(location, $"Schedule {job.Name}: \"{job.Schedule}\" {job.Script}"))
+                lines.Add(CronTable.Line(job, pwsh, logs, user));
+        if (lines.Count == 0) return;
+        CronTable.EnsureLogDirectory(policy.Repository);
+        var existing = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
+        var replaced = jobs.Select(j => j.Name).ToHashSet();
+        var merged = CronTable.Merge(existing, lines,
+            name => replaced.Contains(name) || _targets.Count == 0 || ScheduleStore.BelongsTo(name, _targets));
+        await ScheduleStore.WriteAsync(Scope, _cronFile, merged, CancelToken);
+        foreach (var e in CronTable.Read(merged, Scope == ScheduleScope.System, DateTime.UtcNow).Where(e => replaced.Contains(e.Name)))
+            WriteObjectAsync(ScheduleStore.ToEntry(e, Scope, location) with { Target = jobs.First(j => j.Name == e.Name).Target });
+    }
+
+    private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs)
+    {
+        if (Credential is null && !MyInvocation.BoundParameters.ContainsKey("WhatIf"))
+            throw new ArgumentException("On Windows the tasks run whether or not the account is logged on, which needs its password: give -Credential.");
+        var account = Credential?.UserName ?? Environment.UserName;
+        foreach (var job in jobs)
+        {
+            var xml = TaskSchedulerXml.Build(job, pwsh, logs, account);
+            if (!await ShouldProcessAsync(TaskSchedulerXml.Folder + job.Name, $"Register task \"{job.Schedule}\" {job.Script}")) continue;
+            var file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"backuptools-{job.Name}.xml");
+            await File.WriteAllTextAsync(file, xml, System.Text.Encoding.Unicode, CancelToken);
+            try
+            {
+                // The password goes on schtasks' command line: Task Scheduler offers no other way from a process.
+                await ProcessRunner.RunForTextAsync(new ProcessSpec("schtasks.exe",
+                    ["/Create", "/F", "/TN", TaskSchedulerXml.Folder + job.Name, "/XML", file, "/RU", account, "/RP", Credential!.GetNetworkCredential().Password]), CancelToken);
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+            WriteObjectAsync(new BackupScheduleEntry
+            {
+                Name = job.Name, Target = job.Target, Schedule = job.Schedule, Command = job.Script, Scope = ScheduleScope.System,
+                Location = TaskSchedulerXml.Folder + job.Name,
+            });
+        }
+    }
+
+    private static string DefaultPwsh()
+    {
+        foreach (var candidate in new[] { "/usr/bin/pwsh", "/usr/local/bin/pwsh", "/opt/microsoft/powershell/7/pwsh" })
+            if (File.Exists(candidate)) return candidate;
+        return Environment.ProcessPath ?? "pwsh";
+    }
+}
+
+/// <summary>Get-BackupSchedule: the jobs Register-BackupSchedule created, with their next run.</summary>
+[Cmdlet(VerbsCommon.Get, "BackupSchedule", DefaultParameterSetName = "Default")]
+[OutputType(typeof(BackupScheduleEntry))]
+public sealed class GetBackupScheduleCommand : AsyncPSCmdlet
+{
+    /// <summary>System (/etc/cron.d/backuptools) or User (your crontab).</summary>
+    [Parameter]
+    public ScheduleScope Scope { get; set; } = ScheduleScope.System;
+
+    /// <summary>System scope: the cron file to read instead of /etc/cron.d/backuptools.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CronFile { get; set; }
+
+    /// <summary>Only the jobs of these targets.</summary>
+    [Parameter(Position = 0)]
+    public string[]? Target { get; set; }
+
+    private string? _cronFile;
+
+    protected override void PrepareRecord() => _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+
+    protected override async Task ProcessRecordAsync()
+    {
+        ScheduleStore.RequireCron();
+        var location = ScheduleStore.Location(Scope, _cronFile);
+        var table = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
+        foreach (var e in CronTable.Read(table, Scope == ScheduleScope.System, DateTime.UtcNow))
+            if (Target is null || ScheduleStore.BelongsTo(e.Name, Target))
+                WriteObjectAsync(ScheduleStore.ToEntry(e, Scope, location));
+    }
+}
+
+/// <summary>Unregister-BackupSchedule: removes our jobs (or one target's), and no other line.</summary>
+[Cmdlet(VerbsLifecycle.Unregister, "BackupSchedule", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Default")]
+[OutputType(typeof(BackupScheduleEntry))]
+public sealed class UnregisterBackupScheduleCommand : AsyncPSCmdlet
+{
+    /// <summary>Only these targets' jobs; all of ours when omitted.</summary>
+    [Parameter(Position = 0)]
+    public string[]? Target { get; set; }
+
+    /// <summary>System (/etc/cron.d/backuptools) or User (your crontab).</summary>
+    [Parameter]
+    public ScheduleScope Scope { get; set; } = ScheduleScope.System;
+
+    /// <summary>System scope: the cron file to change instead of /etc/cron.d/backuptools.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CronFile { get; set; }
+
+    private string? _cronFile;
+
+    protected override void PrepareRecord() => _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+
+    protected override async Task ProcessRecordAsync()
+    {
+        ScheduleStore.RequireCron();
+        var location = ScheduleStore.Location(Scope, _cronFile);
+        var table = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
+        var removed = new HashSet<string>();
+        foreach (var e in CronTable.Read(table, Scope == ScheduleScope.System, DateTime.UtcNow))
+            if ((Target is null || ScheduleStore.BelongsTo(e.Name, Target)) && await ShouldProcessAsync(location, $"Remove the job {e.Name} (\"{e.Schedule}\")"))
+            {
+                removed.Add(e.Name);
+                WriteObjectAsync(ScheduleStore.ToEntry(e, Scope, location));
+            }
+        if (removed.Count == 0) return;
+        await ScheduleStore.WriteAsync(Scope, _cronFile, CronTable.Merge(table, [], removed.Contains), CancelToken);
+    }
+}
