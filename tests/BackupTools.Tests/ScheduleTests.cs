@@ -1,0 +1,120 @@
+using System.Xml.Linq;
+using BackupTools.Engine.Policy;
+using BackupTools.Engine.Scheduling;
+using BackupTools.Model;
+
+namespace BackupTools.Tests;
+
+/// <summary>The jobs a policy becomes, the cron lines and their merge rules, and the Task Scheduler XML.</summary>
+public sealed class ScheduleTests
+{
+    private static BackupPolicy Policy(string extra = "") => PolicyParser.Parse($"""
+        repository: /backup
+        targets:
+          main-db:
+            engine: mariadb
+            socket: /run/mysqld/mysqld.sock
+            schedule: {"{"} full: "0 2 * * *", incremental: "0 */6 * * *", binlog: "*/15 * * * *" {"}"}
+          search:
+            engine: elasticsearch
+            url: http://127.0.0.1:9200
+            snapshotRepository: backups
+            schedule: {"{"} snapshot: "0 3 * * 1,4" {"}"}
+        models:
+          llm: {"{"} path: /models/llm {"}"}
+        config: {"{"} paths: [/etc/nginx] {"}"}
+        {extra}
+        """, "/etc/backuptools/policy.yml").Policy!;
+
+    [Fact]
+    public void APolicyBecomesItsScheduleEntriesAndTheHousekeepingJobs()
+    {
+        var jobs = ScheduleBuilder.Build(Policy(), "/opt/bt/BackupTools.psd1", null);
+        Assert.Equal(["main-db-binlog", "main-db-full", "main-db-incremental", "main-db-test-restore", "search-snapshot",
+                      "retention", "status-alerts", "config-files", "model-llm"], jobs.Select(j => j.Name));
+        var full = jobs.Single(j => j.Name == "main-db-full");
+        Assert.Equal(("0 2 * * *", "main-db"), (full.Schedule, full.Target));
+        Assert.Contains("Start-DbBackup -Target \"main-db\" -Type Full -SkipIfBusy -Policy \"/etc/backuptools/policy.yml\" | Send-BackupAlert", full.Script);
+        Assert.Contains("Import-Module \"/opt/bt/BackupTools.psd1\"", full.Script);
+        Assert.EndsWith("exit [int]($Error.Count -gt 0)", full.Script);
+        Assert.Equal("*/15 * * * *", jobs.Single(j => j.Name == "status-alerts").Schedule);
+        Assert.Contains("Get-BackupStatus -Policy \"/etc/backuptools/policy.yml\" | Send-BackupAlert", jobs.Single(j => j.Name == "status-alerts").Script);
+        Assert.Equal(["search-snapshot"], ScheduleBuilder.Build(Policy(), "/m.psd1", ["search"]).Select(j => j.Name));
+    }
+
+    [Fact]
+    public void PathsThatCannotPassThroughCronAreRefused()
+    {
+        var e = Assert.Throws<ScheduleException>(() => ScheduleBuilder.Build(Policy(), "/opt/it's/BackupTools.psd1", null));
+        Assert.Contains("module path", e.Message);
+    }
+
+    [Fact]
+    public void RegisteringAgainReplacesOnlyOurLinesAndKeepsForeignOnes()
+    {
+        var jobs = ScheduleBuilder.Build(Policy(), "/m.psd1", null);
+        const string foreign = "17 1 * * * root /usr/local/bin/other-job # not ours";
+        var lines = jobs.Select(j => CronTable.Line(j, "/usr/bin/pwsh", "/backup/_logs", "root")).ToList();
+        var first = CronTable.Merge(foreign + "\n", lines, _ => true);
+        var second = CronTable.Merge(first, lines, _ => true);
+        Assert.Equal(first, second);
+        Assert.StartsWith(foreign + "\n", first);
+        Assert.EndsWith("\n", first);
+        Assert.Equal(jobs.Count + 1, first.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        foreach (var line in first.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1))
+        {
+            var fields = line.Split(' ');
+            Assert.Equal("root", fields[5]);                  // cron.d lines carry a user field
+            Assert.Equal("/usr/bin/pwsh", fields[6]);         // absolute: cron's PATH is minimal
+            Assert.DoesNotContain('%', line);                 // '%' would be a newline to cron
+        }
+        var entries = CronTable.Read(first, hasUserField: true, DateTime.UtcNow);
+        Assert.Equal(jobs.Select(j => j.Name), entries.Select(e => e.Name));
+        Assert.All(entries, e => Assert.NotNull(e.NextRun));
+
+        var withoutDb = CronTable.Merge(first, [], name => name.StartsWith("main-db-"));
+        Assert.Contains(foreign, withoutDb);
+        Assert.DoesNotContain("backuptools:main-db-full", withoutDb);
+        Assert.Contains("backuptools:retention", withoutDb);
+        Assert.Equal(foreign + "\n", CronTable.Merge(first, [], _ => true));
+    }
+
+    [Fact]
+    public void AUserCrontabLineHasNoUserField()
+    {
+        var job = ScheduleBuilder.Build(Policy(), "/m.psd1", null)[0];
+        var line = CronTable.Line(job, "/usr/bin/pwsh", "/backup/_logs", null);
+        Assert.StartsWith("*/15 * * * * /usr/bin/pwsh -NoProfile -NonInteractive -Command '", line);
+        var entry = Assert.Single(CronTable.Read(line + "\n", hasUserField: false, DateTime.UtcNow));
+        Assert.StartsWith("/usr/bin/pwsh -NoProfile", entry.Command);
+    }
+
+    [Fact]
+    public void TaskSchedulerXmlHasTheRequiredElementsAndTranslatedTriggers()
+    {
+        var jobs = ScheduleBuilder.Build(Policy(), @"C:\Program Files\PowerShell\Modules\BackupTools\BackupTools.psd1", null);
+        XNamespace ns = "http://schemas.microsoft.com/windows/2004/02/mit/task";
+        foreach (var job in jobs)
+        {
+            var xml = XDocument.Parse(TaskSchedulerXml.Build(job, @"C:\Program Files\PowerShell\7\pwsh.exe", @"D:\backup\_logs", @"CORP\svc-backup", new DateTime(2026, 11, 26)));
+            var task = xml.Root!;
+            Assert.Equal("1.2", task.Attribute("version")!.Value);
+            Assert.Equal(@"\BackupTools\" + job.Name, task.Element(ns + "RegistrationInfo")!.Element(ns + "URI")!.Value);
+            var principal = task.Element(ns + "Principals")!.Element(ns + "Principal")!;
+            Assert.Equal(("CORP\\svc-backup", "Password"), (principal.Element(ns + "UserId")!.Value, principal.Element(ns + "LogonType")!.Value));
+            Assert.Equal("IgnoreNew", task.Element(ns + "Settings")!.Element(ns + "MultipleInstancesPolicy")!.Value);
+            var exec = task.Element(ns + "Actions")!.Element(ns + "Exec")!;
+            Assert.Equal(@"C:\Program Files\PowerShell\7\pwsh.exe", exec.Element(ns + "Command")!.Value);
+            Assert.Contains(job.Name + ".log", exec.Element(ns + "Arguments")!.Value);
+            Assert.NotNull(task.Element(ns + "Triggers")!.Element(ns + "CalendarTrigger")!.Element(ns + "StartBoundary"));
+        }
+        XElement Trigger(string name) => XDocument.Parse(TaskSchedulerXml.Build(jobs.Single(j => j.Name == name), "p", "l", "a", new DateTime(2026, 11, 26)))
+            .Root!.Element(ns + "Triggers")!.Element(ns + "CalendarTrigger")!;
+        Assert.Equal("2026-11-26T02:00:00", Trigger("main-db-full").Element(ns + "StartBoundary")!.Value);
+        Assert.Equal("PT6H", Trigger("main-db-incremental").Descendants(ns + "Interval").Single().Value);
+        Assert.Equal("PT15M", Trigger("main-db-binlog").Descendants(ns + "Interval").Single().Value);
+        Assert.Equal(["Monday", "Thursday"], Trigger("search-snapshot").Descendants(ns + "DaysOfWeek").Single().Elements().Select(e => e.Name.LocalName));
+        var odd = new ScheduledJob("odd", null, "0 0 1 * *", "x");
+        Assert.Contains("no Task Scheduler equivalent", Assert.Throws<ScheduleException>(() => TaskSchedulerXml.Build(odd, "p", "l", "a")).Message);
+    }
+}

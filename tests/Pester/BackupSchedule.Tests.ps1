@@ -1,0 +1,108 @@
+BeforeAll {
+    . $PSScriptRoot/Common.ps1
+    # Runs one of our cron lines the way cron does: /bin/sh -c with cron's minimal environment.
+    function Invoke-AsCron([string] $CronFile, [string] $Job) {
+        $line = Get-Content $CronFile | Where-Object { $_ -like "*# backuptools:$Job" }
+        $line | Should -Not -BeNullOrEmpty -Because "the job $Job is registered"
+        $command = ($line -split ' ', 7)[6]          # after the 5 time fields and the user field
+        & /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LOGNAME=root SHELL=/bin/sh /bin/sh -c $command
+        $LASTEXITCODE
+    }
+}
+
+Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule (cron)' {
+    BeforeAll {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        # cron passes no environment: the password comes from a 0600 file, and alerts go to a webhook we can read.
+        $secret = Join-Path $dir 'db.password'
+        Set-Content $secret $env:BT_TEST_DB_PASSWORD -NoNewline
+        chmod 600 $secret
+        $recorder = [BackupTools.TestServers.HttpRecorder]::Start()
+        (Get-Content $policy -Raw) -replace 'passwordEnv: BT_TEST_DB_PASSWORD', "passwordFile: $secret" `
+            -replace 'routes: \{[^}]*\}', 'routes: { critical: [webhook], warning: [webhook] }' `
+            -replace 'channels: \{\}', "channels: { webhook: { url: '$($recorder.Url)/hook' } }" | Set-Content $policy
+        $cron = Join-Path $dir 'backuptools'
+        $foreign = '17 1 * * * root /usr/local/bin/other-job # not ours'
+        Set-Content $cron $foreign
+        # pwsh as cron would start it: an absolute program (here: dotnet with this pwsh.dll, behind a tiny script).
+        $pwsh = Join-Path $dir 'pwsh'
+        Set-Content $pwsh "#!/bin/sh`nexec '$([Environment]::ProcessPath)' '$(Join-Path $PSHOME 'pwsh.dll')' `"`$@`""
+        chmod 755 $pwsh
+        $registered = Register-BackupSchedule -Policy $policy -CronFile $cron -PwshPath $pwsh
+    }
+    AfterAll { $recorder.Dispose() }
+
+    It 'writes every job in the form cron accepts, beside the foreign line' {
+        $registered.Name | Should -Contain 'main-db-full'
+        $registered.Name | Should -Contain 'status-alerts'
+        $registered.Name | Should -Contain 'retention'
+        $item = Get-Item $cron
+        (stat -c '%a %U' $cron) | Should -Be '644 root'
+        $item.Name | Should -Not -Match '\.' -Because 'cron.d ignores file names with a dot'
+        [IO.File]::ReadAllText($cron) | Should -Match "`n$" -Because 'cron ignores a last line without a newline'
+        $lines = Get-Content $cron
+        $lines[0] | Should -Be $foreign
+        foreach ($l in $lines | Select-Object -Skip 1) {
+            ($l -split ' ')[5] | Should -Be 'root'
+            ($l -split ' ')[6] | Should -Be $pwsh
+            $l | Should -Match "# backuptools:"
+        }
+    }
+
+    It 'is idempotent, lists the jobs with their next run, and -WhatIf writes nothing' {
+        $before = [IO.File]::ReadAllText($cron)
+        $null = Register-BackupSchedule -Policy $policy -CronFile $cron -PwshPath $pwsh
+        [IO.File]::ReadAllText($cron) | Should -Be $before
+        Register-BackupSchedule -Policy $policy -CronFile (Join-Path $dir 'never') -PwshPath $pwsh -WhatIf
+        Test-Path (Join-Path $dir 'never') | Should -BeFalse
+        $listed = Get-BackupSchedule -CronFile $cron
+        $listed.Name | Should -Be $registered.Name
+        $listed | ForEach-Object { $_.NextRun | Should -BeGreaterThan (Get-Date) }
+    }
+
+    It 'runs a backup job the way cron does, logs it, and exits 0' {
+        Invoke-AsCron $cron 'main-db-full' | Should -Be 0
+        (Get-DbBackup -Target main-db -Type Full -Policy $policy).Count | Should -Be 1
+        Get-Content (Join-Path $dir 'repo/_logs/main-db-full.log') -Raw | Should -Match '=== .* main-db-full'
+    }
+
+    It 'runs the status and retention jobs the way cron does' {
+        Invoke-AsCron $cron 'status-alerts' | Should -Be 0
+        @($recorder.Requests).Count | Should -BeGreaterThan 0 -Because 'the status job pipes into Send-BackupAlert (cache has never been backed up)'
+        Invoke-AsCron $cron 'retention' | Should -Be 0
+        Get-Content (Join-Path $dir 'repo/_logs/retention.log') -Raw | Should -Match 'main-db: removed 0 backup'
+    }
+
+    It 'exits non-zero when the job fails' {
+        (Get-Content $policy -Raw) -replace 'passwordFile: .*', 'passwordEnv: BT_TEST_NO_SUCH_VARIABLE' | Set-Content (Join-Path $dir 'bad.yml')
+        $badCron = Join-Path $dir 'bad'
+        $null = Register-BackupSchedule main-db -Policy (Join-Path $dir 'bad.yml') -CronFile $badCron -PwshPath $pwsh
+        Invoke-AsCron $badCron 'main-db-full' | Should -Be 1
+        Get-Content (Join-Path $dir 'repo/_logs/main-db-full.log') -Raw | Should -Match 'BT_TEST_NO_SUCH_VARIABLE'
+    }
+
+    It 'skips, not fails, a job whose target is still being backed up' {
+        $lockDir = Join-Path $dir 'repo/_locks'
+        # A live lease held by this test process, in the repository's lock format.
+        $lease = [ordered]@{ host = [Environment]::MachineName; processId = $PID; processStartTime = (Get-Process -Id $PID).StartTime.ToUniversalTime().ToString('o');
+                             startTime = [DateTime]::UtcNow.ToString('o'); expires = [DateTime]::UtcNow.AddMinutes(5).ToString('o'); runId = 'pester' } | ConvertTo-Json -Compress
+        Set-Content (Join-Path $lockDir 'mariadb-main-db.lock') $lease
+        try {
+            Invoke-AsCron $cron 'main-db-full' | Should -Be 0
+            Get-ChildItem (Join-Path $dir 'repo/_journal') -Filter '*.jsonl' | Get-Content | ConvertFrom-Json |
+                Where-Object { $_.status -eq 'Skipped' -and $_.target -eq 'main-db' } | Should -Not -BeNullOrEmpty
+            (Get-DbBackup -Target main-db -Type Full -Policy $policy).Count | Should -Be 1 -Because 'no second backup ran'
+        }
+        finally { Remove-Item (Join-Path $lockDir 'mariadb-main-db.lock') -ErrorAction Ignore }
+    }
+
+    It 'Unregister removes only our lines, or one target''s' {
+        $gone = Unregister-BackupSchedule main-db -CronFile $cron -Confirm:$false
+        $gone.Name | Should -Contain 'main-db-full'
+        (Get-BackupSchedule -CronFile $cron).Name | Should -Not -Contain 'main-db-full'
+        (Get-BackupSchedule -CronFile $cron).Name | Should -Contain 'retention'
+        $null = Unregister-BackupSchedule -CronFile $cron -Confirm:$false
+        Get-Content $cron | Should -Be @($foreign)
+    }
+}
