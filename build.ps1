@@ -141,6 +141,11 @@ function Invoke-Package {
     New-Item -ItemType Directory -Force $repo | Out-Null
     Remove-Item "$repo/BackupTools.*.nupkg" -ErrorAction SilentlyContinue
     & "$Root/tools/New-ModulePackage.ps1" -ModuleDirectory $ModuleDir -OutputDirectory $repo
+    # Azure Automation imports a zip named like the module with the module's files at its root (docs/runbooks/README.md).
+    $zip = Join-Path $repo 'BackupTools.zip'
+    Remove-Item $zip -ErrorAction SilentlyContinue
+    Compress-Archive -Path (Join-Path $ModuleDir '*') -DestinationPath $zip
+    Write-Host "Package: $zip (for an Azure Automation account)"
 }
 
 function Invoke-Demo {

@@ -205,6 +205,9 @@ alerts:
     Write-Host "  git log of the config history:"
     git -C "$work/repo/config" log --oneline | ForEach-Object { Write-Host "    $_" }
 
+    Step 'Register-BackupSchedule -WhatIf: the cron jobs that would run all of this'
+    Register-BackupSchedule -PwshPath /usr/bin/pwsh -WhatIf
+
     Step 'Get-BackupRepository'
     Get-BackupRepository | Show
 }

@@ -114,7 +114,7 @@ public sealed class ScheduleTests
         Assert.Equal("PT6H", Trigger("main-db-incremental").Descendants(ns + "Interval").Single().Value);
         Assert.Equal("PT15M", Trigger("main-db-binlog").Descendants(ns + "Interval").Single().Value);
         Assert.Equal(["Monday", "Thursday"], Trigger("search-snapshot").Descendants(ns + "DaysOfWeek").Single().Elements().Select(e => e.Name.LocalName));
-        var odd = new ScheduledJob("odd", null, "0 0 1 * *", "x");
+        var odd = new ScheduledJob("odd", null, "0 0 1 * *", "x", "x");
         Assert.Contains("no Task Scheduler equivalent", Assert.Throws<ScheduleException>(() => TaskSchedulerXml.Build(odd, "p", "l", "a")).Message);
     }
 }

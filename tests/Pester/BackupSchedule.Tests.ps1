@@ -106,3 +106,18 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         Get-Content $cron | Should -Be @($foreign)
     }
 }
+
+Describe 'Azure Automation runbook samples' {
+    It '<_> parses and calls only BackupTools cmdlets and Automation asset cmdlets' -ForEach @(Get-ChildItem (Join-Path $PSScriptRoot '../../docs/runbooks') -Filter '*.ps1' | ForEach-Object FullName) {
+        $tokens = $errors = $null
+        $ast = [Management.Automation.Language.Parser]::ParseFile($_, [ref]$tokens, [ref]$errors)
+        $errors | Should -BeNullOrEmpty
+        $exported = (Import-PowerShellDataFile $env:BACKUPTOOLS_TEST_MODULE).CmdletsToExport
+        $allowed = $exported + @('Import-Module', 'Get-AutomationVariable', 'Get-AutomationPSCredential', 'Where-Object', 'Remove-Item')
+        $ast.FindAll({ $args[0] -is [Management.Automation.Language.CommandAst] }, $true) | ForEach-Object {
+            $_.GetCommandName() | Should -BeIn $allowed
+        }
+        @($ast.FindAll({ $args[0] -is [Management.Automation.Language.CommandAst] }, $true) | Where-Object { $_.GetCommandName() -in $exported }).Count |
+            Should -BeGreaterThan 0
+    }
+}

@@ -20,3 +20,16 @@ Describe 'The .nupkg from build.ps1 -Task Package' {
         ($out | Select-Object -Last 1) | Should -Match '^[0-9a-f]{40}$'
     }
 }
+
+Describe 'The Azure Automation zip from build.ps1 -Task Package' {
+    It 'holds the module at its root and imports from there' {
+        $zip = Join-Path $env:BACKUPTOOLS_TEST_PACKAGE_DIR 'BackupTools.zip'
+        $zip | Should -Exist
+        $dest = Join-Path (New-TestDirectory) 'BackupTools'
+        Expand-Archive $zip -DestinationPath $dest
+        Join-Path $dest 'BackupTools.psd1' | Should -Exist
+        $out = & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command "Import-Module '$dest'; (Get-Command -Module BackupTools).Count" 2>&1
+        $LASTEXITCODE | Should -Be 0 -Because ($out | Out-String)
+        [int]($out | Select-Object -Last 1) | Should -Be @((Import-PowerShellDataFile $script:ModulePath).CmdletsToExport).Count
+    }
+}

@@ -3,7 +3,8 @@ using BackupTools.Model;
 namespace BackupTools.Engine.Scheduling;
 
 /// <summary>One job to schedule: a name of ours, a 5-field cron expression, and the PowerShell it runs.</summary>
-public sealed record ScheduledJob(string Name, string? Target, string Schedule, string Script);
+/// <param name="Pipeline">The cmdlets the job runs, without the wrapping (module import, log header, exit code): for display.</param>
+public sealed record ScheduledJob(string Name, string? Target, string Schedule, string Script, string Pipeline);
 
 public sealed class ScheduleException(string message) : Exception(message);
 
@@ -47,7 +48,7 @@ public static class ScheduleBuilder
 
         ScheduledJob Job(string name, string? target, string cron, string pipeline) => new(name, target, cron,
             $"$ErrorActionPreference = 'Continue'; $PSStyle.OutputRendering = 'PlainText'; Import-Module \"{modulePath}\"; $Error.Clear(); " +
-            $"\"=== $((Get-Date).ToUniversalTime().ToString('o')) {name}\"; {pipeline}; exit [int]($Error.Count -gt 0)");
+            $"\"=== $((Get-Date).ToUniversalTime().ToString('o')) {name}\"; {pipeline}; exit [int]($Error.Count -gt 0)", pipeline);
     }
 
     private static string Capitalized(string type) => char.ToUpperInvariant(type[0]) + type[1..];

@@ -103,7 +103,7 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         var user = Scope == ScheduleScope.System ? "root" : null;
         var lines = new List<string>();
         foreach (var job in jobs)
-            if (await ShouldProcessAsync(location, $"Schedule {job.Name}: \"{job.Schedule}\" {job.Script}"))
+            if (await ShouldProcessAsync(location, $"Schedule {job.Name}: \"{job.Schedule}\" {job.Pipeline}"))
                 lines.Add(CronTable.Line(job, pwsh, logs, user));
         if (lines.Count == 0) return;
         CronTable.EnsureLogDirectory(policy.Repository);
@@ -124,7 +124,7 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         foreach (var job in jobs)
         {
             var xml = TaskSchedulerXml.Build(job, pwsh, logs, account);
-            if (!await ShouldProcessAsync(TaskSchedulerXml.Folder + job.Name, $"Register task \"{job.Schedule}\" {job.Script}")) continue;
+            if (!await ShouldProcessAsync(TaskSchedulerXml.Folder + job.Name, $"Register task \"{job.Schedule}\" {job.Pipeline}")) continue;
             var file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"backuptools-{job.Name}.xml");
             await File.WriteAllTextAsync(file, xml, System.Text.Encoding.Unicode, CancelToken);
             try
