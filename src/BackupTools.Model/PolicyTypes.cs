@@ -10,6 +10,8 @@ public sealed record BackupPolicy
     public required IReadOnlyList<string> ConfigPaths { get; init; }
     /// <summary>config.exclude: more name patterns to keep out of the config history, beside the built-in secret patterns.</summary>
     public IReadOnlyList<string> ConfigExcludes { get; init; } = [];
+    /// <summary>metrics.path: the node_exporter textfile Register-BackupSchedule keeps current with Export-BackupMetric.</summary>
+    public string? MetricsPath { get; init; }
     /// <summary>config.remote: a Git URL or path the config history is pushed to after each commit.</summary>
     public string? ConfigRemote { get; init; }
     public required StoragePolicy Storage { get; init; }

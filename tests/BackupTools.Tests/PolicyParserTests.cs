@@ -85,7 +85,7 @@ public sealed class PolicyParserTests
         // 2. unknown key at the root
         {
             "repository: /backup\nrepostiory: /other\ntargets: {}\n",
-            "policy.yml:2:1: repostiory: unknown key; expected one of: repository, targets, models, config, storage, alerts",
+            "policy.yml:2:1: repostiory: unknown key; expected one of: repository, targets, models, config, storage, alerts, metrics",
             "misspelt root key"
         },
         // 3. unknown key inside a target

@@ -40,6 +40,8 @@ public sealed class ScheduleTests
         Assert.Equal("*/15 * * * *", jobs.Single(j => j.Name == "status-alerts").Schedule);
         Assert.Contains("Get-BackupStatus -Policy \"/etc/backuptools/policy.yml\" | Send-BackupAlert", jobs.Single(j => j.Name == "status-alerts").Script);
         Assert.Equal(["search-snapshot"], ScheduleBuilder.Build(Policy(), "/m.psd1", ["search"]).Select(j => j.Name));
+        var metrics = ScheduleBuilder.Build(Policy("metrics: { path: /var/lib/node_exporter/backuptools.prom }"), "/m.psd1", null).Single(j => j.Name == "metrics");
+        Assert.Equal(("*/5 * * * *", "Export-BackupMetric -Path \"/var/lib/node_exporter/backuptools.prom\" -Policy \"/etc/backuptools/policy.yml\""), (metrics.Schedule, metrics.Pipeline));
     }
 
     [Fact]

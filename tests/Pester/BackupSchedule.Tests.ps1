@@ -21,7 +21,11 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         $recorder = [BackupTools.TestServers.HttpRecorder]::Start()
         (Get-Content $policy -Raw) -replace 'passwordEnv: BT_TEST_DB_PASSWORD', "passwordFile: $secret" `
             -replace 'routes: \{[^}]*\}', 'routes: { critical: [webhook], warning: [webhook] }' `
-            -replace 'channels: \{\}', "channels: { webhook: { url: '$($recorder.Url)/hook' } }" | Set-Content $policy
+            -replace 'channels: \{\}', "channels: { webhook: { url: '$($recorder.Url)/hook' } }" `
+            -replace 'snapshotRepository: backups', "snapshotRepository: backups`n    snapshotRepositorySettings: { type: fs, location: /mnt/es }" | Set-Content $policy
+        "`nmetrics: { path: $dir/backuptools.prom }`nconfig: { paths: [$dir/etc] }" | Add-Content $policy
+        New-Item -ItemType Directory "$dir/etc" | Out-Null
+        'a = 1' | Set-Content "$dir/etc/app.conf"
         $cron = Join-Path $dir 'backuptools'
         $foreign = '17 1 * * * root /usr/local/bin/other-job # not ours'
         Set-Content $cron $foreign
@@ -65,6 +69,19 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         Invoke-AsCron $cron 'main-db-full' | Should -Be 0
         (Get-DbBackup -Target main-db -Type Full -Policy $policy).Count | Should -Be 1
         Get-Content (Join-Path $dir 'repo/_logs/main-db-full.log') -Raw | Should -Match '=== .* main-db-full'
+    }
+
+    It 'runs every other generated job the way cron does, each exiting 0 and doing its work' {
+        foreach ($job in 'main-db-incremental', 'main-db-binlog', 'cache-snapshot', 'search-snapshot', 'config-files', 'metrics', 'main-db-test-restore', 'cache-test-restore') {
+            $code = Invoke-AsCron $cron $job
+            $code | Should -Be 0 -Because "the $job job should succeed; its log: $(Get-Content (Join-Path $dir "repo/_logs/$job.log") -Raw -ErrorAction Ignore)"
+        }
+        (Get-DbBackup -Target main-db -Type Incremental -Policy $policy).Count | Should -Be 1
+        (Get-DbBackup -Target main-db -Type Binlog -Policy $policy).Count | Should -BeGreaterThan 0
+        (Get-DbBackup -Target cache -Policy $policy).Count | Should -Be 1
+        (Get-DbBackup -Target search -Policy $policy).Count | Should -Be 1
+        (Get-ConfigFileHistory -Policy $policy).Path | Should -Contain "$dir/etc/app.conf"
+        Get-Content "$dir/backuptools.prom" -Raw | Should -Match 'backuptools_'
     }
 
     It 'runs the status and retention jobs the way cron does' {

@@ -12,7 +12,7 @@ namespace BackupTools.Engine.Policy;
 /// </summary>
 public static partial class PolicyParser
 {
-    private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts"];
+    private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts", "metrics"];
     private static readonly string[] TargetKeys =
         ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
          "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings"];
@@ -82,12 +82,18 @@ public static partial class PolicyParser
         var (configPaths, configExcludes, configRemote) = ReadConfig(r, root);
         var storage = ReadStorage(r, root);
         var alerts = ReadAlerts(r, root);
+        string? metricsPath = null;
+        if (r.Mapping(PolicyNode.Child(root, "metrics"), "metrics", required: false, root) is { } metrics)
+        {
+            r.RejectUnknownKeys(metrics, "metrics", ["path"]);
+            metricsPath = r.AbsolutePath(metrics, "path", "metrics.path", required: true);
+        }
 
         if (problems.Count > 0) return (null, problems);
         return (new BackupPolicy
         {
             Path = path, Repository = repository!, Targets = targets, Models = models, ConfigPaths = configPaths, ConfigExcludes = configExcludes, ConfigRemote = configRemote,
-            Storage = storage, Alerts = alerts,
+            Storage = storage, Alerts = alerts, MetricsPath = metricsPath,
         }, problems);
     }
 

@@ -46,7 +46,7 @@ public static partial class ProcessRunner
         Action<string>? onStderrLine = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var psi = new ProcessStartInfo(spec.FileName)
+        var psi = new ProcessStartInfo(Locate(spec.FileName))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -125,7 +125,7 @@ public static partial class ProcessRunner
     /// </summary>
     public static Process StartService(ProcessSpec spec)
     {
-        var psi = new ProcessStartInfo(spec.FileName)
+        var psi = new ProcessStartInfo(Locate(spec.FileName))
         {
             UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
             WorkingDirectory = spec.WorkingDirectory ?? "",
@@ -145,6 +145,24 @@ public static partial class ProcessRunner
         _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
         _ = process.StandardError.BaseStream.CopyToAsync(Stream.Null);
         return process;
+    }
+
+    private static readonly string[] SystemDirectories = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+    /// <summary>
+    /// A bare program name, found on PATH or else in the system directories: cron runs jobs with PATH=/usr/bin:/bin,
+    /// and Debian keeps mariadbd in /usr/sbin. Names with a directory are used as given.
+    /// </summary>
+    public static string Locate(string fileName)
+    {
+        if (OperatingSystem.IsWindows() || fileName.Contains('/')) return fileName;
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var dir in path.Concat(SystemDirectories))
+        {
+            var candidate = Path.Combine(dir, fileName);
+            if (File.Exists(candidate)) return candidate;
+        }
+        return fileName; // not found: starting it reports ToolNotFound with the package to install
     }
 
     /// <summary>Kills a process and its children; nothing if it is gone.</summary>

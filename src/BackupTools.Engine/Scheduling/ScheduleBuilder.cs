@@ -10,7 +10,7 @@ public sealed class ScheduleException(string message) : Exception(message);
 
 /// <summary>
 /// Turns a policy into the jobs that run it: each target's schedule entries, plus housekeeping (retention daily,
-/// status and alerts every 15 minutes so delays are noticed, config files hourly, AI models hourly (a version is only
+/// status and alerts every 15 minutes so delays are noticed, metrics every 5 minutes when the policy names a textfile, config files hourly, AI models hourly (a version is only
 /// copied when it changed), and a weekly test restore per database target). Every job imports the module by its full
 /// path, names the policy by its full path, pipes results into Send-BackupAlert, and exits non-zero when anything
 /// wrote an error, so cron mail, Task Scheduler's last result and the log all show a failed job.
@@ -18,11 +18,11 @@ public sealed class ScheduleException(string message) : Exception(message);
 public static class ScheduleBuilder
 {
     public const string RetentionSchedule = "30 3 * * *", StatusSchedule = "*/15 * * * *", ConfigSchedule = "0 * * * *";
-    public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0";
+    public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0", MetricsSchedule = "*/5 * * * *";
 
     public static IReadOnlyList<ScheduledJob> Build(BackupPolicy policy, string modulePath, IReadOnlyCollection<string>? targets)
     {
-        foreach (var (what, value) in new[] { ("module path", modulePath), ("policy path", policy.Path), ("repository", policy.Repository) })
+        foreach (var (what, value) in new[] { ("module path", modulePath), ("policy path", policy.Path), ("repository", policy.Repository), ("metrics path", policy.MetricsPath ?? "") })
             if (value.IndexOfAny(['"', '\'', '`', '$', '%', '\n']) >= 0)
                 throw new ScheduleException($"The {what} '{value}' holds a character (\" ' ` $ % or a newline) that cannot be passed safely through cron; move it to a plain path.");
         var jobs = new List<ScheduledJob>();
@@ -41,6 +41,7 @@ public static class ScheduleBuilder
             jobs.Add(Job("retention", null, RetentionSchedule, $"Remove-ExpiredBackup {p} -Confirm:$false"));
             jobs.Add(Job("status-alerts", null, StatusSchedule, $"Get-BackupStatus {p} | Send-BackupAlert {p}"));
             if (policy.ConfigPaths.Count > 0) jobs.Add(Job("config-files", null, ConfigSchedule, $"Backup-ConfigFile {p}"));
+            if (policy.MetricsPath is { } metrics) jobs.Add(Job("metrics", null, MetricsSchedule, $"Export-BackupMetric -Path \"{metrics}\" {p}"));
             foreach (var m in policy.Models)
                 jobs.Add(Job($"model-{m.Name}", null, ModelSchedule, $"Backup-AiModel -Name \"{m.Name}\" {p}"));
         }
