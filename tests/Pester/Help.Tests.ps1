@@ -1,0 +1,71 @@
+BeforeAll {
+    . $PSScriptRoot/Common.ps1
+    $script:docs = Join-Path $PSScriptRoot '../../docs/en-US'
+    $script:common = [System.Management.Automation.Internal.CommonParameters].GetProperties().Name +
+        [System.Management.Automation.Internal.ShouldProcessParameters].GetProperties().Name
+
+    # The PARAMETERS section of a platyPS page: name -> the fields of its yaml block.
+    function Get-DocParameter([string] $Cmdlet) {
+        $text = Get-Content (Join-Path $script:docs "$Cmdlet.md") -Raw
+        $section = ($text -split '(?m)^## PARAMETERS\s*$')[1] -split '(?m)^## ' | Select-Object -First 1
+        $result = @{}
+        foreach ($block in $section -split '(?m)^### ') {
+            if ($block -notmatch '^-(\w+)') { continue }
+            $name = $Matches[1]
+            $fields = @{}
+            foreach ($line in $block -split "`n") { if ($line -match '^(Type|Required|Accept pipeline input|Parameter Sets):\s*(.*?)\s*$') { $fields[$Matches[1]] = $Matches[2] } }
+            $result[$name] = $fields
+        }
+        $result
+    }
+}
+
+Describe 'Help for <_>' -ForEach @((Import-PowerShellDataFile $env:BACKUPTOOLS_TEST_MODULE).CmdletsToExport) {
+    BeforeAll {
+        $name = $_
+        $help = Get-Help $name -Full
+        $command = Get-Command $name
+        $own = $command.Parameters.Values | Where-Object { $_.Name -notin $script:common }
+        $doc = Get-DocParameter $name
+    }
+
+    It 'has a synopsis, a description, a description for every parameter and at least two examples' {
+        $help.Synopsis.Trim() | Should -Not -BeLike "$name *"
+        ($help.description.Text -join '') | Should -Not -BeNullOrEmpty
+        foreach ($p in $own) {
+            $entry = $help.parameters.parameter | Where-Object name -eq $p.Name
+            ($entry.description.Text -join '') | Should -Not -BeNullOrEmpty -Because "-$($p.Name) needs a description"
+        }
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+    }
+
+    It 'documents exactly the real parameters, with their type, whether mandatory, and pipeline input' {
+        @($doc.Keys | Where-Object { $_ -notin 'WhatIf', 'Confirm' } | Sort-Object) | Should -Be @($own.Name | Sort-Object)
+        foreach ($p in $own) {
+            $d = $doc[$p.Name]
+            $type = [Nullable]::GetUnderlyingType($p.ParameterType) ?? $p.ParameterType # a [DateTimeOffset?] is written DateTimeOffset
+            $d.Type | Should -Be $type.Name -Because "the type of -$($p.Name)"
+            $mandatory = $p.ParameterSets.Values.IsMandatory -contains $true
+            $d.Required | Should -Be $(if ($mandatory) { 'True' } else { 'False' }) -Because "whether -$($p.Name) is mandatory"
+            $byValue = $p.ParameterSets.Values.ValueFromPipeline -contains $true
+            $byName = $p.ParameterSets.Values.ValueFromPipelineByPropertyName -contains $true
+            $kinds = @(if ($byName) { 'ByPropertyName' }; if ($byValue) { 'ByValue' })
+            $expected = if ($kinds) { "True ($($kinds -join ', '))" } else { 'False' }
+            $d.'Accept pipeline input' | Should -Be $expected -Because "pipeline input of -$($p.Name)"
+        }
+    }
+
+    It 'has examples whose code parses' {
+        foreach ($example in $help.examples.example) {
+            $errors = $null
+            $null = [System.Management.Automation.Language.Parser]::ParseInput(($example.code -join "`n"), [ref]$null, [ref]$errors)
+            $errors | Should -BeNullOrEmpty -Because $example.title
+        }
+    }
+}
+
+Describe 'About topics' {
+    It '<_> is found by Get-Help' -ForEach 'about_BackupTools', 'about_BackupTools_Policy', 'about_BackupTools_PointInTimeRestore', 'about_BackupTools_Retention', 'about_BackupTools_Alerts' {
+        (Get-Help $_ | Out-String) | Should -Match ([regex]::Escape($_))
+    }
+}
