@@ -8,14 +8,17 @@
       Build      output/BackupTools/<version>/ : the importable module (version read from module/BackupTools.psd1)
       Test       Bootstrap, Build, Package, then the xunit engine suite and the Pester cmdlet suite (which also
                  installs the package); prints "N passed, N failed"
-      Package    output/package/BackupTools.<version>.nupkg for Install-PSResource / Install-Module from a local repository
+      Docs       the offline help into the built module: docs/en-US/*.md -> en-US/BackupTools.dll-Help.xml (MAML) and the
+                 about topics -> en-US/about_*.help.txt (Build does this too)
+      Package    output/package/BackupTools.<version>.nupkg for Install-PSResource / Install-Module from a local
+                 repository, and BackupTools.zip for an Azure Automation account
       Demo       Bootstrap, Build, then a sysadmin's day on throwaway servers
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Bootstrap', 'Build', 'Test', 'Package', 'Demo')]
+    [ValidateSet('Bootstrap', 'Build', 'Docs', 'Test', 'Package', 'Demo')]
     [string[]] $Task = 'Build',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release'
@@ -83,8 +86,23 @@ function Invoke-Build {
     Remove-Item "$ModuleDir/deps/BackupTools.Model.*" # Model lives once, beside the cmdlets, in the default context
     Copy-Item "$staging/cmdlets/BackupTools.dll", "$staging/cmdlets/BackupTools.Model.dll" $ModuleDir
     Copy-Item "$Root/module/*" $ModuleDir -Recurse
-    & "$Root/tools/Build-Help.ps1" -DocsPath "$Root/docs/en-US" -OutputPath "$ModuleDir/en-US/BackupTools.dll-Help.xml"
+    Invoke-Docs
     Write-Host "Build: $ModuleDir"
+}
+
+# platyPS's New-ExternalHelp where platyPS is installed (it is not served here); else our converter, which reads the
+# same platyPS 2.0.0 markdown. The about topics are plain help text already and are copied with the module files.
+function Invoke-Docs {
+    $maml = "$ModuleDir/en-US/BackupTools.dll-Help.xml"
+    if (Get-Module -ListAvailable platyPS) {
+        Import-Module platyPS
+        New-ExternalHelp -Path "$Root/docs/en-US" -OutputPath "$ModuleDir/en-US" -Force | Out-Null
+    }
+    else {
+        & "$Root/tools/Build-Help.ps1" -DocsPath "$Root/docs/en-US" -OutputPath $maml
+    }
+    Copy-Item "$Root/module/en-US/about_*.help.txt" "$ModuleDir/en-US" -Force
+    Write-Host "Docs: $maml and $(@(Get-ChildItem "$ModuleDir/en-US" -Filter 'about_*.help.txt').Count) about topics"
 }
 
 function Get-ToolPackages {
@@ -159,6 +177,7 @@ foreach ($t in $Task) {
     switch ($t) {
         'Bootstrap' { Invoke-Bootstrap }
         'Build' { Invoke-Build }
+        'Docs' { if (-not (Test-Path "$ModuleDir/BackupTools.psd1")) { Invoke-Build } else { Invoke-Docs } }
         'Test' { Invoke-Bootstrap; Invoke-Build; Invoke-Test }
         'Package' { Invoke-Build; Invoke-Package }
         'Demo' { Invoke-Bootstrap; Invoke-Build; Invoke-Demo }
