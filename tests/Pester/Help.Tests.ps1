@@ -69,3 +69,37 @@ Describe 'About topics' {
         (Get-Help $_ | Out-String) | Should -Match ([regex]::Escape($_))
     }
 }
+
+Describe 'about_BackupTools_Policy covers every key the parser accepts' {
+    BeforeAll {
+        $text = Get-Content (Join-Path $PSScriptRoot '../../module/en-US/about_BackupTools_Policy.help.txt') -Raw
+        # The parser lists the keys it accepts when it meets an unknown one: ask it, section by section, so this test
+        # follows the parser and not a copy of its lists.
+        function Get-AcceptedKey([string] $Yaml) {
+            $file = Join-Path (New-TestDirectory) 'policy.yml'
+            Set-Content $file $Yaml
+            $null = Test-BackupPolicy -Policy $file -ErrorAction SilentlyContinue -ErrorVariable problems
+            $line = @($problems | ForEach-Object ToString) | Where-Object { $_ -match 'unknown key; expected one of: (.*)$' } | Select-Object -First 1
+            $line | Should -Not -BeNullOrEmpty -Because "the parser names the accepted keys for: $Yaml"
+            ($line -replace '.*expected one of: ', '') -split ', '
+        }
+    }
+
+    It 'documents the keys of <Section>' -ForEach @(
+        @{ Section = 'the root'; Yaml = "repository: /b`ntargets: {}`nbogus: 1" }
+        @{ Section = 'a target'; Yaml = "repository: /b`ntargets:`n  t: { engine: redis, host: h, port: 1, bogus: 1 }" }
+        @{ Section = 'storage'; Yaml = "repository: /b`ntargets: {}`nstorage: { bogus: 1 }" }
+        @{ Section = 'alerts'; Yaml = "repository: /b`ntargets: {}`nalerts: { bogus: 1 }" }
+        @{ Section = 'config'; Yaml = "repository: /b`ntargets: {}`nconfig: { bogus: 1 }" }
+        @{ Section = 'models'; Yaml = "repository: /b`ntargets: {}`nmodels: { m: { path: /m, bogus: 1 } }" }
+        @{ Section = 'metrics'; Yaml = "repository: /b`ntargets: {}`nmetrics: { path: /m, bogus: 1 }" }
+        @{ Section = 'the slack channel'; Yaml = "repository: /b`ntargets: {}`nalerts: { channels: { slack: { bogus: 1 } } }" }
+        @{ Section = 'the email channel'; Yaml = "repository: /b`ntargets: {}`nalerts: { channels: { email: { bogus: 1 } } }" }
+        @{ Section = 'the sms channel'; Yaml = "repository: /b`ntargets: {}`nalerts: { channels: { sms: { bogus: 1 } } }" }
+        @{ Section = 'the webhook channel'; Yaml = "repository: /b`ntargets: {}`nalerts: { channels: { webhook: { bogus: 1 } } }" }
+    ) {
+        foreach ($key in Get-AcceptedKey $Yaml) {
+            $text | Should -Match "\b$([regex]::Escape($key))\b" -Because "the key '$key' of $Section must be described"
+        }
+    }
+}
