@@ -37,6 +37,7 @@ Describe 'Help for <_>' -ForEach @((Import-PowerShellDataFile $env:BACKUPTOOLS_T
             ($entry.description.Text -join '') | Should -Not -BeNullOrEmpty -Because "-$($p.Name) needs a description"
         }
         @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+        @($help.examples.example | Where-Object { ($_.code -join "`n") -match '\|' }).Count | Should -BeGreaterThan 0 -Because 'one example shows the cmdlet in a pipeline'
     }
 
     It 'documents exactly the real parameters, with their type, whether mandatory, and pipeline input' {
