@@ -56,11 +56,19 @@ Describe 'Help for <_>' -ForEach @((Import-PowerShellDataFile $env:BACKUPTOOLS_T
         }
     }
 
-    It 'has examples whose code parses' {
+    It 'has examples whose code parses and calls our cmdlets only with parameters they have' {
         foreach ($example in $help.examples.example) {
             $errors = $null
-            $null = [System.Management.Automation.Language.Parser]::ParseInput(($example.code -join "`n"), [ref]$null, [ref]$errors)
+            $ast = [System.Management.Automation.Language.Parser]::ParseInput(($example.code -join "`n"), [ref]$null, [ref]$errors)
             $errors | Should -BeNullOrEmpty -Because $example.title
+            foreach ($call in $ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)) {
+                $target = Get-Command $call.GetCommandName() -Module BackupTools -ErrorAction Ignore
+                if (-not $target) { continue }
+                $names = @($target.Parameters.Keys) + @($target.Parameters.Values.Aliases)
+                foreach ($p in $call.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] }) {
+                    @($names | Where-Object { $_ -like "$($p.ParameterName)*" }).Count | Should -BeGreaterThan 0 -Because "$($example.title): $($target.Name) has no -$($p.ParameterName)"
+                }
+            }
         }
     }
 }
