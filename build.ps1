@@ -8,8 +8,8 @@
       Build      output/BackupTools/<version>/ : the importable module (version read from module/BackupTools.psd1)
       Test       Bootstrap, Build, Package, then the xunit engine suite and the Pester cmdlet suite (which also
                  installs the package); prints "N passed, N failed"
-      Docs       the offline help into the built module: docs/en-US/*.md -> en-US/BackupTools.dll-Help.xml (MAML) and the
-                 about topics -> en-US/about_*.help.txt (Build does this too)
+      Docs       the offline help into the built module: docs/en-US/<Cmdlet>.md -> en-US/BackupTools.dll-Help.xml (MAML)
+                 and docs/en-US/about_*.md -> en-US/about_*.help.txt (Build does this too)
       Package    output/package/BackupTools.<version>.nupkg for Install-PSResource / Install-Module from a local
                  repository, and BackupTools.zip for an Azure Automation account
       Demo       Bootstrap, Build, then a sysadmin's day on throwaway servers
@@ -91,9 +91,10 @@ function Invoke-Build {
 }
 
 # platyPS's New-ExternalHelp where platyPS is installed (it is not served here); else our converter, which reads the
-# same platyPS 2.0.0 markdown. The about topics are plain help text already and are copied with the module files.
+# same platyPS 2.0.0 markdown. The about topics are docs/en-US/about_*.md, turned into about_*.help.txt.
 function Invoke-Docs {
     $maml = "$ModuleDir/en-US/BackupTools.dll-Help.xml"
+    New-Item -ItemType Directory -Force "$ModuleDir/en-US" | Out-Null
     if (Get-Module -ListAvailable platyPS) {
         Import-Module platyPS
         New-ExternalHelp -Path "$Root/docs/en-US" -OutputPath "$ModuleDir/en-US" -Force | Out-Null
@@ -101,7 +102,7 @@ function Invoke-Docs {
     else {
         & "$Root/tools/Build-Help.ps1" -DocsPath "$Root/docs/en-US" -OutputPath $maml
     }
-    Copy-Item "$Root/module/en-US/about_*.help.txt" "$ModuleDir/en-US" -Force
+    & "$Root/tools/Build-AboutTopics.ps1" -DocsPath "$Root/docs/en-US" -OutputPath "$ModuleDir/en-US"
     Write-Host "Docs: $maml and $(@(Get-ChildItem "$ModuleDir/en-US" -Filter 'about_*.help.txt').Count) about topics"
 }
 

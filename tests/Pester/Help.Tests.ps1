@@ -81,7 +81,7 @@ Describe 'About topics' {
 
 Describe 'about_BackupTools_Policy covers every key the parser accepts' {
     BeforeAll {
-        $text = Get-Content (Join-Path $PSScriptRoot '../../module/en-US/about_BackupTools_Policy.help.txt') -Raw
+        $text = Get-Content (Join-Path $PSScriptRoot '../../docs/en-US/about_BackupTools_Policy.md') -Raw
         # The parser lists the keys it accepts when it meets an unknown one: ask it, section by section, so this test
         # follows the parser and not a copy of its lists.
         function Get-AcceptedKey([string] $Yaml) {
