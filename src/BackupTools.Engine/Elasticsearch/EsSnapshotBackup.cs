@@ -36,33 +36,8 @@ public static class EsSnapshotBackup
     /// <summary>&lt;target&gt;-&lt;UTC time&gt;-&lt;set id suffix&gt;, lower case as Elasticsearch requires: unique even for two runs in one second, and it names its set.</summary>
     public static string SnapshotName(string target, string setId) => $"{target}-{setId}".ToLowerInvariant();
 
-    public static async Task<BackupAttempt> RunAsync(BackupRequest request, CancellationToken ct)
-    {
-        var target = request.Target;
-        var start = DateTime.UtcNow;
-        BackupRun run;
-        try
-        {
-            run = BackupRun.Start(request.RepositoryRoot, Engine, target.Name, Snapshot, request.Log);
-        }
-        catch (TargetLockedException e)
-        {
-            return BackupRecords.Failed(Engine, target.Name, Snapshot, null, start, e, request.PolicyPath);
-        }
-        await using (run)
-        {
-            try
-            {
-                var manifest = await BackupAsync(run, request, ct);
-                return new BackupAttempt(BackupRecords.FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                run.Fail(e);
-                return BackupRecords.Failed(Engine, target.Name, Snapshot, run.Writer.Id, run.Writer.StartTime, e, request.PolicyPath);
-            }
-        }
-    }
+    public static Task<BackupAttempt> RunAsync(BackupRequest request, CancellationToken ct) =>
+        BackupRecords.AttemptAsync(request, Engine, Snapshot, run => BackupAsync(run, request, ct), ct);
 
     private static async Task<BackupManifest> BackupAsync(BackupRun run, BackupRequest request, CancellationToken ct)
     {

@@ -36,6 +36,40 @@ public static class BackupRecords
         }, error);
     }
 
+    /// <summary>
+    /// One attempt of any engine: takes the run (lock, leftovers, journal), lets <paramref name="body"/> write and commit
+    /// the set, and turns every failure into a Failed record with its error; a busy target is a Failed record too.
+    /// Ctrl+C propagates, after the run has journaled it as Cancelled.
+    /// </summary>
+    public static async Task<BackupAttempt> AttemptAsync(BackupRequest request, string engine, string type,
+        Func<BackupRun, Task<BackupManifest>> body, CancellationToken ct)
+    {
+        var target = request.Target.Name;
+        var start = DateTime.UtcNow;
+        BackupRun run;
+        try
+        {
+            run = BackupRun.Start(request.RepositoryRoot, engine, target, type, request.Log);
+        }
+        catch (TargetLockedException e)
+        {
+            return Failed(engine, target, type, null, start, e, request.PolicyPath);
+        }
+        await using (run)
+        {
+            try
+            {
+                var manifest = await body(run);
+                return new BackupAttempt(FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                run.Fail(e);
+                return Failed(engine, target, type, run.Writer.Id, run.Writer.StartTime, e, request.PolicyPath);
+            }
+        }
+    }
+
     public static string FormatTime(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static DateTime? Time(IReadOnlyDictionary<string, string> fields, string key) =>

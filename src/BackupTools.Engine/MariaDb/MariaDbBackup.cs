@@ -14,30 +14,7 @@ public static class MariaDbBackup
     {
         if (type is not (MariaDbCatalog.Full or MariaDbCatalog.Incremental))
             throw new ArgumentOutOfRangeException(nameof(type), type, "mariabackup takes full or incremental backups.");
-        var target = request.Target;
-        var start = DateTime.UtcNow;
-        BackupRun run;
-        try
-        {
-            run = BackupRun.Start(request.RepositoryRoot, MariaDbCatalog.Engine, target.Name, type, request.Log);
-        }
-        catch (TargetLockedException e)
-        {
-            return BackupRecords.Failed(MariaDbCatalog.Engine, target.Name, type, null, start, e, request.PolicyPath);
-        }
-        await using (run)
-        {
-            try
-            {
-                var manifest = await BackupAsync(run, request, type, cancellationToken);
-                return new BackupAttempt(BackupRecords.FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                run.Fail(e);
-                return BackupRecords.Failed(MariaDbCatalog.Engine, target.Name, type, run.Writer.Id, run.Writer.StartTime, e, request.PolicyPath);
-            }
-        }
+        return await BackupRecords.AttemptAsync(request, MariaDbCatalog.Engine, type, run => BackupAsync(run, request, type, cancellationToken), cancellationToken);
     }
 
     private static async Task<BackupManifest> BackupAsync(BackupRun run, BackupRequest request, string type, CancellationToken ct)

@@ -25,33 +25,8 @@ public static class RedisBackup
     public const string Snapshot = "snapshot";
     public const string DumpFileName = "dump.rdb";
 
-    public static async Task<BackupAttempt> RunAsync(BackupRequest request, RedisBackupMethod method, CancellationToken ct)
-    {
-        var target = request.Target;
-        var start = DateTime.UtcNow;
-        BackupRun run;
-        try
-        {
-            run = BackupRun.Start(request.RepositoryRoot, Engine, target.Name, Snapshot, request.Log);
-        }
-        catch (TargetLockedException e)
-        {
-            return BackupRecords.Failed(Engine, target.Name, Snapshot, null, start, e, request.PolicyPath);
-        }
-        await using (run)
-        {
-            try
-            {
-                var manifest = await BackupAsync(run, request, method, ct);
-                return new BackupAttempt(BackupRecords.FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-            {
-                run.Fail(e);
-                return BackupRecords.Failed(Engine, target.Name, Snapshot, run.Writer.Id, run.Writer.StartTime, e, request.PolicyPath);
-            }
-        }
-    }
+    public static Task<BackupAttempt> RunAsync(BackupRequest request, RedisBackupMethod method, CancellationToken ct) =>
+        BackupRecords.AttemptAsync(request, Engine, Snapshot, run => BackupAsync(run, request, method, ct), ct);
 
     private static async Task<BackupManifest> BackupAsync(BackupRun run, BackupRequest request, RedisBackupMethod method, CancellationToken ct)
     {
