@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using BackupTools.Engine.Processes;
 using BackupTools.Engine.Scheduling;
 using BackupTools.Model;
 
@@ -125,18 +124,13 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         {
             var xml = TaskSchedulerXml.Build(job, pwsh, logs, account);
             if (!await ShouldProcessAsync(TaskSchedulerXml.Folder + job.Name, $"Register task \"{job.Schedule}\" {job.Pipeline}")) continue;
-            var file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"backuptools-{job.Name}.xml");
-            await File.WriteAllTextAsync(file, xml, System.Text.Encoding.Unicode, CancelToken);
-            try
-            {
-                // The password goes on schtasks' command line: Task Scheduler offers no other way from a process.
-                await ProcessRunner.RunForTextAsync(new ProcessSpec("schtasks.exe",
-                    ["/Create", "/F", "/TN", TaskSchedulerXml.Folder + job.Name, "/XML", file, "/RU", account, "/RP", Credential!.GetNetworkCredential().Password]), CancelToken);
-            }
-            finally
-            {
-                File.Delete(file);
-            }
+            // Through the ScheduledTasks module (inbox on Windows): the password goes to Task Scheduler in-process,
+            // never on a command line as schtasks.exe /RP would put it.
+            var password = Credential!.GetNetworkCredential().Password;
+            await InvokeOnPipelineAsync(() => InvokeCommand.InvokeScript(
+                "param($name, $xml, $user, $password) Import-Module ScheduledTasks -ErrorAction Stop; " +
+                "Register-ScheduledTask -TaskPath '\\BackupTools\\' -TaskName $name -Xml $xml -User $user -Password $password -Force | Out-Null",
+                false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null, job.Name, xml, account, password));
             WriteObjectAsync(new BackupScheduleEntry
             {
                 Name = job.Name, Target = job.Target, Schedule = job.Schedule, Command = job.Script, Scope = ScheduleScope.System,
