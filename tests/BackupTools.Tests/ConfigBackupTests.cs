@@ -186,6 +186,8 @@ public sealed class ConfigBackupTests : IDisposable
     {
         Assert.Equal("etc/docker/daemon.json", ConfigPaths.ToRepositoryPath("/etc/docker/daemon.json"));
         Assert.Equal("/etc/docker/daemon.json", ConfigPaths.FromRepositoryPath("etc/docker/daemon.json"));
+        Assert.Equal("C/ProgramData/app/x.ini", ConfigPaths.ToRepositoryPath(@"c:\ProgramData\app\x.ini", windows: true));
+        Assert.Equal(@"C:\ProgramData\app\x.ini", ConfigPaths.FromRepositoryPath("C/ProgramData/app/x.ini", windows: true));
     }
 
     [Fact]

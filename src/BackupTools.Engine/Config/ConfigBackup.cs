@@ -76,7 +76,7 @@ public static class ConfigBackup
         }
 
         // Deleted: in the history under a watched root, but gone from the machine (or now a secret by pattern).
-        var present = kept.Select(ConfigPaths.ToRepositoryPath).ToHashSet(StringComparer.Ordinal);
+        var present = kept.Select(f => ConfigPaths.ToRepositoryPath(f)).ToHashSet(StringComparer.Ordinal);
         foreach (var relative in TrackedFiles(head))
         {
             var original = ConfigPaths.FromRepositoryPath(relative);

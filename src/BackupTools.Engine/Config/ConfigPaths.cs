@@ -21,18 +21,18 @@ public static class ConfigPaths
         "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "ssh_host_*_key", "*.kdbx", ".netrc", ".pgpass", "*.gpg", "secring.*",
     ];
 
-    /// <summary>The path inside the repository for an absolute path of this machine.</summary>
-    public static string ToRepositoryPath(string fullPath)
+    /// <summary>The path inside the repository for an absolute path of this machine (or of Windows when <paramref name="windows"/>).</summary>
+    public static string ToRepositoryPath(string fullPath, bool? windows = null)
     {
-        if (OperatingSystem.IsWindows() && fullPath.Length >= 2 && fullPath[1] == ':')
+        if ((windows ?? OperatingSystem.IsWindows()) && fullPath.Length >= 2 && fullPath[1] == ':')
             return fullPath[0].ToString().ToUpperInvariant() + "/" + fullPath[2..].Replace('\\', '/').TrimStart('/');
         return fullPath.Replace('\\', '/').TrimStart('/');
     }
 
     /// <summary>The machine's absolute path for a path inside the repository.</summary>
-    public static string FromRepositoryPath(string repositoryPath)
+    public static string FromRepositoryPath(string repositoryPath, bool? windows = null)
     {
-        if (OperatingSystem.IsWindows() && repositoryPath.Length >= 2 && repositoryPath[1] == '/')
+        if ((windows ?? OperatingSystem.IsWindows()) && repositoryPath.Length >= 2 && repositoryPath[1] == '/')
             return repositoryPath[0] + ":\\" + repositoryPath[2..].Replace('/', '\\');
         return "/" + repositoryPath;
     }
