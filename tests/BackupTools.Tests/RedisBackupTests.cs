@@ -206,6 +206,28 @@ public sealed class RedisBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task AUnixSocketTargetIsProbedBackedUpAndReplacedThroughItsSocket()
+    {
+        var sock = _dir.Combine("unix", "redis.sock");
+        Directory.CreateDirectory(_dir.Combine("unix"));
+        var server = Server("unix", "--unixsocket", sock, "--unixsocketperm", "700");
+        server.Command("SET through socket");
+        var target = Target(server) with { Host = null, Port = null, Socket = sock };
+        Assert.Equal("unix:" + sock, target.Endpoint);
+
+        var check = await BackupTools.Engine.Targets.TargetProbe.CheckAsync(target, null, TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.True(check.Reachable, check.Error);
+        Assert.Null((await RedisBackup.RunAsync(Request(target), RedisBackupMethod.Replication, CancellationToken.None)).Error);
+        server.Command("FLUSHALL");
+        var result = await RedisRestore.RunAsync(new RedisRestoreRequest
+        {
+            RepositoryRoot = _dir.Combine("repo"), Target = target, PointInTime = DateTime.UtcNow, Replace = true,
+        }, CancellationToken.None);
+        Assert.True(result.Validated);
+        Assert.Contains("socket", server.Command("GET through"));
+    }
+
+    [Fact]
     public async Task AWrongPasswordIsAFailedRecordThatSaysWhatToCheck()
     {
         var server = Server("auth", "--requirepass", "right-secret");

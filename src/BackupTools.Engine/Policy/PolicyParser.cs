@@ -169,8 +169,8 @@ public static partial class PolicyParser
             case TargetEngine.MariaDb or TargetEngine.Redis:
                 if (engine == TargetEngine.MariaDb && socket is null && (host is null || port is null))
                     r.Problem(t, key, "needs 'socket', or both 'host' and 'port', to reach the server");
-                else if (engine == TargetEngine.Redis && (host is null || port is null))
-                    r.Problem(t, key, "needs 'host' and 'port' to reach the server");
+                else if (engine == TargetEngine.Redis && socket is null && (host is null || port is null))
+                    r.Problem(t, key, "needs 'socket' (the server's unixsocket), or both 'host' and 'port', to reach the server");
                 foreach (var k in new[] { "url", "snapshotRepository", "indices", "snapshotRepositorySettings" })
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, $"is for elasticsearch targets, not {engineText}");
                 if (engine == TargetEngine.MariaDb && PolicyNode.Child(t, "startCommand") is { } sc)

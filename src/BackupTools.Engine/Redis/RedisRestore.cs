@@ -243,10 +243,9 @@ public static class RedisRestore
         {
             try
             {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(target.Host ?? "127.0.0.1", target.Port ?? 6379, ct);
+                using var probe = await RespConnection.ConnectAsync(target, TimeSpan.FromSeconds(2), ct);
             }
-            catch (SocketException)
+            catch (RedisConnectException)
             {
                 return;
             }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using BackupTools.Model;
@@ -20,13 +21,13 @@ public sealed class RedisReplyException(string command, string reply) : Exceptio
 /// </summary>
 public sealed class RespConnection : IAsyncDisposable
 {
-    private readonly TcpClient _client;
+    private readonly Socket _socket;
     private readonly BufferedStream _stream;
 
-    private RespConnection(TcpClient client)
+    private RespConnection(Socket socket)
     {
-        _client = client;
-        _stream = new BufferedStream(client.GetStream(), 1 << 16);
+        _socket = socket;
+        _stream = new BufferedStream(new NetworkStream(socket, ownsSocket: false), 1 << 16);
     }
 
     public string Endpoint { get; private init; } = "";
@@ -34,23 +35,8 @@ public sealed class RespConnection : IAsyncDisposable
     /// <summary>Connects and authenticates (AUTH password, or AUTH user password for an ACL user).</summary>
     public static async Task<RespConnection> OpenAsync(TargetPolicy target, string? password, TimeSpan timeout, CancellationToken ct)
     {
-        var host = target.Host ?? "127.0.0.1";
-        var port = target.Port ?? 6379;
-        var client = new TcpClient { NoDelay = true };
-        using (var connect = CancellationTokenSource.CreateLinkedTokenSource(ct))
-        {
-            connect.CancelAfter(timeout);
-            try
-            {
-                await client.ConnectAsync(host, port, connect.Token);
-            }
-            catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !ct.IsCancellationRequested))
-            {
-                client.Dispose();
-                throw new RedisConnectException($"Cannot connect to Redis at {host}:{port} for target '{target.Name}': {e.Message}. Check that the server runs and that host and port in the policy are right.");
-            }
-        }
-        var connection = new RespConnection(client) { Endpoint = $"{host}:{port}" };
+        var socket = await ConnectAsync(target, timeout, ct);
+        var connection = new RespConnection(socket) { Endpoint = target.Endpoint };
         try
         {
             if (password is not null)
@@ -71,6 +57,29 @@ public sealed class RespConnection : IAsyncDisposable
         {
             await connection.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>A connected socket to the target: its Unix socket when the policy gives one, else host and port.</summary>
+    public static async Task<Socket> ConnectAsync(TargetPolicy target, TimeSpan timeout, CancellationToken ct)
+    {
+        EndPoint endpoint = target.Socket is { } path
+            ? new UnixDomainSocketEndPoint(path)
+            : new DnsEndPoint(target.Host ?? "127.0.0.1", target.Port ?? 6379);
+        var socket = target.Socket is not null
+            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var connect = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        connect.CancelAfter(timeout);
+        try
+        {
+            await socket.ConnectAsync(endpoint, connect.Token);
+            return socket;
+        }
+        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            socket.Dispose();
+            throw new RedisConnectException($"Cannot connect to Redis at {target.Endpoint} for target '{target.Name}': {e.Message}. Check that the server runs and that {(target.Socket is null ? "host and port" : "socket")} in the policy {(target.Socket is null ? "are" : "is")} right.");
         }
     }
 
@@ -168,7 +177,7 @@ public sealed class RespConnection : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stream.DisposeAsync();
-        _client.Dispose();
+        _socket.Dispose();
     }
 }
 

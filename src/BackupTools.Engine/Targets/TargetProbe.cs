@@ -57,7 +57,7 @@ public static class TargetProbe
     {
         var options = new ConfigurationOptions
         {
-            EndPoints = { { target.Host!, target.Port ?? 6379 } },
+            EndPoints = { target.Socket is { } path ? new System.Net.Sockets.UnixDomainSocketEndPoint(path) : new System.Net.DnsEndPoint(target.Host!, target.Port ?? 6379) },
             Password = password,
             ConnectTimeout = (int)timeout.TotalMilliseconds,
             SyncTimeout = (int)timeout.TotalMilliseconds,
