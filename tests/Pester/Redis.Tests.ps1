@@ -36,7 +36,8 @@ Describe 'Redis targets: Start-DbBackup, Get-DbBackup, Test-DbBackup, Restore-Db
         $r.RestoredTo | Should -Be $backup.EndTime
         Test-Path (Join-Path $out 'dump.rdb') | Should -BeTrue
         { Restore-DbToPointInTime cache $backup.StartTime.AddMinutes(-5) -Destination (Join-Path $dir 'early') -Policy $policy -Confirm:$false } |
-            Should -Throw '*no snapshot that ended at or before*'
+            Should -Throw -ErrorId 'NoSnapshot,BackupTools.Commands.RestoreDbToPointInTimeCommand'
+        $Error[0].Exception.Message | Should -Match 'no snapshot that ended at or before .* the oldest ended at'
     }
 
     It '-WhatIf lists the steps and writes nothing' {

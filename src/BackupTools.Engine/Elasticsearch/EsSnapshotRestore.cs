@@ -35,14 +35,8 @@ public sealed record EsRestorePlan(CatalogEntry Snapshot, IReadOnlyList<(string 
 /// </summary>
 public static class EsSnapshotRestore
 {
-    public static CatalogEntry Choose(string repositoryRoot, string target, DateTime pointInTime)
-    {
-        var snapshots = BackupCatalog.List(repositoryRoot, EsSnapshotBackup.Engine, target, EsSnapshotBackup.Snapshot);
-        return snapshots.Where(s => s.Manifest.EndTime <= pointInTime).MaxBy(s => s.Manifest.EndTime)
-            ?? throw new EsRestoreConflictException(snapshots.Count == 0
-                ? $"Target '{target}' has no snapshot in the repository. Run: Start-DbBackup -Target {target}"
-                : $"Target '{target}' has no snapshot that ended at or before {BackupRecords.FormatTime(pointInTime)}; the oldest ended at {BackupRecords.FormatTime(snapshots.Min(s => s.Manifest.EndTime))}.");
-    }
+    public static CatalogEntry Choose(string repositoryRoot, string target, DateTime pointInTime) =>
+        BackupCatalog.NewestSnapshot(repositoryRoot, EsSnapshotBackup.Engine, target, pointInTime);
 
     public static string Describe(CatalogEntry s, DateTime pointInTime) =>
         $"snapshot {s.Manifest.EngineFields.GetValueOrDefault(EsFields.Snapshot)} in {s.Manifest.EngineFields.GetValueOrDefault(EsFields.Repository)} " +

@@ -41,14 +41,8 @@ public static class RedisRestore
     public static readonly string[] StepNames =
         ["choose the snapshot", "extract and check the dump", "stop the server (SHUTDOWN NOSAVE)", "put the files in place", "start the server", "check the keys"];
 
-    public static CatalogEntry Choose(string repositoryRoot, string target, DateTime pointInTime)
-    {
-        var snapshots = BackupCatalog.List(repositoryRoot, RedisBackup.Engine, target, RedisBackup.Snapshot);
-        return snapshots.Where(s => s.Manifest.EndTime <= pointInTime).MaxBy(s => s.Manifest.EndTime)
-            ?? throw new RedisRestoreException("choose the snapshot", snapshots.Count == 0
-                ? $"Target '{target}' has no snapshot in the repository. Run: Start-DbBackup -Target {target}"
-                : $"Target '{target}' has no snapshot that ended at or before {BackupRecords.FormatTime(pointInTime)}; the oldest ended at {BackupRecords.FormatTime(snapshots.Min(s => s.Manifest.EndTime))}.");
-    }
+    public static CatalogEntry Choose(string repositoryRoot, string target, DateTime pointInTime) =>
+        BackupCatalog.NewestSnapshot(repositoryRoot, RedisBackup.Engine, target, pointInTime);
 
     /// <summary>What a snapshot holds: the state at its fork, some moment between its start and its end.</summary>
     public static string Describe(CatalogEntry snapshot, DateTime pointInTime) =>

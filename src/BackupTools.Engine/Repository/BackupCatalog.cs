@@ -1,3 +1,4 @@
+using BackupTools.Model;
 using System.Collections.Concurrent;
 using System.Text.Json;
 
@@ -64,4 +65,29 @@ public static class BackupCatalog
         }
         return Directory.EnumerateDirectories(parent).Where(d => !System.IO.Path.GetFileName(d).StartsWith('_'));
     }
+
+    /// <summary>The directory name of an engine's sets (mariadb, redis, elasticsearch).</summary>
+    public static string EngineOf(TargetEngine engine) => engine switch
+    {
+        TargetEngine.MariaDb => "mariadb",
+        TargetEngine.Redis => "redis",
+        _ => "elasticsearch",
+    };
+
+    /// <summary>
+    /// Snapshot engines (Redis, Elasticsearch) restore "to T" from the newest snapshot that ended at or before T: its
+    /// state is from no later than its end. Throws <see cref="NoSnapshotException"/> saying what exists instead.
+    /// </summary>
+    public static CatalogEntry NewestSnapshot(string repositoryRoot, string engine, string target, DateTime pointInTime)
+    {
+        var snapshots = List(repositoryRoot, engine, target, "snapshot");
+        return snapshots.Where(s => s.Manifest.EndTime <= pointInTime).MaxBy(s => s.Manifest.EndTime)
+            ?? throw new NoSnapshotException(snapshots.Count == 0
+                ? $"Target '{target}' has no snapshot in the repository. Run: Start-DbBackup -Target {target}"
+                : $"Target '{target}' has no snapshot that ended at or before {Stamp(pointInTime)}; the oldest ended at {Stamp(snapshots.Min(s => s.Manifest.EndTime))}.");
+    }
+
+    private static string Stamp(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 }
+
+public sealed class NoSnapshotException(string message) : Exception(message);

@@ -33,7 +33,7 @@ public static class RetentionRunner
         Func<RetentionVerdict, Task<bool>> confirm, Action<string>? log, CancellationToken cancellationToken,
         Func<CatalogEntry, CancellationToken, Task>? removeFromServer = null)
     {
-        var engine = target.Engine switch { TargetEngine.Redis => "redis", TargetEngine.Elasticsearch => "elasticsearch", _ => MariaDbCatalog.Engine };
+        var engine = BackupCatalog.EngineOf(target.Engine);
         var mariaDb = target.Engine == TargetEngine.MariaDb;
         if (TargetLock.LiveHolder(repositoryRoot, engine, target.Name, PointInTimeRestore.ReaderScope) is { } reader)
             return new RetentionOutcome

@@ -48,10 +48,5 @@ public static class StatusService
         return (drive.TotalSize, drive.AvailableFreeSpace);
     }
 
-    public static string EngineDirectory(TargetEngine engine) => engine switch
-    {
-        TargetEngine.MariaDb => MariaDbCatalog.Engine,
-        TargetEngine.Redis => "redis",
-        _ => "elasticsearch",
-    };
+    public static string EngineDirectory(TargetEngine engine) => BackupCatalog.EngineOf(engine);
 }

@@ -30,6 +30,7 @@ internal static class EngineErrors
         BackupTools.Engine.Models.ModelRestoreException m => new ErrorRecord(e, "ModelRestoreFailed", ErrorCategory.InvalidResult, target ?? m.Step),
         RestoreStepException s => new ErrorRecord(e, "RestoreStepFailed", ErrorCategory.InvalidResult, target ?? s.Step),
         ItemNotFoundException => new ErrorRecord(e, "TargetNotFound", ErrorCategory.ObjectNotFound, target),
+        NoSnapshotException => new ErrorRecord(e, "NoSnapshot", ErrorCategory.ObjectNotFound, target),
         EsAuthException => new ErrorRecord(e, "ElasticsearchAuth", ErrorCategory.AuthenticationError, target),
         EsRepositoryMissingException => new ErrorRecord(e, "SnapshotRepositoryMissing", ErrorCategory.ObjectNotFound, target),
         EsSnapshotFailedException => new ErrorRecord(e, "SnapshotFailed", ErrorCategory.InvalidResult, target),

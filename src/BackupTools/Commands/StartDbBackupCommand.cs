@@ -89,7 +89,7 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
 
     private bool IsBusy(string repository, TargetPolicy target, string type)
     {
-        var engine = target.Engine switch { TargetEngine.Redis => "redis", TargetEngine.Elasticsearch => "elasticsearch", _ => "mariadb" };
+        var engine = BackupCatalog.EngineOf(target.Engine);
         if (TargetLock.Holder(repository, engine, target.Name, BackupRun.LockScopeOf(engine, type)) is not { } holder) return false;
         RunJournal.Append(repository, new JournalEntry
         {
