@@ -28,6 +28,8 @@ public sealed record BackupRecord
     public string? BinlogFile { get; init; }
     public long? BinlogPosition { get; init; }
     public string? Gtid { get; init; }
+    /// <summary>MariaDB: the binary log timeline a binlog file is on, or a full/incremental started on (see about_BackupTools_PointInTimeRestore).</summary>
+    public int? Timeline { get; init; }
     /// <summary>Binlog sets: the timestamps of the first and last events in the file (one-second resolution).</summary>
     public DateTime? FirstEventTime { get; init; }
     public DateTime? LastEventTime { get; init; }

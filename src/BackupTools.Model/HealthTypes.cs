@@ -27,6 +27,8 @@ public sealed record BackupStatus
     /// <summary>MariaDB: the point-in-time window the catalog can serve now.</summary>
     public DateTime? RecoverableFrom { get; init; }
     public DateTime? RecoverableTo { get; init; }
+    /// <summary>MariaDB: the binary log timeline the server writes now (a new one begins at RESET MASTER, a failover or a -Replace restore).</summary>
+    public int? Timeline { get; init; }
     /// <summary>Set when the last size or duration is far off the usual (a backup ten times smaller often backed up nothing).</summary>
     public string? Anomaly { get; init; }
     /// <summary>One line for a person: what is wrong and since when.</summary>

@@ -17,6 +17,8 @@ public sealed record RestorePlan
     public required string StartBinlogFile { get; init; }
     public required long StartBinlogPosition { get; init; }
     public string? StartGtid { get; init; }
+    /// <summary>The binary log timeline replay runs on (a new one begins at each RESET MASTER, failover or -Replace restore).</summary>
+    public int Timeline { get; init; } = 1;
     public required DateTime RecoverableFrom { get; init; }
     public required DateTime RecoverableTo { get; init; }
     public long BytesToRead { get; init; }
@@ -31,7 +33,7 @@ public sealed record RestorePlan
 
     public string Summary =>
         $"full {Full.Id}" + (Incrementals.Count > 0 ? $" + {Incrementals.Count} incremental(s)" : "") +
-        $" + {Binlogs.Count} binlog file(s) from {StartBinlogFile}:{StartBinlogPosition}";
+        $" + {Binlogs.Count} binlog file(s) from {StartBinlogFile}:{StartBinlogPosition} on timeline {Timeline}";
 }
 
 /// <summary>How long one step of a restore took.</summary>

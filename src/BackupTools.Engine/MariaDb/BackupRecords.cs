@@ -21,6 +21,8 @@ public static class BackupRecords
             BinlogFile = f.GetValueOrDefault(EngineFieldNames.BinlogFile),
             BinlogPosition = f.TryGetValue(EngineFieldNames.BinlogPosition, out var p) ? long.Parse(p, CultureInfo.InvariantCulture) : null,
             Gtid = f.GetValueOrDefault(EngineFieldNames.Gtid),
+            Timeline = f.TryGetValue(EngineFieldNames.Timeline, out var tl) && int.TryParse(tl, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
+                : m.Engine == MariaDbCatalog.Engine && m.Type == MariaDbCatalog.Binlog ? 1 : null,
             FirstEventTime = Time(f, EngineFieldNames.FirstEventTime), LastEventTime = Time(f, EngineFieldNames.LastEventTime),
             ServerVersion = m.ServerVersion, ToolVersion = m.ToolVersion, PolicyPath = policyPath,
         };

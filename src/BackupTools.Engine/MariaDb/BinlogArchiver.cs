@@ -7,9 +7,12 @@ namespace BackupTools.Engine.MariaDb;
 
 /// <summary>
 /// Archives binary logs: <c>FLUSH BINARY LOGS</c> closes the current file, then every closed file not yet archived is
-/// streamed into a set of its own (compressed, checksummed, with its first/last event times and positions read on the
-/// way), under the target's binlog lock. Then it checks that the archive has no hole from the newest full backup's
-/// binlog position onward: a file purged before it was archived breaks point-in-time recovery and is reported loudly.
+/// streamed into a set of its own (compressed, checksummed, with its first/last event times, positions and GTID states
+/// read on the way), under the target's binlog lock. A file is known by its identity (server, basename, name, creation
+/// time, starting GTID state), never by its name alone, so the new <c>mariadb-bin.000001</c> after RESET MASTER or a
+/// failover is archived on a new timeline (<see cref="BinlogHistory"/>) instead of being taken for the old one. Then it
+/// checks that the newest timeline has no hole from its newest full backup's binlog position onward: a file purged
+/// before it was archived breaks point-in-time recovery and is reported loudly.
 /// </summary>
 public static class BinlogArchiver
 {
@@ -31,21 +34,31 @@ public static class BinlogArchiver
         {
             try
             {
+                DataDirectorySwap.RecoverInterrupted(request.RepositoryRoot, target.Name, request.Log);
                 var server = await FlushAndListAsync(request, cancellationToken);
-                var archived = ArchivedFiles(request.RepositoryRoot, target.Name);
-                var closed = server.Files.Take(server.Files.Count - 1).ToList(); // the last one is being written
-                var firstNeeded = FirstNeededFile(request.RepositoryRoot, target.Name);
-                var toArchive = closed.Where(f => !archived.ContainsKey(f.Name) && (firstNeeded is null || Compare(f.Name, firstNeeded) >= 0)).ToList();
-                if (toArchive.Count < closed.Count(f => !archived.ContainsKey(f.Name)))
-                    request.Log?.Invoke($"Skipping binary logs older than {firstNeeded}, where the oldest full backup starts: no restore can use them.");
-                foreach (var file in toArchive)
+                var history = BinlogHistory.Load(request.RepositoryRoot, target.Name);
+                var timelinesBefore = history.Logs.Select(l => l.Timeline).ToHashSet();
+                foreach (var file in server.Files.Take(server.Files.Count - 1)) // the last one is being written
                 {
+                    var id = await IdentifyAsync(server, file, cancellationToken);
+                    if (history.Find(id) is { } done && done.Entry.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.EndPosition) == file.Size.ToString(CultureInfo.InvariantCulture))
+                        continue;
+                    var timeline = history.TimelineFor(id);
+                    if (FirstNeeded(history, timeline, id) is { } firstNeeded && id.Number < firstNeeded.Number)
+                    {
+                        request.Log?.Invoke($"Skipping {file.Name}: on timeline {timeline} the oldest full backup starts at {firstNeeded.Name}, so no restore can use it.");
+                        continue;
+                    }
+                    if (!timelinesBefore.Contains(timeline) && timelinesBefore.Count > 0)
+                        request.Log?.Invoke($"{id.Describe()} does not continue the archived history (RESET MASTER, a failover, or a -Replace restore): it starts timeline {timeline}. " +
+                                            $"Point-in-time restores after it need a full backup on the new timeline: Start-DbBackup -Target {target.Name} -Type Full");
+                    timelinesBefore.Add(timeline);
                     if (attempts.Count > 0) await run.StartNextAsync();
-                    var manifest = await ArchiveFileAsync(run, request, server, file, cancellationToken);
+                    var manifest = await ArchiveFileAsync(run, request, server, file, timeline, cancellationToken);
                     attempts.Add(new BackupAttempt(BackupRecords.FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null));
-                    archived[file.Name] = manifest;
+                    history.Add(BinlogHistory.ToArchived(new CatalogEntry(manifest, run.Writer.FinalPath)));
                 }
-                if (FindHole(request.RepositoryRoot, target.Name, archived) is { } hole)
+                if (FindHole(history, target.Name) is { } hole)
                 {
                     if (attempts.Count > 0) await run.StartNextAsync();
                     run.Fail(hole);
@@ -53,7 +66,7 @@ public static class BinlogArchiver
                 }
                 else if (attempts.Count == 0)
                 {
-                    request.Log?.Invoke("No closed binary log needed archiving.");
+                    request.Log?.Invoke("No closed binary log needed archiving: every closed file on the server is in the archive (matched by server, name, creation time and GTID state).");
                     run.CompleteWithoutSet();
                 }
             }
@@ -69,7 +82,7 @@ public static class BinlogArchiver
     private static BackupAttempt Failed(BackupRequest request, string? id, DateTime start, Exception e) =>
         BackupRecords.Failed(MariaDbCatalog.Engine, request.Target.Name, MariaDbCatalog.Binlog, id, start, e, request.PolicyPath);
 
-    private sealed record ServerBinlogs(string Directory, IReadOnlyList<BinlogName> Files, string? ServerVersion);
+    private sealed record ServerBinlogs(string Directory, string Basename, IReadOnlyList<BinlogName> Files, string? ServerVersion);
 
     private sealed record BinlogName(string Name, long Size);
 
@@ -77,17 +90,10 @@ public static class BinlogArchiver
     {
         var target = request.Target;
         await using var connection = await MariaDbConnections.OpenAsync(target, request.Password, ct);
-        string basename;
-        await using (var check = new MySqlCommand("SELECT @@log_bin, @@log_bin_basename", connection))
-        await using (var reader = await check.ExecuteReaderAsync(ct))
-        {
-            await reader.ReadAsync(ct);
-            if (Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture) == 0)
-                throw new InvalidOperationException(
-                    $"Target '{target.Name}': binary logging is off on the server, so there is nothing to archive and no point-in-time recovery. " +
-                    "Set log_bin in the server's configuration and restart it.");
-            basename = reader.GetString(1);
-        }
+        var basename = await LogBasenameAsync(connection, ct)
+            ?? throw new InvalidOperationException(
+                $"Target '{target.Name}': binary logging is off on the server, so there is nothing to archive and no point-in-time recovery. " +
+                "Set log_bin in the server's configuration and restart it.");
         await using (var flush = new MySqlCommand("FLUSH BINARY LOGS", connection))
             await flush.ExecuteNonQueryAsync(ct);
         var files = new List<BinlogName>();
@@ -102,10 +108,29 @@ public static class BinlogArchiver
                 "Archive binary logs on the database host itself (or mount that directory read-only here).");
         // MariaDB announces itself as "5.5.5-10.11.19-MariaDB…" on the wire for old clients; drop that prefix.
         var version = connection.ServerVersion.StartsWith("5.5.5-", StringComparison.Ordinal) ? connection.ServerVersion[6..] : connection.ServerVersion;
-        return new ServerBinlogs(directory, files, version);
+        return new ServerBinlogs(directory, basename, files, version);
     }
 
-    private static async Task<BackupManifest> ArchiveFileAsync(BackupRun run, BackupRequest request, ServerBinlogs server, BinlogName file, CancellationToken ct)
+    /// <summary>The server's @@log_bin_basename, or null when binary logging is off.</summary>
+    internal static async Task<string?> LogBasenameAsync(MySqlConnection connection, CancellationToken ct)
+    {
+        await using var check = new MySqlCommand("SELECT @@log_bin, @@log_bin_basename", connection);
+        await using var reader = await check.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture) == 0 || reader.IsDBNull(1) ? null : reader.GetString(1);
+    }
+
+    /// <summary>Which file this is: read from its head (a few hundred bytes), not taken from its name.</summary>
+    internal static async Task<BinlogFileId> IdentifyAsync(string directory, string basename, string name, CancellationToken ct)
+    {
+        var header = await BinlogScanner.ReadHeaderAsync(Path.Combine(directory, name), ct);
+        return new BinlogFileId(name, header.ServerId, basename, header.Created, header.GtidListAtStart is { } g ? GtidState.Parse(g) : null);
+    }
+
+    private static Task<BinlogFileId> IdentifyAsync(ServerBinlogs server, BinlogName file, CancellationToken ct) =>
+        IdentifyAsync(server.Directory, server.Basename, file.Name, ct);
+
+    private static async Task<BackupManifest> ArchiveFileAsync(BackupRun run, BackupRequest request, ServerBinlogs server, BinlogName file, int timeline, CancellationToken ct)
     {
         var path = Path.Combine(server.Directory, file.Name);
         request.Log?.Invoke($"Archiving {path} ({file.Size} bytes)");
@@ -123,44 +148,42 @@ public static class BinlogArchiver
             [EngineFieldNames.BinlogFile] = file.Name,
             [EngineFieldNames.BinlogPosition] = "4", // events start after the 4-byte magic
             [EngineFieldNames.EndPosition] = facts.EndPosition.ToString(CultureInfo.InvariantCulture),
+            [EngineFieldNames.LogBasename] = server.Basename,
+            [EngineFieldNames.Timeline] = timeline.ToString(CultureInfo.InvariantCulture),
         };
         if (facts.FirstEventTime is { } first) fields[EngineFieldNames.FirstEventTime] = BackupRecords.FormatTime(first);
         if (facts.LastEventTime is { } last) fields[EngineFieldNames.LastEventTime] = BackupRecords.FormatTime(last);
-        if (facts.GtidListAtStart is { Length: > 0 } gtids) fields[EngineFieldNames.GtidListAtStart] = gtids;
+        if (facts.GtidListAtStart is { } gtids) fields[EngineFieldNames.GtidListAtStart] = gtids;
+        if (facts.GtidStateAtEnd is { } end) fields[EngineFieldNames.GtidStateAtEnd] = end;
+        if (facts.RotatedTo is { } next) fields[EngineFieldNames.RotatedTo] = next;
         if (facts.ServerId is { } id) fields[EngineFieldNames.ServerId] = id.ToString(CultureInfo.InvariantCulture);
         return await run.CommitAsync(m => m with { ServerVersion = server.ServerVersion, EngineFields = fields }, request.Progress, ct);
     }
 
-    private static Dictionary<string, BackupManifest> ArchivedFiles(string root, string target) =>
-        BackupCatalog.List(root, MariaDbCatalog.Engine, target, MariaDbCatalog.Binlog)
-            .GroupBy(e => e.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile) ?? "")
-            .Where(g => g.Key.Length > 0)
-            .ToDictionary(g => g.Key, g => g.First().Manifest, StringComparer.Ordinal);
-
-    /// <summary>The binlog file the oldest full backup starts replay from; older files serve no restore.</summary>
-    private static string? FirstNeededFile(string root, string target) =>
-        BackupCatalog.List(root, MariaDbCatalog.Engine, target, MariaDbCatalog.Full)
-            .Select(e => e.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile))
-            .LastOrDefault(f => f is not null);
+    /// <summary>The binlog file the oldest full backup on a timeline starts replay from; older files of that timeline serve no restore.</summary>
+    private static BinlogFileId? FirstNeeded(BinlogHistory history, int timeline, BinlogFileId file) =>
+        history.Timelines().FirstOrDefault(t => t.Timeline == timeline)?.FirstFull is { } full && BinlogFileId.OfBackup(full.Manifest) is { } id && id.SameOrigin(file)
+            ? id : null;
 
     /// <summary>
-    /// Files missing from the archive between the newest full backup's binlog file and the newest archived file.
-    /// Checked on every run, so the gap stays loud until a new full backup starts a chain after it.
+    /// A gap in the newest timeline from its newest full backup's binlog file on (or from its first file): a file
+    /// purged before it was archived, found by numbers and GTID states. Checked on every run, so the gap stays loud
+    /// until a new full backup starts a chain after it.
     /// </summary>
-    private static BinlogHoleException? FindHole(string root, string target, IReadOnlyDictionary<string, BackupManifest> archived)
+    private static BinlogHoleException? FindHole(BinlogHistory history, string target)
     {
-        var newestFull = BackupCatalog.List(root, MariaDbCatalog.Engine, target, MariaDbCatalog.Full).FirstOrDefault();
-        var from = newestFull?.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile)
-                   ?? archived.Keys.Order(Comparer<string>.Create(Compare)).FirstOrDefault();
-        if (from is null || !TrySplit(from, out var prefix, out var first, out var width)) return null;
-        var numbers = archived.Keys.Select(k => TrySplit(k, out var p, out var n, out _) && p == prefix ? n : -1).Where(n => n >= 0).ToHashSet();
-        if (numbers.Count == 0) return null;
-        var missing = new List<string>();
-        for (var n = first; n <= numbers.Max(); n++)
-            if (!numbers.Contains(n)) missing.Add(prefix + "." + n.ToString(CultureInfo.InvariantCulture).PadLeft(width, '0'));
-        if (missing.Count == 0) return null;
-        var since = newestFull is null ? $"{from}" : $"the full backup {newestFull.Manifest.Id}";
-        return new BinlogHoleException(target, missing, since);
+        if (history.Timelines() is not [.., var newest]) return null;
+        var fulls = history.Fulls(newest.Timeline);
+        var start = newest.FirstFile;
+        if (fulls.LastOrDefault() is { } full)
+        {
+            if (history.StartOf(full.Manifest) is { } s) start = s;
+            else if (BinlogFileId.OfBackup(full.Manifest) is { Number: { } n } id && newest.LastFile.File.Number > n)
+                return new BinlogHoleException(target, [id.Name],
+                    $"the full backup {full.Manifest.Id} starts in {id.Name}, which is not in the archive although later files of timeline {newest.Timeline} are");
+        }
+        var (_, gap) = history.RunFrom(start);
+        return gap is null ? null : new BinlogHoleException(target, gap.MissingFiles, gap.Describe());
     }
 
     /// <summary>Orders binlog names by their sequence number (mariadb-bin.000010 after mariadb-bin.000009).</summary>

@@ -13,6 +13,13 @@ public sealed record BinlogFileFacts
     public uint? ServerId { get; init; }
     /// <summary>The GTID state the file starts from (its Gtid_list event), e.g. <c>0-1-15</c>.</summary>
     public string? GtidListAtStart { get; init; }
+    /// <summary>
+    /// The GTID state at the end of the file: its Gtid_list updated with every GTID in it. The next file of the same
+    /// history starts with exactly this state; null when the file had no Gtid_list event to start from.
+    /// </summary>
+    public string? GtidStateAtEnd { get; init; }
+    /// <summary>The file named by the closing Rotate event (the server's next file), when the file ends with one.</summary>
+    public string? RotatedTo { get; init; }
     /// <summary>The file ends with a Rotate or Stop event: the server closed it, it was not cut off.</summary>
     public bool ClosedCleanly { get; init; }
     /// <summary>With a stop time: the offset of the first event at or after it (where replay stops), else null.</summary>
@@ -20,6 +27,9 @@ public sealed record BinlogFileFacts
     /// <summary>The GTID of the last transaction that ends before the stop point (or in the file).</summary>
     public string? LastCompleteGtid { get; init; }
 }
+
+/// <summary>The head of a binary log file: the server that wrote it, when it was created, and the GTID state it starts from.</summary>
+public sealed record BinlogHeader(uint? ServerId, DateTime? Created, string? GtidListAtStart);
 
 /// <summary>
 /// A read-only pass-through over a binary log file that parses event headers as the bytes go by, so archiving reads
@@ -30,7 +40,7 @@ public sealed record BinlogFileFacts
 public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long startPosition = 0) : ObservingReadStream(inner)
 {
     private const int HeaderSize = 19;
-    private const byte StopEvent = 3, RotateEvent = 4, XidEvent = 16, GtidEvent = 162, GtidListEvent = 163;
+    private const byte StopEvent = 3, RotateEvent = 4, FormatDescriptionEvent = 15, XidEvent = 16, GtidEvent = 162, GtidListEvent = 163;
     private readonly long? _stopAt = stopAt is { } s ? (long)(s - DateTime.UnixEpoch).TotalSeconds : null;
     private long? _stopPosition;
     private long _eventStart;
@@ -38,7 +48,10 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
     private static readonly byte[] Magic = [0xfe, 0x62, 0x69, 0x6e];
 
     private readonly byte[] _header = new byte[HeaderSize];
-    private readonly byte[] _body = new byte[4 + 16 * 64]; // Gtid_list: count + up to 64 domains
+    private readonly byte[] _body = new byte[4 + 16 * 1024]; // Gtid_list: count + up to 1024 (domain, server) pairs
+    private SortedDictionary<(uint Domain, uint Server), ulong>? _state; // from the Gtid_list on, updated by each GTID
+    private string? _rotatedTo;
+    private bool _checksums;
     private long _position;
     private int _headerFill = -Magic.Length; // negative while the magic is being read
     private long _bodyLeft;
@@ -62,6 +75,8 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
                 FirstEventTime = _events == 0 ? null : DateTime.UnixEpoch.AddSeconds(_firstTime),
                 LastEventTime = _events == 0 ? null : DateTime.UnixEpoch.AddSeconds(_maxTime),
                 EndPosition = _position, Events = _events, ServerId = _serverId, GtidListAtStart = _gtidList,
+                GtidStateAtEnd = _state is null ? null : GtidState.FromBuilder(_state).ToString(),
+                RotatedTo = _lastType == RotateEvent ? _rotatedTo : null,
                 ClosedCleanly = _lastType is RotateEvent or StopEvent,
                 StopPosition = _stopPosition,
                 LastCompleteGtid = _stopPosition is null ? _pendingGtid ?? _completeGtid : _completeGtid,
@@ -70,6 +85,27 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
     }
 
     protected override void Observe(ReadOnlySpan<byte> chunk) => Scan(chunk);
+
+    /// <summary>
+    /// Who wrote a binary log file and the state it starts from, read from its first events only (a few hundred bytes):
+    /// the format description (the server id and the second the file was created) and the Gtid_list.
+    /// </summary>
+    public static async Task<BinlogHeader> ReadHeaderAsync(string path, CancellationToken cancellationToken)
+    {
+        var scanner = new BinlogScanner(Stream.Null);
+        var buffer = new byte[4096];
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.Asynchronous);
+        // Gtid_list follows the format description (and a Binlog_checkpoint may come between): a few events suffice.
+        while (scanner._gtidList is null && scanner._events < 5 && scanner._error is null)
+        {
+            var n = await file.ReadAsync(buffer, cancellationToken);
+            if (n == 0) break;
+            scanner.Scan(buffer.AsSpan(0, n));
+        }
+        if (scanner._error is not null) throw new InvalidDataException($"'{path}': {scanner._error}");
+        return new BinlogHeader(scanner._events == 0 ? null : scanner._serverId, scanner._events == 0 ? null : DateTime.UnixEpoch.AddSeconds(scanner._firstTime),
+            scanner._gtidList);
+    }
 
     private void Scan(ReadOnlySpan<byte> data)
     {
@@ -116,7 +152,7 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
         if (_events == 0) { _firstTime = time; _serverId = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(5)); }
         var eventStart = _eventStart = _position - HeaderSize;
         if (_stopAt is { } stop && _stopPosition is null && eventStart >= startPosition && eventStart > 4 && time >= stop
-            && _type is not (RotateEvent or 15)) // the format description is always read first
+            && _type is not (RotateEvent or FormatDescriptionEvent)) // the format description is always read first
             _stopPosition = eventStart;
         if (_stopPosition is null && eventStart >= startPosition)
         {
@@ -128,7 +164,7 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
         _events++;
         _bodyLeft = size - HeaderSize;
         _bodyFill = 0;
-        _bodyWanted = (_type == GtidListEvent && _gtidList is null) || (_type == GtidEvent && _stopPosition is null)
+        _bodyWanted = (_type == GtidListEvent && _gtidList is null) || _type is GtidEvent or RotateEvent or FormatDescriptionEvent
             ? (int)Math.Min(_bodyLeft, _body.Length) : 0;
         if (_bodyLeft == 0) EndEvent();
     }
@@ -136,16 +172,32 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
     private void EndEvent()
     {
         _lastType = _type;
-        if (_type == GtidEvent && _bodyFill >= 12 && _stopPosition is null && _eventStart >= startPosition)
+        if (_type == GtidEvent && _bodyFill >= 12)
         {
-            // GTID event body: seq_no u64, domain_id u32; the server id is the header's.
+            // GTID event body: seq_no u64, domain_id u32; the server id is the header's (the originating server).
             var seq = BinaryPrimitives.ReadUInt64LittleEndian(_body);
             var domain = BinaryPrimitives.ReadUInt32LittleEndian(_body.AsSpan(8));
-            _pendingGtid = $"{domain}-{BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(5))}-{seq}";
+            var server = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(5));
+            if (_state is not null) _state[(domain, server)] = seq;
+            if (_stopPosition is null && _eventStart >= startPosition) _pendingGtid = $"{domain}-{server}-{seq}";
             _bodyWanted = 0;
             return;
         }
-        if (_bodyWanted >= 4 && _gtidList is null)
+        if (_type == RotateEvent && _bodyFill > 8)
+        {
+            // Rotate body: position u64, then the next file's name (with a 4-byte CRC32 after it when checksums are on).
+            _rotatedTo = System.Text.Encoding.UTF8.GetString(_body, 8, Math.Max(0, _bodyFill - 8 - (_checksums ? 4 : 0)));
+            _bodyWanted = 0;
+            return;
+        }
+        if (_type == FormatDescriptionEvent && _bodyFill >= 5)
+        {
+            // The format description ends with the checksum algorithm (0 = none) and, when on, its own CRC32.
+            _checksums = _body[_bodyFill - 5] is not (0 or 255);
+            _bodyWanted = 0;
+            return;
+        }
+        if (_type == GtidListEvent && _bodyWanted >= 4 && _gtidList is null)
         {
             var count = BinaryPrimitives.ReadUInt32LittleEndian(_body) & 0x0fffffff;
             var gtids = new List<string>();
@@ -155,6 +207,7 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
                 gtids.Add($"{BinaryPrimitives.ReadUInt32LittleEndian(e)}-{BinaryPrimitives.ReadUInt32LittleEndian(e[4..])}-{BinaryPrimitives.ReadUInt64LittleEndian(e[8..])}");
             }
             _gtidList = string.Join(",", gtids);
+            _state = GtidState.Parse(_gtidList).ToBuilder();
         }
         _bodyWanted = 0;
     }

@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Net.Sockets;
+using System.Text.Json;
+using BackupTools.Engine.Repository;
 using BackupTools.Engine.Targets;
 using BackupTools.Model;
 using MySqlConnector;
@@ -6,17 +9,32 @@ using MySqlConnector;
 namespace BackupTools.Engine.MariaDb;
 
 /// <summary>
-/// -Replace: puts a restored directory in place of the target's data directory by two renames, keeping the old one
-/// as <c>&lt;dataDir&gt;.before-restore-&lt;UTC&gt;</c> so the swap can be undone, and only while the server is stopped.
+/// -Replace: puts a restored directory in place of the target's data directory, keeping the old one as
+/// <c>&lt;dataDir&gt;.before-restore-&lt;UTC&gt;</c> so the swap can be undone, and only while the server is stopped.
+/// <para>
+/// The server is checked at the start and again right before the swap (pid file, socket, TCP port, any process with a
+/// file open in the data directory): the restore takes minutes, and somebody may start the server meanwhile. The swap
+/// is one atomic renameat2(RENAME_EXCHANGE) where the file system supports it (else two no-replace renames), with an
+/// intent file written first, so a crash at any point is finished or undone by <see cref="RecoverInterrupted"/> on
+/// the next run; a marker file in the restored directory tells which side of the exchange the crash hit.
+/// </para>
 /// </summary>
 public static class DataDirectorySwap
 {
+    private const string IntentFile = "swap-intent.json";
+
     public static async Task EnsureServerStoppedAsync(TargetPolicy target, string? password, CancellationToken ct)
     {
         foreach (var pidFile in Directory.Exists(target.DataDir) ? Directory.GetFiles(target.DataDir!, "*.pid") : [])
             if (int.TryParse(File.ReadAllText(pidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && Directory.Exists($"/proc/{pid}"))
                 throw new RestoreReplaceException(
                     $"Target '{target.Name}': the server still runs (process {pid}, from {pidFile}). Stop it first (e.g. systemctl stop mariadb), then run the restore with -Replace again.");
+        if (target.DataDir is not null && ProcessesUsing(target.DataDir) is [var holder, ..])
+            throw new RestoreReplaceException(
+                $"Target '{target.Name}': process {holder.Pid} ({holder.Name}) has files open in {target.DataDir}. Stop it first, then run the restore with -Replace again.");
+        if (target.Host is not null && target.Port is { } port && await ListensAsync(target.Host, port, ct))
+            throw new RestoreReplaceException(
+                $"Target '{target.Name}': something listens on {target.Host}:{port}, so the server still runs. Stop it first, then run the restore with -Replace again.");
         if (target.Socket is not null && !File.Exists(target.Socket) && target.Host is null) return; // no socket: nothing listens
         await using var connection = MariaDbConnections.Create(target, password, TimeSpan.FromSeconds(3));
         try
@@ -36,22 +54,150 @@ public static class DataDirectorySwap
             $"Target '{target.Name}': the server at {target.Endpoint} still runs. Stop it first (e.g. systemctl stop mariadb), then run the restore with -Replace again.");
     }
 
-    /// <returns>Where the old data directory was kept.</returns>
-    public static string Swap(string restored, string dataDirectory, DateTime nowUtc)
+    private static async Task<bool> ListensAsync(string host, int port, CancellationToken ct)
     {
-        var kept = $"{dataDirectory.TrimEnd('/')}.before-restore-{nowUtc.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
-        if (Directory.Exists(dataDirectory)) Directory.Move(dataDirectory, kept);
+        using var client = new TcpClient();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(3));
         try
         {
-            Directory.Move(restored, dataDirectory);
+            await client.ConnectAsync(host, port, timeout.Token);
+            return true;
+        }
+        catch (SocketException) { return false; }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested) { return false; }
+    }
+
+    /// <summary>Processes with a file or directory open under <paramref name="directory"/> (read from /proc; ours excluded).</summary>
+    public static IReadOnlyList<(int Pid, string Name)> ProcessesUsing(string directory)
+    {
+        if (!Directory.Exists("/proc/self/fd")) return [];
+        var root = Path.GetFullPath(directory).TrimEnd('/');
+        var found = new List<(int, string)>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId) continue;
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(proc, "fd")))
+                {
+                    var link = new FileInfo(fd).LinkTarget;
+                    if (link is not null && (link == root || link.StartsWith(root + "/", StringComparison.Ordinal)))
+                    {
+                        found.Add((pid, File.ReadAllText(Path.Combine(proc, "comm")).Trim()));
+                        break;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // gone, or not ours to read
+        }
+        return found;
+    }
+
+    /// <summary>What a swap in progress records, so a crash can be finished or undone.</summary>
+    private sealed record Intent(string DataDirectory, string Restored, string Kept, string Marker, DateTime ReplacedAt, DateTime PointInTime, string? ReachedGtid);
+
+    private static string IntentPath(string repositoryRoot, string target) => Path.Combine(ReplaceMarkers.Path(repositoryRoot, target), IntentFile);
+
+    /// <summary>Swaps <paramref name="restored"/> in for the data directory; records the -Replace for the binlog timelines.</summary>
+    /// <returns>Where the old data directory was kept.</returns>
+    public static string Swap(string repositoryRoot, string target, string restored, string dataDirectory, DateTime nowUtc, DateTime pointInTime,
+        string? reachedGtid, Action<string>? log)
+    {
+        dataDirectory = Path.GetFullPath(dataDirectory).TrimEnd('/');
+        restored = Path.GetFullPath(restored).TrimEnd('/');
+        var kept = $"{dataDirectory}.before-restore-{nowUtc.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
+        var marker = $".backuptools-swap-{Guid.NewGuid():N}";
+        FileModes.WriteDurably(Path.Combine(restored, marker), []);
+        var intent = new Intent(dataDirectory, restored, kept, marker, nowUtc, pointInTime, reachedGtid);
+        FileModes.CreatePrivateDirectory(ReplaceMarkers.Path(repositoryRoot, target));
+        FileModes.WriteDurably(IntentPath(repositoryRoot, target), JsonSerializer.SerializeToUtf8Bytes(intent), FileMode.Create);
+        try
+        {
+            if (!Directory.Exists(dataDirectory))
+                Move(restored, dataDirectory);
+            else if (DirectoryExchange.Supported && DirectoryExchange.TryExchange(restored, dataDirectory))
+                Move(restored, kept); // the old data, now at the restored path, goes to its kept name
+            else
+            {
+                Move(dataDirectory, kept);
+                try { Move(restored, dataDirectory); }
+                catch (IOException)
+                {
+                    Move(kept, dataDirectory); // undo: the live directory is as it was
+                    throw;
+                }
+            }
         }
         catch (IOException e)
         {
-            if (Directory.Exists(kept)) Directory.Move(kept, dataDirectory); // undo: the live directory is as it was
+            File.Delete(IntentPath(repositoryRoot, target));
+            TryDeleteMarker(restored, marker);
             throw new RestoreReplaceException(
-                $"Could not move '{restored}' to '{dataDirectory}' ({e.Message}); the data directory was left as it was. " +
+                $"Could not swap '{restored}' in for '{dataDirectory}' ({e.Message}); the data directory was left as it was and the restored one is at '{restored}'. " +
                 "The destination must be on the same file system as the data directory, so that the swap is a rename.");
         }
-        return kept;
+        Finish(repositoryRoot, target, intent, log);
+        return Directory.Exists(kept) ? kept : dataDirectory + " (there was none)";
+    }
+
+    private static void Move(string from, string to)
+    {
+        if (DirectoryExchange.Supported) DirectoryExchange.MoveNoReplace(from, to);
+        else Directory.Move(from, to);
+    }
+
+    /// <summary>After the data directory holds the restored data: record the -Replace, drop the marker and the intent.</summary>
+    private static void Finish(string repositoryRoot, string target, Intent intent, Action<string>? log)
+    {
+        ReplaceMarkers.Write(repositoryRoot, target, intent.ReplacedAt, intent.DataDirectory, intent.PointInTime, intent.ReachedGtid);
+        TryDeleteMarker(intent.DataDirectory, intent.Marker);
+        File.Delete(IntentPath(repositoryRoot, target));
+        log?.Invoke($"Swapped the restored data into {intent.DataDirectory}; the old data directory is at {intent.Kept}.");
+    }
+
+    private static void TryDeleteMarker(string directory, string marker)
+    {
+        try { File.Delete(Path.Combine(directory, marker)); }
+        catch (IOException) { }
+    }
+
+    /// <summary>
+    /// Finishes or undoes a -Replace swap that a crash interrupted (an intent file is left): if the data directory holds
+    /// the restored data, the old one gets its kept name and the -Replace is recorded; if the swap never happened, the
+    /// live directory is untouched and the restored one is left where it was. Returns what was done, or null.
+    /// </summary>
+    public static string? RecoverInterrupted(string repositoryRoot, string target, Action<string>? log)
+    {
+        var path = IntentPath(repositoryRoot, target);
+        if (!File.Exists(path)) return null;
+        Intent intent;
+        try { intent = JsonSerializer.Deserialize<Intent>(File.ReadAllBytes(path)) ?? throw new JsonException("empty"); }
+        catch (JsonException e)
+        {
+            throw new RestoreReplaceException($"'{path}' records an interrupted -Replace swap but cannot be read ({e.Message}). Check '{Path.GetDirectoryName(path)}' by hand, then delete the file.");
+        }
+        string done;
+        if (File.Exists(Path.Combine(intent.DataDirectory, intent.Marker)))
+        {
+            if (Directory.Exists(intent.Restored) && !Directory.Exists(intent.Kept)) Move(intent.Restored, intent.Kept);
+            done = $"Finished a -Replace swap that was interrupted: {intent.DataDirectory} holds the data restored to {RestoreText.Time(intent.PointInTime)}; the old data directory is at {intent.Kept}.";
+        }
+        else if (!Directory.Exists(intent.DataDirectory) && File.Exists(Path.Combine(intent.Restored, intent.Marker)))
+        {
+            Move(intent.Restored, intent.DataDirectory);
+            done = $"Finished a -Replace swap that was interrupted between its two renames: {intent.DataDirectory} holds the restored data; the old one is at {intent.Kept}.";
+        }
+        else
+        {
+            TryDeleteMarker(intent.Restored, intent.Marker);
+            File.Delete(path);
+            done = $"A -Replace swap was interrupted before it began: {intent.DataDirectory} was not touched; the restored data is at {intent.Restored}.";
+            log?.Invoke(done);
+            return done;
+        }
+        Finish(repositoryRoot, target, intent, log);
+        log?.Invoke(done);
+        return done;
     }
 }

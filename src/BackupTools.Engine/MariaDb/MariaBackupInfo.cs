@@ -107,4 +107,15 @@ public static class EngineFieldNames
     public const string EndPosition = "endPosition";
     public const string GtidListAtStart = "gtidListAtStart";
     public const string ServerId = "serverId";
+    /// <summary>The server's @@log_bin_basename: with the server id, where a binlog file came from.</summary>
+    public const string LogBasename = "logBasename";
+    /// <summary>Binlog sets: the GTID state at the file's end (its Gtid_list updated with every GTID in it).</summary>
+    public const string GtidStateAtEnd = "gtidStateAtEnd";
+    /// <summary>Binlog sets: the next file named by the closing Rotate event.</summary>
+    public const string RotatedTo = "rotatedTo";
+    /// <summary>The binlog timeline a binlog set belongs to, or a backup started on (1, 2, …).</summary>
+    public const string Timeline = "timeline";
+    /// <summary>Full/incremental: when the binlog file of the backup's position was created, and its Gtid_list.</summary>
+    public const string BinlogFileCreated = "binlogFileCreated";
+    public const string BinlogFileGtidList = "binlogFileGtidList";
 }

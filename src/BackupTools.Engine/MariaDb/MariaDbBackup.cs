@@ -1,3 +1,6 @@
+using System.Globalization;
+using BackupTools.Engine.Targets;
+using MySqlConnector;
 using BackupTools.Engine.Processes;
 using BackupTools.Engine.Repository;
 
@@ -14,11 +17,17 @@ public static class MariaDbBackup
     {
         if (type is not (MariaDbCatalog.Full or MariaDbCatalog.Incremental))
             throw new ArgumentOutOfRangeException(nameof(type), type, "mariabackup takes full or incremental backups.");
+        if (type == MariaDbCatalog.Incremental && await TryWhyNotIncrementalAsync(request, cancellationToken) is { } reason)
+        {
+            request.Log?.Invoke(reason + " Taking a full backup instead, so the new chain starts on the server's present history.");
+            type = MariaDbCatalog.Full;
+        }
         return await BackupRecords.AttemptAsync(request, MariaDbCatalog.Engine, type, run => BackupAsync(run, request, type, cancellationToken), cancellationToken);
     }
 
     private static async Task<BackupManifest> BackupAsync(BackupRun run, BackupRequest request, string type, CancellationToken ct)
     {
+        DataDirectorySwap.RecoverInterrupted(request.RepositoryRoot, request.Target.Name, request.Log);
         var target = request.Target;
         CatalogEntry? parent = null;
         if (type == MariaDbCatalog.Incremental)
@@ -56,6 +65,7 @@ public static class MariaDbBackup
             await VerifyByPreparingAsync(run, request, parent, ct);
 
         var fields = info.ToEngineFields();
+        await AddTimelineFieldsAsync(fields, request, info.BinlogFile, ct);
         fields[EngineFieldNames.ChainRoot] = parent is null ? run.Writer.Id : parent.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.ChainRoot, parent.Manifest.Id);
         return await run.CommitAsync(m => m with
         {
@@ -64,6 +74,77 @@ public static class MariaDbBackup
             ServerVersion = info.ServerVersion,
             EngineFields = fields,
         }, request.Progress, ct);
+    }
+
+    /// <summary>The server's id, its @@log_bin_basename and the binlog file it writes now (both null when binary logging is off).</summary>
+    private static async Task<(uint ServerId, string? Basename, string? CurrentFile)> ServerIdentityAsync(BackupRequest request, CancellationToken ct)
+    {
+        await using var connection = await MariaDbConnections.OpenAsync(request.Target, request.Password, ct);
+        uint id;
+        await using (var query = new MySqlCommand("SELECT @@server_id", connection))
+            id = Convert.ToUInt32(await query.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+        var basename = await BinlogArchiver.LogBasenameAsync(connection, ct);
+        if (basename is null) return (id, null, null);
+        await using var status = new MySqlCommand("SHOW MASTER STATUS", connection);
+        await using var reader = await status.ExecuteReaderAsync(ct);
+        return (id, basename, await reader.ReadAsync(ct) ? reader.GetString(0) : null);
+    }
+
+    /// <summary>
+    /// Where the backup's binlog position sits in the binlog history: the server, its basename, the identity of the file
+    /// (creation time, starting GTID state) and the timeline, so restores place the backup by identity, not by name.
+    /// </summary>
+    private static async Task AddTimelineFieldsAsync(Dictionary<string, string> fields, BackupRequest request, string? binlogFile, CancellationToken ct)
+    {
+        var (serverId, basename, _) = await ServerIdentityAsync(request, ct);
+        fields[EngineFieldNames.ServerId] = serverId.ToString(CultureInfo.InvariantCulture);
+        if (basename is null || binlogFile is null) return;
+        fields[EngineFieldNames.LogBasename] = basename;
+        var path = Path.Combine(Path.GetDirectoryName(basename)!, binlogFile);
+        if (!File.Exists(path))
+        {
+            request.Log?.Invoke($"The binary log {path} is not visible on this host, so the backup records its file by name only.");
+            return;
+        }
+        var id = await BinlogArchiver.IdentifyAsync(Path.GetDirectoryName(basename)!, basename, binlogFile, ct);
+        if (id.Created is { } created) fields[EngineFieldNames.BinlogFileCreated] = BackupRecords.FormatTime(created);
+        if (id.Start is { } start) fields[EngineFieldNames.BinlogFileGtidList] = start.ToString();
+        fields[EngineFieldNames.Timeline] = BinlogHistory.Load(request.RepositoryRoot, request.Target.Name).TimelineFor(id)
+            .ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Why an incremental must not continue the newest chain: the server is another one (a failover), its data directory
+    /// was replaced by a restore since, or its binary logs are on another timeline. mariabackup would copy the pages
+    /// changed since the parent's LSN of whatever data it finds, and an incremental over different data is silently useless.
+    /// </summary>
+    private static async Task<string?> TryWhyNotIncrementalAsync(BackupRequest request, CancellationToken ct)
+    {
+        try { return await WhyNotIncrementalAsync(request, ct); }
+        catch (Exception e) when (e is MySqlException or IOException or InvalidDataException)
+        {
+            return null; // the server cannot be asked: the incremental attempt fails on the same cause, with a Failed record
+        }
+    }
+
+    private static async Task<string?> WhyNotIncrementalAsync(BackupRequest request, CancellationToken ct)
+    {
+        var target = request.Target.Name;
+        if (MariaDbCatalog.ChainHead(request.RepositoryRoot, target) is not { } parent) return null; // the incremental reports it
+        var m = parent.Manifest;
+        if (ReplaceMarkers.Times(request.RepositoryRoot, target).Where(r => r > m.EndTime).Order().LastOrDefault() is { Ticks: > 0 } replaced)
+            return $"Target '{target}': its data directory was replaced by a restore at {RestoreText.Time(replaced)}, after the chain head {m.Id}.";
+        var (serverId, basename, current) = await ServerIdentityAsync(request, ct);
+        if (m.EngineFields.GetValueOrDefault(EngineFieldNames.ServerId) is { } parentServer && parentServer != serverId.ToString(CultureInfo.InvariantCulture))
+            return $"Target '{target}': the server answering now has server_id {serverId}, but the chain head {m.Id} was taken from server_id {parentServer} (a failover?).";
+        if (basename is null) return null;
+        var directory = Path.GetDirectoryName(basename)!;
+        if (current is null || !File.Exists(Path.Combine(directory, current))) return null;
+        var history = BinlogHistory.Load(request.RepositoryRoot, target);
+        var now = history.TimelineFor(await BinlogArchiver.IdentifyAsync(directory, basename, current, ct));
+        if (history.TimelineOf(m) is { } before && before != now)
+            return $"Target '{target}': its binary logs are on timeline {now} (RESET MASTER, a failover or a restore since), but the chain head {m.Id} started on timeline {before}.";
+        return null;
     }
 
     /// <summary>

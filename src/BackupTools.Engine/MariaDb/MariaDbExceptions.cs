@@ -25,12 +25,13 @@ public sealed class NoFullBackupException(string target) : Exception(
     $"Target '{target}' has no full backup in the repository, so there is nothing for an incremental to continue from. " +
     $"Run: Start-DbBackup -Target {target} -Type Full");
 
-/// <summary>Binary log files needed for point-in-time recovery were removed from the server before they were archived.</summary>
-public sealed class BinlogHoleException(string target, IReadOnlyList<string> missing, string since) : Exception(
-    $"Target '{target}': binary log {(missing.Count == 1 ? "file" : "files")} {string.Join(", ", missing)} " +
-    $"{(missing.Count == 1 ? "was" : "were")} purged from the server before being archived, so point-in-time recovery from {since} " +
-    "cannot cross that gap. Take a full backup now (Start-DbBackup -Type Full) to start a new unbroken chain, and archive " +
-    "binary logs more often than the server purges them (expire_logs_days / binlog_expire_logs_seconds).")
+/// <summary>
+/// Binary log files needed for point-in-time recovery are missing from the archive inside one timeline: purged from the
+/// server before they were archived. <paramref name="detail"/> names the files, GTID states and times on both sides.
+/// </summary>
+public sealed class BinlogHoleException(string target, IReadOnlyList<string> missing, string detail) : Exception(
+    $"Target '{target}': {detail}. Point-in-time recovery cannot cross that gap. Take a full backup now (Start-DbBackup -Type Full) " +
+    "to start a new unbroken chain, and archive binary logs more often than the server purges them (expire_logs_days / binlog_expire_logs_seconds).")
 {
     public IReadOnlyList<string> Missing { get; } = missing;
 }

@@ -52,6 +52,8 @@ public static class PointInTimeRestore
         if (request.Replace && request.Target?.DataDir is null)
             throw new RestoreReplaceException($"Target '{plan.Target}' has no dataDir in the policy, so -Replace does not know which directory to replace.");
 
+        if (request.Target is { } swapTarget) DataDirectorySwap.RecoverInterrupted(plan.Repository, swapTarget.Name, request.Log);
+
         var parent = Path.GetDirectoryName(destination)!;
         Directory.CreateDirectory(parent);
         var scratch = Path.Combine(parent, $".{Path.GetFileName(destination)}.backuptools-{Guid.NewGuid().ToString("N")[..8]}");
@@ -63,6 +65,7 @@ public static class PointInTimeRestore
         var total = Stopwatch.StartNew();
         string step = StepNames[0];
         var succeeded = false;
+        var keepDestination = false; // a -Replace that stopped right before the swap keeps its finished restore
         TemporaryMariaDb? server = null;
         try
         {
@@ -101,7 +104,18 @@ public static class PointInTimeRestore
             await Do(StepNames[8], () => SetOwnerAsync(destination, request.Target?.DataDir, request.Log, cancellationToken));
             string? kept = null;
             if (request.Replace)
-                kept = await Step(StepNames[9], () => Task.FromResult(DataDirectorySwap.Swap(destination, request.Target!.DataDir!, DateTime.UtcNow)));
+                kept = await Step(StepNames[9], async () =>
+                {
+                    // The restore took minutes: somebody may have started the server meanwhile. Check again, right before the swap.
+                    try { await DataDirectorySwap.EnsureServerStoppedAsync(request.Target!, request.Password, cancellationToken); }
+                    catch (RestoreReplaceException e)
+                    {
+                        keepDestination = true;
+                        throw new RestoreReplaceException(
+                            $"{e.Message} The data directory {request.Target!.DataDir} was not touched; the finished, validated restore is kept at {destination}.");
+                    }
+                    return DataDirectorySwap.Swap(plan.Repository, plan.Target, destination, request.Target!.DataDir!, DateTime.UtcNow, plan.PointInTime, reach.LastGtid, request.Log);
+                });
             succeeded = true;
             return new RestoreResult
             {
@@ -115,13 +129,13 @@ public static class PointInTimeRestore
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             if (server is not null) request.Log?.Invoke("Temporary server log: " + server.ErrorLogTail());
-            throw e is RestoreReplaceException && step == StepNames[0] ? e : new RestoreStepException(step, e);
+            throw e is RestoreReplaceException && (step == StepNames[0] || keepDestination) ? e : new RestoreStepException(step, e);
         }
         finally
         {
             if (server is not null) await server.DisposeAsync();
             TryDelete(scratch);
-            if (!succeeded) // ours: it was new or empty when we began
+            if (!succeeded && !keepDestination) // ours: it was new or empty when we began
             {
                 if (createdDestination) TryDelete(destination);
                 else if (Directory.Exists(destination))

@@ -12,7 +12,9 @@ public sealed record PlannedRestore(RestorePlan Plan, IReadOnlyList<CatalogEntry
 /// <para>
 /// A backup B can serve T when B ended at or before T (its consistent point is earlier still) and the archived binary
 /// logs run without a gap from B's binlog file to a file whose last event (the Rotate written when it was closed) is
-/// at or after T: then every commit before T is in the archive. The window is the union of what each backup serves;
+/// at or after T: then every commit before T is in the archive. "Without a gap" is proved by GTID states on one
+/// timeline (<see cref="BinlogHistory"/>): each file starts where the previous one ended; files are never taken by
+/// name, and a run never continues into another timeline. The window is the union of what each backup serves;
 /// the newest backup that serves T is used, so the least binlog is replayed.
 /// </para>
 /// </summary>
@@ -26,54 +28,54 @@ public static class RestorePlanner
     }
 
     private sealed record CatalogView(
-        IReadOnlyDictionary<string, CatalogEntry> Binlogs,
-        IReadOnlyList<(CatalogEntry Backup, IReadOnlyList<CatalogEntry>? Chain, BinlogCoverage Coverage)> Serving,
-        IReadOnlyList<(CatalogEntry Backup, IReadOnlyList<CatalogEntry>? Chain, BinlogCoverage Coverage)> Intervals,
+        BinlogHistory History,
+        IReadOnlyList<Serving> All,
+        IReadOnlyList<Serving> Intervals,
         DateTime From, DateTime To);
+
+    /// <summary>A backup with its chain (null when broken) and the binlog run that rolls it forward.</summary>
+    private sealed record Serving(CatalogEntry Backup, IReadOnlyList<CatalogEntry>? Chain, BinlogCoverage Coverage);
 
     /// <param name="without">Sets to leave out, as if removed (retention's -WhatIf asks what the window would become).</param>
     private static CatalogView Analyze(string repositoryRoot, string target, IReadOnlySet<string>? without = null)
     {
-        var entries = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target)
-            .Where(e => without is null || !without.Contains(e.Manifest.Id)).ToList();
-        var binlogs = entries.Where(e => e.Manifest.Type == MariaDbCatalog.Binlog && e.Manifest.EngineFields.ContainsKey(EngineFieldNames.BinlogFile))
-            .GroupBy(e => e.Manifest.EngineFields[EngineFieldNames.BinlogFile])
-            .ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
-        var backups = entries.Where(e => e.Manifest.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)
+        var history = BinlogHistory.Load(repositoryRoot, target, without);
+        var backups = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target)
+            .Where(e => (without is null || !without.Contains(e.Manifest.Id)) && e.Manifest.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)
             .OrderBy(e => e.Manifest.EndTime).ToList();
         if (!backups.Any(b => b.Manifest.Type == MariaDbCatalog.Full))
             throw new RestoreWindowException(
                 $"Target '{target}' has no full backup in {repositoryRoot}, so nothing can be restored. Take one: Start-DbBackup -Target {target} -Type Full");
         var byId = backups.ToDictionary(b => b.Manifest.Id, StringComparer.Ordinal);
-        var serving = backups.Select(b => (Backup: b, Chain: TryChain(b, byId), Coverage: Coverage(b, binlogs))).ToList();
+        var serving = backups.Select(b => new Serving(b, TryChain(b, byId), Coverage(b, history))).ToList();
         var intervals = serving.Where(s => s.Chain is not null && s.Coverage.Files.Count > 0 && s.Coverage.Until >= s.Backup.Manifest.EndTime).ToList();
         if (intervals.Count == 0)
             throw new RestoreWindowException(
                 $"Target '{target}' has backups but no archived binary log after any of them, so no point in time can be restored yet. " +
                 $"Archive them: Start-DbBackup -Target {target} -Type Binlog");
-        return new CatalogView(binlogs, serving, intervals, intervals.Min(s => s.Backup.Manifest.EndTime), intervals.Max(s => s.Coverage.Until));
+        return new CatalogView(history, serving, intervals, intervals.Min(s => s.Backup.Manifest.EndTime), intervals.Max(s => s.Coverage.Until));
     }
 
     public static PlannedRestore Plan(string repositoryRoot, string target, DateTime pointInTime, string? policyPath = null)
     {
         var t = pointInTime.Kind == DateTimeKind.Utc ? pointInTime : pointInTime.ToUniversalTime();
         var stop = new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
-        var (binlogs, serving, intervals, from, to) = Analyze(repositoryRoot, target);
+        var (history, serving, intervals, from, to) = Analyze(repositoryRoot, target);
 
         var choice = intervals.Where(s => s.Backup.Manifest.EndTime <= t && s.Coverage.Until >= stop)
             .OrderByDescending(s => s.Backup.Manifest.EndTime).FirstOrDefault();
-        if (choice.Chain is null)
+        if (choice is null)
         {
             var window = RestoreText.Window(target, from, to);
             if (t < from) throw new RestoreWindowException($"{window}; {RestoreText.Time(t)} is before the first restorable point.");
             var before = serving.Where(s => s.Chain is not null && s.Backup.Manifest.EndTime <= t).OrderByDescending(s => s.Backup.Manifest.EndTime).FirstOrDefault();
-            var archivedBeyond = binlogs.Values.Any(b => Time(b, EngineFieldNames.LastEventTime) >= stop);
+            var archivedBeyond = history.Logs.Any(b => b.Last >= stop);
             if (t > to && !archivedBeyond)
                 throw new RestoreWindowException($"{window}; {RestoreText.Time(t)} is after the newest archived binary log. " +
                                                  $"To reach a later time archive the binary logs first: Start-DbBackup -Target {target} -Type Binlog");
-            if (before.Chain is null)
+            if (before is null)
                 throw new RestoreChainException($"{window}, but not at {RestoreText.Time(t)}: no backup before it has a whole chain (a full and every incremental up to it, continuing each other's LSN).");
-            throw new RestoreChainException($"{window}, but not at {RestoreText.Time(t)}: " + Gap(before.Backup, before.Coverage, binlogs));
+            throw new RestoreChainException($"{window}, but not at {RestoreText.Time(t)}: " + Gap(before, history, stop, target));
         }
 
         var chain = choice.Chain!;
@@ -81,8 +83,8 @@ public static class RestorePlanner
         var files = new List<CatalogEntry>();
         foreach (var f in choice.Coverage.Files)
         {
-            files.Add(f);
-            if (Time(f, EngineFieldNames.LastEventTime) >= stop) break;
+            files.Add(f.Entry);
+            if (f.Last >= stop) break;
         }
         CheckPresent(chain.Concat(files));
         var warnings = new List<string>();
@@ -101,6 +103,7 @@ public static class RestorePlanner
             StartBinlogFile = last.EngineFields[EngineFieldNames.BinlogFile],
             StartBinlogPosition = long.Parse(last.EngineFields[EngineFieldNames.BinlogPosition], CultureInfo.InvariantCulture),
             StartGtid = last.EngineFields.GetValueOrDefault(EngineFieldNames.Gtid),
+            Timeline = choice.Coverage.Files[0].Timeline,
             RecoverableFrom = from, RecoverableTo = to,
             BytesToRead = chain.Concat(files).Sum(e => e.Manifest.StoredBytes),
             Warnings = warnings, Repository = repositoryRoot, PolicyPath = policyPath,
@@ -132,30 +135,40 @@ public static class RestorePlanner
         return chain;
     }
 
-    private sealed record BinlogCoverage(IReadOnlyList<CatalogEntry> Files, DateTime Until);
+    private sealed record BinlogCoverage(IReadOnlyList<ArchivedBinlog> Files, DateTime Until, BinlogGap? Gap);
 
-    /// <summary>The unbroken run of archived binlog files from the backup's binlog file, and the time it reaches.</summary>
-    private static BinlogCoverage Coverage(CatalogEntry backup, IReadOnlyDictionary<string, CatalogEntry> binlogs)
+    /// <summary>
+    /// The unbroken run of archived binlog files from the one the backup's position is in, on that file's timeline:
+    /// each continuing the previous one's GTID state. The run never crosses into another timeline.
+    /// </summary>
+    private static BinlogCoverage Coverage(CatalogEntry backup, BinlogHistory history)
     {
-        var files = new List<CatalogEntry>();
-        var name = backup.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile);
-        var until = DateTime.MinValue;
-        while (name is not null && binlogs.TryGetValue(name, out var entry))
-        {
-            files.Add(entry);
-            until = Time(entry, EngineFieldNames.LastEventTime) ?? until;
-            name = NextFile(name);
-        }
-        return new BinlogCoverage(files, until);
+        if (history.StartOf(backup.Manifest) is not { } start) return new BinlogCoverage([], DateTime.MinValue, null);
+        var (run, gap) = history.RunFrom(start);
+        return new BinlogCoverage(run, run[^1].Last, gap);
     }
 
-    private static string Gap(CatalogEntry backup, BinlogCoverage coverage, IReadOnlyDictionary<string, CatalogEntry> binlogs)
+    /// <summary>Why the newest backup before T cannot reach T: its file is not archived, its run has a gap, or T is on another timeline.</summary>
+    private static string Gap(Serving backup, BinlogHistory history, DateTime stop, string target)
     {
-        var start = backup.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile) ?? "(none)";
-        var missing = coverage.Files.Count == 0 ? start : NextFile(coverage.Files[^1].Manifest.EngineFields[EngineFieldNames.BinlogFile]);
-        return $"replay from backup {backup.Manifest.Id} (binlog {start}) needs binary log file {missing}, which is not in the archive" +
-               (coverage.Files.Count > 0 ? $"; the archive reaches {RestoreText.Time(coverage.Until)} without it." : ".") +
-               " Choose a time the window covers, or restore the missing file's backup set.";
+        var m = backup.Backup.Manifest;
+        var start = m.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile) ?? "(none)";
+        if (backup.Coverage.Files.Count == 0)
+            return $"replay from backup {m.Id} (binlog {start}) needs binary log file {start}, which is not in the archive. " +
+                   "Choose a time the window covers, or restore the missing file's backup set.";
+        var timeline = backup.Coverage.Files[0].Timeline;
+        if (backup.Coverage.Gap is { } gap)
+            return $"replay from backup {m.Id} (timeline {timeline}, binlog {start}) cannot reach it: {gap.Describe()}. " +
+                   "Choose a time the window covers, or restore the missing file's backup set.";
+        // The run ends whole: T lies on a later timeline that no backup before T started on.
+        if (history.Timelines().FirstOrDefault(tl => tl.Timeline != timeline && tl.FirstFile.First <= stop && tl.LastFile.Last >= stop) is { } other)
+            return $"{RestoreText.Time(stop)} lies on binary log {other.Describe()}, which began after a RESET MASTER, a failover or a -Replace restore; " +
+                   $"timeline {timeline} of backup {m.Id} ends at {RestoreText.Time(backup.Coverage.Until)}" +
+                   (backup.Coverage.Files[^1].RotatedTo is { } next ? $" (its last archived file rotated to {next}, which was never archived)" : "") +
+                   $". A restore never splices two timelines: times on timeline {other.Timeline} need a full backup taken on it" +
+                   (other.FirstFull is { } f ? $" before them; the first is {f.Manifest.Id}, which ended {RestoreText.Time(f.Manifest.EndTime)}." : $": Start-DbBackup -Target {target} -Type Full");
+        return $"replay from backup {m.Id} (timeline {timeline}) reaches {RestoreText.Time(backup.Coverage.Until)} and no archived file of that timeline goes further. " +
+               $"Archive the binary logs (Start-DbBackup -Target {target} -Type Binlog), or choose a time the window covers.";
     }
 
     /// <summary>Every file of every set is on disk with the size its manifest recorded (cheap; checksums come as they are read).</summary>
@@ -172,14 +185,4 @@ public static class RestorePlanner
                 throw new RestoreChainException($"'{path}' of backup {e.Manifest.Id} has {info.Length} bytes, not the {f.StoredBytes} its manifest recorded. Nothing was changed; run Test-DbBackup.");
         }
     }
-
-    private static string? NextFile(string name) =>
-        BinlogArchiver.TrySplit(name, out var prefix, out var n, out var width)
-            ? prefix + "." + (n + 1).ToString(CultureInfo.InvariantCulture).PadLeft(width, '0')
-            : null;
-
-    private static DateTime? Time(CatalogEntry entry, string key) =>
-        entry.Manifest.EngineFields.TryGetValue(key, out var s)
-            ? DateTime.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal)
-            : null;
 }

@@ -1,3 +1,4 @@
+using BackupTools.Engine.Repository;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using BackupTools.Engine.Processes;
@@ -10,7 +11,7 @@ namespace BackupTools.Engine.MariaDb;
 /// <summary>
 /// A mariadbd started on a restored data directory for replay and validation: no TCP (socket in a private 0700
 /// directory), no binary log, max_allowed_packet 1G (a large ROW transaction is one huge statement), gtid_strict_mode
-/// on. It logs in with a throwaway account created by an init file (the restored grant tables may hold any login)
+/// on, no file access for the replayed statements (secure_file_priv on an empty directory, no FILE privilege). It logs in with a throwaway account created by an init file (the restored grant tables may hold any login)
 /// and dropped again before shutdown, so the restored data keeps its own accounts only.
 /// </summary>
 public sealed class TemporaryMariaDb : IAsyncDisposable
@@ -40,9 +41,15 @@ public sealed class TemporaryMariaDb : IAsyncDisposable
         try
         {
             var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+            // Replay runs whatever the binary logs say as this account, as root's mariadbd: without FILE and with
+            // secure_file_priv on an empty private directory, a STATEMENT-format LOAD_FILE('/etc/shadow') or
+            // SELECT … INTO OUTFILE in a log can neither read nor write a file outside the restore.
             var initFile = priv.WriteSecretFile("init.sql",
                 $"CREATE OR REPLACE USER '{Account}'@'localhost' IDENTIFIED BY '{password}';\n" +
-                $"GRANT ALL PRIVILEGES ON *.* TO '{Account}'@'localhost' WITH GRANT OPTION;\n");
+                $"GRANT ALL PRIVILEGES ON *.* TO '{Account}'@'localhost' WITH GRANT OPTION;\n" +
+                $"REVOKE FILE ON *.* FROM '{Account}'@'localhost';\n");
+            var files = Path.Combine(priv.Path, "files");
+            FileModes.CreatePrivateDirectory(files);
             var user = Environment.UserName;
             var config = priv.WriteSecretFile("my.cnf", $"""
                 [mariadbd]
@@ -57,6 +64,8 @@ public sealed class TemporaryMariaDb : IAsyncDisposable
                 skip-slave-start
                 gtid_strict_mode=1
                 max_allowed_packet=1G
+                secure_file_priv={files}
+                local_infile=0
                 init-file={initFile}
 
                 """);

@@ -3,7 +3,11 @@ using System.Globalization;
 namespace BackupTools.Engine.Retention;
 
 /// <summary>What the planner needs of one backup set.</summary>
-public sealed record RetentionItem(string Id, string Type, DateTime StartTime, DateTime EndTime, string? ParentId, string? BinlogFile, long StoredBytes);
+public sealed record RetentionItem(string Id, string Type, DateTime StartTime, DateTime EndTime, string? ParentId, string? BinlogFile, long StoredBytes)
+{
+    /// <summary>MariaDB: the binlog timeline a binlog file is on, or a backup started on; file numbers compare only within one.</summary>
+    public int Timeline { get; init; } = 1;
+}
 
 /// <summary>The planner's verdict on one set: remove it, or keep it and why.</summary>
 public sealed record RetentionVerdict(RetentionItem Item, bool Remove, string Reason);
@@ -15,8 +19,8 @@ public sealed record RetentionVerdict(RetentionItem Item, bool Remove, string Re
 /// <item>a set younger than its type's retention is kept (a type without retention is kept forever);</item>
 /// <item>the newest full (and for Redis and Elasticsearch the newest snapshot) is always kept, even when expired;</item>
 /// <item>a kept incremental keeps its whole chain (every parent up to its full);</item>
-/// <item>every binlog file from the oldest kept backup's binlog file onward is kept, so the point-in-time window
-/// never gets a hole;</item>
+/// <item>on each binlog timeline, every binlog file from the oldest kept backup's binlog file onward is kept, so the
+/// point-in-time window never gets a hole (numbers restart on a new timeline, so they are compared only within one);</item>
 /// <item>while the newest attempt of a backup type failed, no set of that type is removed (a failing schedule
 /// never deletes the last good backups: dbatools#6590).</item>
 /// </list>
@@ -60,10 +64,12 @@ public static class RetentionPlanner
 
         // Binlogs from the oldest kept backup's binlog file onward: replay from any kept backup must reach the newest.
         var keptBackups = items.Where(i => i.Type is Full or Incremental && reasons.ContainsKey(i.Id) && i.BinlogFile is not null).ToList();
-        var oldestNeeded = keptBackups.OrderBy(i => Sequence(i.BinlogFile!)).FirstOrDefault();
-        if (oldestNeeded is not null)
-            foreach (var b in items.Where(i => i.Type == Binlog && i.BinlogFile is not null && Sequence(i.BinlogFile) >= Sequence(oldestNeeded.BinlogFile!)))
-                Keep(b, $"needed to roll forward from the kept backup {oldestNeeded.Id} (binlog {oldestNeeded.BinlogFile})");
+        foreach (var onTimeline in keptBackups.GroupBy(i => i.Timeline))
+        {
+            var oldestNeeded = onTimeline.OrderBy(i => Sequence(i.BinlogFile!)).First();
+            foreach (var b in items.Where(i => i.Type == Binlog && i.Timeline == onTimeline.Key && i.BinlogFile is not null && Sequence(i.BinlogFile) >= Sequence(oldestNeeded.BinlogFile!)))
+                Keep(b, $"needed to roll forward from the kept backup {oldestNeeded.Id} (binlog {oldestNeeded.BinlogFile}, timeline {onTimeline.Key})");
+        }
 
         return items.Select(i => reasons.TryGetValue(i.Id, out var why)
                 ? new RetentionVerdict(i, false, why)

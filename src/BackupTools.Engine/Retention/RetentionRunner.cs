@@ -63,7 +63,8 @@ public static class RetentionRunner
             RemoveLeftovers(repositoryRoot, engine, target.Name, now, log);
             var entries = BackupCatalog.List(repositoryRoot, engine, target.Name);
             var byId = entries.ToDictionary(e => e.Manifest.Id, StringComparer.Ordinal);
-            var items = entries.Select(ToItem).ToList();
+            var history = mariaDb ? BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target.Name)) : null;
+            var items = entries.Select(e => ToItem(e, history)).ToList();
             var verdicts = RetentionPlanner.Plan(items, target.Retention, now, HeldTypes(repositoryRoot, engine, target.Name), onlyConsider);
             var before = mariaDb ? TryWindow(repositoryRoot, target.Name, null) : null;
 
@@ -95,9 +96,14 @@ public static class RetentionRunner
         }
     }
 
-    private static RetentionItem ToItem(CatalogEntry e) => new(
+    private static RetentionItem ToItem(CatalogEntry e, BinlogHistory? history) => new(
         e.Manifest.Id, e.Manifest.Type, e.Manifest.StartTime, e.Manifest.EndTime, e.Manifest.ParentId,
-        e.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile), e.Manifest.StoredBytes);
+        e.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile), e.Manifest.StoredBytes)
+    {
+        Timeline = history is null ? 1
+            : e.Manifest.Type == MariaDbCatalog.Binlog ? BinlogHistory.ToArchived(e).Timeline
+            : history.TimelineOf(e.Manifest) ?? 1,
+    };
 
     /// <summary>Backup types whose newest attempt in the journal did not succeed.</summary>
     private static HashSet<string> HeldTypes(string root, string engine, string target) =>

@@ -21,17 +21,20 @@ public static class StatusService
         {
             var engine = EngineDirectory(target.Engine);
             (DateTime, DateTime)? window = null;
+            BinlogTimelineStatus? timeline = null;
             if (target.Engine == TargetEngine.MariaDb)
             {
                 try { window = RestorePlanner.Window(root, target.Name); }
                 catch (RestoreWindowException) { }
+                timeline = BinlogTimelineStatus.Of(BinlogHistory.Load(root, target.Name), target.Name);
             }
             foreach (var type in PolicyParser.BackupTypes(target.Engine))
             {
                 var key = (engine, target.Name, type);
                 if (!target.Schedule.ContainsKey(type) && !target.Retention.ContainsKey(type) && !setsBy[key].Any() && !attemptsBy[key].Any()) continue;
-                statuses.Add(BackupStatusCalculator.Compute(target, engine, type, setsBy[key].ToList(), attemptsBy[key].ToList(),
-                    policy.Alerts, asOf, window, policy.Path));
+                var status = BackupStatusCalculator.Compute(target, engine, type, setsBy[key].ToList(), attemptsBy[key].ToList(),
+                    policy.Alerts, asOf, window, policy.Path);
+                statuses.Add(timeline is null ? status : timeline.Apply(status));
             }
         }
         var (total, free) = FileSystemSpace(root);
