@@ -25,10 +25,12 @@ public sealed class MariaDbServer : IDisposable
     public string Socket => Path.Combine(BaseDirectory, "mysqld.sock");
     public string ConfigFile => Path.Combine(BaseDirectory, "my.cnf");
     public int Port { get; }
-    public int ProcessId { get; }
+    public int ProcessId { get; private set; }
     public string BackupPassword { get; }
 
-    public static MariaDbServer Start(string baseDirectory)
+    /// <param name="serverId">The server_id (a replica needs its own).</param>
+    /// <param name="extraConfig">More lines for the [mariadbd] group (gtid_strict_mode=ON, log_slave_updates=ON …).</param>
+    public static MariaDbServer Start(string baseDirectory, int serverId = 1, string extraConfig = "")
     {
         var mariadbd = ServerBinaries.Require("mariadbd", "mariadb-server");
         var installDb = ServerBinaries.Require("mariadb-install-db", "mariadb-server");
@@ -47,7 +49,8 @@ public sealed class MariaDbServer : IDisposable
             bind-address=127.0.0.1
             log_bin={baseDirectory}/binlog/mariadb-bin
             binlog_format=ROW
-            server_id=1
+            server_id={serverId}
+            {extraConfig}
             log_error={baseDirectory}/error.log
             tmpdir={baseDirectory}/tmp
             innodb_buffer_pool_size=64M
@@ -59,17 +62,13 @@ public sealed class MariaDbServer : IDisposable
             port={port}
             """);
         ChildProcess.Run(installDb, [$"--defaults-file={cnf}", "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db"]);
-        var psi = new ProcessStartInfo(mariadbd) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add($"--defaults-file={cnf}");
-        var process = Process.Start(psi)!;
-        process.StandardOutput.ReadToEndAsync();
-        process.StandardError.ReadToEndAsync();
+        var process = Launch(baseDirectory, port);
         try
         {
-            FreePort.WaitForListener(port, TimeSpan.FromSeconds(60), () => !process.HasExited,
-                $"mariadbd (log: {baseDirectory}/error.log)");
             var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
+            // Accounts are made outside the binary log, so a replica of this server does not receive them.
             ChildProcess.Run(client, [$"--defaults-file={cnf}"], stdin: $"""
+                SET SESSION sql_log_bin = 0;
                 CREATE USER '{BackupUser}'@'localhost' IDENTIFIED BY '{password}';
                 CREATE USER '{BackupUser}'@'127.0.0.1' IDENTIFIED BY '{password}';
                 GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.* TO '{BackupUser}'@'localhost';
@@ -83,6 +82,31 @@ public sealed class MariaDbServer : IDisposable
             throw;
         }
     }
+
+    private static Process Launch(string baseDirectory, int port)
+    {
+        var psi = new ProcessStartInfo(ServerBinaries.Require("mariadbd", "mariadb-server")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add($"--defaults-file={Path.Combine(baseDirectory, "my.cnf")}");
+        var process = Process.Start(psi)!;
+        process.StandardOutput.ReadToEndAsync();
+        process.StandardError.ReadToEndAsync();
+        try
+        {
+            FreePort.WaitForListener(port, TimeSpan.FromSeconds(60), () => !process.HasExited, $"mariadbd (log: {baseDirectory}/error.log)");
+            return process;
+        }
+        catch
+        {
+            if (!process.HasExited) process.Kill(true);
+            throw;
+        }
+    }
+
+    /// <summary>Stops the server (as an administrator would before a -Replace restore).</summary>
+    public void Stop() => ChildProcess.Stop(ProcessId, TimeSpan.FromSeconds(30));
+
+    /// <summary>Starts the server again on its directory, as it is now (after a -Replace restore, say).</summary>
+    public void Restart() => ProcessId = Launch(BaseDirectory, Port).Id;
 
     /// <summary>Runs SQL as root over the socket (stdin), returns tab-separated rows.</summary>
     public string Sql(string sql) =>

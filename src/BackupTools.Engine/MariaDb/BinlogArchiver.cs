@@ -162,7 +162,7 @@ public static class BinlogArchiver
 
     /// <summary>The binlog file the oldest full backup on a timeline starts replay from; older files of that timeline serve no restore.</summary>
     private static BinlogFileId? FirstNeeded(BinlogHistory history, int timeline, BinlogFileId file) =>
-        history.Timelines().FirstOrDefault(t => t.Timeline == timeline)?.FirstFull is { } full && BinlogFileId.OfBackup(full.Manifest) is { } id && id.SameOrigin(file)
+        history.Fulls(timeline).FirstOrDefault() is { } full && BinlogFileId.OfBackup(full.Manifest) is { } id && id.SameOrigin(file)
             ? id : null;
 
     /// <summary>

@@ -180,9 +180,10 @@ public sealed class BinlogHistory
             if (k.File.SameFileAs(file) && k.File.Created is not null) return k.Timeline;
         if (file.Created is { } created)
         {
-            var before = known.Where(k => k.File.Created <= created).MaxBy(k => (k.File.Created, k.Order));
+            // (Not MaxBy/MinBy: they throw on an empty sequence of value tuples.)
+            var before = known.Where(k => k.File.Created <= created).OrderBy(k => (k.File.Created, k.Order)).LastOrDefault();
             if (before.File is not null && Continues(before.File, before.End, file)) return before.Timeline;
-            var after = known.Where(k => k.File.Created >= created).MinBy(k => (k.File.Created, k.Order));
+            var after = known.Where(k => k.File.Created >= created).OrderBy(k => (k.File.Created, k.Order)).FirstOrDefault();
             if (after.File is not null && Continues(file, null, after.File)) return after.Timeline;
         }
         return known.Count == 0 ? 1 : known.Max(k => k.Timeline) + 1;

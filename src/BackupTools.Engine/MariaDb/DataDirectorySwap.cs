@@ -23,6 +23,9 @@ public static class DataDirectorySwap
 {
     private const string IntentFile = "swap-intent.json";
 
+    /// <summary>Tests only: called at "intent-written" and "exchanged"; a throw there stands for a crash at that point.</summary>
+    internal static Action<string>? CrashPoint;
+
     public static async Task EnsureServerStoppedAsync(TargetPolicy target, string? password, CancellationToken ct)
     {
         foreach (var pidFile in Directory.Exists(target.DataDir) ? Directory.GetFiles(target.DataDir!, "*.pid") : [])
@@ -31,7 +34,8 @@ public static class DataDirectorySwap
                     $"Target '{target.Name}': the server still runs (process {pid}, from {pidFile}). Stop it first (e.g. systemctl stop mariadb), then run the restore with -Replace again.");
         if (target.DataDir is not null && ProcessesUsing(target.DataDir) is [var holder, ..])
             throw new RestoreReplaceException(
-                $"Target '{target.Name}': process {holder.Pid} ({holder.Name}) has files open in {target.DataDir}. Stop it first, then run the restore with -Replace again.");
+                $"Target '{target.Name}': the server still runs, or another program uses its data: process {holder.Pid} ({holder.Name}) has files open in {target.DataDir}. " +
+                "Stop it first (e.g. systemctl stop mariadb), then run the restore with -Replace again.");
         if (target.Host is not null && target.Port is { } port && await ListensAsync(target.Host, port, ct))
             throw new RestoreReplaceException(
                 $"Target '{target.Name}': something listens on {target.Host}:{port}, so the server still runs. Stop it first, then run the restore with -Replace again.");
@@ -112,12 +116,16 @@ public static class DataDirectorySwap
         var intent = new Intent(dataDirectory, restored, kept, marker, nowUtc, pointInTime, reachedGtid);
         FileModes.CreatePrivateDirectory(ReplaceMarkers.Path(repositoryRoot, target));
         FileModes.WriteDurably(IntentPath(repositoryRoot, target), JsonSerializer.SerializeToUtf8Bytes(intent), FileMode.Create);
+        CrashPoint?.Invoke("intent-written");
         try
         {
             if (!Directory.Exists(dataDirectory))
                 Move(restored, dataDirectory);
             else if (DirectoryExchange.Supported && DirectoryExchange.TryExchange(restored, dataDirectory))
+            {
+                CrashPoint?.Invoke("exchanged");
                 Move(restored, kept); // the old data, now at the restored path, goes to its kept name
+            }
             else
             {
                 Move(dataDirectory, kept);

@@ -156,8 +156,12 @@ public sealed class TemporaryMariaDb : IAsyncDisposable
         catch (IOException) { return "(no log)"; }
     }
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             ProcessRunner.Kill(_process);
