@@ -157,6 +157,17 @@ alerts:
     $prom = Export-BackupMetric -Path (Join-Path $work 'backuptools.prom')
     Get-Content $prom | Select-String 'backuptools_state|storage_free' | ForEach-Object { Write-Host "  $_" }
 
+    Step 'RESET MASTER (or a failover): the new mariadb-bin.000001 is archived on binlog timeline 2, not skipped as "already archived"'
+    $maria.Sql('RESET MASTER; CREATE TABLE shop.after_reset (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO shop.after_reset VALUES (1);') | Out-Null
+    Start-DbBackup main-db Binlog | Format-Table Id, BinlogFile, Timeline, Status | Show
+    Write-Host "  Get-BackupStatus, binlog: $((Get-BackupStatus -Target main-db | Where-Object Type -eq binlog).Message)"
+    Write-Host '  The next scheduled incremental is taken as a full on the new timeline, which restores the window:'
+    Start-DbBackup main-db Incremental -Verbose 4>&1 | ForEach-Object {
+        if ($_ -is [Management.Automation.VerboseRecord]) { if ($_.Message -like '*instead*') { Write-Host "    VERBOSE: $($_.Message)" } }
+        else { $_ | Format-Table Id, Type, Timeline, Status | Show }
+    }
+    Write-Host "  binlog status now: $((Get-BackupStatus -Target main-db | Where-Object Type -eq binlog).State)"
+
     Step 'AI models: back up a small generated model twice (one file changes), list the versions'
     $modelDir = "$work/models/llm-main"
     New-Item -ItemType Directory "$modelDir/tokenizer" -Force | Out-Null

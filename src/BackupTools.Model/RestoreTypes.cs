@@ -36,6 +36,9 @@ public sealed record RestorePlan
         $" + {Binlogs.Count} binlog file(s) from {StartBinlogFile}:{StartBinlogPosition} on timeline {Timeline}";
 }
 
+/// <summary>A stretch of time a MariaDB target can be restored to, on one binary log timeline.</summary>
+public sealed record RestoreSpan(DateTime From, DateTime To, int Timeline);
+
 /// <summary>How long one step of a restore took.</summary>
 public sealed record RestoreStep(string Name, TimeSpan Duration);
 

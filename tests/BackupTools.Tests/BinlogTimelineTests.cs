@@ -129,6 +129,12 @@ public sealed class BinlogTimelineTests
         Write(db, "c2");
         await ArchiveAsync(repo, db);
 
+        // Test-DbBackup -Restore picks its random point inside these: never between the switch and the new full.
+        var spans = RestorePlanner.Spans(repo, "db");
+        Assert.Equal([1, 2], spans.Select(x => x.Timeline));
+        Assert.DoesNotContain(spans, x => x.From <= tb && tb <= x.To);
+        Assert.All(Enumerable.Range(0, 50).Select(i => RestorePlanner.RandomPoint(spans, new Random(i))), p => Assert.Contains(spans, x => x.From <= p && p <= x.To));
+
         foreach (var (t, timeline) in new[] { (t1, 1), (t2, 1), (t3, 2) })
         {
             var (plan, digest) = await RestoreAsync(repo, "db", t, dir);

@@ -27,6 +27,38 @@ public static class RestorePlanner
         return (c.From, c.To);
     }
 
+    /// <summary>
+    /// The stretches of time the catalog can serve, each on one timeline. The window (<see cref="Window"/>) runs from
+    /// the first to the last, but a timeline switch before its first full backup, or a gap, leaves time between them
+    /// that no restore reaches.
+    /// </summary>
+    public static IReadOnlyList<RestoreSpan> Spans(string repositoryRoot, string target)
+    {
+        var spans = new List<RestoreSpan>();
+        foreach (var s in Analyze(repositoryRoot, target).Intervals.OrderBy(s => s.Backup.Manifest.EndTime))
+        {
+            var span = new RestoreSpan(s.Backup.Manifest.EndTime, s.Coverage.Until, s.Coverage.Files[0].Timeline);
+            if (spans.Count > 0 && spans[^1].Timeline == span.Timeline && span.From <= spans[^1].To)
+                spans[^1] = spans[^1] with { To = span.To > spans[^1].To ? span.To : spans[^1].To };
+            else spans.Add(span);
+        }
+        return spans;
+    }
+
+    /// <summary>A random moment that some backup can serve (Test-DbBackup -Restore), uniform over the spans' total length.</summary>
+    public static DateTime RandomPoint(IReadOnlyList<RestoreSpan> spans, Random random)
+    {
+        var total = spans.Sum(s => (s.To - s.From).Ticks);
+        var pick = (long)(random.NextDouble() * total);
+        foreach (var s in spans)
+        {
+            var length = (s.To - s.From).Ticks;
+            if (pick <= length) return s.From + TimeSpan.FromTicks(pick);
+            pick -= length;
+        }
+        return spans[^1].To;
+    }
+
     private sealed record CatalogView(
         BinlogHistory History,
         IReadOnlyList<Serving> All,
@@ -88,6 +120,11 @@ public static class RestorePlanner
         }
         CheckPresent(chain.Concat(files));
         var warnings = new List<string>();
+        var timeline = choice.Coverage.Files[0].Timeline;
+        // Strictly inside: one timeline ending and the next beginning in the same second (times are whole seconds) is no overlap.
+        foreach (var other in history.Timelines().Where(tl => tl.Timeline != timeline && tl.FirstFile.First < stop && tl.LastFile.Last > stop))
+            warnings.Add($"{RestoreText.Time(stop)} is also on binary log {other.Describe()} (two servers wrote at that time: a split brain after " +
+                         $"a failover?). This plan restores timeline {timeline}, the history of backup {last.Id}.");
         foreach (var skipped in serving.Where(x => x.Chain is null && x.Backup.Manifest.EndTime > last.EndTime && x.Backup.Manifest.EndTime <= t))
             warnings.Add($"Backup {skipped.Backup.Manifest.Id} ended closer to the point in time but its chain is broken (a parent is missing or does not " +
                          $"continue its LSN); restoring from {last.Id} and replaying more binary log instead. Run Test-DbBackup on the target.");
@@ -103,7 +140,7 @@ public static class RestorePlanner
             StartBinlogFile = last.EngineFields[EngineFieldNames.BinlogFile],
             StartBinlogPosition = long.Parse(last.EngineFields[EngineFieldNames.BinlogPosition], CultureInfo.InvariantCulture),
             StartGtid = last.EngineFields.GetValueOrDefault(EngineFieldNames.Gtid),
-            Timeline = choice.Coverage.Files[0].Timeline,
+            Timeline = timeline,
             RecoverableFrom = from, RecoverableTo = to,
             BytesToRead = chain.Concat(files).Sum(e => e.Manifest.StoredBytes),
             Warnings = warnings, Repository = repositoryRoot, PolicyPath = policyPath,

@@ -276,6 +276,8 @@ internal static class RestoreTargets
         yield return $"Step 6: replay from {plan.StartBinlogFile}:{plan.StartBinlogPosition} until {plan.StopTime:yyyy-MM-dd HH:mm:ss} UTC";
         yield return "Step 7: validate (row counts or CHECK TABLE, and the validation query)";
         yield return "Step 8: shut the temporary server down and set file ownership";
-        if (replaceDataDir is not null) yield return $"Step 9: swap {destination} into {replaceDataDir}, keeping the old directory";
+        if (replaceDataDir is not null)
+            yield return $"Step 9: check again that the server is stopped, then swap {destination} into {replaceDataDir} atomically, keeping the old directory; " +
+                         "the server's next binary logs start a new timeline";
     }
 }

@@ -112,11 +112,11 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
         if (PointInTime is { } p) point = p.UtcDateTime;
         else
         {
-            // Plan once at "now" only to learn the window, then pick a random second inside it.
-            var window = RestorePlanner.Window(root, target);
-            var span = window.To - window.From;
-            point = window.From + TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * span.Ticks));
-            WriteVerboseAsync($"Window of {target}: {window.From:u} to {window.To:u}; testing a restore to {point:u}");
+            // A random moment some backup serves: the window can have stretches no restore reaches (a timeline
+            // switch before its first full backup), and a test restore there would raise a false alarm.
+            var spans = RestorePlanner.Spans(root, target);
+            point = RestorePlanner.RandomPoint(spans, Random.Shared);
+            WriteVerboseAsync($"Restorable spans of {target}: {string.Join("; ", spans.Select(s => $"{s.From:u} to {s.To:u} (timeline {s.Timeline})"))}; testing a restore to {point:u}");
         }
         var planned = RestorePlanner.Plan(root, target, point);
         using var scratch = ScratchDirectory.Create(root, "test-restore-" + target);
