@@ -67,7 +67,8 @@ public static class BackupRecords
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 run.Fail(e);
-                return Failed(engine, target, type, run.Writer.Id, run.Writer.StartTime, e, request.PolicyPath);
+                var failed = Failed(engine, target, type, run.Writer.Id, run.Writer.StartTime, e, request.PolicyPath);
+                return run.JournalError is { } why ? failed with { Record = failed.Record with { Error = $"{failed.Record.Error} {why}" } } : failed;
             }
         }
     }

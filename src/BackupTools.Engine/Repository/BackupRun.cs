@@ -9,12 +9,14 @@ public sealed class BackupRun : IAsyncDisposable
 {
     private readonly string _root;
     private readonly TargetLock _lock;
+    private readonly Action<string>? _log;
     private bool _journaled;
 
-    private BackupRun(string root, TargetLock targetLock, BackupSetWriter writer)
+    private BackupRun(string root, TargetLock targetLock, BackupSetWriter writer, Action<string>? log)
     {
         _root = root;
         _lock = targetLock;
+        _log = log;
         Writer = writer;
     }
 
@@ -40,13 +42,13 @@ public sealed class BackupRun : IAsyncDisposable
         }
         catch (TargetLockedException e)
         {
-            Journal(repositoryRoot, engine, target, type, start, "Failed", null, 0, e.Message);
+            TryJournal(repositoryRoot, engine, target, type, start, "Failed", null, 0, e.Message, log);
             throw;
         }
         try
         {
             RemoveAbandonedPartials(repositoryRoot, engine, target, scope, log);
-            return new BackupRun(repositoryRoot, targetLock, BackupSetWriter.Create(repositoryRoot, engine, target, type, start));
+            return new BackupRun(repositoryRoot, targetLock, BackupSetWriter.Create(repositoryRoot, engine, target, type, start), log);
         }
         catch
         {
@@ -59,7 +61,8 @@ public sealed class BackupRun : IAsyncDisposable
         IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
         var manifest = await Writer.CommitAsync(describe, progress, cancellationToken);
-        Journal(_root, Writer.Engine, Writer.Target, Writer.Type, Writer.StartTime, "Succeeded", manifest.Id, manifest.StoredBytes, null);
+        // The set is published: the run succeeded, whatever the journal does. Status reads sets as well as the journal.
+        TryJournal(_root, Writer.Engine, Writer.Target, Writer.Type, Writer.StartTime, "Succeeded", manifest.Id, manifest.StoredBytes, null, _log);
         _journaled = true;
         return manifest;
     }
@@ -79,13 +82,16 @@ public sealed class BackupRun : IAsyncDisposable
     /// <summary>Ends a run that had nothing (more) to publish, without journaling a failure for the unused set.</summary>
     public void CompleteWithoutSet() => _journaled = true;
 
-    /// <summary>Records a failed attempt (the set is removed on dispose).</summary>
+    /// <summary>Why the journal could not be written in this run, if it could not (a full disk, say); the attempt's record says it too.</summary>
+    public string? JournalError { get; private set; }
+
+    /// <summary>Records a failed attempt (the set is removed on dispose). Never throws: cleanup and the Failed record come after it.</summary>
     public void Fail(Exception error)
     {
         if (_journaled) return;
         var status = error is OperationCanceledException ? "Cancelled" : "Failed";
-        Journal(_root, Writer.Engine, Writer.Target, Writer.Type, Writer.StartTime, status, Writer.Id, 0, error.Message);
         _journaled = true;
+        JournalError ??= TryJournal(_root, Writer.Engine, Writer.Target, Writer.Type, Writer.StartTime, status, Writer.Id, 0, error.Message, _log);
     }
 
     public async ValueTask DisposeAsync()
@@ -114,12 +120,25 @@ public sealed class BackupRun : IAsyncDisposable
         }
     }
 
-    private static void Journal(string root, string engine, string target, string type, DateTime start, string status,
-        string? id, long storedBytes, string? error) =>
-        RunJournal.Append(root, new JournalEntry
+    /// <returns>null when the entry was written, else why not (also told to <paramref name="log"/>).</returns>
+    private static string? TryJournal(string root, string engine, string target, string type, DateTime start, string status,
+        string? id, long storedBytes, string? error, Action<string>? log)
+    {
+        try
         {
-            Time = DateTime.UtcNow, Engine = engine, Target = target, Type = type, Status = status, Id = id,
-            DurationSeconds = Math.Round((DateTime.UtcNow - start).TotalSeconds, 3), StoredBytes = storedBytes,
-            Error = error, Host = Environment.MachineName, ProcessId = Environment.ProcessId,
-        });
+            RunJournal.Append(root, new JournalEntry
+            {
+                Time = DateTime.UtcNow, Engine = engine, Target = target, Type = type, Status = status, Id = id,
+                DurationSeconds = Math.Round((DateTime.UtcNow - start).TotalSeconds, 3), StoredBytes = storedBytes,
+                Error = error, Host = Environment.MachineName, ProcessId = Environment.ProcessId,
+            });
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var why = $"The run journal in {Path.Combine(root, RunJournal.DirectoryName)} could not be written ({e.Message}); this {status} {engine} {type} run of {target} is not in it.";
+            log?.Invoke(why);
+            return why;
+        }
+    }
 }
