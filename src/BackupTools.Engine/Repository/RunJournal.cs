@@ -23,7 +23,7 @@ public sealed record JournalEntry
 /// Append-only log of every run under <c>_journal/</c>, one JSON line per attempt, one file per month.
 /// Status and alerts read it, because a failed run leaves no backup set to find.
 /// <para>
-/// Readers never block writers and writers never block readers: writers take an exclusive lock on <c>_journal/.lock</c>
+/// Readers never block writers and writers never block readers: writers take an exclusive lock on <c>_journal/.writers</c>
 /// (waiting for each other a few milliseconds, never failing on a reader), then append one whole line and fsync;
 /// readers open the month files shared and take no lock. .NET's FileMode.Append is a seek to the end, not O_APPEND, so
 /// the writers' lock is what keeps two appends from landing on the same offset.
@@ -32,7 +32,7 @@ public sealed record JournalEntry
 public static class RunJournal
 {
     public const string DirectoryName = "_journal";
-    private const string LockName = ".lock";
+    private const string LockName = ".writers";
     private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(30);
 
     public static void Append(string repositoryRoot, JournalEntry entry)
@@ -44,7 +44,7 @@ public static class RunJournal
         using var writers = AcquireWriterLock(Path.Combine(dir, LockName));
         var options = new FileStreamOptions
         {
-            Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0,
+            Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.ReadWrite | FileShare.Delete, BufferSize = 0,
         };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = FileModes.PrivateFile;
         using var stream = new FileStream(path, options);
@@ -52,6 +52,8 @@ public static class RunJournal
         try
         {
             stream.Seek(end, SeekOrigin.Begin);
+            if (end > 0 && !EndsWithNewline(stream, end))
+                stream.WriteByte((byte)'\n'); // a line torn by a crash stays alone on its line, skipped by readers
             stream.Write(line);
             stream.Flush(flushToDisk: true);
         }
@@ -61,6 +63,12 @@ public static class RunJournal
             try { stream.SetLength(end); } catch (IOException) { }
             throw;
         }
+    }
+
+    private static bool EndsWithNewline(FileStream stream, long end)
+    {
+        Span<byte> last = stackalloc byte[1];
+        return RandomAccess.Read(stream.SafeFileHandle, last, end - 1) == 1 && last[0] == (byte)'\n';
     }
 
     /// <summary>The writers' lock: exclusive among writers only (readers never take it); waits, then fails saying who holds it.</summary>
@@ -82,7 +90,11 @@ public static class RunJournal
         }
     }
 
-    /// <summary>Reads every entry, oldest first. A torn line (a crash or a full disk mid-write) is skipped, and <paramref name="warn"/> told.</summary>
+    /// <summary>
+    /// Reads every entry, oldest first. A last line without its newline is being written (or was cut by a crash; the
+    /// next append ends it) and is left for later; a whole line that is not an entry is skipped, and
+    /// <paramref name="warn"/> told.
+    /// </summary>
     public static IReadOnlyList<JournalEntry> Read(string repositoryRoot, Action<string>? warn = null)
     {
         var dir = Path.Combine(repositoryRoot, DirectoryName);
@@ -90,13 +102,22 @@ public static class RunJournal
         var entries = new List<JournalEntry>();
         foreach (var file in Directory.EnumerateFiles(dir, "*.jsonl").Order(StringComparer.Ordinal))
         {
-            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            var number = 0;
-            while (reader.ReadLine() is { } line)
+            byte[] bytes;
+            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            using (var copy = new MemoryStream())
             {
+                stream.CopyTo(copy);
+                bytes = copy.ToArray();
+            }
+            var complete = bytes.AsMemory(0, bytes.AsSpan().LastIndexOf((byte)'\n') + 1);
+            var number = 0;
+            while (!complete.IsEmpty)
+            {
+                var newline = complete.Span.IndexOf((byte)'\n');
+                var line = complete.Span[..newline];
+                complete = complete[(newline + 1)..];
                 number++;
-                if (line.Length == 0) continue;
+                if (line.IsEmpty) continue;
                 try
                 {
                     if (JsonSerializer.Deserialize(line, RepositoryJson.Compact.JournalEntry) is { } e) entries.Add(e);
