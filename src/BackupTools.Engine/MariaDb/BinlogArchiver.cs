@@ -41,8 +41,15 @@ public static class BinlogArchiver
                 foreach (var file in server.Files.Take(server.Files.Count - 1)) // the last one is being written
                 {
                     var id = await IdentifyAsync(server, file, cancellationToken);
-                    if (history.Find(id) is { } done && done.Entry.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.EndPosition) == file.Size.ToString(CultureInfo.InvariantCulture))
-                        continue;
+                    if (history.Find(id) is { } done)
+                    {
+                        var archivedSize = done.Entry.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.EndPosition);
+                        if (archivedSize == file.Size.ToString(CultureInfo.InvariantCulture)) continue;
+                        throw new InvalidDataException(
+                            $"{Path.Combine(server.Directory, file.Name)} has {file.Size} bytes, but its archived copy (set {done.Entry.Manifest.Id}) has {archivedSize}: " +
+                            "a closed binary log changed after it was archived, which a server never does. Compare the two files before trusting either; " +
+                            "nothing later is archived until this is resolved.");
+                    }
                     var timeline = history.TimelineFor(id);
                     if (FirstNeeded(history, timeline, id) is { } firstNeeded && id.Number < firstNeeded.Number)
                     {
@@ -58,7 +65,8 @@ public static class BinlogArchiver
                     attempts.Add(new BackupAttempt(BackupRecords.FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null));
                     history.Add(BinlogHistory.ToArchived(new CatalogEntry(manifest, run.Writer.FinalPath)));
                 }
-                if (FindHole(history, target.Name) is { } hole)
+                var current = await IdentifyAsync(server, server.Files[^1], cancellationToken);
+                if (FindHole(history, history.TimelineFor(current), target.Name) is { } hole)
                 {
                     if (attempts.Count > 0) await run.StartNextAsync();
                     run.Fail(hole);
@@ -72,7 +80,7 @@ public static class BinlogArchiver
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                run.Fail(e);
+                await run.FailAsync(e);
                 attempts.Add(Failed(request, run.Writer.Id, run.Writer.StartTime, e));
             }
         }
@@ -140,7 +148,14 @@ public static class BinlogArchiver
             scanner = new BinlogScanner(source);
             await run.Writer.AddFileAsync(file.Name, scanner, request.Compression, request.Progress, ct, file.Size);
         }
-        var facts = scanner.Facts;
+        BinlogFileFacts facts;
+        try { facts = scanner.Facts; }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException(
+                $"{path}: {e.Message} Nothing of it was archived. If the server crashed while writing it, compare it with mariadb-binlog; " +
+                "a point-in-time restore cannot replay past it, so take a full backup (Start-DbBackup -Type Full).", e);
+        }
         if (!facts.ClosedCleanly)
             request.Log?.Invoke($"{file.Name} does not end with a Rotate or Stop event (the server may have crashed while writing it); archived as it is.");
         var fields = new Dictionary<string, string>
@@ -166,13 +181,13 @@ public static class BinlogArchiver
             ? id : null;
 
     /// <summary>
-    /// A gap in the newest timeline from its newest full backup's binlog file on (or from its first file): a file
+    /// A gap in the timeline the server writes now, from its newest full backup's binlog file on (or from its first file): a file
     /// purged before it was archived, found by numbers and GTID states. Checked on every run, so the gap stays loud
     /// until a new full backup starts a chain after it.
     /// </summary>
-    private static BinlogHoleException? FindHole(BinlogHistory history, string target)
+    private static BinlogHoleException? FindHole(BinlogHistory history, int timeline, string target)
     {
-        if (history.Timelines() is not [.., var newest]) return null;
+        if (history.Timelines().FirstOrDefault(t => t.Timeline == timeline) is not { } newest) return null;
         var fulls = history.Fulls(newest.Timeline);
         var start = newest.FirstFile;
         if (fulls.LastOrDefault() is { } full)

@@ -15,7 +15,7 @@ public sealed record ArchivedBinlog(CatalogEntry Entry, BinlogFileId File, GtidS
     /// it starts from exactly the GTID state this file ended with.
     /// </summary>
     public bool ContinuedBy(ArchivedBinlog next) =>
-        next.File.Number == File.Number + 1 && (End is null || next.File.Start is null || End.Equals(next.File.Start));
+        next.File.Number == File.Number + 1 && File.SameOrigin(next.File) && (End is null || next.File.Start is null || End.Equals(next.File.Start));
 
     public string DescribeEnd() => $"{Name} (ends {RestoreText.Time(Last)}" + (End is null ? ")" : $" at GTID {Show(End)})");
 
@@ -178,12 +178,18 @@ public sealed class BinlogHistory
         var known = Known().Where(k => !k.File.SameFileAs(file)).ToList();
         foreach (var k in Known())
             if (k.File.SameFileAs(file) && k.File.Created is not null) return k.Timeline;
-        if (file.Created is { } created)
+        if (file.Created is { } created && file.Number is { } number)
         {
+            // The file before it: of the same server and basename, the highest number below it created no later
+            // (the newest such, when two histories share the number). Files of other servers never continue it.
             // (Not MaxBy/MinBy: they throw on an empty sequence of value tuples.)
-            var before = known.Where(k => k.File.Created <= created).OrderBy(k => (k.File.Created, k.Order)).LastOrDefault();
+            var sameOrigin = known.Where(k => k.File.SameOrigin(file) && k.File.Number is not null).ToList();
+            var before = sameOrigin.Where(k => k.File.Number < number && k.File.Created <= created)
+                .OrderBy(k => (k.File.Number, k.File.Created, k.Order)).LastOrDefault();
             if (before.File is not null && Continues(before.File, before.End, file)) return before.Timeline;
-            var after = known.Where(k => k.File.Created >= created).OrderBy(k => (k.File.Created, k.Order)).FirstOrDefault();
+            // Else the file after it that a backup already placed (files older than the first backup are met later).
+            var after = sameOrigin.Where(k => k.File.Number > number && k.File.Created >= created)
+                .OrderBy(k => (k.File.Number, k.File.Created, k.Order)).FirstOrDefault();
             if (after.File is not null && Continues(file, null, after.File)) return after.Timeline;
         }
         return known.Count == 0 ? 1 : known.Max(k => k.Timeline) + 1;
@@ -255,6 +261,7 @@ public static class ReplaceMarkers
             ["pointInTime"] = pointInTime.ToString("o", CultureInfo.InvariantCulture),
             ["reachedGtid"] = reachedGtid,
         });
-        FileModes.WriteDurably(System.IO.Path.Combine(dir, $"replaced-{replacedAt:yyyyMMdd'T'HHmmssfff'Z'}.json"), json);
+        // Named by the swap's time, so recovery writing it a second time after a crash replaces it instead of failing.
+        FileModes.WriteDurably(System.IO.Path.Combine(dir, $"replaced-{replacedAt:yyyyMMdd'T'HHmmssfff'Z'}.json"), json, FileMode.Create);
     }
 }

@@ -49,7 +49,12 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
 
     private readonly byte[] _header = new byte[HeaderSize];
     private readonly byte[] _body = new byte[4 + 16 * 1024]; // Gtid_list: count + up to 1024 (domain, server) pairs
-    private SortedDictionary<(uint Domain, uint Server), ulong>? _state; // from the Gtid_list on, updated by each GTID
+    private SortedDictionary<(uint Domain, uint Server), ulong>? _state; // from the Gtid_list on, updated by each committed GTID
+    // The transaction whose GTID event was read but whose end was not seen yet. It enters _state when it ends: at its
+    // Xid, at the next GTID (events of a transaction are contiguous), after the one event of a standalone (DDL) GTID,
+    // or at the Rotate/Stop that closes the file. A transaction cut off by a crash never enters it: the server's
+    // recovery leaves it out of the next file's Gtid_list too.
+    private (uint Domain, uint Server, ulong Seq, bool Standalone)? _openTransaction;
     private string? _rotatedTo;
     private bool _checksums;
     private long _position;
@@ -75,16 +80,29 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
                 FirstEventTime = _events == 0 ? null : DateTime.UnixEpoch.AddSeconds(_firstTime),
                 LastEventTime = _events == 0 ? null : DateTime.UnixEpoch.AddSeconds(_maxTime),
                 EndPosition = _position, Events = _events, ServerId = _serverId, GtidListAtStart = _gtidList,
-                GtidStateAtEnd = _state is null ? null : GtidState.FromBuilder(_state).ToString(),
+                GtidStateAtEnd = _state is null ? null : StateAtEnd(),
                 RotatedTo = _lastType == RotateEvent ? _rotatedTo : null,
                 ClosedCleanly = _lastType is RotateEvent or StopEvent,
                 StopPosition = _stopPosition,
-                LastCompleteGtid = _stopPosition is null ? _pendingGtid ?? _completeGtid : _completeGtid,
+                LastCompleteGtid = _stopPosition is null && _lastType is RotateEvent or StopEvent ? _pendingGtid ?? _completeGtid : _completeGtid,
             };
         }
     }
 
     protected override void Observe(ReadOnlySpan<byte> chunk) => Scan(chunk);
+
+    private void CommitOpenTransaction()
+    {
+        if (_openTransaction is { } t && _state is not null) _state[(t.Domain, t.Server)] = t.Seq;
+        _openTransaction = null;
+    }
+
+    private string StateAtEnd()
+    {
+        var state = new SortedDictionary<(uint Domain, uint Server), ulong>(_state!);
+        if (_lastType is RotateEvent or StopEvent && _openTransaction is { } t) state[(t.Domain, t.Server)] = t.Seq; // closed by the server: it ended
+        return GtidState.FromBuilder(state).ToString();
+    }
 
     /// <summary>
     /// Who wrote a binary log file and the state it starts from, read from its first events only (a few hundred bytes):
@@ -171,14 +189,17 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
 
     private void EndEvent()
     {
+        var wasOpen = _openTransaction;
         _lastType = _type;
+        if (_type == XidEvent || (_type != GtidEvent && wasOpen is { Standalone: true })) CommitOpenTransaction();
         if (_type == GtidEvent && _bodyFill >= 12)
         {
             // GTID event body: seq_no u64, domain_id u32; the server id is the header's (the originating server).
             var seq = BinaryPrimitives.ReadUInt64LittleEndian(_body);
             var domain = BinaryPrimitives.ReadUInt32LittleEndian(_body.AsSpan(8));
             var server = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(5));
-            if (_state is not null) _state[(domain, server)] = seq;
+            CommitOpenTransaction();
+            _openTransaction = (domain, server, seq, _bodyFill > 12 && (_body[12] & 0x01) != 0); // flags2 & FL_STANDALONE
             if (_stopPosition is null && _eventStart >= startPosition) _pendingGtid = $"{domain}-{server}-{seq}";
             _bodyWanted = 0;
             return;

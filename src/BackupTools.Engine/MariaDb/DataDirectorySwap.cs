@@ -19,8 +19,11 @@ namespace BackupTools.Engine.MariaDb;
 /// the next run; a marker file in the restored directory tells which side of the exchange the crash hit.
 /// </para>
 /// </summary>
-public static class DataDirectorySwap
+public static partial class DataDirectorySwap
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\.backuptools-swap-[0-9a-f]{32}$")]
+    private static partial System.Text.RegularExpressions.Regex MarkerName();
+
     private const string IntentFile = "swap-intent.json";
 
     /// <summary>Tests only: called at "intent-written" and "exchanged"; a throw there stands for a crash at that point.</summary>
@@ -32,6 +35,7 @@ public static class DataDirectorySwap
             if (int.TryParse(File.ReadAllText(pidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && Directory.Exists($"/proc/{pid}"))
                 throw new RestoreReplaceException(
                     $"Target '{target.Name}': the server still runs (process {pid}, from {pidFile}). Stop it first (e.g. systemctl stop mariadb), then run the restore with -Replace again.");
+        if (target.DataDir is not null) RefuseSymlink(Path.GetFullPath(target.DataDir).TrimEnd('/'), target.Name);
         if (target.DataDir is not null && ProcessesUsing(target.DataDir) is [var holder, ..])
             throw new RestoreReplaceException(
                 $"Target '{target.Name}': the server still runs, or another program uses its data: process {holder.Pid} ({holder.Name}) has files open in {target.DataDir}. " +
@@ -110,6 +114,9 @@ public static class DataDirectorySwap
     {
         dataDirectory = Path.GetFullPath(dataDirectory).TrimEnd('/');
         restored = Path.GetFullPath(restored).TrimEnd('/');
+        RefuseSymlink(dataDirectory, target);
+        // Recovery (run by any backup or restore of the target) must never act on a swap that is still going on.
+        using var swapping = new SyncRelease(TargetLock.Acquire(repositoryRoot, MariaDbCatalog.Engine, target, log, scope: SwapScope));
         var kept = $"{dataDirectory}.before-restore-{nowUtc.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
         var marker = $".backuptools-swap-{Guid.NewGuid():N}";
         FileModes.WriteDurably(Path.Combine(restored, marker), []);
@@ -123,16 +130,30 @@ public static class DataDirectorySwap
                 Move(restored, dataDirectory);
             else if (DirectoryExchange.Supported && DirectoryExchange.TryExchange(restored, dataDirectory))
             {
+                // From here the swap has happened: the live path holds the restored data, the old data is at the
+                // restored path. Nothing below may report "left as it was" or let a caller delete the restored path.
                 CrashPoint?.Invoke("exchanged");
-                Move(restored, kept); // the old data, now at the restored path, goes to its kept name
+                try { Move(restored, kept); }
+                catch (IOException e)
+                {
+                    log?.Invoke($"The old data directory stays at '{restored}': it could not be renamed to '{kept}' ({e.Message}).");
+                    kept = restored;
+                }
             }
             else
             {
                 Move(dataDirectory, kept);
                 try { Move(restored, dataDirectory); }
-                catch (IOException)
+                catch (IOException e)
                 {
-                    Move(kept, dataDirectory); // undo: the live directory is as it was
+                    try { Move(kept, dataDirectory); } // undo: the live directory is as it was
+                    catch (IOException undo)
+                    {
+                        throw new RestoreReplaceException(
+                            $"Could not swap '{restored}' in for '{dataDirectory}' ({e.Message}), nor move the old data directory back ({undo.Message}). " +
+                            $"There is NO data directory at '{dataDirectory}' now: the old one is at '{kept}', the restored one at '{restored}'. " +
+                            $"Rename one of them to '{dataDirectory}' by hand before starting the server.");
+                    }
                     throw;
                 }
             }
@@ -145,8 +166,25 @@ public static class DataDirectorySwap
                 $"Could not swap '{restored}' in for '{dataDirectory}' ({e.Message}); the data directory was left as it was and the restored one is at '{restored}'. " +
                 "The destination must be on the same file system as the data directory, so that the swap is a rename.");
         }
-        Finish(repositoryRoot, target, intent, log);
-        return Directory.Exists(kept) ? kept : dataDirectory + " (there was none)";
+        Finish(repositoryRoot, target, intent with { Kept = kept }, log);
+        return kept;
+    }
+
+    /// <summary>Releases a lock at the end of a synchronous block.</summary>
+    private sealed class SyncRelease(TargetLock held) : IDisposable
+    {
+        public void Dispose() => held.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>Lock scope a swap holds, so recovery never mistakes a swap in progress for an interrupted one.</summary>
+    private const string SwapScope = "swap";
+
+    /// <summary>A data directory that is a symlink would be swapped as a link (and checked for open files under the wrong path): refuse.</summary>
+    private static void RefuseSymlink(string dataDirectory, string target)
+    {
+        if (new DirectoryInfo(dataDirectory) is { Exists: true, LinkTarget: { } link })
+            throw new RestoreReplaceException(
+                $"Target '{target}': the data directory '{dataDirectory}' is a symlink to '{link}'. Set dataDir in the policy to the real directory, then run the restore with -Replace again.");
     }
 
     private static void Move(string from, string to)
@@ -158,9 +196,11 @@ public static class DataDirectorySwap
     /// <summary>After the data directory holds the restored data: record the -Replace, drop the marker and the intent.</summary>
     private static void Finish(string repositoryRoot, string target, Intent intent, Action<string>? log)
     {
+        // In this order: a crash at any point leaves an intent that recovery finishes again (the marker file is what
+        // tells it the exchange happened, so it goes last), and writing the -Replace record twice is harmless.
         ReplaceMarkers.Write(repositoryRoot, target, intent.ReplacedAt, intent.DataDirectory, intent.PointInTime, intent.ReachedGtid);
-        TryDeleteMarker(intent.DataDirectory, intent.Marker);
         File.Delete(IntentPath(repositoryRoot, target));
+        TryDeleteMarker(intent.DataDirectory, intent.Marker);
         log?.Invoke($"Swapped the restored data into {intent.DataDirectory}; the old data directory is at {intent.Kept}.");
     }
 
@@ -175,9 +215,14 @@ public static class DataDirectorySwap
     /// the restored data, the old one gets its kept name and the -Replace is recorded; if the swap never happened, the
     /// live directory is untouched and the restored one is left where it was. Returns what was done, or null.
     /// </summary>
-    public static string? RecoverInterrupted(string repositoryRoot, string target, Action<string>? log)
+    public static string? RecoverInterrupted(string repositoryRoot, string target, Action<string>? log, string? expectedDataDirectory = null)
     {
         var path = IntentPath(repositoryRoot, target);
+        if (!File.Exists(path)) return null;
+        TargetLock swapping;
+        try { swapping = TargetLock.Acquire(repositoryRoot, MariaDbCatalog.Engine, target, log, scope: SwapScope); }
+        catch (TargetLockedException) { return null; } // a swap is going on right now: not interrupted
+        using var held = new SyncRelease(swapping);
         if (!File.Exists(path)) return null;
         Intent intent;
         try { intent = JsonSerializer.Deserialize<Intent>(File.ReadAllBytes(path)) ?? throw new JsonException("empty"); }
@@ -185,6 +230,12 @@ public static class DataDirectorySwap
         {
             throw new RestoreReplaceException($"'{path}' records an interrupted -Replace swap but cannot be read ({e.Message}). Check '{Path.GetDirectoryName(path)}' by hand, then delete the file.");
         }
+        if (!MarkerName().IsMatch(intent.Marker)
+            || expectedDataDirectory is not null && Path.GetFullPath(expectedDataDirectory).TrimEnd('/') != intent.DataDirectory
+            || !Path.IsPathFullyQualified(intent.Restored) || intent.Kept != intent.Restored && !intent.Kept.StartsWith(intent.DataDirectory + ".before-restore-", StringComparison.Ordinal))
+            throw new RestoreReplaceException(
+                $"'{path}' records an interrupted -Replace swap that does not fit this target (data directory '{intent.DataDirectory}'); nothing was done. " +
+                "Check the data directory by hand, then delete the file.");
         string done;
         if (File.Exists(Path.Combine(intent.DataDirectory, intent.Marker)))
         {
@@ -196,6 +247,10 @@ public static class DataDirectorySwap
             Move(intent.Restored, intent.DataDirectory);
             done = $"Finished a -Replace swap that was interrupted between its two renames: {intent.DataDirectory} holds the restored data; the old one is at {intent.Kept}.";
         }
+        else if (Directory.Exists(intent.Kept))
+            throw new RestoreReplaceException(
+                $"A -Replace swap of {intent.DataDirectory} was interrupted and cannot be finished safely: the old data directory is at '{intent.Kept}', " +
+                $"the restored one at '{intent.Restored}', and '{intent.DataDirectory}' holds neither. Stop the server, put the right one in place by hand, then delete '{path}'.");
         else
         {
             TryDeleteMarker(intent.Restored, intent.Marker);

@@ -27,7 +27,10 @@ public static class MariaDbBackup
 
     private static async Task<BackupManifest> BackupAsync(BackupRun run, BackupRequest request, string type, CancellationToken ct)
     {
-        DataDirectorySwap.RecoverInterrupted(request.RepositoryRoot, request.Target.Name, request.Log);
+        DataDirectorySwap.RecoverInterrupted(request.RepositoryRoot, request.Target.Name, request.Log, request.Target.DataDir);
+        // Which server this is, before mariabackup starts: compared afterwards, so a failover or RESET MASTER during the
+        // backup cannot make the manifest describe another server's binlog file than the one the data came from.
+        var before = await ServerIdentityAsync(request, ct);
         var target = request.Target;
         CatalogEntry? parent = null;
         if (type == MariaDbCatalog.Incremental)
@@ -61,11 +64,12 @@ public static class MariaDbBackup
             await run.Writer.AddFileAsync(Path.GetFileName(file), source, CompressionOptions.None, null, ct);
         }
 
+        // Right after mariabackup, before a -Verify prepare that can take long: the binlog file is still the one it named.
+        var fields = info.ToEngineFields();
+        await AddTimelineFieldsAsync(fields, request, info.BinlogFile, before, ct);
+
         if (request.Verify)
             await VerifyByPreparingAsync(run, request, parent, ct);
-
-        var fields = info.ToEngineFields();
-        await AddTimelineFieldsAsync(fields, request, info.BinlogFile, ct);
         fields[EngineFieldNames.ChainRoot] = parent is null ? run.Writer.Id : parent.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.ChainRoot, parent.Manifest.Id);
         return await run.CommitAsync(m => m with
         {
@@ -94,9 +98,14 @@ public static class MariaDbBackup
     /// Where the backup's binlog position sits in the binlog history: the server, its basename, the identity of the file
     /// (creation time, starting GTID state) and the timeline, so restores place the backup by identity, not by name.
     /// </summary>
-    private static async Task AddTimelineFieldsAsync(Dictionary<string, string> fields, BackupRequest request, string? binlogFile, CancellationToken ct)
+    private static async Task AddTimelineFieldsAsync(Dictionary<string, string> fields, BackupRequest request, string? binlogFile,
+        (uint ServerId, string? Basename, string? CurrentFile) before, CancellationToken ct)
     {
         var (serverId, basename, _) = await ServerIdentityAsync(request, ct);
+        if (serverId != before.ServerId || basename != before.Basename)
+            throw new InvalidOperationException(
+                $"Target '{request.Target.Name}': the server changed while the backup ran (server_id {before.ServerId} before, {serverId} after: a failover?), " +
+                "so the backup cannot say which binary log history it belongs to. Nothing was published; run it again.");
         fields[EngineFieldNames.ServerId] = serverId.ToString(CultureInfo.InvariantCulture);
         if (basename is null || binlogFile is null) return;
         fields[EngineFieldNames.LogBasename] = basename;
@@ -121,10 +130,21 @@ public static class MariaDbBackup
     private static async Task<string?> TryWhyNotIncrementalAsync(BackupRequest request, CancellationToken ct)
     {
         try { return await WhyNotIncrementalAsync(request, ct); }
-        catch (Exception e) when (e is MySqlException or IOException or InvalidDataException)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             return null; // the server cannot be asked: the incremental attempt fails on the same cause, with a Failed record
         }
+    }
+
+    /// <summary>InnoDB's current log sequence number (SHOW ENGINE INNODB STATUS, PROCESS privilege), or null when it cannot be read.</summary>
+    private static async Task<ulong?> CurrentLsnAsync(BackupRequest request, CancellationToken ct)
+    {
+        await using var connection = await MariaDbConnections.OpenAsync(request.Target, request.Password, ct);
+        await using var status = new MySqlCommand("SHOW ENGINE INNODB STATUS", connection);
+        await using var reader = await status.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        var match = System.Text.RegularExpressions.Regex.Match(reader.GetString(2), @"Log sequence number\s+(\d+)");
+        return match.Success ? ulong.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
     }
 
     private static async Task<string?> WhyNotIncrementalAsync(BackupRequest request, CancellationToken ct)
@@ -137,6 +157,10 @@ public static class MariaDbBackup
         var (serverId, basename, current) = await ServerIdentityAsync(request, ct);
         if (m.EngineFields.GetValueOrDefault(EngineFieldNames.ServerId) is { } parentServer && parentServer != serverId.ToString(CultureInfo.InvariantCulture))
             return $"Target '{target}': the server answering now has server_id {serverId}, but the chain head {m.Id} was taken from server_id {parentServer} (a failover?).";
+        if (ulong.TryParse(m.EngineFields.GetValueOrDefault(EngineFieldNames.ToLsn), NumberStyles.None, CultureInfo.InvariantCulture, out var parentLsn)
+            && await CurrentLsnAsync(request, ct) is { } lsn && lsn < parentLsn)
+            return $"Target '{target}': the server's InnoDB log sequence number {lsn} is behind the chain head {m.Id}'s {parentLsn}: " +
+                   "its data directory is not the one the chain was taken from (restored, or replaced by hand).";
         if (basename is null) return null;
         var directory = Path.GetDirectoryName(basename)!;
         if (current is null || !File.Exists(Path.Combine(directory, current))) return null;

@@ -52,7 +52,7 @@ public static class PointInTimeRestore
         if (request.Replace && request.Target?.DataDir is null)
             throw new RestoreReplaceException($"Target '{plan.Target}' has no dataDir in the policy, so -Replace does not know which directory to replace.");
 
-        if (request.Target is { } swapTarget) DataDirectorySwap.RecoverInterrupted(plan.Repository, swapTarget.Name, request.Log);
+        if (request.Target is { } swapTarget) DataDirectorySwap.RecoverInterrupted(plan.Repository, swapTarget.Name, request.Log, swapTarget.DataDir);
 
         var parent = Path.GetDirectoryName(destination)!;
         Directory.CreateDirectory(parent);
@@ -112,8 +112,11 @@ public static class PointInTimeRestore
                     {
                         keepDestination = true;
                         throw new RestoreReplaceException(
-                            $"{e.Message} The data directory {request.Target!.DataDir} was not touched; the finished, validated restore is kept at {destination}.");
+                            $"{e.Message} The data directory {request.Target!.DataDir} was not touched; the finished, validated restore is kept at {destination}. " +
+                            "Do not move it in by hand (the binary-log timeline would not be recorded): stop the server and run the restore with -Replace again.");
                     }
+                    // From here on the destination is never deleted: after the exchange it holds the old live data.
+                    keepDestination = true;
                     return DataDirectorySwap.Swap(plan.Repository, plan.Target, destination, request.Target!.DataDir!, DateTime.UtcNow, plan.PointInTime, reach.LastGtid, request.Log);
                 });
             succeeded = true;

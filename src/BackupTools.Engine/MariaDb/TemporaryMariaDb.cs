@@ -65,7 +65,6 @@ public sealed class TemporaryMariaDb : IAsyncDisposable
                 gtid_strict_mode=1
                 max_allowed_packet=1G
                 secure_file_priv={files}
-                local_infile=0
                 init-file={initFile}
 
                 """);

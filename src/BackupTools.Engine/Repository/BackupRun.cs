@@ -10,7 +10,7 @@ public sealed class BackupRun : IAsyncDisposable
     private readonly string _root;
     private readonly TargetLock _lock;
     private readonly Action<string>? _log;
-    private bool _journaled;
+    private bool _journaled, _committed;
 
     private BackupRun(string root, TargetLock targetLock, BackupSetWriter writer, Action<string>? log)
     {
@@ -63,7 +63,7 @@ public sealed class BackupRun : IAsyncDisposable
         var manifest = await Writer.CommitAsync(describe, progress, cancellationToken);
         // The set is published: the run succeeded, whatever the journal does. Status reads sets as well as the journal.
         TryJournal(_root, Writer.Engine, Writer.Target, Writer.Type, Writer.StartTime, "Succeeded", manifest.Id, manifest.StoredBytes, null, _log);
-        _journaled = true;
+        _journaled = _committed = true;
         return manifest;
     }
 
@@ -76,7 +76,7 @@ public sealed class BackupRun : IAsyncDisposable
         if (!_journaled) throw new InvalidOperationException($"Backup set {Writer.Id} is neither committed nor failed.");
         await Writer.DisposeAsync();
         Writer = BackupSetWriter.Create(_root, Writer.Engine, Writer.Target, Writer.Type, DateTime.UtcNow);
-        _journaled = false;
+        _journaled = _committed = false;
     }
 
     /// <summary>Ends a run that had nothing (more) to publish, without journaling a failure for the unused set.</summary>
@@ -92,6 +92,16 @@ public sealed class BackupRun : IAsyncDisposable
         var status = error is OperationCanceledException ? "Cancelled" : "Failed";
         _journaled = true;
         JournalError ??= TryJournal(_root, Writer.Engine, Writer.Target, Writer.Type, Writer.StartTime, status, Writer.Id, 0, error.Message, _log);
+    }
+
+    /// <summary>
+    /// Records a failure even when the current set was already committed (a run that publishes several sets failed
+    /// between two of them): a fresh attempt is begun for it, so the failure is journaled and not lost.
+    /// </summary>
+    public async Task FailAsync(Exception error)
+    {
+        if (_committed) await StartNextAsync();
+        Fail(error);
     }
 
     public async ValueTask DisposeAsync()

@@ -9,7 +9,7 @@ namespace BackupTools.Engine.Status;
 /// backup on the new timeline restores the point-in-time window. A gap inside a timeline is not handled here: the
 /// archiver fails on it, so the binlog status is already Failed and Critical.
 /// </summary>
-public sealed record BinlogTimelineStatus(int Timeline, string? Warning)
+public sealed record BinlogTimelineStatus(int? Timeline, string? Warning)
 {
     public static BinlogTimelineStatus? Of(BinlogHistory history, string target)
     {

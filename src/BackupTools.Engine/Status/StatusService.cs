@@ -26,7 +26,16 @@ public static class StatusService
             {
                 try { window = RestorePlanner.Window(root, target.Name); }
                 catch (RestoreWindowException) { }
-                timeline = BinlogTimelineStatus.Of(BinlogHistory.Load(root, target.Name), target.Name);
+                catch (Exception e) when (e is InvalidDataException or IOException or FormatException or RestoreChainException)
+                {
+                    unreadable?.Invoke(root, $"{target.Name}: the point-in-time window cannot be computed: {e.Message}");
+                }
+                try { timeline = BinlogTimelineStatus.Of(BinlogHistory.Load(root, target.Name), target.Name); }
+                catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
+                {
+                    // One unreadable file must not blind the status of every target: this one gets a Warning saying so.
+                    timeline = new BinlogTimelineStatus(null, $"{target.Name}: the binary-log history cannot be read: {e.Message}");
+                }
             }
             foreach (var type in PolicyParser.BackupTypes(target.Engine))
             {
