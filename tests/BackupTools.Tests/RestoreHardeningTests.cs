@@ -132,4 +132,33 @@ public sealed class RestoreHardeningTests
         Assert.False(Directory.Exists(restored));
         Assert.Single(ReplaceMarkers.Times(repo, "db"));
     }
+
+    [Fact]
+    public void WhenTheOldDirectoryCannotTakeItsKeptNameTheSwapStillSucceedsAndSaysWhereItIs()
+    {
+        using var dir = new TempDirectory();
+        var (repo, live, restored) = SwapFixture(dir);
+        var now = new DateTime(2026, 11, 29, 12, 0, 0, DateTimeKind.Utc);
+        Directory.CreateDirectory(live + ".before-restore-20261129T120000Z"); // the kept name is taken
+        var log = new List<string>();
+        var kept = DataDirectorySwap.Swap(repo, "db", restored, live, now, now.AddHours(-1), null, log.Add);
+        Assert.Equal(restored, kept); // the old data stayed at the restored path, and the caller is told so
+        Assert.Equal("old", File.ReadAllText(Path.Combine(kept, "which")));
+        Assert.Equal("new", File.ReadAllText(Path.Combine(live, "which")));
+        Assert.Contains(log, l => l.Contains("stays at"));
+        Assert.Single(ReplaceMarkers.Times(repo, "db"));
+    }
+
+    [Fact]
+    public void ASymlinkedDataDirectoryIsRefused()
+    {
+        using var dir = new TempDirectory();
+        var (repo, live, restored) = SwapFixture(dir);
+        var link = dir.Combine("link");
+        Directory.CreateSymbolicLink(link, live);
+        var e = Assert.Throws<RestoreReplaceException>(() => DataDirectorySwap.Swap(repo, "db", restored, link, DateTime.UtcNow, DateTime.UtcNow, null, null));
+        Assert.Contains("is a symlink", e.Message);
+        Assert.Equal("old", File.ReadAllText(Path.Combine(live, "which")));
+        Assert.True(Directory.Exists(restored));
+    }
 }

@@ -30,7 +30,9 @@ public static class MariaDbBackup
         DataDirectorySwap.RecoverInterrupted(request.RepositoryRoot, request.Target.Name, request.Log, request.Target.DataDir);
         // Which server this is, before mariabackup starts: compared afterwards, so a failover or RESET MASTER during the
         // backup cannot make the manifest describe another server's binlog file than the one the data came from.
-        var before = await ServerIdentityAsync(request, ct);
+        (uint ServerId, string? Basename, string? CurrentFile)? before;
+        try { before = await ServerIdentityAsync(request, ct); }
+        catch (MySqlException) { before = null; } // a refused login: mariabackup fails on it next, with its own log and our hint
         var target = request.Target;
         CatalogEntry? parent = null;
         if (type == MariaDbCatalog.Incremental)
@@ -99,12 +101,12 @@ public static class MariaDbBackup
     /// (creation time, starting GTID state) and the timeline, so restores place the backup by identity, not by name.
     /// </summary>
     private static async Task AddTimelineFieldsAsync(Dictionary<string, string> fields, BackupRequest request, string? binlogFile,
-        (uint ServerId, string? Basename, string? CurrentFile) before, CancellationToken ct)
+        (uint ServerId, string? Basename, string? CurrentFile)? before, CancellationToken ct)
     {
         var (serverId, basename, _) = await ServerIdentityAsync(request, ct);
-        if (serverId != before.ServerId || basename != before.Basename)
+        if (before is { } b && (serverId != b.ServerId || basename != b.Basename))
             throw new InvalidOperationException(
-                $"Target '{request.Target.Name}': the server changed while the backup ran (server_id {before.ServerId} before, {serverId} after: a failover?), " +
+                $"Target '{request.Target.Name}': the server changed while the backup ran (server_id {b.ServerId} before, {serverId} after: a failover?), " +
                 "so the backup cannot say which binary log history it belongs to. Nothing was published; run it again.");
         fields[EngineFieldNames.ServerId] = serverId.ToString(CultureInfo.InvariantCulture);
         if (basename is null || binlogFile is null) return;
