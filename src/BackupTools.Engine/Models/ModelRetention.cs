@@ -11,11 +11,12 @@ namespace BackupTools.Engine.Models;
 public static class ModelRetention
 {
     public static async Task<IReadOnlyList<RetentionDecision>> RunAsync(string repositoryRoot, ModelPolicy model,
-        Func<ModelManifest, string, Task<bool>> confirm, Action<string>? log)
+        Func<ModelManifest, string, Task<bool>> confirm, Action<string>? log, bool dryRun = false)
     {
         var versionsDir = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "versions");
         if (!Directory.Exists(versionsDir)) return [];
-        await using var modelLock = TargetLock.Acquire(repositoryRoot, ModelBackup.Engine, model.Name, log);
+        // -WhatIf takes no lock (a lock is a file written): confirm says no to every removal, so nothing else is written.
+        await using var modelLock = dryRun ? null : TargetLock.Acquire(repositoryRoot, ModelBackup.Engine, model.Name, log);
         var versions = ModelBackup.Versions(repositoryRoot, model.Name);
         var deployed = versions.FirstOrDefault(v => IsDeployed(v, model.Path))?.Version;
         var removed = new List<RetentionDecision>();

@@ -26,7 +26,26 @@ public sealed class ScratchDirectory : IScratchDirectory, IDisposable
         FileModes.CreatePrivateDirectory(parent);
         var path = System.IO.Path.Combine(parent, name + "-" + Guid.NewGuid().ToString("N")[..8]);
         FileModes.CreatePrivateDirectory(path);
+        // Who made it, so cleanup can tell a live run's scratch (of any target) from a crashed one's.
+        using var me = System.Diagnostics.Process.GetCurrentProcess();
+        var owner = new LockLease(Environment.MachineName, Environment.ProcessId, me.StartTime.ToUniversalTime(), DateTime.UtcNow, DateTime.MaxValue, "scratch");
+        FileModes.WriteDurably(System.IO.Path.Combine(path, OwnerFile), System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(owner, RepositoryJson.Default.LockLease));
         return new ScratchDirectory(path);
+    }
+
+    private const string OwnerFile = ".owner";
+
+    /// <summary>
+    /// A scratch directory whose owner process is gone (on this host), or, without an owner file (older versions),
+    /// untouched for longer than <paramref name="age"/>. Another host's scratch is never judged abandoned.
+    /// </summary>
+    public static bool IsAbandoned(string directory, DateTime now, TimeSpan age)
+    {
+        LockLease? owner;
+        try { owner = System.Text.Json.JsonSerializer.Deserialize(File.ReadAllBytes(System.IO.Path.Combine(directory, OwnerFile)), RepositoryJson.Default.LockLease); }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or UnauthorizedAccessException) { owner = null; }
+        if (owner is null) return now - Directory.GetLastWriteTimeUtc(directory) > age;
+        return owner.Host == Environment.MachineName && !TargetLock.IsAlive(owner, now);
     }
 
     public string Combine(string name)

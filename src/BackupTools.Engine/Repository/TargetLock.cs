@@ -171,7 +171,7 @@ public sealed class TargetLock : IAsyncDisposable
         }
     }
 
-    private static bool IsAlive(LockLease lease, DateTime now)
+    internal static bool IsAlive(LockLease lease, DateTime now)
     {
         if (lease.Expires <= now) return false;
         // On our own host we can see whether the owner still runs; elsewhere only the lease tells.

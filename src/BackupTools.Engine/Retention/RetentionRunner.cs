@@ -31,8 +31,9 @@ public static class RetentionRunner
     /// <param name="confirm">Asked before each removal (ShouldProcess); false leaves the set in place.</param>
     public static async Task<RetentionOutcome> RunAsync(string repositoryRoot, TargetPolicy target, DateTime now, IReadOnlySet<string>? onlyConsider,
         Func<RetentionVerdict, Task<bool>> confirm, Action<string>? log, CancellationToken cancellationToken,
-        Func<CatalogEntry, CancellationToken, Task>? removeFromServer = null)
+        Func<CatalogEntry, CancellationToken, Task>? removeFromServer = null, bool dryRun = false)
     {
+        if (dryRun) return await PlanOnlyAsync(repositoryRoot, target, now, onlyConsider, confirm);
         var engine = BackupCatalog.EngineOf(target.Engine);
         var mariaDb = target.Engine == TargetEngine.MariaDb;
         if (TargetLock.LiveHolder(repositoryRoot, engine, target.Name, PointInTimeRestore.ReaderScope) is { } reader)
@@ -94,6 +95,30 @@ public static class RetentionRunner
                 WindowBefore = before, WindowAfter = after,
             };
         }
+    }
+
+    /// <summary>-WhatIf: the same verdicts and windows, read without taking a lock, removing a leftover or writing anything.</summary>
+    private static async Task<RetentionOutcome> PlanOnlyAsync(string repositoryRoot, TargetPolicy target, DateTime now, IReadOnlySet<string>? onlyConsider,
+        Func<RetentionVerdict, Task<bool>> confirm)
+    {
+        var engine = BackupCatalog.EngineOf(target.Engine);
+        var mariaDb = target.Engine == TargetEngine.MariaDb;
+        var entries = BackupCatalog.List(repositoryRoot, engine, target.Name);
+        var history = mariaDb ? BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target.Name)) : null;
+        var verdicts = RetentionPlanner.Plan(entries.Select(e => ToItem(e, history)).ToList(), target.Retention, now,
+            HeldTypes(repositoryRoot, engine, target.Name), onlyConsider);
+        var declined = new List<RetentionVerdict>();
+        foreach (var v in verdicts.Where(v => v.Remove).OrderBy(v => v.Item.StartTime))
+        {
+            await confirm(v); // prints "What if: ..." and says no
+            declined.Add(v);
+        }
+        return new RetentionOutcome
+        {
+            Target = target.Name, Removed = [], Declined = declined, Kept = verdicts.Where(v => !v.Remove).ToList(),
+            WindowBefore = mariaDb ? TryWindow(repositoryRoot, target.Name, null) : null,
+            WindowAfter = mariaDb ? TryWindow(repositoryRoot, target.Name, declined.Select(d => d.Item.Id).ToHashSet(StringComparer.Ordinal)) : null,
+        };
     }
 
     private static RetentionItem ToItem(CatalogEntry e, BinlogHistory? history) => new(
@@ -162,12 +187,13 @@ public static class RetentionRunner
                 Directory.Delete(dir, recursive: true);
                 log?.Invoke($"Removed the leftover '{dir}'.");
             }
+        // Scratch directories belong to whichever run made them, of any target: only one whose owner process is gone goes.
         var scratch = Path.Combine(root, ScratchDirectory.DirectoryName);
         if (Directory.Exists(scratch))
-            foreach (var dir in Directory.EnumerateDirectories(scratch).Where(d => now - Directory.GetLastWriteTimeUtc(d) > LeftoverAge))
+            foreach (var dir in Directory.EnumerateDirectories(scratch).Where(d => ScratchDirectory.IsAbandoned(d, now, LeftoverAge)))
             {
                 Directory.Delete(dir, recursive: true);
-                log?.Invoke($"Removed the leftover scratch directory '{dir}'.");
+                log?.Invoke($"Removed the leftover scratch directory '{dir}' (the run that made it is gone).");
             }
     }
 

@@ -25,7 +25,19 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
     /// <summary>Runs on the pipeline thread before each record's async work: resolve paths and session state here.</summary>
     protected virtual void PrepareRecord() { }
 
-    protected sealed override void BeginProcessing() => Run(BeginProcessingAsync);
+    /// <summary>
+    /// -WhatIf is in force (the switch, or $WhatIfPreference): engine calls get a dry-run flag from this, so a what-if
+    /// run takes no lock, removes no leftover and writes nothing, not only the steps ShouldProcess guards.
+    /// </summary>
+    protected bool IsWhatIf { get; private set; }
+
+    protected sealed override void BeginProcessing()
+    {
+        IsWhatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w)
+            ? w is SwitchParameter s ? s.IsPresent : w is true
+            : GetVariableValue("WhatIfPreference") is SwitchParameter { IsPresent: true } or true;
+        Run(BeginProcessingAsync);
+    }
     protected sealed override void ProcessRecord()
     {
         PrepareRecord();

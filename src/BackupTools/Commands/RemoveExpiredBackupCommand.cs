@@ -52,7 +52,7 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
             foreach (var model in policy.Models.Where(m => Target is null || Target.Any(t => new WildcardPattern(t, WildcardOptions.IgnoreCase).IsMatch(m.Name))))
             {
                 var gone = await BackupTools.Engine.Models.ModelRetention.RunAsync(policy.Repository, model,
-                    (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync);
+                    (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync, dryRun: IsWhatIf);
                 foreach (var d in gone) WriteObjectAsync(d);
                 if (gone.Count > 0) WriteHostAsync($"{model.Name}: removed {gone.Count} model version(s), {FormatBytes(gone.Sum(d => d.BytesFreed))}");
             }
@@ -79,7 +79,7 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
             {
                 outcome = await RetentionRunner.RunAsync(policy.Repository, target, now, only,
                     v => ShouldProcessAsync($"{target.Name} {v.Item.Type} {v.Item.Id}", $"Remove backup ({v.Reason})"),
-                    WriteVerboseAsync, CancelToken, removeFromServer);
+                    WriteVerboseAsync, CancelToken, removeFromServer, dryRun: IsWhatIf);
             }
             catch (EsRequestException e)
             {

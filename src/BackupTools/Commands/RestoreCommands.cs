@@ -156,7 +156,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         foreach (var w in planned.Plan.Warnings) WriteWarningAsync(w);
 
         var destination = _destination!;
-        if (MyInvocation.BoundParameters.ContainsKey("WhatIf"))
+        if (IsWhatIf)
         {
             foreach (var step in RestoreTargets.Describe(planned.Plan, destination, Replace ? target.DataDir : null))
                 await ShouldProcessAsync(destination, step);
@@ -202,7 +202,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         };
         var plan = await EsSnapshotRestore.PlanAsync(request, CancelToken);
         var what = $"Restore {string.Join(", ", plan.Indices.Select(p => p.Source == p.Target ? p.Source : $"{p.Source} as {p.Target}"))} from {EsSnapshotRestore.Describe(plan.Snapshot, request.PointInTime)}";
-        if (MyInvocation.BoundParameters.ContainsKey("WhatIf"))
+        if (IsWhatIf)
         {
             foreach (var index in plan.OpenConflicts)
                 await ShouldProcessAsync(target.Url!, Replace ? $"Close the open index {index} so the restore replaces it" : $"Refuse: the open index {index} would be overwritten (give -Replace or a rename)");
@@ -228,7 +228,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         var snapshot = RedisRestore.Choose(policy.Repository, target.Name, pointInTime);
         var what = $"Restore {target.Name} from {RedisRestore.Describe(snapshot, pointInTime)}";
         var where = _destination ?? target.DataDir ?? target.Endpoint;
-        if (MyInvocation.BoundParameters.ContainsKey("WhatIf"))
+        if (IsWhatIf)
         {
             var names = Replace ? RedisRestore.StepNames : RedisRestore.StepNames[..2];
             for (var i = 0; i < names.Length; i++) await ShouldProcessAsync(where, $"Step {i + 1}: {names[i]}" + (i == 0 ? $": {what}" : ""));

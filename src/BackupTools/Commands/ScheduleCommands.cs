@@ -117,7 +117,7 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
 
     private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs)
     {
-        if (Credential is null && !MyInvocation.BoundParameters.ContainsKey("WhatIf"))
+        if (Credential is null && !IsWhatIf)
             throw new ArgumentException("On Windows the tasks run whether or not the account is logged on, which needs its password: give -Credential.");
         var account = Credential?.UserName ?? Environment.UserName;
         foreach (var job in jobs)

@@ -50,7 +50,7 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
 
     protected override Task EndProcessingAsync()
     {
-        if (_dispatcher is not null && !MyInvocation.BoundParameters.ContainsKey("WhatIf")) _dispatcher.Save();
+        if (_dispatcher is not null && !IsWhatIf) _dispatcher.Save();
         return Task.CompletedTask;
     }
 }
