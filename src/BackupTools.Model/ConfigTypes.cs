@@ -77,6 +77,8 @@ public sealed record BackupScheduleEntry
 {
     public required string Name { get; init; }
     public string? Target { get; init; }
+    /// <summary>The policy file the job was registered for (null on lines written by older versions).</summary>
+    public string? Policy { get; init; }
     /// <summary>A 5-field cron expression, in the machine's local time (as cron reads it).</summary>
     public required string Schedule { get; init; }
     public required string Command { get; init; }

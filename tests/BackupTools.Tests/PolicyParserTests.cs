@@ -268,6 +268,18 @@ public sealed class PolicyParserTests
         Assert.Equal(new Dictionary<string, string> { ["type"] = "fs", ["location"] = "/mnt/es" }, policy.FindTarget("search")!.SnapshotRepositorySettings);
     }
 
+    [Theory]
+    [InlineData("status")]
+    [InlineData("retention")]
+    [InlineData("model-llm")]
+    public void TargetsNamedLikeHousekeepingJobsAreRefused(string name)
+    {
+        var (_, problems) = PolicyParser.Parse($"repository: /backup\ntargets:\n  {name}:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n", File);
+        var problem = Assert.Single(problems);
+        Assert.Equal($"targets.{name}", problem.Key);
+        Assert.Contains("housekeeping job", problem.Message);
+    }
+
     [Fact]
     public void EveryProblemInOneFileIsReportedInOnePass()
     {

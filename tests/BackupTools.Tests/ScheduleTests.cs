@@ -56,7 +56,7 @@ public sealed class ScheduleTests
     {
         var jobs = ScheduleBuilder.Build(Policy(), "/m.psd1", null);
         const string foreign = "17 1 * * * root /usr/local/bin/other-job # not ours";
-        var lines = jobs.Select(j => CronTable.Line(j, "/usr/bin/pwsh", "/backup/_logs", "root")).ToList();
+        var lines = jobs.Select(j => CronTable.Line(j, ["/usr/bin/pwsh"], "/backup/_logs", "root", "/etc/backuptools/policy.yml")).ToList();
         var first = CronTable.Merge(foreign + "\n", lines, _ => true);
         var second = CronTable.Merge(first, lines, _ => true);
         Assert.Equal(first, second);
@@ -67,14 +67,15 @@ public sealed class ScheduleTests
         {
             var fields = line.Split(' ');
             Assert.Equal("root", fields[5]);                  // cron.d lines carry a user field
-            Assert.Equal("/usr/bin/pwsh", fields[6]);         // absolute: cron's PATH is minimal
+            Assert.Equal("'/usr/bin/pwsh'", fields[6]);       // absolute: cron's PATH is minimal
             Assert.DoesNotContain('%', line);                 // '%' would be a newline to cron
         }
         var entries = CronTable.Read(first, hasUserField: true, DateTime.UtcNow);
         Assert.Equal(jobs.Select(j => j.Name), entries.Select(e => e.Name));
         Assert.All(entries, e => Assert.NotNull(e.NextRun));
 
-        var withoutDb = CronTable.Merge(first, [], name => name.StartsWith("main-db-"));
+        Assert.All(entries, e => Assert.Equal("/etc/backuptools/policy.yml", e.Policy));
+        var withoutDb = CronTable.Merge(first, [], e => e.BelongsTo(null, ["main-db"]));
         Assert.Contains(foreign, withoutDb);
         Assert.DoesNotContain("backuptools:main-db-full", withoutDb);
         Assert.Contains("backuptools:retention", withoutDb);
@@ -85,10 +86,32 @@ public sealed class ScheduleTests
     public void AUserCrontabLineHasNoUserField()
     {
         var job = ScheduleBuilder.Build(Policy(), "/m.psd1", null)[0];
-        var line = CronTable.Line(job, "/usr/bin/pwsh", "/backup/_logs", null);
-        Assert.StartsWith("*/15 * * * * /usr/bin/pwsh -NoProfile -NonInteractive -Command '", line);
+        var line = CronTable.Line(job, ["/usr/bin/pwsh"], "/backup/_logs", null, "/p.yml");
+        Assert.StartsWith("*/15 * * * * '/usr/bin/pwsh' -NoProfile -NonInteractive -Command '", line);
         var entry = Assert.Single(CronTable.Read(line + "\n", hasUserField: false, DateTime.UtcNow));
-        Assert.StartsWith("/usr/bin/pwsh -NoProfile", entry.Command);
+        Assert.StartsWith("'/usr/bin/pwsh' -NoProfile", entry.Command);
+    }
+
+    [Fact]
+    public void OwnershipComesFromTheMarkerNeverFromTheJobName()
+    {
+        static TargetPolicy T(string name) => new() { Name = name, Engine = TargetEngine.MariaDb, Schedule = new Dictionary<string, string> { ["full"] = "0 2 * * *" } };
+        var policy = Policy() with { Targets = [T("db"), T("db-replica")] };
+        var jobs = ScheduleBuilder.Build(policy, "/m.psd1", null);
+        string Lines(string policyPath) => string.Join("\n", jobs.Select(j => CronTable.Line(j, ["/usr/bin/pwsh"], "/b/_logs", "root", policyPath))) + "\n";
+        var table = CronTable.Merge(Lines("/etc/a policy.yml"), Lines("/etc/b.yml").Split('\n', StringSplitOptions.RemoveEmptyEntries), _ => false);
+        var all = CronTable.Read(table, true, DateTime.UtcNow);
+        Assert.Equal(2 * jobs.Count, all.Count);
+        Assert.Contains(all, e => e.Policy == "/etc/a policy.yml"); // a path with a space reads back whole
+
+        // -Target db of policy a: db's jobs of a only; not db-replica's, not a housekeeping job, not policy b's.
+        var withoutDb = CronTable.Read(CronTable.Merge(table, [], e => e.BelongsTo("/etc/a policy.yml", ["db"])), true, DateTime.UtcNow);
+        Assert.DoesNotContain(withoutDb, e => e.Policy == "/etc/a policy.yml" && e.Target == "db");
+        Assert.Contains(withoutDb, e => e.Policy == "/etc/a policy.yml" && e.Target == "db-replica");
+        Assert.Contains(withoutDb, e => e.Policy == "/etc/a policy.yml" && e.Name == "status-alerts");
+        Assert.Equal(jobs.Count, withoutDb.Count(e => e.Policy == "/etc/b.yml"));
+        // A target named like a housekeeping job owns nothing of it.
+        Assert.False(all.First(e => e.Name == "status-alerts").BelongsTo(null, ["status"]));
     }
 
     [Fact]

@@ -2,7 +2,7 @@ BeforeAll {
     . $PSScriptRoot/Common.ps1
     # Runs one of our cron lines the way cron does: /bin/sh -c with cron's minimal environment.
     function Invoke-AsCron([string] $CronFile, [string] $Job) {
-        $line = Get-Content $CronFile | Where-Object { $_ -like "*# backuptools:$Job" }
+        $line = Get-Content $CronFile | Where-Object { $_ -like "*# backuptools:$Job *" }
         $line | Should -Not -BeNullOrEmpty -Because "the job $Job is registered"
         $command = ($line -split ' ', 7)[6]          # after the 5 time fields and the user field
         & /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LOGNAME=root SHELL=/bin/sh /bin/sh -c $command
@@ -52,7 +52,9 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         $lines[0] | Should -Be $foreign
         foreach ($l in $lines | Select-Object -Skip 1) {
             ($l -split ' ')[5] | Should -Be 'root'
-            ($l -split ' ')[6] | Should -Be $pwsh
+            ($l -split ' ')[6] | Should -Be "'$pwsh'"
+            $l | Should -Match " target=\S+ policy=$([regex]::Escape($policy))$" -Because 'each line says whose it is'
+
             $l | Should -Match "# backuptools:"
         }
     }
@@ -115,6 +117,42 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
             (Get-DbBackup -Target main-db -Type Full -Policy $policy).Count | Should -Be 1 -Because 'no second backup ran'
         }
         finally { Remove-Item (Join-Path $lockDir 'mariadb-main-db.lock') -ErrorAction Ignore }
+    }
+
+    It 'without -PwshPath starts pwsh the way this session runs (here: dotnet with pwsh.dll), and a job runs as cron runs it' {
+        $default = Join-Path $dir 'default-launcher'
+        $null = Register-BackupSchedule main-db -Policy $policy -CronFile $default
+        $line = Get-Content $default | Where-Object { $_ -like '*# backuptools:main-db-binlog *' }
+        $line | Should -Not -BeNullOrEmpty
+        $line | Should -Not -Match "^(\S+ ){6}'[^']*dotnet' -NoProfile" -Because 'dotnet rejects -NoProfile: the launcher must name pwsh.dll (or a pwsh program)'
+        Invoke-AsCron $default 'main-db-binlog' | Should -Be 0
+    }
+
+    It 'refuses to register, writing nothing, when a job started as cron starts it cannot load the module' {
+        $refused = Join-Path $dir 'refused'
+        Set-Content $refused '# untouched'
+        $err = { Register-BackupSchedule -Policy $policy -CronFile $refused -PwshPath /bin/false } | Should -Throw -PassThru
+        $err.Exception.Message | Should -Match 'the way cron starts it'
+        Get-Content $refused | Should -Be '# untouched'
+    }
+
+    It 'keeps two policies'' jobs apart on one host, and Get-/Unregister-BackupSchedule take -Policy' {
+        $shared = Join-Path $dir 'shared'
+        $other = Join-Path $dir 'other.yml'
+        (Get-Content $policy -Raw) -replace '(?m)^repository: .*$', "repository: $dir/other-repo" | Set-Content $other
+        $a = Register-BackupSchedule -Policy $policy -CronFile $shared -PwshPath $pwsh
+        $b = Register-BackupSchedule -Policy $other -CronFile $shared -PwshPath $pwsh
+        $all = Get-BackupSchedule -CronFile $shared
+        $all.Count | Should -Be ($a.Count + $b.Count)
+        (Get-BackupSchedule -CronFile $shared -Policy $other).Count | Should -Be $b.Count
+        # Registering one policy again replaces its lines only.
+        $null = Register-BackupSchedule main-db -Policy $policy -CronFile $shared -PwshPath $pwsh
+        (Get-BackupSchedule -CronFile $shared -Policy $other).Count | Should -Be $b.Count
+        (Get-BackupSchedule -CronFile $shared -Policy $policy).Count | Should -Be $a.Count
+        $gone = Unregister-BackupSchedule -CronFile $shared -Policy $other -Confirm:$false
+        $gone.Count | Should -Be $b.Count
+        (Get-BackupSchedule -CronFile $shared).Policy | Sort-Object -Unique | Should -Be $policy
+        (Get-BackupSchedule main-db -CronFile $shared).Target | Sort-Object -Unique | Should -Be 'main-db'
     }
 
     It 'Unregister removes only our lines, or one target''s' {

@@ -5,12 +5,24 @@ using Cronos;
 
 namespace BackupTools.Engine.Scheduling;
 
-/// <summary>One of our lines in a cron table, read back.</summary>
-public sealed record CronEntry(string Name, string Schedule, string Command, DateTime? NextRun);
+/// <summary>One of our lines in a cron table, read back: its job, and the policy and target it belongs to (null on lines of older versions).</summary>
+public sealed record CronEntry(string Name, string Schedule, string Command, DateTime? NextRun, string? Target = null, string? Policy = null)
+{
+    /// <summary>
+    /// Whether this line is one of <paramref name="policy"/>'s (any policy's when null) and, with
+    /// <paramref name="targets"/>, one of those targets' jobs. Ownership comes from the marker, never from the job's
+    /// name: "db-replica-full" is not a job of target "db", and "status-alerts" is nobody's target's.
+    /// </summary>
+    public bool BelongsTo(string? policy, IReadOnlyCollection<string>? targets) =>
+        (policy is null || Policy is null || string.Equals(Policy, policy, StringComparison.Ordinal))
+        && (targets is null || Target is not null && targets.Contains(Target, StringComparer.OrdinalIgnoreCase));
+}
 
 /// <summary>
 /// Our lines in /etc/cron.d/backuptools (with a user field) or a user's crontab (without). Each line of ours ends with
-/// "# backuptools:&lt;job&gt;"; registering again replaces exactly those lines and keeps every other line as it was.
+/// "# backuptools:&lt;job&gt; target=&lt;target or -&gt; policy=&lt;policy path&gt;": the marker says whose job it is, so
+/// registering again replaces exactly that policy's (or that target's) lines and keeps every other line as it was,
+/// including another policy's jobs of the same name.
 /// cron's PATH is minimal and '%' means a newline to it, so commands use absolute paths and are single-quoted for
 /// /bin/sh, with no '%' in them.
 /// </summary>
@@ -19,20 +31,25 @@ public static partial class CronTable
     public const string Marker = "# backuptools:";
     public const string SystemFile = "/etc/cron.d/backuptools";
 
-    [GeneratedRegex(@"^\s*(?<cron>(\S+\s+){5})(?<user>\S+\s+)?(?<command>.*?)\s+# backuptools:(?<name>\S+)\s*$")]
+    [GeneratedRegex(@"^\s*(?<cron>(\S+\s+){5})(?<user>\S+\s+)?(?<command>.*?)\s+# backuptools:(?<name>\S+)(\s+target=(?<target>\S+))?(\s+policy=(?<policy>.+?))?\s*$")]
     private static partial Regex OurLine();
 
-    public static string Line(ScheduledJob job, string pwshPath, string logDirectory, string? user) =>
-        $"{job.Schedule} {(user is null ? "" : user + " ")}{pwshPath} -NoProfile -NonInteractive -Command {ShellQuote(job.Script)} " +
-        $">> {ShellQuote(Path.Combine(logDirectory, job.Name + ".log"))} 2>&1 {Marker}{job.Name}";
+    /// <param name="launcher">The program and its first arguments that start pwsh (see <see cref="PwshLauncher"/>), already absolute.</param>
+    public static string Line(ScheduledJob job, IReadOnlyList<string> launcher, string logDirectory, string? user, string policyPath) =>
+        $"{job.Schedule} {(user is null ? "" : user + " ")}{Command(launcher, job.Script)} " +
+        $">> {ShellQuote(Path.Combine(logDirectory, job.Name + ".log"))} 2>&1 {Marker}{job.Name} target={job.Target ?? "-"} policy={policyPath}";
+
+    /// <summary>The shell command that runs <paramref name="script"/> in pwsh through the launcher.</summary>
+    public static string Command(IReadOnlyList<string> launcher, string script) =>
+        $"{string.Join(' ', launcher.Select(ShellQuote))} -NoProfile -NonInteractive -Command {ShellQuote(script)}";
 
     public static string ShellQuote(string text) => "'" + text.Replace("'", "'\\''") + "'";
 
-    /// <summary>The table with our lines for <paramref name="jobNames"/> (or all of ours when null) replaced by <paramref name="newLines"/>.</summary>
-    public static string Merge(string existing, IEnumerable<string> newLines, Func<string, bool> isReplaced)
+    /// <summary>The table without our lines that <paramref name="isReplaced"/> picks, plus <paramref name="newLines"/>; every other line as it was.</summary>
+    public static string Merge(string existing, IEnumerable<string> newLines, Func<CronEntry, bool> isReplaced)
     {
         var kept = existing.Replace("\r\n", "\n").Split('\n').Where(l => l.Length > 0)
-            .Where(l => !(OurLine().Match(l) is { Success: true } m && isReplaced(m.Groups["name"].Value)));
+            .Where(l => Read(l, hasUserField: true, DateTime.UtcNow) is not [var e] || !isReplaced(e));
         var lines = kept.Concat(newLines).ToList();
         return lines.Count == 0 ? "" : string.Join('\n', lines) + "\n"; // cron ignores a last line without a newline
     }
@@ -49,7 +66,8 @@ public static partial class CronTable
             DateTime? next = null;
             try { next = CronExpression.Parse(cron).GetNextOccurrence(now, TimeZoneInfo.Local)?.ToLocalTime(); }
             catch (CronFormatException) { }
-            result.Add(new CronEntry(m.Groups["name"].Value, cron, command.Trim(), next));
+            var target = m.Groups["target"].Success && m.Groups["target"].Value != "-" ? m.Groups["target"].Value : null;
+            result.Add(new CronEntry(m.Groups["name"].Value, cron, command.Trim(), next, target, m.Groups["policy"].Success ? m.Groups["policy"].Value : null));
         }
         return result;
     }

@@ -24,9 +24,8 @@ internal static class ScheduleStore
         Name = e.Name, Schedule = e.Schedule, Command = e.Command, NextRun = e.NextRun, Scope = scope, Location = location,
     };
 
-    /// <summary>A job of ours belongs to a target when its name is "&lt;target&gt;-&lt;type&gt;".</summary>
-    public static bool BelongsTo(string jobName, IEnumerable<string> targets) =>
-        targets.Any(t => jobName.StartsWith(t + "-", StringComparison.OrdinalIgnoreCase));
+    public static BackupScheduleEntry ToEntryWithOwner(CronEntry e, ScheduleScope scope, string location) =>
+        ToEntry(e, scope, location) with { Target = e.Target, Policy = e.Policy };
 
     public static void RequireCron()
     {
@@ -78,7 +77,10 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         if (Target is not null) _targets.AddRange(Target);
         _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
         _modulePath = System.IO.Path.Combine(MyInvocation.MyCommand.Module?.ModuleBase ?? AppContext.BaseDirectory, "BackupTools.psd1");
+        _psHome = SessionState.PSVariable.GetValue("PSHOME") as string ?? AppContext.BaseDirectory;
     }
+
+    private string _psHome = "";
 
     protected override Task ProcessRecordAsync() => Task.CompletedTask; // targets from the pipeline are gathered
 
@@ -89,13 +91,13 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             if (policy.FindTarget(t) is null)
                 throw new ItemNotFoundException($"The policy {policy.Path} has no target '{t}'. Its targets: {string.Join(", ", policy.Targets.Select(x => x.Name))}.");
         var jobs = ScheduleBuilder.Build(policy, _modulePath, _targets.Count > 0 ? _targets : null);
-        var pwsh = PwshPath ?? DefaultPwsh();
-        if (!System.IO.Path.IsPathFullyQualified(pwsh))
-            throw new ArgumentException($"-PwshPath '{pwsh}' must be an absolute path: cron and Task Scheduler do not search PATH.");
+        if (PwshPath is not null && !System.IO.Path.IsPathFullyQualified(PwshPath))
+            throw new ArgumentException($"-PwshPath '{PwshPath}' must be an absolute path: cron and Task Scheduler do not search PATH.");
+        IReadOnlyList<string> launcher = PwshPath is not null ? [PwshPath] : PwshLauncher.ForCurrentProcess(Environment.ProcessPath, _psHome);
         var logs = CronTable.LogDirectory(policy.Repository);
         if (OperatingSystem.IsWindows())
         {
-            await RegisterTasksAsync(jobs, pwsh, logs);
+            await RegisterTasksAsync(jobs, launcher[0], logs);
             return;
         }
         var location = ScheduleStore.Location(Scope, _cronFile);
@@ -103,16 +105,22 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         var lines = new List<string>();
         foreach (var job in jobs)
             if (await ShouldProcessAsync(location, $"Schedule {job.Name}: \"{job.Schedule}\" {job.Pipeline}"))
-                lines.Add(CronTable.Line(job, pwsh, logs, user));
+                lines.Add(CronTable.Line(job, launcher, logs, user, policy.Path));
         if (lines.Count == 0) return;
+        // One line's way of starting pwsh, run exactly as cron would, before anything is written.
+        await PwshLauncher.ProbeAsync(launcher, _modulePath, user is null ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) : "/root",
+            user ?? Environment.UserName, CancelToken);
         CronTable.EnsureLogDirectory(policy.Repository);
         var existing = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
         var replaced = jobs.Select(j => j.Name).ToHashSet();
-        var merged = CronTable.Merge(existing, lines,
-            name => replaced.Contains(name) || _targets.Count == 0 || ScheduleStore.BelongsTo(name, _targets));
+        // This policy's lines (all of them, or those of the named targets) are replaced; another policy's never.
+        // Lines of older versions carry no owner: those with one of our job names are ours.
+        var merged = CronTable.Merge(existing, lines, e => e.Policy is null
+            ? replaced.Contains(e.Name)
+            : e.BelongsTo(policy.Path, _targets.Count > 0 ? _targets : null));
         await ScheduleStore.WriteAsync(Scope, _cronFile, merged, CancelToken);
-        foreach (var e in CronTable.Read(merged, Scope == ScheduleScope.System, DateTime.UtcNow).Where(e => replaced.Contains(e.Name)))
-            WriteObjectAsync(ScheduleStore.ToEntry(e, Scope, location) with { Target = jobs.First(j => j.Name == e.Name).Target });
+        foreach (var e in CronTable.Read(merged, Scope == ScheduleScope.System, DateTime.UtcNow).Where(e => e.Policy == policy.Path && replaced.Contains(e.Name)))
+            WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
     }
 
     private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs)
@@ -139,12 +147,6 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         }
     }
 
-    private static string DefaultPwsh()
-    {
-        foreach (var candidate in new[] { "/usr/bin/pwsh", "/usr/local/bin/pwsh", "/opt/microsoft/powershell/7/pwsh" })
-            if (File.Exists(candidate)) return candidate;
-        return Environment.ProcessPath ?? "pwsh";
-    }
 }
 
 /// <summary>Get-BackupSchedule: the jobs Register-BackupSchedule created, with their next run.</summary>
@@ -161,13 +163,23 @@ public sealed class GetBackupScheduleCommand : AsyncPSCmdlet
     [ValidateNotNullOrEmpty]
     public string? CronFile { get; set; }
 
-    /// <summary>Only the jobs of these targets.</summary>
+    /// <summary>Only the jobs of these targets (as their lines record it, not by job name).</summary>
     [Parameter(Position = 0)]
+    [ArgumentCompleter(typeof(TargetNameCompleter))]
     public string[]? Target { get; set; }
 
-    private string? _cronFile;
+    /// <summary>Only the jobs registered for this policy file; every policy's when omitted.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Policy { get; set; }
 
-    protected override void PrepareRecord() => _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+    private string? _cronFile, _policy;
+
+    protected override void PrepareRecord()
+    {
+        _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+        _policy = Policy is null ? null : PolicyCmdlet.ResolvePath(this, Policy);
+    }
 
     protected override async Task ProcessRecordAsync()
     {
@@ -175,8 +187,8 @@ public sealed class GetBackupScheduleCommand : AsyncPSCmdlet
         var location = ScheduleStore.Location(Scope, _cronFile);
         var table = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
         foreach (var e in CronTable.Read(table, Scope == ScheduleScope.System, DateTime.UtcNow))
-            if (Target is null || ScheduleStore.BelongsTo(e.Name, Target))
-                WriteObjectAsync(ScheduleStore.ToEntry(e, Scope, location));
+            if (e.BelongsTo(_policy, Target))
+                WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
     }
 }
 
@@ -198,23 +210,32 @@ public sealed class UnregisterBackupScheduleCommand : AsyncPSCmdlet
     [ValidateNotNullOrEmpty]
     public string? CronFile { get; set; }
 
-    private string? _cronFile;
+    /// <summary>Only the jobs registered for this policy file; every policy's when omitted.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Policy { get; set; }
 
-    protected override void PrepareRecord() => _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+    private string? _cronFile, _policy;
+
+    protected override void PrepareRecord()
+    {
+        _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+        _policy = Policy is null ? null : PolicyCmdlet.ResolvePath(this, Policy);
+    }
 
     protected override async Task ProcessRecordAsync()
     {
         ScheduleStore.RequireCron();
         var location = ScheduleStore.Location(Scope, _cronFile);
         var table = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
-        var removed = new HashSet<string>();
+        var removed = new List<CronEntry>();
         foreach (var e in CronTable.Read(table, Scope == ScheduleScope.System, DateTime.UtcNow))
-            if ((Target is null || ScheduleStore.BelongsTo(e.Name, Target)) && await ShouldProcessAsync(location, $"Remove the job {e.Name} (\"{e.Schedule}\")"))
+            if (e.BelongsTo(_policy, Target) && await ShouldProcessAsync(location, $"Remove the job {e.Name} (\"{e.Schedule}\")" + (e.Policy is null ? "" : $" of {e.Policy}")))
             {
-                removed.Add(e.Name);
-                WriteObjectAsync(ScheduleStore.ToEntry(e, Scope, location));
+                removed.Add(e);
+                WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
             }
         if (removed.Count == 0) return;
-        await ScheduleStore.WriteAsync(Scope, _cronFile, CronTable.Merge(table, [], removed.Contains), CancelToken);
+        await ScheduleStore.WriteAsync(Scope, _cronFile, CronTable.Merge(table, [], e => removed.Any(r => r.Name == e.Name && r.Policy == e.Policy)), CancelToken);
     }
 }
