@@ -26,6 +26,7 @@
         'Get-BackupStatus'
         'Export-BackupMetric'
         'Send-BackupAlert'
+        'Send-BackupHeartbeat'
         'Backup-AiModel'
         'Get-AiModelBackup'
         'Test-AiModelBackup'

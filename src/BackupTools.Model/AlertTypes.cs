@@ -3,6 +3,9 @@ namespace BackupTools.Model;
 /// <summary>What happened to one alert on one channel.</summary>
 public enum DeliveryStatus { Sent, Suppressed, Failed, WouldSend }
 
+/// <summary>What a heartbeat ping says (Send-BackupHeartbeat): a job began, ended well, or failed.</summary>
+public enum HeartbeatStatus { Start, Success, Fail }
+
 /// <summary>Send-BackupAlert's result: one per channel and alert.</summary>
 public sealed record AlertDelivery
 {

@@ -43,6 +43,11 @@ public sealed record TargetPolicy
     public IReadOnlyDictionary<string, string> SnapshotRepositorySettings { get; init; } = new Dictionary<string, string>();
     /// <summary>Redis: the program and arguments that start the server again after a -Replace restore (else we wait for its supervisor).</summary>
     public IReadOnlyList<string> StartCommand { get; init; } = Array.Empty<string>();
+    /// <summary>
+    /// The target may legitimately hold nothing: an empty Elasticsearch snapshot, a Redis dump of 0 keys after one with
+    /// keys, or a MariaDB full backup without user tables after one with some is then a success, not a failure.
+    /// </summary>
+    public bool AllowEmpty { get; init; }
     /// <summary>Backup type (full, incremental, binlog, snapshot) → 5-field cron expression.</summary>
     public IReadOnlyDictionary<string, string> Schedule { get; init; } = new Dictionary<string, string>();
     /// <summary>Backup type → how long its sets are kept.</summary>
@@ -73,6 +78,8 @@ public sealed record AlertPolicy
     public IReadOnlyList<string> WarningRoute { get; init; } = ["slack", "email"];
     /// <summary>Channel name → its settings; a routed channel without settings is reported when alerts are sent.</summary>
     public IReadOnlyDictionary<string, AlertChannel> Channels { get; init; } = new Dictionary<string, AlertChannel>();
+    /// <summary>alerts.heartbeat: push URLs every scheduled job pings (start, success, fail), as sources ("value:…", "env:X", "file:/p").</summary>
+    public IReadOnlyList<string> Heartbeats { get; init; } = [];
 }
 
 /// <summary>Where alerts of a channel go. Secrets are only ever named by where they come from ("env:X" / "file:/p").</summary>

@@ -46,6 +46,19 @@ public sealed class EsSnapshotTests : IDisposable
         EsSnapshotBackup.RunAsync(new BackupRequest { RepositoryRoot = Repo, Target = target, Password = password, Progress = progress }, CancellationToken.None);
 
     [Fact]
+    public async Task ASnapshotOfNothingIsAFailureUnlessTheTargetAllowsEmpty()
+    {
+        var target = Target(FsSettings) with { Indices = ["nothing-matches-*"] };
+        var attempt = await BackupAsync(target);
+        Assert.Equal(BackupOutcome.Failed, attempt.Record.Status);
+        Assert.Contains("matched nothing", Assert.IsType<EmptyBackupException>(attempt.Error).Message);
+        Assert.Contains("allowEmpty", attempt.Record.Error);
+        Assert.Empty(BackupCatalog.List(Repo, "elasticsearch"));
+        Assert.Contains(_es.Received, r => r.Method == "DELETE"); // the empty snapshot is not left behind in the cluster
+        Assert.Null((await BackupAsync(target with { AllowEmpty = true })).Error);
+    }
+
+    [Fact]
     public async Task AMissingRepositoryWithoutSettingsIsAFailedRecordThatSaysHowToRegisterIt()
     {
         var attempt = await BackupAsync(Target());

@@ -268,6 +268,19 @@ public sealed class PolicyParserTests
         Assert.Equal(new Dictionary<string, string> { ["type"] = "fs", ["location"] = "/mnt/es" }, policy.FindTarget("search")!.SnapshotRepositorySettings);
     }
 
+    [Fact]
+    public void AModelsOrConfigOnlyPolicyNeedsNoTargets()
+    {
+        var (models, problems) = PolicyParser.Parse("repository: /backup\nmodels:\n  llm: { path: /srv/models/llm }\n", File);
+        Assert.Empty(problems);
+        Assert.Empty(models!.Targets);
+        var (config, configProblems) = PolicyParser.Parse("repository: /backup\nconfig: { paths: [/etc/nginx] }\n", File);
+        Assert.Empty(configProblems);
+        Assert.Single(config!.ConfigPaths);
+        var (_, none) = PolicyParser.Parse("repository: /backup\n", File);
+        Assert.Contains(none, p => p.Key == "targets");
+    }
+
     [Theory]
     [InlineData("status")]
     [InlineData("retention")]

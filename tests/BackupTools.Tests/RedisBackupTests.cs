@@ -123,6 +123,22 @@ public sealed class RedisBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task ADumpOfNoKeysAfterOneWithKeysIsAFailureUnlessTheTargetAllowsEmpty()
+    {
+        var server = Server("emptied");
+        var first = await RedisBackup.RunAsync(Request(Target(server)), RedisBackupMethod.Replication, CancellationToken.None);
+        Assert.Null(first.Error); // empty and never had keys: nothing to compare with, so it counts
+        server.Command("SET k v");
+        Assert.Null((await RedisBackup.RunAsync(Request(Target(server)), RedisBackupMethod.Replication, CancellationToken.None)).Error);
+        server.Command("FLUSHALL");
+        var emptied = await RedisBackup.RunAsync(Request(Target(server)), RedisBackupMethod.Replication, CancellationToken.None);
+        Assert.Equal(BackupOutcome.Failed, emptied.Record.Status);
+        Assert.Contains("0 keys", Assert.IsType<EmptyBackupException>(emptied.Error).Message);
+        Assert.Equal(2, BackupCatalog.List(_dir.Combine("repo"), "redis", "cache").Count);
+        Assert.Null((await RedisBackup.RunAsync(Request(Target(server) with { AllowEmpty = true }), RedisBackupMethod.Replication, CancellationToken.None)).Error);
+    }
+
+    [Fact]
     public void Crc64HasRedisCheckValue() =>
         Assert.Equal(0xe9c6d914c4b8d9caUL, Crc64.Compute("123456789"u8));
 

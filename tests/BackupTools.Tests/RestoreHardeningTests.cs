@@ -161,4 +161,23 @@ public sealed class RestoreHardeningTests
         Assert.Equal("old", File.ReadAllText(Path.Combine(live, "which")));
         Assert.True(Directory.Exists(restored));
     }
+
+    [Fact]
+    public async Task AFullBackupOfAWipedServerIsAFailureUnlessTheTargetAllowsEmpty()
+    {
+        using var dir = new TempDirectory();
+        using var db = MariaDbServer.Start(dir.Combine("db"));
+        var request = new BackupRequest
+        {
+            RepositoryRoot = dir.Combine("repo"), Password = db.BackupPassword,
+            Target = new TargetPolicy { Name = "wiped", Engine = TargetEngine.MariaDb, Socket = db.Socket, User = MariaDbServer.BackupUser },
+        };
+        db.Sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY) ENGINE=InnoDB;");
+        Assert.Null((await MariaDbBackup.RunAsync(request, MariaDbCatalog.Full, CancellationToken.None)).Error);
+        db.Sql("DROP DATABASE app;");
+        var wiped = await MariaDbBackup.RunAsync(request, MariaDbCatalog.Full, CancellationToken.None);
+        Assert.Equal(BackupOutcome.Failed, wiped.Record.Status);
+        Assert.Contains("no user tables", Assert.IsType<BackupTools.Engine.Repository.EmptyBackupException>(wiped.Error).Message);
+        Assert.Null((await MariaDbBackup.RunAsync(request with { Target = request.Target with { AllowEmpty = true } }, MariaDbCatalog.Full, CancellationToken.None)).Error);
+    }
 }

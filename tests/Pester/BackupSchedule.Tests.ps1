@@ -19,9 +19,11 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         Set-Content $secret $env:BT_TEST_DB_PASSWORD -NoNewline
         chmod 600 $secret
         $recorder = [BackupTools.TestServers.HttpRecorder]::Start()
+        # Something for the search snapshot to hold: a snapshot of nothing is a failure.
+        $global:BackupToolsTestServers.Elasticsearch.Indices['schedule-test'] = 'open'
         (Get-Content $policy -Raw) -replace 'passwordEnv: BT_TEST_DB_PASSWORD', "passwordFile: $secret" `
             -replace 'routes: \{[^}]*\}', 'routes: { critical: [webhook], warning: [webhook] }' `
-            -replace 'channels: \{\}', "channels: { webhook: { url: '$($recorder.Url)/hook' } }" `
+            -replace 'channels: \{\}', "channels: { webhook: { url: '$($recorder.Url)/hook' } }`n  heartbeat: { url: '$($recorder.Url)/hc/check-1' }" `
             -replace 'snapshotRepository: backups', "snapshotRepository: backups`n    snapshotRepositorySettings: { type: fs, location: /mnt/es }" | Set-Content $policy
         "`nmetrics: { path: $dir/backuptools.prom }`nconfig: { paths: [$dir/etc] }" | Add-Content $policy
         # A scheduled target no job here ever backs up: the status job always has a Warning to send, whatever the
@@ -91,9 +93,25 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
 
     It 'runs the status and retention jobs the way cron does' {
         Invoke-AsCron $cron 'status-alerts' | Should -Be 0
-        @($recorder.Requests).Count | Should -BeGreaterThan 0 -Because 'the status job pipes into Send-BackupAlert (cold has never been backed up)'
+        @($recorder.Requests | Where-Object Path -eq '/hook').Count | Should -BeGreaterThan 0 -Because 'the status job pipes into Send-BackupAlert (cold has never been backed up)'
         Invoke-AsCron $cron 'retention' | Should -Be 0
         Get-Content (Join-Path $dir 'repo/_logs/retention.log') -Raw | Should -Match 'main-db: removed 0 backup'
+    }
+
+    It 'pings the heartbeat at the start and the end of every job, and /fail with the first error when it fails' {
+        while ($recorder.Requests.TryDequeue([ref]$null)) { }
+        Invoke-AsCron $cron 'main-db-binlog' | Should -Be 0
+        $pings = @($recorder.Requests | Where-Object Path -like '/hc/*')
+        $pings.Path | Should -Be @('/hc/check-1/start', '/hc/check-1')
+        $pings[1].Body | Should -Match '^main-db-binlog success on \S+ after [\d.]+ s'
+        while ($recorder.Requests.TryDequeue([ref]$null)) { }
+        (Get-Content $policy -Raw) -replace 'passwordFile: .*', 'passwordEnv: BT_TEST_NO_SUCH_VARIABLE' | Set-Content (Join-Path $dir 'failing.yml')
+        $failingCron = Join-Path $dir 'failing'
+        $null = Register-BackupSchedule main-db -Policy (Join-Path $dir 'failing.yml') -CronFile $failingCron -PwshPath $pwsh
+        Invoke-AsCron $failingCron 'main-db-binlog' | Should -Be 1
+        $pings = @($recorder.Requests | Where-Object Path -like '/hc/*')
+        $pings.Path | Should -Be @('/hc/check-1/start', '/hc/check-1/fail')
+        $pings[1].Body | Should -Match 'main-db-binlog fail .*BT_TEST_NO_SUCH_VARIABLE'
     }
 
     It 'exits non-zero when the job fails' {

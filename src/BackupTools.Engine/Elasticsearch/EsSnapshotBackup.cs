@@ -75,6 +75,14 @@ public static class EsSnapshotBackup
                 (failures.Count > 0 ? ": " + string.Join("; ", failures) : "") + ". It is not counted as a backup; fix the shards (closed or red indices) and run again.");
         }
 
+        var taken = (info["indices"] as JsonArray ?? []).Count;
+        if (!target.AllowEmpty && (taken == 0 || Shards("total") == 0))
+        {
+            // The empty snapshot would be in no set, so retention would never remove it: delete it now (best effort).
+            try { await es.DeleteAsync($"/_snapshot/{repo}/{name}", ct); } catch (Exception e) when (e is not OperationCanceledException) { }
+            throw new EmptyBackupException(target.Name,
+                $"the snapshot {name} holds {taken} indices and {Shards("total")} shards: the index pattern '{indices}' matched nothing");
+        }
         var bytes = Encoding.UTF8.GetBytes(info.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         await run.Writer.AddFileAsync(InfoFileName, new MemoryStream(bytes), CompressionOptions.None, null, ct);
         var names = (info["indices"] as JsonArray ?? []).Select(i => i!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();

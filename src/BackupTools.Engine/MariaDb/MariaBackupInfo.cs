@@ -118,4 +118,6 @@ public static class EngineFieldNames
     /// <summary>Full/incremental: when the binlog file of the backup's position was created, and its Gtid_list.</summary>
     public const string BinlogFileCreated = "binlogFileCreated";
     public const string BinlogFileGtidList = "binlogFileGtidList";
+    /// <summary>Full backups: how many user tables the server had (a later full of none is suspicious).</summary>
+    public const string UserTables = "userTables";
 }

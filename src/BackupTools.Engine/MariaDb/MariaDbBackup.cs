@@ -69,6 +69,7 @@ public static class MariaDbBackup
         // Right after mariabackup, before a -Verify prepare that can take long: the binlog file is still the one it named.
         var fields = info.ToEngineFields();
         await AddTimelineFieldsAsync(fields, request, info.BinlogFile, before, ct);
+        if (type == MariaDbCatalog.Full) await CheckNotEmptyAsync(fields, request, ct);
 
         if (request.Verify)
             await VerifyByPreparingAsync(run, request, parent, ct);
@@ -80,6 +81,25 @@ public static class MariaDbBackup
             ServerVersion = info.ServerVersion,
             EngineFields = fields,
         }, request.Progress, ct);
+    }
+
+    /// <summary>
+    /// Records how many user tables the server has, and refuses a full backup of none when the previous full had some
+    /// (a wiped or wrongly pointed server), unless the target sets allowEmpty.
+    /// </summary>
+    private static async Task CheckNotEmptyAsync(Dictionary<string, string> fields, BackupRequest request, CancellationToken ct)
+    {
+        long tables;
+        await using (var connection = await MariaDbConnections.OpenAsync(request.Target, request.Password, ct))
+        await using (var count = new MySqlCommand(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')", connection))
+            tables = Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
+        fields[EngineFieldNames.UserTables] = tables.ToString(CultureInfo.InvariantCulture);
+        if (tables > 0 || request.Target.AllowEmpty) return;
+        var previous = BackupCatalog.List(request.RepositoryRoot, MariaDbCatalog.Engine, request.Target.Name, MariaDbCatalog.Full).FirstOrDefault();
+        if (previous is not null && long.TryParse(previous.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.UserTables), NumberStyles.None, CultureInfo.InvariantCulture, out var had) && had > 0)
+            throw new EmptyBackupException(request.Target.Name,
+                $"the server has no user tables, but the previous full backup {previous.Manifest.Id} had {had} (was it wiped, or does the target point at another server?)");
     }
 
     /// <summary>The server's id, its @@log_bin_basename and the binlog file it writes now (both null when binary logging is off).</summary>

@@ -77,6 +77,24 @@ public static partial class PolicyParser
         return Secret(r, map, key, "url", required: true) is { } source ? new WebhookChannel(source) : null;
     }
 
+    /// <summary>alerts.heartbeat: one push URL ({ url | urlEnv | urlFile }) or a list of them.</summary>
+    private static IReadOnlyList<string> ReadHeartbeats(PolicyNode r, YamlNode node)
+    {
+        var items = node is YamlSequenceNode seq ? seq.Children.ToList() : [node];
+        var sources = new List<string>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var key = node is YamlSequenceNode ? $"alerts.heartbeat[{i}]" : "alerts.heartbeat";
+            if (items[i] is not YamlMappingNode map)
+            {
+                r.Problem(items[i], key, "is a push URL given as { url: https://hc-ping.com/<uuid> } or { urlEnv: <VARIABLE> } or { urlFile: <path> }");
+                continue;
+            }
+            if (ReadWebhook(r, map, key) is { } w) sources.Add(w.UrlSource);
+        }
+        return sources;
+    }
+
     private static IReadOnlyList<string> Recipients(PolicyNode r, YamlMappingNode map, string key)
     {
         var to = r.TextList(map, "to", key + ".to");

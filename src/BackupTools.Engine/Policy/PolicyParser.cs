@@ -15,7 +15,7 @@ public static partial class PolicyParser
     private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts", "metrics"];
     private static readonly string[] TargetKeys =
         ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
-         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings"];
+         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings", "allowEmpty"];
     private static readonly Dictionary<string, string> SecretKeys = new()
     {
         ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
@@ -24,7 +24,7 @@ public static partial class PolicyParser
     private static readonly string[] ConfigKeys = ["paths", "exclude", "remote"];
     private static readonly string[] StorageKeys =
         ["warningFreePercent", "criticalFreePercent", "compression", "compressionLevel", "compressionThreads"];
-    private static readonly string[] AlertKeys = ["delayGrace", "repeatEvery", "routes", "channels"];
+    private static readonly string[] AlertKeys = ["delayGrace", "repeatEvery", "routes", "channels", "heartbeat"];
     private static readonly string[] RouteKeys = ["critical", "warning"];
     /// <summary>Alert channels a route may name; their settings arrive with the alerting work.</summary>
     public static readonly string[] ChannelNames = ["phone", "sms", "slack", "email", "webhook"];
@@ -77,7 +77,8 @@ public static partial class PolicyParser
 
         r.RejectUnknownKeys(root, "", RootKeys);
         var repository = r.AbsolutePath(root, "repository", "repository", required: true);
-        var targets = ReadTargets(r, root);
+        // A policy that only versions models or config files needs no targets section.
+        var targets = ReadTargets(r, root, required: PolicyNode.Child(root, "models") is null && PolicyNode.Child(root, "config") is null);
         var models = ReadModels(r, root);
         var (configPaths, configExcludes, configRemote) = ReadConfig(r, root);
         var storage = ReadStorage(r, root);
@@ -101,10 +102,10 @@ public static partial class PolicyParser
     public static readonly IReadOnlySet<string> ReservedTargetNames =
         new HashSet<string>(["retention", "status", "status-alerts", "config", "config-files", "metrics", "model"], StringComparer.OrdinalIgnoreCase);
 
-    private static List<TargetPolicy> ReadTargets(PolicyNode r, YamlMappingNode root)
+    private static List<TargetPolicy> ReadTargets(PolicyNode r, YamlMappingNode root, bool required)
     {
         var list = new List<TargetPolicy>();
-        var map = r.Mapping(PolicyNode.Child(root, "targets"), "targets", required: true, root);
+        var map = r.Mapping(PolicyNode.Child(root, "targets"), "targets", required, root);
         if (map is null) return list;
         foreach (var (keyNode, valueNode) in map.Children)
         {
@@ -159,6 +160,9 @@ public static partial class PolicyParser
         var snapshotRepository = r.Text(t, "snapshotRepository", key + ".snapshotRepository", required: false);
         var indices = r.TextList(t, "indices", key + ".indices");
         var startCommand = r.TextList(t, "startCommand", key + ".startCommand");
+        var allowEmptyText = r.Text(t, "allowEmpty", key + ".allowEmpty", required: false);
+        if (allowEmptyText is not (null or "true" or "false"))
+            r.Problem(PolicyNode.Child(t, "allowEmpty")!, key + ".allowEmpty", $"'{allowEmptyText}' is not true or false");
         var repositorySettings = new Dictionary<string, string>(StringComparer.Ordinal);
         if (r.Mapping(PolicyNode.Child(t, "snapshotRepositorySettings"), key + ".snapshotRepositorySettings", required: false, t) is { } rs)
         {
@@ -215,6 +219,7 @@ public static partial class PolicyParser
             PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
             DataDir = dataDir, ConfigFile = configFile, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
             Schedule = schedule, Retention = retention, StartCommand = startCommand, SnapshotRepositorySettings = repositorySettings,
+            AllowEmpty = allowEmptyText == "true",
         };
     }
 
@@ -317,6 +322,7 @@ public static partial class PolicyParser
             r.RejectUnknownKeys(channels, "alerts.channels", ChannelNames);
             policy = policy with { Channels = ReadChannels(r, channels) };
         }
+        if (PolicyNode.Child(map, "heartbeat") is { } heartbeat) policy = policy with { Heartbeats = ReadHeartbeats(r, heartbeat) };
         return policy;
     }
 

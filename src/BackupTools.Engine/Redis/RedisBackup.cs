@@ -72,6 +72,12 @@ public static class RedisBackup
         }
         request.Log?.Invoke($"Dump checked: RDB {summary.Version}, {summary.TotalKeys} keys in {summary.Databases.Count} database(s), CRC-64 {(summary.ChecksumPresent ? "matches" : "absent (rdbchecksum no)")}");
 
+        if (summary.TotalKeys == 0 && !request.Target.AllowEmpty
+            && BackupCatalog.List(request.RepositoryRoot, Engine, request.Target.Name, Snapshot).FirstOrDefault() is { } previous
+            && long.TryParse(previous.Manifest.EngineFields.GetValueOrDefault(RedisFields.TotalKeys), NumberStyles.None, CultureInfo.InvariantCulture, out var before) && before > 0)
+            throw new EmptyBackupException(request.Target.Name,
+                $"the dump holds 0 keys in every database, but the previous snapshot {previous.Manifest.Id} held {before} (was the server flushed or replaced?)");
+
         var fields = new Dictionary<string, string>
         {
             [RedisFields.Method] = method.ToString(),

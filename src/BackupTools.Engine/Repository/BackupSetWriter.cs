@@ -8,6 +8,14 @@ namespace BackupTools.Engine.Repository;
 public sealed class BackupVerificationException(string message) : Exception(message);
 
 /// <summary>
+/// A backup that holds nothing where there was something, or nothing at all: a "successful" backup of nothing is how
+/// a wrong index pattern or a wiped server goes unnoticed until the restore. Not thrown when the target sets allowEmpty.
+/// </summary>
+public sealed class EmptyBackupException(string target, string what) : Exception(
+    $"Target '{target}': {what}. A backup of nothing is not counted as a backup, and nothing was published. " +
+    $"If the target may really be empty, set 'allowEmpty: true' under targets.{target} in the policy.");
+
+/// <summary>
 /// Writes one backup set: everything goes into <c>&lt;id&gt;.partial/</c>, each file is verified by re-reading it,
 /// <c>manifest.json</c> is written last and the directory is renamed into place in one atomic step. Disposing an
 /// uncommitted writer deletes the partial directory, so a failure never leaves a set that looks whole.

@@ -47,9 +47,17 @@ public static class ScheduleBuilder
         }
         return jobs;
 
+        // With alerts.heartbeat, each job pings /start first and success or /fail (with the first error line) last: the
+        // outside service then alarms when the pings stop, which is how a dead host is noticed. The ping's own
+        // failure is a warning, so it never changes the job's exit code.
         ScheduledJob Job(string name, string? target, string cron, string pipeline) => new(name, target, cron,
             $"$ErrorActionPreference = 'Continue'; $PSStyle.OutputRendering = 'PlainText'; Import-Module \"{modulePath}\"; $Error.Clear(); " +
-            $"\"=== $((Get-Date).ToUniversalTime().ToString('o')) {name}\"; {pipeline}; exit [int]($Error.Count -gt 0)", pipeline);
+            $"\"=== $((Get-Date).ToUniversalTime().ToString('o')) {name}\"; " +
+            (policy.Alerts.Heartbeats.Count == 0
+                ? $"{pipeline}; exit [int]($Error.Count -gt 0)"
+                : $"$started = Get-Date; $null = Send-BackupHeartbeat Start -Job {name} {p}; {pipeline}; $failed = $Error.Count -gt 0; " +
+                  $"$null = Send-BackupHeartbeat $(if ($failed) {{ 'Fail' }} else {{ 'Success' }}) -Job {name} -Duration ((Get-Date) - $started) " +
+                  $"-Message $(if ($failed) {{ [string]$Error[$Error.Count - 1] }} else {{ '' }}) {p}; exit [int]$failed"), pipeline);
     }
 
     private static string Capitalized(string type) => char.ToUpperInvariant(type[0]) + type[1..];

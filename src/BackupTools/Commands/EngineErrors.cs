@@ -24,6 +24,7 @@ internal static class EngineErrors
         MariaBackupFailedException => new ErrorRecord(e, "MariaBackupFailed", ErrorCategory.InvalidResult, target),
         NoFullBackupException => new ErrorRecord(e, "NoFullBackup", ErrorCategory.ObjectNotFound, target),
         BinlogHoleException => new ErrorRecord(e, "BinlogHole", ErrorCategory.InvalidData, target),
+        EmptyBackupException => new ErrorRecord(e, "BackupEmpty", ErrorCategory.InvalidResult, target),
         RestoreWindowException => new ErrorRecord(e, "PointInTimeOutsideWindow", ErrorCategory.InvalidArgument, target),
         RestoreChainException => new ErrorRecord(e, "RestoreChainBroken", ErrorCategory.InvalidData, target),
         RestoreReplaceException => new ErrorRecord(e, "ReplaceRefused", ErrorCategory.ResourceBusy, target),
