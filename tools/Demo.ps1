@@ -54,7 +54,7 @@ config:
 storage: { warningFreePercent: 20, criticalFreePercent: 10 }
 alerts:
   delayGrace: 1h
-  routes: { critical: [phone, sms, slack], warning: [slack, email] }
+  routes: { critical: [], warning: [] }   # no channel yet: the alerting step below adds Slack
 "@ | Set-Content $policy
     $env:BACKUPTOOLS_POLICY = $policy
     Write-Host "`$env:BACKUPTOOLS_POLICY = $policy"

@@ -74,7 +74,6 @@ public sealed class TestServerSet : IDisposable
             storage: {"{"} warningFreePercent: 20, criticalFreePercent: 10 {"}"}
             alerts:
               delayGrace: 1h
-              routes: {"{"} critical: [phone, sms, slack], warning: [slack, email] {"}"}
               channels: {"{"}{"}"}
             """);
         return path;

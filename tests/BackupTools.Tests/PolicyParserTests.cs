@@ -42,7 +42,11 @@ public sealed class PolicyParserTests
         alerts:
           delayGrace: 1h
           routes: { critical: [phone, sms, slack], warning: [slack, email] }
-          channels: {}                       # filled by the alerting issue
+          channels:
+            slack: { webhookUrlEnv: SLACK_URL }
+            email: { host: smtp.example.com, from: backup@example.com, to: [ops@example.com] }
+            sms: { accountSid: AC123, authTokenEnv: TWILIO_TOKEN, from: "+15550001", to: ["+15550002"] }
+            phone: { accountSid: AC123, authTokenEnv: TWILIO_TOKEN, from: "+15550001", to: ["+15550003"] }
         """;
 
     [Fact]
@@ -91,7 +95,7 @@ public sealed class PolicyParserTests
         // 3. unknown key inside a target
         {
             "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    hots: x\n",
-            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings",
+            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty",
             "misspelt target key"
         },
         // 4. a password in the policy
@@ -162,9 +166,15 @@ public sealed class PolicyParserTests
         },
         // 15. unknown alert channel in a route
         {
-            "repository: /backup\ntargets: {}\nalerts:\n  routes: { critical: [phone, pager] }\n",
-            "policy.yml:4:31: alerts.routes.critical: 'pager' is not a channel; use phone, sms, slack, email, webhook",
+            "repository: /backup\ntargets: {}\nalerts:\n  routes: { critical: [pager] }\n",
+            "policy.yml:4:24: alerts.routes.critical: 'pager' is not a channel; use phone, sms, slack, email, webhook",
             "unknown channel"
+        },
+        // 15b. a routed channel nobody configured: its alerts would reach no one
+        {
+            "repository: /backup\ntargets: {}\nalerts:\n  routes: { critical: [sms] }\n",
+            "policy.yml:4:24: alerts.routes.critical: 'sms' has no settings under alerts.channels.sms, so nobody would receive these alerts; add its settings, or remove it from the route",
+            "route without channel settings"
         },
         // 16. YAML syntax error (bad indentation)
         {
@@ -300,7 +310,7 @@ public sealed class PolicyParserTests
         var (_, problems) = PolicyParser.Parse(yaml, File);
         Assert.Equal(
         [
-            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings",
+            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty",
             "policy.yml:5:11: targets.db.port: '0' is not a whole number from 1 to 65535",
             "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
             "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",

@@ -22,7 +22,6 @@ targets:
     retention: { full: 30d, incremental: 7d, binlog: 14d }
 alerts:
   delayGrace: 1h
-  routes: { critical: [phone, sms, slack], warning: [slack, email] }
   channels: {}
 "@ | Set-Content $policy
         function Wait-NextSecond {

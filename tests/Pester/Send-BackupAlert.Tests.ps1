@@ -10,7 +10,7 @@ Describe 'Send-BackupAlert' {
     BeforeEach {
         $dir = New-TestDirectory
         $policy = New-TestPolicy $dir
-        # The test policy routes critical to phone, sms, slack and warning to slack, email; give slack and webhook settings.
+        # The test policy names no routes: the defaults keep the channels configured here (slack; webhook is on no default route).
         (Get-Content $policy -Raw) -replace 'channels: \{\}', "channels: { slack: { webhookUrlEnv: BT_TEST_PESTER_SLACK }, webhook: { url: '$($recorder.Url)/hook' } }" |
             Set-Content $policy
         while ($recorder.Requests.TryDequeue([ref]$null)) { }
@@ -29,19 +29,33 @@ Describe 'Send-BackupAlert' {
         ($req[0].Body | ConvertFrom-Json).text | Should -Match '^<!channel> :rotating_light: \*CRITICAL\* \*main-db full backup failed\*'
     }
 
-    It 'passes over what is fine and reports routed channels that have no settings as errors' {
+    It 'refuses a route naming a channel nobody configured, and passes over what is fine' {
+        $unreachable = Join-Path $dir 'unreachable.yml'
+        (Get-Content $policy -Raw) -replace '(?m)^  channels:', "  routes: { critical: [phone, slack], warning: [slack] }`n  channels:" | Set-Content $unreachable
+        Test-BackupPolicy -Policy $unreachable -ErrorAction SilentlyContinue -ErrorVariable problems | Should -BeFalse
+        "$problems" | Should -Match "alerts.routes.critical: 'phone' has no settings under alerts.channels.phone, so nobody would receive these alerts"
+        # Without routes, the defaults keep only the configured channels: a failure goes to Slack, and no error.
         $cred = [pscredential]::new('backup', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
         $failed = Start-DbBackup main-db -Policy $policy -Credential $cred -ErrorAction SilentlyContinue
-        $out = $failed | Send-BackupAlert -ErrorAction SilentlyContinue -ErrorVariable err
-        ($out | Where-Object Channel -eq 'slack').Status | Should -Be 'Sent'
-        ($out | Where-Object Channel -eq 'phone').Status | Should -Be 'Failed'
-        $err.FullyQualifiedErrorId | Should -Contain 'AlertNotDelivered,BackupTools.Commands.SendBackupAlertCommand'
-        ($err | Select-Object -First 1).Exception.Message | Should -Match 'no alerts.channels.(phone|sms) settings'
-        # The cache has never been backed up: a Warning, routed to slack and email, so -Channel webhook selects nothing.
+        $out = $failed | Send-BackupAlert -ErrorVariable err
+        $out.Channel | Should -Be 'slack'
+        $out.Status | Should -Be 'Sent'
+        $err | Should -BeNullOrEmpty
+        # The cache has never been backed up: a Warning, routed to slack, so -Channel webhook selects nothing.
         Get-BackupStatus -Policy $policy -Target cache | Where-Object { $_ -is [BackupTools.Model.BackupStatus] } |
             Send-BackupAlert -Channel webhook -Policy $policy | Should -BeNullOrEmpty
         Start-DbBackup main-db Binlog -Policy $policy | Send-BackupAlert | Should -BeNullOrEmpty -Because 'a success with nothing to resolve is passed over'
         $recorder.Requests.Where({ $_.Path -eq '/hook' }).Count | Should -Be 0
+    }
+
+    It 'warns when an alert has no channel at all to go to' {
+        $silent = Join-Path $dir 'silent.yml'
+        (Get-Content $policy -Raw) -replace '(?m)^  channels:.*$', '  channels: {}' | Set-Content $silent
+        $null = Test-BackupPolicy -Policy $silent -WarningVariable warned 3>$null
+        "$warned" | Should -Match 'no alert channel is configured for Critical or Warning alerts'
+        $cred = [pscredential]::new('backup', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+        $null = Start-DbBackup main-db -Policy $silent -Credential $cred -ErrorAction SilentlyContinue | Send-BackupAlert -WarningVariable lost 3>$null
+        "$lost" | Should -Match 'has no channel to go to.*Nobody was told'
     }
 
     It '-WhatIf sends nothing, and the next real run still sends' {

@@ -308,25 +308,34 @@ public static partial class PolicyParser
             policy = policy with { DelayGrace = grace };
         if (PolicyNode.Child(map, "repeatEvery") is { } e && r.DurationValue(e, "alerts.repeatEvery") is { } every)
             policy = policy with { RepeatEvery = every };
-        if (r.Mapping(PolicyNode.Child(map, "routes"), "alerts.routes", required: false, map) is { } routes)
-        {
-            r.RejectUnknownKeys(routes, "alerts.routes", RouteKeys);
-            policy = policy with
-            {
-                CriticalRoute = Channels(r, routes, "critical"),
-                WarningRoute = Channels(r, routes, "warning"),
-            };
-        }
         if (r.Mapping(PolicyNode.Child(map, "channels"), "alerts.channels", required: false, map) is { } channels)
         {
             r.RejectUnknownKeys(channels, "alerts.channels", ChannelNames);
             policy = policy with { Channels = ReadChannels(r, channels) };
         }
+        var configured = PolicyNode.Child(map, "channels") is YamlMappingNode given
+            ? given.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? "").ToHashSet(StringComparer.Ordinal)
+            : [];
+        if (r.Mapping(PolicyNode.Child(map, "routes"), "alerts.routes", required: false, map) is { } routes)
+        {
+            r.RejectUnknownKeys(routes, "alerts.routes", RouteKeys);
+            policy = policy with
+            {
+                CriticalRoute = Channels(r, routes, "critical", configured),
+                WarningRoute = Channels(r, routes, "warning", configured),
+            };
+        }
+        else // the default routes, narrowed to the channels that have settings: a route nobody can receive is no route
+            policy = policy with
+            {
+                CriticalRoute = policy.CriticalRoute.Where(configured.Contains).ToList(),
+                WarningRoute = policy.WarningRoute.Where(configured.Contains).ToList(),
+            };
         if (PolicyNode.Child(map, "heartbeat") is { } heartbeat) policy = policy with { Heartbeats = ReadHeartbeats(r, heartbeat) };
         return policy;
     }
 
-    private static IReadOnlyList<string> Channels(PolicyNode r, YamlMappingNode routes, string severity)
+    private static IReadOnlyList<string> Channels(PolicyNode r, YamlMappingNode routes, string severity, IReadOnlySet<string> configured)
     {
         var key = "alerts.routes." + severity;
         var names = r.TextList(routes, severity, key);
@@ -334,6 +343,9 @@ public static partial class PolicyParser
         for (var i = 0; i < names.Count; i++)
             if (!ChannelNames.Contains(names[i]))
                 r.Problem(node!.Children[i], key, $"'{names[i]}' is not a channel; use {string.Join(", ", ChannelNames)}");
+            else if (!configured.Contains(names[i]))
+                r.Problem(node!.Children[i], key,
+                    $"'{names[i]}' has no settings under alerts.channels.{names[i]}, so nobody would receive these alerts; add its settings, or remove it from the route");
         return names;
     }
 }

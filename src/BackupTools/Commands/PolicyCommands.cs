@@ -45,7 +45,7 @@ public sealed class TestBackupPolicyCommand : AsyncPSCmdlet
             WriteObjectAsync(false);
             return Task.CompletedTask;
         }
-        var (_, problems) = PolicyParser.Parse(File.ReadAllText(path), path);
+        var (parsed, problems) = PolicyParser.Parse(File.ReadAllText(path), path);
         foreach (var problem in problems)
             WriteErrorAsync(new ErrorRecord(new InvalidDataException(problem.ToString()), "PolicyProblem", ErrorCategory.InvalidData, problem)
             {
@@ -55,6 +55,10 @@ public sealed class TestBackupPolicyCommand : AsyncPSCmdlet
                 },
             });
         WriteVerboseAsync(problems.Count == 0 ? $"{path}: no problems." : $"{path}: {problems.Count} problem(s).");
+        if (parsed is { } valid && (valid.Alerts.CriticalRoute.Count == 0 || valid.Alerts.WarningRoute.Count == 0))
+            WriteWarningAsync($"{path}: no alert channel is configured for " +
+                              (valid.Alerts.CriticalRoute.Count == 0 && valid.Alerts.WarningRoute.Count == 0 ? "Critical or Warning" : valid.Alerts.CriticalRoute.Count == 0 ? "Critical" : "Warning") +
+                              " alerts, so a failed backup would reach nobody. Add alerts.channels (slack, email, sms, phone or webhook) and route them.");
         WriteObjectAsync(problems.Count == 0);
         return Task.CompletedTask;
     }

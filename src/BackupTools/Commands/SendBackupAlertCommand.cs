@@ -39,6 +39,11 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
         }
         _dispatcher ??= new AlertDispatcher(LoadPolicy().Repository, LoadPolicy().Alerts, Channel, Force,
             (channel, a, resolved) => ShouldProcessAsync(channel, (resolved ? "Send 'resolved' for " : $"Send {a.Severity} alert ") + a.Title));
+        var policy = LoadPolicy();
+        var route = alert.Severity == AlertSeverity.Critical ? policy.Alerts.CriticalRoute : policy.Alerts.WarningRoute;
+        if (alert.Severity != AlertSeverity.None && route.Count == 0)
+            WriteWarningAsync($"{alert.Severity} alert '{alert.Title}' has no channel to go to: the policy {policy.Path} configures no alert channel " +
+                              $"for {alert.Severity} (alerts.routes and alerts.channels). Nobody was told.");
         foreach (var d in await _dispatcher.DispatchAsync(alert, CancelToken))
         {
             if (d.Status == DeliveryStatus.Failed)
