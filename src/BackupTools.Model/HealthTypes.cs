@@ -55,3 +55,17 @@ public sealed record StorageStatus
     public DateTime AsOf { get; init; }
     public string? PolicyPath { get; init; }
 }
+
+/// <summary>How ready a target is for what its first scheduled run needs.</summary>
+public enum ReadinessLevel { Ok, Warning, Error }
+
+/// <summary>One check of Test-BackupTarget -Readiness: what was checked, what was found, and the fix (the SQL or config line).</summary>
+public sealed record ReadinessFinding
+{
+    public required string Target { get; init; }
+    public required string Check { get; init; }
+    public required ReadinessLevel Level { get; init; }
+    public required string Detail { get; init; }
+    public string? Fix { get; init; }
+    public string? PolicyPath { get; init; }
+}

@@ -110,6 +110,9 @@ public sealed class FakeElasticsearch : LoopbackHttpServer
                 ? (200, new JsonObject { [repo] = r.DeepClone() }.ToJsonString())
                 : (404, Error("repository_missing_exception", $"[{repo}] missing")),
             ("PUT", ["_snapshot", var repo]) => RegisterRepository(repo, body),
+            ("POST", ["_snapshot", var repo, "_verify"]) => Repositories.ContainsKey(repo)
+                ? (200, """{"nodes":{"fake-node-id":{"name":"fake-node"}}}""")
+                : (404, Error("repository_missing_exception", $"[{repo}] missing")),
             ("PUT" or "POST", ["_snapshot", var repo, var snap]) => CreateSnapshot(repo, snap, body),
             ("GET", ["_snapshot", var repo, var snap]) => GetSnapshot(repo, snap),
             ("GET", ["_snapshot", var repo, var snap, "_status"]) => SnapshotStatus(repo, snap),

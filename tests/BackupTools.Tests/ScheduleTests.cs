@@ -31,7 +31,7 @@ public sealed class ScheduleTests
     {
         var jobs = ScheduleBuilder.Build(Policy(), "/opt/bt/BackupTools.psd1", null);
         Assert.Equal(["main-db-binlog", "main-db-full", "main-db-incremental", "main-db-test-restore", "search-snapshot",
-                      "retention", "status-alerts", "config-files", "model-llm"], jobs.Select(j => j.Name));
+                      "retention", "status-alerts", "readiness", "config-files", "model-llm"], jobs.Select(j => j.Name));
         var full = jobs.Single(j => j.Name == "main-db-full");
         Assert.Equal(("0 2 * * *", "main-db"), (full.Schedule, full.Target));
         Assert.Contains("Start-DbBackup -Target \"main-db\" -Type Full -SkipIfBusy -Policy \"/etc/backuptools/policy.yml\" | Send-BackupAlert", full.Script);

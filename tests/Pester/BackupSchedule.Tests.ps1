@@ -22,8 +22,7 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         # Something for the search snapshot to hold: a snapshot of nothing is a failure.
         $global:BackupToolsTestServers.Elasticsearch.Indices['schedule-test'] = 'open'
         (Get-Content $policy -Raw) -replace 'passwordEnv: BT_TEST_DB_PASSWORD', "passwordFile: $secret" `
-            -replace 'routes: \{[^}]*\}', 'routes: { critical: [webhook], warning: [webhook] }' `
-            -replace 'channels: \{\}', "channels: { webhook: { url: '$($recorder.Url)/hook' } }`n  heartbeat: { url: '$($recorder.Url)/hc/check-1' }" `
+            -replace 'channels: \{\}', "routes: { critical: [webhook], warning: [webhook] }`n  channels: { webhook: { url: '$($recorder.Url)/hook' } }`n  heartbeat: { url: '$($recorder.Url)/hc/check-1' }" `
             -replace 'snapshotRepository: backups', "snapshotRepository: backups`n    snapshotRepositorySettings: { type: fs, location: /mnt/es }" | Set-Content $policy
         "`nmetrics: { path: $dir/backuptools.prom }`nconfig: { paths: [$dir/etc] }" | Add-Content $policy
         # A scheduled target no job here ever backs up: the status job always has a Warning to send, whatever the
@@ -79,7 +78,7 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
     }
 
     It 'runs every other generated job the way cron does, each exiting 0 and doing its work' {
-        foreach ($job in 'main-db-incremental', 'main-db-binlog', 'cache-snapshot', 'search-snapshot', 'config-files', 'metrics', 'main-db-test-restore', 'cache-test-restore') {
+        foreach ($job in 'main-db-incremental', 'main-db-binlog', 'cache-snapshot', 'search-snapshot', 'config-files', 'metrics', 'main-db-test-restore', 'cache-test-restore', 'readiness') {
             $code = Invoke-AsCron $cron $job
             $code | Should -Be 0 -Because "the $job job should succeed; its log: $(Get-Content (Join-Path $dir "repo/_logs/$job.log") -Raw -ErrorAction Ignore)"
         }
@@ -107,7 +106,7 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         while ($recorder.Requests.TryDequeue([ref]$null)) { }
         (Get-Content $policy -Raw) -replace 'passwordFile: .*', 'passwordEnv: BT_TEST_NO_SUCH_VARIABLE' | Set-Content (Join-Path $dir 'failing.yml')
         $failingCron = Join-Path $dir 'failing'
-        $null = Register-BackupSchedule main-db -Policy (Join-Path $dir 'failing.yml') -CronFile $failingCron -PwshPath $pwsh
+        $null = Register-BackupSchedule main-db -Policy (Join-Path $dir 'failing.yml') -CronFile $failingCron -PwshPath $pwsh -Force 3>$null
         Invoke-AsCron $failingCron 'main-db-binlog' | Should -Be 1
         $pings = @($recorder.Requests | Where-Object Path -like '/hc/*')
         $pings.Path | Should -Be @('/hc/check-1/start', '/hc/check-1/fail')
@@ -117,7 +116,7 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
     It 'exits non-zero when the job fails' {
         (Get-Content $policy -Raw) -replace 'passwordFile: .*', 'passwordEnv: BT_TEST_NO_SUCH_VARIABLE' | Set-Content (Join-Path $dir 'bad.yml')
         $badCron = Join-Path $dir 'bad'
-        $null = Register-BackupSchedule main-db -Policy (Join-Path $dir 'bad.yml') -CronFile $badCron -PwshPath $pwsh
+        $null = Register-BackupSchedule main-db -Policy (Join-Path $dir 'bad.yml') -CronFile $badCron -PwshPath $pwsh -Force 3>$null
         Invoke-AsCron $badCron 'main-db-full' | Should -Be 1
         Get-Content (Join-Path $dir 'repo/_logs/main-db-full.log') -Raw | Should -Match 'BT_TEST_NO_SUCH_VARIABLE'
     }
@@ -152,6 +151,18 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         $err = { Register-BackupSchedule -Policy $policy -CronFile $refused -PwshPath /bin/false } | Should -Throw -PassThru
         $err.Exception.Message | Should -Match 'the way cron starts it'
         Get-Content $refused | Should -Be '# untouched'
+    }
+
+    It 'refuses to register when a target is not ready (here: its password is unavailable), unless -Force' {
+        (Get-Content $policy -Raw) -replace 'passwordFile: .*', 'passwordEnv: BT_TEST_NO_SUCH_VARIABLE' | Set-Content (Join-Path $dir 'unready.yml')
+        $unready = Join-Path $dir 'unready'
+        $err = { Register-BackupSchedule main-db -Policy (Join-Path $dir 'unready.yml') -CronFile $unready -PwshPath $pwsh } | Should -Throw -PassThru
+        $err.Exception.Message | Should -Match 'Nothing was registered: the first runs would fail'
+        $err.Exception.Message | Should -Match 'main-db password: .*BT_TEST_NO_SUCH_VARIABLE'
+        Test-Path $unready | Should -BeFalse
+        $null = Register-BackupSchedule main-db -Policy (Join-Path $dir 'unready.yml') -CronFile $unready -PwshPath $pwsh -Force -WarningVariable warned 3>$null
+        "$warned" | Should -Match 'despite readiness errors'
+        (Get-BackupSchedule -CronFile $unready).Count | Should -BeGreaterThan 0
     }
 
     It 'keeps two policies'' jobs apart on one host, and Get-/Unregister-BackupSchedule take -Policy' {

@@ -34,6 +34,9 @@ public static class AlertBuilder
             $"{v.Target} {v.Type} backup {v.Id} is {v.Status.ToString().ToLowerInvariant()}", $"{v.File}: {v.Detail}", DateTime.UtcNow),
         RestoreResult r => new Alert($"{r.Target}|restore-test", r.Validated ? "Ok" : "Failed", r.Validated ? AlertSeverity.None : AlertSeverity.Critical,
             $"{r.Target} test restore {(r.Validated ? "passed" : "failed")}", $"{r.Target}: restore to {r.PointInTime:u}: {r.Validation}", DateTime.UtcNow),
+        ReadinessFinding f => new Alert($"{f.Target}|readiness|{f.Check}", f.Level.ToString(),
+            f.Level switch { ReadinessLevel.Error => AlertSeverity.Critical, ReadinessLevel.Warning => AlertSeverity.Warning, _ => AlertSeverity.None },
+            $"{f.Target} is {(f.Level == ReadinessLevel.Ok ? "ready" : "not ready")}: {f.Check}", f.Fix is null ? f.Detail : $"{f.Detail}. Fix: {f.Fix}", DateTime.UtcNow),
         _ => null,
     };
 }

@@ -100,7 +100,7 @@ public static partial class PolicyParser
 
     /// <summary>Names of housekeeping jobs (and their prefixes): a target so named would be mistaken for one in schedules and logs.</summary>
     public static readonly IReadOnlySet<string> ReservedTargetNames =
-        new HashSet<string>(["retention", "status", "status-alerts", "config", "config-files", "metrics", "model"], StringComparer.OrdinalIgnoreCase);
+        new HashSet<string>(["retention", "status", "status-alerts", "readiness", "config", "config-files", "metrics", "model"], StringComparer.OrdinalIgnoreCase);
 
     private static List<TargetPolicy> ReadTargets(PolicyNode r, YamlMappingNode root, bool required)
     {

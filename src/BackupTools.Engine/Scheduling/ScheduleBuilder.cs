@@ -19,6 +19,7 @@ public static class ScheduleBuilder
 {
     public const string RetentionSchedule = "30 3 * * *", StatusSchedule = "*/15 * * * *", ConfigSchedule = "0 * * * *";
     public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0", MetricsSchedule = "*/5 * * * *";
+    public const string ReadinessSchedule = "10 6 * * *";
 
     public static IReadOnlyList<ScheduledJob> Build(BackupPolicy policy, string modulePath, IReadOnlyCollection<string>? targets)
     {
@@ -40,6 +41,8 @@ public static class ScheduleBuilder
         {
             jobs.Add(Job("retention", null, RetentionSchedule, $"Remove-ExpiredBackup {p} -Confirm:$false"));
             jobs.Add(Job("status-alerts", null, StatusSchedule, $"Get-BackupStatus {p} | Send-BackupAlert {p}"));
+            // Daily: a change on a server (binlog_format=MIXED, a revoked privilege, a shorter log expiry) alerts before a backup fails.
+            if (policy.Targets.Count > 0) jobs.Add(Job("readiness", null, ReadinessSchedule, $"Test-BackupTarget -Readiness {p} | Send-BackupAlert {p}"));
             if (policy.ConfigPaths.Count > 0) jobs.Add(Job("config-files", null, ConfigSchedule, $"Backup-ConfigFile {p}"));
             if (policy.MetricsPath is { } metrics) jobs.Add(Job("metrics", null, MetricsSchedule, $"Export-BackupMetric -Path \"{metrics}\" {p}"));
             foreach (var m in policy.Models)

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using BackupTools.Engine.Scheduling;
+using BackupTools.Engine.Targets;
 using BackupTools.Model;
 
 namespace BackupTools.Commands;
@@ -62,6 +63,10 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
     [ValidateNotNullOrEmpty]
     public string? CronFile { get; set; }
 
+    /// <summary>Register even when Test-BackupTarget -Readiness finds errors (they are still written as warnings).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     /// <summary>Windows: the account the tasks run as, whether or not it is logged on.</summary>
     [Parameter]
     [Credential]
@@ -107,6 +112,7 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             if (await ShouldProcessAsync(location, $"Schedule {job.Name}: \"{job.Schedule}\" {job.Pipeline}"))
                 lines.Add(CronTable.Line(job, launcher, logs, user, policy.Path));
         if (lines.Count == 0) return;
+        await CheckReadinessAsync(policy);
         // One line's way of starting pwsh, run exactly as cron would, before anything is written.
         await PwshLauncher.ProbeAsync(launcher, _modulePath, user is null ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) : "/root",
             user ?? Environment.UserName, CancelToken);
@@ -121,6 +127,34 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         await ScheduleStore.WriteAsync(Scope, _cronFile, merged, CancelToken);
         foreach (var e in CronTable.Read(merged, Scope == ScheduleScope.System, DateTime.UtcNow).Where(e => e.Policy == policy.Path && replaced.Contains(e.Name)))
             WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
+    }
+
+    /// <summary>
+    /// Readiness of the targets being scheduled, before anything is written: a schedule whose first run is bound to
+    /// fail (binlog_format=STATEMENT, a missing privilege, logs that expire before they are archived) is refused unless -Force.
+    /// </summary>
+    private async Task CheckReadinessAsync(BackupPolicy policy)
+    {
+        var errors = new List<ReadinessFinding>();
+        foreach (var target in policy.Targets.Where(t => _targets.Count == 0 || _targets.Contains(t.Name, StringComparer.OrdinalIgnoreCase)))
+        {
+            string? password;
+            try { password = SecretResolver.Resolve(target, null); }
+            catch (SecretUnavailableException e)
+            {
+                errors.Add(new ReadinessFinding { Target = target.Name, Check = "password", Level = ReadinessLevel.Error, Detail = e.Message });
+                continue;
+            }
+            errors.AddRange((await ReadinessCheck.RunAsync(target, password, policy.Repository, TimeSpan.FromSeconds(5), CancelToken)).Where(f => f.Level == ReadinessLevel.Error));
+        }
+        if (errors.Count == 0) return;
+        var text = string.Join(Environment.NewLine, errors.Select(f => $"  {f.Target} {f.Check}: {f.Detail}" + (f.Fix is null ? "" : $" Fix: {f.Fix}")));
+        if (Force)
+        {
+            WriteWarningAsync($"Registering despite readiness errors (-Force):{Environment.NewLine}{text}");
+            return;
+        }
+        throw new ScheduleException($"Nothing was registered: the first runs would fail. Fix these (Test-BackupTarget -Readiness shows every check), or give -Force:{Environment.NewLine}{text}");
     }
 
     private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs)

@@ -8,7 +8,7 @@ namespace BackupTools.Commands;
 /// Send-BackupHeartbeat: pings the policy's alerts.heartbeat push URLs (healthchecks.io style: /start, success, /fail),
 /// so that an outside service notices when this host stops running its jobs at all. Every scheduled job calls it.
 /// </summary>
-[Cmdlet(VerbsCommunications.Send, "BackupHeartbeat", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsCommunications.Send, "BackupHeartbeat", DefaultParameterSetName = "Default", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(AlertDelivery))]
 public sealed class SendBackupHeartbeatCommand : PolicyCmdlet
 {

@@ -4,9 +4,12 @@ using BackupTools.Model;
 
 namespace BackupTools.Commands;
 
-/// <summary>Test-BackupTarget: can each target be reached and logged in to, with the engine's own client.</summary>
+/// <summary>
+/// Test-BackupTarget: can each target be reached and logged in to, with the engine's own client; with -Readiness,
+/// is it ready for what its first scheduled run needs (one finding per check, with the fix).
+/// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "BackupTarget", DefaultParameterSetName = DefaultSet)]
-[OutputType(typeof(TargetCheck))]
+[OutputType(typeof(TargetCheck), typeof(ReadinessFinding))]
 public sealed class TestBackupTargetCommand : PolicyCmdlet
 {
     private const string DefaultSet = "Default";
@@ -27,6 +30,10 @@ public sealed class TestBackupTargetCommand : PolicyCmdlet
     [ValidateRange(1, 300)]
     public int TimeoutSec { get; set; } = 5;
 
+    /// <summary>Check what the first scheduled run needs (binlog format and expiry, privileges, ACLs, snapshot repository, room), not only the login.</summary>
+    [Parameter]
+    public SwitchParameter Readiness { get; set; }
+
     protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
@@ -43,7 +50,13 @@ public sealed class TestBackupTargetCommand : PolicyCmdlet
                 continue;
             }
             WriteVerboseAsync($"Checking {target.Name} ({target.Engine}) at {target.Endpoint}");
-            WriteObjectAsync(await TargetProbe.CheckAsync(target, password, TimeSpan.FromSeconds(TimeoutSec), CancelToken));
+            if (!Readiness)
+            {
+                WriteObjectAsync(await TargetProbe.CheckAsync(target, password, TimeSpan.FromSeconds(TimeoutSec), CancelToken));
+                continue;
+            }
+            foreach (var finding in await ReadinessCheck.RunAsync(target, password, policy.Repository, TimeSpan.FromSeconds(TimeoutSec), CancelToken))
+                WriteObjectAsync(finding with { PolicyPath = policy.Path });
         }
     }
 }
