@@ -121,10 +121,14 @@ public sealed class ScheduleTests
         XNamespace ns = "http://schemas.microsoft.com/windows/2004/02/mit/task";
         foreach (var job in jobs)
         {
-            var xml = XDocument.Parse(TaskSchedulerXml.Build(job, @"C:\Program Files\PowerShell\7\pwsh.exe", @"D:\backup\_logs", @"CORP\svc-backup", new DateTime(2026, 11, 26)));
+            var xml = XDocument.Parse(TaskSchedulerXml.Build(job, @"C:\Program Files\PowerShell\7\pwsh.exe", @"D:\backup\_logs", @"CORP\svc-backup", @"C:\ProgramData\BackupTools\policy.yml", new DateTime(2026, 11, 26)));
             var task = xml.Root!;
             Assert.Equal("1.2", task.Attribute("version")!.Value);
-            Assert.Equal(@"\BackupTools\" + job.Name, task.Element(ns + "RegistrationInfo")!.Element(ns + "URI")!.Value);
+            var folder = TaskSchedulerXml.FolderFor(@"C:\ProgramData\BackupTools\policy.yml");
+            Assert.Matches(@"^\\BackupTools\\[0-9A-F]{8}\\$", folder);
+            Assert.NotEqual(folder, TaskSchedulerXml.FolderFor(@"C:\ProgramData\BackupTools\other.yml")); // two policies, two folders
+            Assert.Equal(folder + job.Name, task.Element(ns + "RegistrationInfo")!.Element(ns + "URI")!.Value);
+            Assert.EndsWith($"target={job.Target ?? "-"} policy=C:\\ProgramData\\BackupTools\\policy.yml", task.Element(ns + "RegistrationInfo")!.Element(ns + "Description")!.Value);
             var principal = task.Element(ns + "Principals")!.Element(ns + "Principal")!;
             Assert.Equal(("CORP\\svc-backup", "Password"), (principal.Element(ns + "UserId")!.Value, principal.Element(ns + "LogonType")!.Value));
             Assert.Equal("IgnoreNew", task.Element(ns + "Settings")!.Element(ns + "MultipleInstancesPolicy")!.Value);
@@ -133,13 +137,13 @@ public sealed class ScheduleTests
             Assert.Contains(job.Name + ".log", exec.Element(ns + "Arguments")!.Value);
             Assert.NotNull(task.Element(ns + "Triggers")!.Element(ns + "CalendarTrigger")!.Element(ns + "StartBoundary"));
         }
-        XElement Trigger(string name) => XDocument.Parse(TaskSchedulerXml.Build(jobs.Single(j => j.Name == name), "p", "l", "a", new DateTime(2026, 11, 26)))
+        XElement Trigger(string name) => XDocument.Parse(TaskSchedulerXml.Build(jobs.Single(j => j.Name == name), "p", "l", "a", "/p.yml", new DateTime(2026, 11, 26)))
             .Root!.Element(ns + "Triggers")!.Element(ns + "CalendarTrigger")!;
         Assert.Equal("2026-11-26T02:00:00", Trigger("main-db-full").Element(ns + "StartBoundary")!.Value);
         Assert.Equal("PT6H", Trigger("main-db-incremental").Descendants(ns + "Interval").Single().Value);
         Assert.Equal("PT15M", Trigger("main-db-binlog").Descendants(ns + "Interval").Single().Value);
         Assert.Equal(["Monday", "Thursday"], Trigger("search-snapshot").Descendants(ns + "DaysOfWeek").Single().Elements().Select(e => e.Name.LocalName));
         var odd = new ScheduledJob("odd", null, "0 0 1 * *", "x", "x");
-        Assert.Contains("no Task Scheduler equivalent", Assert.Throws<ScheduleException>(() => TaskSchedulerXml.Build(odd, "p", "l", "a")).Message);
+        Assert.Contains("no Task Scheduler equivalent", Assert.Throws<ScheduleException>(() => TaskSchedulerXml.Build(odd, "p", "l", "a", "/p.yml")).Message);
     }
 }

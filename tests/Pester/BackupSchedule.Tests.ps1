@@ -92,7 +92,12 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
 
     It 'runs the status and retention jobs the way cron does' {
         Invoke-AsCron $cron 'status-alerts' | Should -Be 0
-        @($recorder.Requests | Where-Object Path -eq '/hook').Count | Should -BeGreaterThan 0 -Because 'the status job pipes into Send-BackupAlert (cold has never been backed up)'
+        $hooks = @($recorder.Requests | Where-Object Path -eq '/hook')
+        $hooks.Body -match 'TEST from BackupTools' | Should -Not -BeNullOrEmpty -Because 'the first status run after registering sends a test message through every channel'
+        $hooks.Body -match 'cold snapshot' | Should -Not -BeNullOrEmpty -Because 'the status job pipes into Send-BackupAlert (cold has never been backed up)'
+        while ($recorder.Requests.TryDequeue([ref]$null)) { }
+        Invoke-AsCron $cron 'status-alerts' | Should -Be 0
+        @($recorder.Requests | Where-Object { $_.Path -eq '/hook' -and $_.Body -match 'TEST from' }).Count | Should -Be 0 -Because 'the test message goes out once'
         Invoke-AsCron $cron 'retention' | Should -Be 0
         Get-Content (Join-Path $dir 'repo/_logs/retention.log') -Raw | Should -Match 'main-db: removed 0 backup'
     }

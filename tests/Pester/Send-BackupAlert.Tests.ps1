@@ -58,6 +58,16 @@ Describe 'Send-BackupAlert' {
         "$lost" | Should -Match 'has no channel to go to.*Nobody was told'
     }
 
+    It '-Test sends a marked test message through every configured channel, whatever the routes' {
+        $out = Send-BackupAlert -Test -Policy $policy
+        $out.Channel | Sort-Object | Should -Be @('slack', 'webhook')
+        $out.Status | Sort-Object -Unique | Should -Be 'Sent'
+        $bodies = @($recorder.Requests).Body -join "`n"
+        $bodies | Should -Match 'TEST from BackupTools on \S+: please ignore'
+        @($recorder.Requests).Count | Should -Be 2
+        (Send-BackupAlert -Test -Policy $policy).Status | Sort-Object -Unique | Should -Be 'Sent' -Because 'a test is never deduplicated'
+    }
+
     It '-WhatIf sends nothing, and the next real run still sends' {
         $cred = [pscredential]::new('backup', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
         $failed = Start-DbBackup main-db -Policy $policy -Credential $cred -ErrorAction SilentlyContinue

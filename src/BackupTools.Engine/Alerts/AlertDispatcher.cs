@@ -57,6 +57,21 @@ public sealed class AlertDispatcher(string repositoryRoot, AlertPolicy policy, I
 
     public void Save() => _store.Save();
 
+    /// <summary>
+    /// A clearly marked test message through every configured channel (or the selected ones), whatever the routes,
+    /// never deduplicated or remembered: alerting proven before it is needed.
+    /// </summary>
+    public async Task<IReadOnlyList<AlertDelivery>> SendTestAsync(CancellationToken ct)
+    {
+        var alert = new Alert($"test|{Environment.MachineName}", "Test", AlertSeverity.Warning,
+            $"TEST from BackupTools on {Environment.MachineName}: please ignore",
+            "This is a test of the backup alerting (Send-BackupAlert -Test). If you read it, this channel reaches you. Nothing is wrong.", Now);
+        var deliveries = new List<AlertDelivery>();
+        foreach (var name in policy.Channels.Keys.Where(Selected).Order(StringComparer.Ordinal))
+            deliveries.Add(await DeliverAsync(name, alert, alert.Key, resolved: false, ct));
+        return deliveries;
+    }
+
     private bool Selected(string channel) => onlyChannels is null || onlyChannels.Contains(channel, StringComparer.OrdinalIgnoreCase);
 
     private async Task<AlertDelivery> DeliverAsync(string name, Alert alert, string key, bool resolved, CancellationToken ct)

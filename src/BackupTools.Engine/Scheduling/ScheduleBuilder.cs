@@ -40,7 +40,12 @@ public static class ScheduleBuilder
         if (targets is null)
         {
             jobs.Add(Job("retention", null, RetentionSchedule, $"Remove-ExpiredBackup {p} -Confirm:$false"));
-            jobs.Add(Job("status-alerts", null, StatusSchedule, $"Get-BackupStatus {p} | Send-BackupAlert {p}"));
+            // The first status run after registering sends a test message through every channel: alerting proven
+            // from the job's own environment (cron's), before anything goes wrong.
+            var pending = AlertTestPending(policy.Repository);
+            jobs.Add(Job("status-alerts", null, StatusSchedule,
+                $"if (Test-Path -LiteralPath \"{pending}\") {{ Remove-Item -LiteralPath \"{pending}\"; Send-BackupAlert -Test {p} }}; " +
+                $"Get-BackupStatus {p} | Send-BackupAlert {p}"));
             // Daily: a change on a server (binlog_format=MIXED, a revoked privilege, a shorter log expiry) alerts before a backup fails.
             if (policy.Targets.Count > 0) jobs.Add(Job("readiness", null, ReadinessSchedule, $"Test-BackupTarget -Readiness {p} | Send-BackupAlert {p}"));
             if (policy.ConfigPaths.Count > 0) jobs.Add(Job("config-files", null, ConfigSchedule, $"Backup-ConfigFile {p}"));
@@ -62,6 +67,9 @@ public static class ScheduleBuilder
                   $"$null = Send-BackupHeartbeat $(if ($failed) {{ 'Fail' }} else {{ 'Success' }}) -Job {name} -Duration ((Get-Date) - $started) " +
                   $"-Message $(if ($failed) {{ [string]$Error[$Error.Count - 1] }} else {{ '' }}) {p}; exit [int]$failed"), pipeline);
     }
+
+    /// <summary>Written by Register-BackupSchedule; the next status job sends a test alert and removes it.</summary>
+    public static string AlertTestPending(string repositoryRoot) => Path.Combine(CronTable.LogDirectory(repositoryRoot), "alert-test.pending");
 
     private static string Capitalized(string type) => char.ToUpperInvariant(type[0]) + type[1..];
 }

@@ -5,7 +5,9 @@ using System.Text.RegularExpressions;
 namespace BackupTools.Engine.Scheduling;
 
 /// <summary>
-/// A Windows Task Scheduler task (schema 1.2) for one job, registered as \BackupTools\&lt;job&gt;: runs whether the user
+/// A Windows Task Scheduler task (schema 1.2) for one job, registered as \BackupTools\&lt;policy id&gt;\&lt;job&gt; (each policy's
+/// jobs in a folder of their own, so two policies on one host never replace each other's tasks; the description names
+/// the policy and the target, as the cron marker does): runs whether the user
 /// is logged on or not (LogonType Password), never starts a second instance while one runs (IgnoreNew), and stops
 /// after 3 days. The cron expressions our schedules use are translated: daily at a time, weekly on days at a time,
 /// and every N minutes or hours; anything else is refused with the expression named.
@@ -14,10 +16,14 @@ public static partial class TaskSchedulerXml
 {
     public const string Folder = @"\BackupTools\";
 
+    /// <summary>The folder of one policy's tasks: \BackupTools\&lt;first 8 hex digits of the SHA-256 of its path&gt;\.</summary>
+    public static string FolderFor(string policyPath) =>
+        Folder + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(policyPath.ToLowerInvariant())))[..8] + @"\";
+
     [GeneratedRegex(@"^\*/(\d+)$")]
     private static partial Regex Every();
 
-    public static string Build(ScheduledJob job, string pwshPath, string logDirectory, string account, DateTime? start = null)
+    public static string Build(ScheduledJob job, string pwshPath, string logDirectory, string account, string policyPath, DateTime? start = null)
     {
         var arguments = $"-NoProfile -NonInteractive -Command \"& {{ {job.Script.Replace("\"", "\\\"")} }} *>> '{Path.Combine(logDirectory, job.Name + ".log")}'\"";
         return $"""
@@ -25,8 +31,8 @@ public static partial class TaskSchedulerXml
             <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
               <RegistrationInfo>
                 <Author>BackupTools</Author>
-                <Description>{SecurityElement.Escape($"BackupTools job {job.Name}: {job.Schedule} (cron)")}</Description>
-                <URI>{SecurityElement.Escape(Folder + job.Name)}</URI>
+                <Description>{SecurityElement.Escape($"BackupTools job {job.Name}: {job.Schedule} (cron) target={job.Target ?? "-"} policy={policyPath}")}</Description>
+                <URI>{SecurityElement.Escape(FolderFor(policyPath) + job.Name)}</URI>
               </RegistrationInfo>
               <Triggers>
             {Trigger(job.Schedule, start ?? DateTime.Today)}

@@ -102,7 +102,7 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         var logs = CronTable.LogDirectory(policy.Repository);
         if (OperatingSystem.IsWindows())
         {
-            await RegisterTasksAsync(jobs, launcher[0], logs);
+            await RegisterTasksAsync(jobs, launcher[0], logs, policy.Path);
             return;
         }
         var location = ScheduleStore.Location(Scope, _cronFile);
@@ -125,6 +125,8 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             ? replaced.Contains(e.Name)
             : e.BelongsTo(policy.Path, _targets.Count > 0 ? _targets : null));
         await ScheduleStore.WriteAsync(Scope, _cronFile, merged, CancelToken);
+        if (jobs.Any(j => j.Name == "status-alerts"))
+            await File.WriteAllTextAsync(ScheduleBuilder.AlertTestPending(policy.Repository), DateTime.UtcNow.ToString("o"), CancelToken);
         foreach (var e in CronTable.Read(merged, Scope == ScheduleScope.System, DateTime.UtcNow).Where(e => e.Policy == policy.Path && replaced.Contains(e.Name)))
             WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
     }
@@ -157,26 +159,27 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         throw new ScheduleException($"Nothing was registered: the first runs would fail. Fix these (Test-BackupTarget -Readiness shows every check), or give -Force:{Environment.NewLine}{text}");
     }
 
-    private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs)
+    private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs, string policyPath)
     {
         if (Credential is null && !IsWhatIf)
             throw new ArgumentException("On Windows the tasks run whether or not the account is logged on, which needs its password: give -Credential.");
         var account = Credential?.UserName ?? Environment.UserName;
         foreach (var job in jobs)
         {
-            var xml = TaskSchedulerXml.Build(job, pwsh, logs, account);
-            if (!await ShouldProcessAsync(TaskSchedulerXml.Folder + job.Name, $"Register task \"{job.Schedule}\" {job.Pipeline}")) continue;
+            var xml = TaskSchedulerXml.Build(job, pwsh, logs, account, policyPath);
+            var folder = TaskSchedulerXml.FolderFor(policyPath);
+            if (!await ShouldProcessAsync(folder + job.Name, $"Register task \"{job.Schedule}\" {job.Pipeline}")) continue;
             // Through the ScheduledTasks module (inbox on Windows): the password goes to Task Scheduler in-process,
             // never on a command line as schtasks.exe /RP would put it.
             var password = Credential!.GetNetworkCredential().Password;
             await InvokeOnPipelineAsync(() => InvokeCommand.InvokeScript(
-                "param($name, $xml, $user, $password) Import-Module ScheduledTasks -ErrorAction Stop; " +
-                "Register-ScheduledTask -TaskPath '\\BackupTools\\' -TaskName $name -Xml $xml -User $user -Password $password -Force | Out-Null",
-                false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null, job.Name, xml, account, password));
+                "param($name, $xml, $user, $password, $folder) Import-Module ScheduledTasks -ErrorAction Stop; " +
+                "Register-ScheduledTask -TaskPath $folder -TaskName $name -Xml $xml -User $user -Password $password -Force | Out-Null",
+                false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null, job.Name, xml, account, password, folder));
             WriteObjectAsync(new BackupScheduleEntry
             {
-                Name = job.Name, Target = job.Target, Schedule = job.Schedule, Command = job.Script, Scope = ScheduleScope.System,
-                Location = TaskSchedulerXml.Folder + job.Name,
+                Name = job.Name, Target = job.Target, Policy = policyPath, Schedule = job.Schedule, Command = job.Script, Scope = ScheduleScope.System,
+                Location = folder + job.Name,
             });
         }
     }

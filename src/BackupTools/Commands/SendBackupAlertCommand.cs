@@ -14,8 +14,14 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
 {
     private const string DefaultSet = "Default";
 
-    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    private const string TestSet = "Test";
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = DefaultSet)]
     public PSObject? InputObject { get; set; }
+
+    /// <summary>Send a clearly marked test message through every configured channel (or -Channel), whatever the routes; one delivery per channel.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = TestSet)]
+    public SwitchParameter Test { get; set; }
 
     /// <summary>Only these channels (of the route the severity picks).</summary>
     [Parameter]
@@ -30,6 +36,22 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
 
     protected override async Task ProcessRecordAsync()
     {
+        if (Test)
+        {
+            var dispatcher = new AlertDispatcher(LoadPolicy().Repository, LoadPolicy().Alerts, Channel, force: true,
+                (channel, a, _) => ShouldProcessAsync(channel, "Send a test message"));
+            var sent = await dispatcher.SendTestAsync(CancelToken);
+            if (sent.Count == 0)
+                WriteWarningAsync("No alert channel is configured (alerts.channels in the policy): there is nothing to test, and no alert can reach anyone.");
+            foreach (var d in sent)
+            {
+                if (d.Status == DeliveryStatus.Failed)
+                    WriteErrorAsync(new ErrorRecord(new InvalidOperationException($"The test message was not delivered to {d.Channel}: {d.Error}"),
+                        "AlertNotDelivered", ErrorCategory.ConnectionError, d));
+                WriteObjectAsync(d);
+            }
+            return;
+        }
         if (InputObject?.BaseObject is not { } item) return;
         var alert = AlertBuilder.From(item);
         if (alert is null)
