@@ -309,7 +309,9 @@ public sealed class RedisBackupTests : IDisposable
         var flipped = (byte[])bytes.Clone();
         flipped[bytes.Length / 2] ^= 0x01;
         var e = Assert.ThrowsAny<IOException>(() => RdbInspector.Inspect(new MemoryStream(flipped)));
-        Assert.Contains("damaged", e.Message);
+        // Where the flipped bit lands depends on the random data: inside a value the CRC-64 catches it ("damaged"),
+        // on a length or encoding byte the walk itself does (an RdbFormatException). Either way the dump is refused.
+        Assert.True(e.Message.Contains("damaged") || e is RdbFormatException, e.Message);
         var cut = Assert.Throws<RdbFormatException>(() => RdbInspector.Inspect(new MemoryStream(bytes[..^100])));
         Assert.Contains("cut short", cut.Message);
     }

@@ -59,6 +59,62 @@ public sealed class RunJournalTests(ServerFixture fixture)
         Assert.Equal(Writers * Rounds, entries.Select(e => e.Id).Distinct().Count());
     }
 
+    /// <summary>
+    /// Real backups (binlog archive runs of the fixture server, every 15 minutes in production, like the status job)
+    /// while status, metrics and journal readers run in a loop: a fixed number of rounds, zero errors, every run journaled.
+    /// </summary>
+    [Fact]
+    public async Task BackupsAndStatusMetricReadersRunTogetherWithoutAnError()
+    {
+        using var dir = new TempDirectory();
+        var db = fixture.Servers.MariaDb;
+        var target = new TargetPolicy
+        {
+            Name = "stress", Engine = TargetEngine.MariaDb, Socket = db.Socket, User = MariaDbServer.BackupUser,
+            Schedule = new Dictionary<string, string> { ["binlog"] = "*/15 * * * *" },
+        };
+        var policy = new BackupPolicy
+        {
+            Path = dir.Combine("policy.yml"), Repository = dir.Combine("repo"), Targets = [target], Models = [], ConfigPaths = [],
+            Storage = new StoragePolicy(20, 10), Alerts = new AlertPolicy(),
+        };
+        var request = new BackupRequest { RepositoryRoot = policy.Repository, Target = target, Password = db.BackupPassword };
+        Assert.Null((await MariaDbBackup.RunAsync(request, MariaDbCatalog.Full, CancellationToken.None)).Error);
+        const int Rounds = 12;
+        var errors = new List<Exception>();
+        using var done = new CancellationTokenSource();
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(() =>
+        {
+            var reads = 0;
+            while (!done.IsCancellationRequested)
+            {
+                try
+                {
+                    var (statuses, storage) = BackupTools.Engine.Status.StatusService.Collect(policy, policy.Targets, DateTime.UtcNow);
+                    BackupTools.Engine.Status.PrometheusTextfile.Render(statuses, storage);
+                    reads++;
+                }
+                catch (Exception e) { lock (errors) errors.Add(e); }
+            }
+            return reads;
+        }, TaskCreationOptions.LongRunning)).ToList();
+        var attempts = new List<BackupAttempt>();
+        for (var i = 0; i < Rounds; i++)
+        {
+            db.Sql("CREATE DATABASE IF NOT EXISTS stress; CREATE TABLE IF NOT EXISTS stress.t (id INT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO stress.t VALUES ();");
+            attempts.AddRange(await BinlogArchiver.RunAsync(request, CancellationToken.None));
+        }
+        done.Cancel();
+        var reads = await Task.WhenAll(readers);
+        Assert.Empty(errors);
+        Assert.All(attempts, a => Assert.Null(a.Error));
+        Assert.All(reads, r => Assert.True(r > 0));
+        var journaled = RunJournal.Read(policy.Repository).Where(e => e.Target == "stress" && e.Type == "binlog").ToList();
+        Assert.Equal(attempts.Count, journaled.Count(e => e.Status == "Succeeded"));
+        Assert.DoesNotContain(journaled, e => e.Status != "Succeeded");
+        Assert.Empty(Directory.GetFiles(Path.Combine(policy.Repository, TargetLock.DirectoryName)));
+    }
+
     [Fact]
     public void ATornLastLineIsSkippedWithAWarningAndTheNextEntryStartsOnItsOwnLine()
     {
