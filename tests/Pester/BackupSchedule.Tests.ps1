@@ -24,7 +24,9 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         (Get-Content $policy -Raw) -replace 'passwordEnv: BT_TEST_DB_PASSWORD', "passwordFile: $secret" `
             -replace 'channels: \{\}', "routes: { critical: [webhook], warning: [webhook] }`n  channels: { webhook: { url: '$($recorder.Url)/hook' } }`n  heartbeat: { url: '$($recorder.Url)/hc/check-1' }" `
             -replace 'snapshotRepository: backups', "snapshotRepository: backups`n    snapshotRepositorySettings: { type: fs, location: /mnt/es }" | Set-Content $policy
-        "`nmetrics: { path: $dir/backuptools.prom }`nconfig: { paths: [$dir/etc] }" | Add-Content $policy
+        "`nmetrics: { path: $dir/backuptools.prom }`nconfig: { paths: [$dir/etc] }`nmodels: { llm: { path: $dir/models/llm } }" | Add-Content $policy
+        New-Item -ItemType Directory "$dir/models/llm" -Force | Out-Null
+        '{ "version": "1.0" }' | Set-Content "$dir/models/llm/config.json"
         # A scheduled target no job here ever backs up: the status job always has a Warning to send, whatever the
         # free space of the machine (the storage thresholds alone would make this test depend on the disk).
         (Get-Content $policy -Raw) -replace '(?m)^  search:', "  cold:`n    engine: redis`n    host: 127.0.0.1`n    port: $($global:BackupToolsTestServers.Redis.Port)`n    schedule: { snapshot: `"0 * * * *`" }`n  search:" | Set-Content $policy
@@ -78,7 +80,7 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
     }
 
     It 'runs every other generated job the way cron does, each exiting 0 and doing its work' {
-        foreach ($job in 'main-db-incremental', 'main-db-binlog', 'cache-snapshot', 'search-snapshot', 'config-files', 'metrics', 'main-db-test-restore', 'cache-test-restore', 'readiness') {
+        foreach ($job in 'main-db-incremental', 'main-db-binlog', 'cache-snapshot', 'search-snapshot', 'config-files', 'metrics', 'main-db-test-restore', 'cache-test-restore', 'readiness', 'model-llm') {
             $code = Invoke-AsCron $cron $job
             $code | Should -Be 0 -Because "the $job job should succeed; its log: $(Get-Content (Join-Path $dir "repo/_logs/$job.log") -Raw -ErrorAction Ignore)"
         }
@@ -88,6 +90,7 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         (Get-DbBackup -Target search -Policy $policy).Count | Should -Be 1
         (Get-ConfigFileHistory -Policy $policy).Path | Should -Contain "$dir/etc/app.conf"
         Get-Content "$dir/backuptools.prom" -Raw | Should -Match 'backuptools_'
+        (Get-AiModelBackup -Name llm -Policy $policy).Version | Should -Be '1.0'
     }
 
     It 'runs the status and retention jobs the way cron does' {
