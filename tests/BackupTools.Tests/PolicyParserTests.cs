@@ -291,6 +291,14 @@ public sealed class PolicyParserTests
         Assert.Contains(none, p => p.Key == "targets");
     }
 
+    [Fact]
+    public void ANameWithATrailingNewlineIsRefused()
+    {
+        var (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  \"db\\n\": { engine: redis, host: 127.0.0.1, port: 6379 }\nmodels:\n  \"m\\n\": { path: /m }\n", File);
+        Assert.Equal(2, problems.Count);
+        Assert.All(problems, p => Assert.Contains("letters, digits", p.Message));
+    }
+
     [Theory]
     [InlineData("status")]
     [InlineData("retention")]

@@ -167,13 +167,18 @@ public sealed class RestoreHardeningTests
     {
         using var dir = new TempDirectory();
         using var db = MariaDbServer.Start(dir.Combine("db"));
+        // A least-privilege login, without SELECT: information_schema would show it no table at all.
+        db.Sql("SET SESSION sql_log_bin = 0; CREATE USER 'lp'@'localhost' IDENTIFIED BY 'lp-pw'; " +
+               "GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR ON *.* TO 'lp'@'localhost';");
         var request = new BackupRequest
         {
-            RepositoryRoot = dir.Combine("repo"), Password = db.BackupPassword,
-            Target = new TargetPolicy { Name = "wiped", Engine = TargetEngine.MariaDb, Socket = db.Socket, User = MariaDbServer.BackupUser },
+            RepositoryRoot = dir.Combine("repo"), Password = "lp-pw",
+            Target = new TargetPolicy { Name = "wiped", Engine = TargetEngine.MariaDb, Socket = db.Socket, User = "lp" },
         };
         db.Sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY) ENGINE=InnoDB;");
-        Assert.Null((await MariaDbBackup.RunAsync(request, MariaDbCatalog.Full, CancellationToken.None)).Error);
+        var first = await MariaDbBackup.RunAsync(request, MariaDbCatalog.Full, CancellationToken.None);
+        Assert.Null(first.Error);
+        Assert.Equal("1", BackupTools.Engine.Repository.BackupCatalog.List(request.RepositoryRoot).Single().Manifest.EngineFields["userTables"]);
         db.Sql("DROP DATABASE app;");
         var wiped = await MariaDbBackup.RunAsync(request, MariaDbCatalog.Full, CancellationToken.None);
         Assert.Equal(BackupOutcome.Failed, wiped.Record.Status);

@@ -167,6 +167,7 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         $err = { Register-BackupSchedule main-db -Policy (Join-Path $dir 'unready.yml') -CronFile $unready -PwshPath $pwsh } | Should -Throw -PassThru
         $err.Exception.Message | Should -Match 'Nothing was registered: the first runs would fail'
         $err.Exception.Message | Should -Match 'main-db password: .*BT_TEST_NO_SUCH_VARIABLE'
+        $err.Exception.Message | Should -Match 'main-db secret from the environment: .*which scheduled jobs do not have.*passwordFile'
         Test-Path $unready | Should -BeFalse
         $null = Register-BackupSchedule main-db -Policy (Join-Path $dir 'unready.yml') -CronFile $unready -PwshPath $pwsh -Force -WarningVariable warned 3>$null
         "$warned" | Should -Match 'despite readiness errors'

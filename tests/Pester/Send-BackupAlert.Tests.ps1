@@ -48,14 +48,16 @@ Describe 'Send-BackupAlert' {
         $recorder.Requests.Where({ $_.Path -eq '/hook' }).Count | Should -Be 0
     }
 
-    It 'warns when an alert has no channel at all to go to' {
+    It 'is an error (so a scheduled job fails) when an alert has no channel at all to go to' {
         $silent = Join-Path $dir 'silent.yml'
         (Get-Content $policy -Raw) -replace '(?m)^  channels:.*$', '  channels: {}' | Set-Content $silent
         $null = Test-BackupPolicy -Policy $silent -WarningVariable warned 3>$null
         "$warned" | Should -Match 'no alert channel is configured for Critical or Warning alerts'
         $cred = [pscredential]::new('backup', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
-        $null = Start-DbBackup main-db -Policy $silent -Credential $cred -ErrorAction SilentlyContinue | Send-BackupAlert -WarningVariable lost 3>$null
+        $null = Start-DbBackup main-db -Policy $silent -Credential $cred -ErrorAction SilentlyContinue | Send-BackupAlert -ErrorAction SilentlyContinue -ErrorVariable lost
+        $lost.FullyQualifiedErrorId | Should -Contain 'AlertNoChannel,BackupTools.Commands.SendBackupAlertCommand'
         "$lost" | Should -Match 'has no channel to go to.*Nobody was told'
+        { Send-BackupAlert -Test -Policy $silent -ErrorAction Stop } | Should -Throw -ErrorId 'AlertNoChannel,BackupTools.Commands.SendBackupAlertCommand'
     }
 
     It '-Test sends a marked test message through every configured channel, whatever the routes' {

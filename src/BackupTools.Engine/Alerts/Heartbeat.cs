@@ -42,6 +42,11 @@ public static class Heartbeat
                     }
                     catch (HttpRequestException e) { error = $"the heartbeat service could not be reached ({e.Message})"; }
                     catch (TaskCanceledException) when (!ct.IsCancellationRequested) { error = "the heartbeat service did not answer within 10 s"; }
+                    catch (Exception e) when (e is InvalidOperationException or UriFormatException or NotSupportedException)
+                    {
+                        error = "the heartbeat URL is not an absolute http(s) URL (check the value of alerts.heartbeat)";
+                        break;
+                    }
                     if (attempt == 2) break;
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);
                 }

@@ -11,8 +11,14 @@ namespace BackupTools.Engine.MariaDb;
 /// into a new backup set (one pass, no local copy), the small LSN directory is kept beside it, every file is re-read
 /// before the set is published, and a failure publishes nothing.
 /// </summary>
-public static class MariaDbBackup
+public static partial class MariaDbBackup
 {
+    private static readonly HashSet<string> SystemSchemas = new(["mysql", "performance_schema", "sys", "information_schema"], StringComparer.Ordinal);
+
+    // "[01] 2026-11-29 23:19:01 Streaming ./app/t.frm to <STDOUT>"
+    [System.Text.RegularExpressions.GeneratedRegex(@"Streaming \./(?<db>[^/\s]+)/(?<table>[^/\s]+)\.frm to ")]
+    private static partial System.Text.RegularExpressions.Regex UserTableFile();
+
     public static async Task<BackupAttempt> RunAsync(BackupRequest request, string type, CancellationToken cancellationToken)
     {
         if (type is not (MariaDbCatalog.Full or MariaDbCatalog.Incremental))
@@ -53,9 +59,17 @@ public static class MariaDbBackup
         if (parent is not null) arguments.Add($"--incremental-basedir={await CopyLsnFilesAsync(parent, Path.Combine(temp.Path, "base"), ct)}");
 
         var total = DataDirectorySize(target.DataDir);
+        var tables = new HashSet<string>(StringComparer.Ordinal);
         var result = await ProcessRunner.RunAsync(new ProcessSpec("mariabackup", arguments),
             (stdout, token) => run.Writer.AddFileAsync(MariaDbCatalog.StreamFileName, stdout, request.Compression, request.Progress, token, total),
-            ct, line => request.Log?.Invoke("mariabackup: " + line));
+            ct, line =>
+            {
+                request.Log?.Invoke("mariabackup: " + line);
+                // Every table has a .frm that mariabackup streams: counted from its own log, so the count does not
+                // depend on which tables the backup login may see in information_schema (it needs no SELECT).
+                if (UserTableFile().Match(line) is { Success: true } m && !SystemSchemas.Contains(m.Groups["db"].Value))
+                    lock (tables) tables.Add(m.Groups["db"].Value + "/" + m.Groups["table"].Value);
+            });
         if (result.ExitCode != 0 || !BackupPreparer.EndsWithCompletedOk(result.StderrTail))
             throw new MariaBackupFailedException("--backup", result.ExitCode, result.StderrTail);
 
@@ -69,7 +83,7 @@ public static class MariaDbBackup
         // Right after mariabackup, before a -Verify prepare that can take long: the binlog file is still the one it named.
         var fields = info.ToEngineFields();
         await AddTimelineFieldsAsync(fields, request, info.BinlogFile, before, ct);
-        if (type == MariaDbCatalog.Full) await CheckNotEmptyAsync(fields, request, ct);
+        if (type == MariaDbCatalog.Full) CheckNotEmpty(fields, request, tables.Count);
 
         if (request.Verify)
             await VerifyByPreparingAsync(run, request, parent, ct);
@@ -87,13 +101,8 @@ public static class MariaDbBackup
     /// Records how many user tables the server has, and refuses a full backup of none when the previous full had some
     /// (a wiped or wrongly pointed server), unless the target sets allowEmpty.
     /// </summary>
-    private static async Task CheckNotEmptyAsync(Dictionary<string, string> fields, BackupRequest request, CancellationToken ct)
+    private static void CheckNotEmpty(Dictionary<string, string> fields, BackupRequest request, long tables)
     {
-        long tables;
-        await using (var connection = await MariaDbConnections.OpenAsync(request.Target, request.Password, ct))
-        await using (var count = new MySqlCommand(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')", connection))
-            tables = Convert.ToInt64(await count.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         fields[EngineFieldNames.UserTables] = tables.ToString(CultureInfo.InvariantCulture);
         if (tables > 0 || request.Target.AllowEmpty) return;
         var previous = BackupCatalog.List(request.RepositoryRoot, MariaDbCatalog.Engine, request.Target.Name, MariaDbCatalog.Full).FirstOrDefault();

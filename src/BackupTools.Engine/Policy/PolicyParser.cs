@@ -37,7 +37,8 @@ public static partial class PolicyParser
         _ => ["snapshot"],
     };
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+    // \z, not $: "$" also matches before a trailing newline, and a name ending in one breaks the generated cron file.
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\z")]
     private static partial Regex NamePattern();
 
     /// <summary>Reads and validates the file; throws <see cref="PolicyException"/> listing every problem.</summary>

@@ -45,7 +45,9 @@ public sealed class ScratchDirectory : IScratchDirectory, IDisposable
         try { owner = System.Text.Json.JsonSerializer.Deserialize(File.ReadAllBytes(System.IO.Path.Combine(directory, OwnerFile)), RepositoryJson.Default.LockLease); }
         catch (Exception e) when (e is IOException or System.Text.Json.JsonException or UnauthorizedAccessException) { owner = null; }
         if (owner is null) return now - Directory.GetLastWriteTimeUtc(directory) > age;
-        return owner.Host == Environment.MachineName && !TargetLock.IsAlive(owner, now);
+        if (owner.Host == Environment.MachineName) return !TargetLock.IsAlive(owner, now);
+        // Another host's (a container that is gone, say): its process cannot be seen from here, so only a week of age tells.
+        return now - owner.StartTime > TimeSpan.FromDays(7);
     }
 
     public string Combine(string name)

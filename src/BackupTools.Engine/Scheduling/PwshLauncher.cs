@@ -10,6 +10,11 @@ namespace BackupTools.Engine.Scheduling;
 /// </summary>
 public static class PwshLauncher
 {
+    /// <summary>Where packages, the tarball convention, snap and the dotnet global tool put a pwsh that keeps its path across upgrades.</summary>
+    public static IReadOnlyList<string> StableCandidates() =>
+        ["/usr/bin/pwsh", "/usr/local/bin/pwsh", "/snap/bin/pwsh", "/opt/microsoft/powershell/7/pwsh",
+         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "pwsh")];
+
     /// <param name="processPath">The running program (Environment.ProcessPath).</param>
     /// <param name="psHome">$PSHOME of the running pwsh (where pwsh.dll is).</param>
     public static IReadOnlyList<string> ForCurrentProcess(string? processPath, string psHome)

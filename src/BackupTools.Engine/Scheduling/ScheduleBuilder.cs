@@ -21,11 +21,17 @@ public static class ScheduleBuilder
     public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0", MetricsSchedule = "*/5 * * * *";
     public const string ReadinessSchedule = "10 6 * * *";
 
+    /// <summary>Refuses a value cron or /bin/sh would change: quotes, $, `, % (a newline to cron) and newlines.</summary>
+    public static void CheckPassable(string what, string value)
+    {
+        if (value.IndexOfAny(['"', '\'', '`', '$', '%', '\n']) >= 0)
+            throw new ScheduleException($"The {what} '{value}' holds a character (\" ' ` $ % or a newline) that cannot be passed safely through cron; move it to a plain path.");
+    }
+
     public static IReadOnlyList<ScheduledJob> Build(BackupPolicy policy, string modulePath, IReadOnlyCollection<string>? targets)
     {
         foreach (var (what, value) in new[] { ("module path", modulePath), ("policy path", policy.Path), ("repository", policy.Repository), ("metrics path", policy.MetricsPath ?? "") })
-            if (value.IndexOfAny(['"', '\'', '`', '$', '%', '\n']) >= 0)
-                throw new ScheduleException($"The {what} '{value}' holds a character (\" ' ` $ % or a newline) that cannot be passed safely through cron; move it to a plain path.");
+            CheckPassable(what, value);
         var jobs = new List<ScheduledJob>();
         var p = $"-Policy \"{policy.Path}\"";
         foreach (var t in policy.Targets.Where(t => targets is null || targets.Contains(t.Name, StringComparer.OrdinalIgnoreCase)))
@@ -44,7 +50,7 @@ public static class ScheduleBuilder
             // from the job's own environment (cron's), before anything goes wrong.
             var pending = AlertTestPending(policy.Repository);
             jobs.Add(Job("status-alerts", null, StatusSchedule,
-                $"if (Test-Path -LiteralPath \"{pending}\") {{ Remove-Item -LiteralPath \"{pending}\"; Send-BackupAlert -Test {p} }}; " +
+                $"if (Test-Path -LiteralPath \"{pending}\") {{ Send-BackupAlert -Test {p}; Remove-Item -LiteralPath \"{pending}\" }}; " +
                 $"Get-BackupStatus {p} | Send-BackupAlert {p}"));
             // Daily: a change on a server (binlog_format=MIXED, a revoked privilege, a shorter log expiry) alerts before a backup fails.
             if (policy.Targets.Count > 0) jobs.Add(Job("readiness", null, ReadinessSchedule, $"Test-BackupTarget -Readiness {p} | Send-BackupAlert {p}"));

@@ -13,7 +13,7 @@ public static class StatusService
     {
         var root = policy.Repository;
         var sets = BackupCatalog.List(root, unreadable: unreadable).Select(e => e.Manifest).ToList();
-        var journal = RunJournal.Read(root);
+        var journal = RunJournal.Read(root, warn => unreadable?.Invoke(Path.Combine(root, RunJournal.DirectoryName), warn));
         var setsBy = sets.ToLookup(s => (s.Engine, s.Target, s.Type));
         var attemptsBy = journal.ToLookup(j => (j.Engine, j.Target, j.Type));
         var statuses = new List<BackupStatus>();

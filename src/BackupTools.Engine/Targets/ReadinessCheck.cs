@@ -17,7 +17,7 @@ namespace BackupTools.Engine.Targets;
 /// </summary>
 public static class ReadinessCheck
 {
-    private static readonly string[] MariaBackupPrivileges = ["RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR", "SELECT"];
+    private static readonly string[] MariaBackupPrivileges = ["RELOAD", "PROCESS", "LOCK TABLES", "BINLOG MONITOR"];
 
     public static async Task<IReadOnlyList<ReadinessFinding>> RunAsync(TargetPolicy target, string? password, string repositoryRoot,
         TimeSpan timeout, CancellationToken ct)
@@ -67,7 +67,9 @@ public static class ReadinessCheck
         {
             add("binary log", ReadinessLevel.Ok, $"on, basename {vars.GetValueOrDefault("log_bin_basename")}", null);
             var format = vars.GetValueOrDefault("binlog_format") ?? "";
-            add("binlog_format", format == "ROW" ? ReadinessLevel.Ok : ReadinessLevel.Error,
+            // STATEMENT replays nondeterministic statements differently: an Error. MIXED (MariaDB's default) logs the
+            // unsafe ones as rows, but the manual this module follows requires ROW: a Warning.
+            add("binlog_format", format == "ROW" ? ReadinessLevel.Ok : format == "MIXED" ? ReadinessLevel.Warning : ReadinessLevel.Error,
                 format == "ROW" ? "ROW" : $"{format}: statement-based events replay nondeterministic statements (NOW(), UUID(), LIMIT without ORDER BY) differently, so a restore can differ from what was committed",
                 format == "ROW" ? null : "SET GLOBAL binlog_format = 'ROW'; and binlog_format = ROW in [mariadbd], so it survives a restart.");
             var image = vars.GetValueOrDefault("binlog_row_image") ?? "FULL";
@@ -92,7 +94,8 @@ public static class ReadinessCheck
                 if (line.StartsWith("GRANT ", StringComparison.Ordinal) && on > 6) granted.AddRange(line[6..on].Split(',', StringSplitOptions.TrimEntries));
             }
         var all = granted.Contains("ALL PRIVILEGES") || granted.Contains("ALL");
-        var missing = MariaBackupPrivileges.Where(p => !all && !granted.Contains(p) && !(p == "BINLOG MONITOR" && (granted.Contains("SUPER") || granted.Contains("REPLICATION CLIENT")))).ToList();
+        // REPLICATION CLIENT is BINLOG MONITOR's old name (10.5.2 shows the new one); SUPER no longer implies it.
+        var missing = MariaBackupPrivileges.Where(p => !all && !granted.Contains(p) && !(p == "BINLOG MONITOR" && granted.Contains("REPLICATION CLIENT"))).ToList();
         add("privileges", missing.Count == 0 ? ReadinessLevel.Ok : ReadinessLevel.Error,
             missing.Count == 0 ? "the login has what mariabackup and binlog archiving need" : $"the login lacks {string.Join(", ", missing)}",
             missing.Count == 0 ? null : $"GRANT {string.Join(", ", missing)} ON *.* TO '{target.User ?? "backup"}'@'localhost';");
@@ -153,6 +156,12 @@ public static class ReadinessCheck
                 add($"ACL {command}", ReadinessLevel.Warning, $"cannot be checked on this server ({e.Message})", null);
                 break;
             }
+            catch (RedisReplyException e) when (e.Message.Contains("NOPERM", StringComparison.Ordinal))
+            {
+                // The user may not ask ACL DRYRUN itself: that says nothing about SYNC. The first backup shows it.
+                add($"ACL {command}", ReadinessLevel.Warning, $"cannot be checked: user {user} may not run ACL DRYRUN", $"ACL SETUSER {user} +acl|dryrun   (optional: lets this check run)");
+                break;
+            }
             catch (RedisReplyException e)
             {
                 add($"ACL {command}", ReadinessLevel.Error, $"user {user}: {e.Message}", $"ACL SETUSER {user} on >password +sync +psync +replconf");
@@ -179,7 +188,7 @@ public static class ReadinessCheck
         var (verify, body) = await es.PostAsync($"/_snapshot/{repo}/_verify", null, ct);
         add("snapshot repository", verify is >= 200 and < 300 ? ReadinessLevel.Ok : ReadinessLevel.Error,
             verify is >= 200 and < 300 ? $"'{repo}' exists and verifies on {(body?["nodes"] as System.Text.Json.Nodes.JsonObject)?.Count ?? 0} node(s)"
-                                       : $"'{repo}' does not verify (HTTP {verify}): {body?["error"]?["reason"]}",
+                                       : $"'{repo}' does not verify (HTTP {verify}): {(body?["error"] is System.Text.Json.Nodes.JsonObject error ? error["reason"] : body?["error"])}",
             verify is >= 200 and < 300 ? null : "Every node must be able to write to the repository's location (path.repo, permissions, credentials).");
     }
 

@@ -98,37 +98,69 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         var jobs = ScheduleBuilder.Build(policy, _modulePath, _targets.Count > 0 ? _targets : null);
         if (PwshPath is not null && !System.IO.Path.IsPathFullyQualified(PwshPath))
             throw new ArgumentException($"-PwshPath '{PwshPath}' must be an absolute path: cron and Task Scheduler do not search PATH.");
-        IReadOnlyList<string> launcher = PwshPath is not null ? [PwshPath] : PwshLauncher.ForCurrentProcess(Environment.ProcessPath, _psHome);
+        if (PwshPath is not null) ScheduleBuilder.CheckPassable("-PwshPath", PwshPath);
         var logs = CronTable.LogDirectory(policy.Repository);
         if (OperatingSystem.IsWindows())
         {
-            await RegisterTasksAsync(jobs, launcher[0], logs, policy.Path);
+            if (!IsWhatIf) await CheckReadinessAsync(policy);
+            await RegisterTasksAsync(jobs, PwshPath ?? Environment.ProcessPath ?? "pwsh.exe", logs, policy.Path);
             return;
         }
         var location = ScheduleStore.Location(Scope, _cronFile);
         var user = Scope == ScheduleScope.System ? "root" : null;
-        var lines = new List<string>();
+        var confirmed = new List<ScheduledJob>();
         foreach (var job in jobs)
             if (await ShouldProcessAsync(location, $"Schedule {job.Name}: \"{job.Schedule}\" {job.Pipeline}"))
-                lines.Add(CronTable.Line(job, launcher, logs, user, policy.Path));
-        if (lines.Count == 0) return;
+                confirmed.Add(job);
+        if (confirmed.Count == 0) return;
         await CheckReadinessAsync(policy);
-        // One line's way of starting pwsh, run exactly as cron would, before anything is written.
-        await PwshLauncher.ProbeAsync(launcher, _modulePath, user is null ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) : "/root",
-            user ?? Environment.UserName, CancelToken);
+        // How cron starts pwsh, proved by running one line exactly as cron would before anything is written.
+        var launcher = await ChooseLauncherAsync(user is null ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) : "/root", user ?? Environment.UserName);
+        var lines = confirmed.Select(job => CronTable.Line(job, launcher, logs, user, policy.Path)).ToList();
         CronTable.EnsureLogDirectory(policy.Repository);
         var existing = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
-        var replaced = jobs.Select(j => j.Name).ToHashSet();
-        // This policy's lines (all of them, or those of the named targets) are replaced; another policy's never.
-        // Lines of older versions carry no owner: those with one of our job names are ours.
+        var replaced = confirmed.Select(j => j.Name).ToHashSet();
+        var current = jobs.Select(j => j.Name).ToHashSet();
+        // This policy's lines (all of them, or those of the named targets) are replaced; another policy's never. A job
+        // declined at -Confirm keeps its line; a line of a job the policy no longer has goes. Lines of older versions
+        // carry no owner: those with one of our job names are ours.
         var merged = CronTable.Merge(existing, lines, e => e.Policy is null
             ? replaced.Contains(e.Name)
-            : e.BelongsTo(policy.Path, _targets.Count > 0 ? _targets : null));
+            : e.BelongsTo(policy.Path, _targets.Count > 0 ? _targets : null) && (replaced.Contains(e.Name) || !current.Contains(e.Name)));
         await ScheduleStore.WriteAsync(Scope, _cronFile, merged, CancelToken);
         if (jobs.Any(j => j.Name == "status-alerts"))
             await File.WriteAllTextAsync(ScheduleBuilder.AlertTestPending(policy.Repository), DateTime.UtcNow.ToString("o"), CancelToken);
         foreach (var e in CronTable.Read(merged, Scope == ScheduleScope.System, DateTime.UtcNow).Where(e => e.Policy == policy.Path && replaced.Contains(e.Name)))
             WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
+    }
+
+    /// <summary>
+    /// The launcher cron uses: -PwshPath as given; else a pwsh at a stable path (/usr/bin/pwsh … survives upgrades),
+    /// when it loads the module, else the pwsh running now. Each candidate is run as cron runs it; the first that works wins.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> ChooseLauncherAsync(string home, string user)
+    {
+        if (PwshPath is not null)
+        {
+            await PwshLauncher.ProbeAsync([PwshPath], _modulePath, home, user, CancelToken);
+            return [PwshPath];
+        }
+        var current = PwshLauncher.ForCurrentProcess(Environment.ProcessPath, _psHome);
+        ScheduleException? last = null;
+        foreach (var candidate in PwshLauncher.StableCandidates().Where(File.Exists).Select(p => (IReadOnlyList<string>)[p]).Append(current))
+        {
+            try
+            {
+                await PwshLauncher.ProbeAsync(candidate, _modulePath, home, user, CancelToken);
+                if (candidate != current) WriteVerboseAsync($"Jobs start {candidate[0]} (a stable path that survives PowerShell upgrades).");
+                else if (candidate.Count > 1 || !PwshLauncher.StableCandidates().Contains(candidate[0]))
+                    WriteWarningAsync($"Jobs start PowerShell as this session runs it: {string.Join(' ', candidate)}. That path is versioned: after upgrading or " +
+                                      "removing that PowerShell, run Register-BackupSchedule again (or give -PwshPath a stable pwsh).");
+                return candidate;
+            }
+            catch (ScheduleException e) { last = e; }
+        }
+        throw last!;
     }
 
     /// <summary>
@@ -149,6 +181,14 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             }
             errors.AddRange((await ReadinessCheck.RunAsync(target, password, policy.Repository, TimeSpan.FromSeconds(5), CancelToken)).Where(f => f.Level == ReadinessLevel.Error));
         }
+        errors.AddRange(CronEnvironmentProblems(policy));
+        if (policy.Alerts.Channels.Count == 0 || policy.Alerts.CriticalRoute.Count == 0)
+            errors.Add(new ReadinessFinding
+            {
+                Target = "(alerts)", Check = "alert channels", Level = ReadinessLevel.Error,
+                Detail = "no alert channel receives Critical alerts, so a failed scheduled backup would reach nobody",
+                Fix = "Add alerts.channels (slack, email, sms, phone or webhook) and alerts.routes; Send-BackupAlert -Test proves them.",
+            });
         if (errors.Count == 0) return;
         var text = string.Join(Environment.NewLine, errors.Select(f => $"  {f.Target} {f.Check}: {f.Detail}" + (f.Fix is null ? "" : $" Fix: {f.Fix}")));
         if (Force)
@@ -157,6 +197,29 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             return;
         }
         throw new ScheduleException($"Nothing was registered: the first runs would fail. Fix these (Test-BackupTarget -Readiness shows every check), or give -Force:{Environment.NewLine}{text}");
+    }
+
+    /// <summary>cron and Task Scheduler start jobs with no environment of yours: a secret named by …Env would be empty in every job.</summary>
+    private static IEnumerable<ReadinessFinding> CronEnvironmentProblems(BackupPolicy policy)
+    {
+        ReadinessFinding Problem(string where, string source) => new()
+        {
+            Target = where, Check = "secret from the environment", Level = ReadinessLevel.Error,
+            Detail = $"the secret comes from the environment variable {source[4..]}, which scheduled jobs do not have",
+            Fix = "Use the …File form (a 0600 file, e.g. passwordFile: /etc/backuptools/db.password) instead of …Env.",
+        };
+        foreach (var t in policy.Targets)
+            if (t.PasswordSource is { } s && s.StartsWith("env:", StringComparison.Ordinal)) yield return Problem(t.Name, s);
+        foreach (var (name, channel) in policy.Alerts.Channels)
+        {
+            var source = channel switch
+            {
+                SlackChannel c => c.WebhookUrlSource, WebhookChannel c => c.UrlSource, TwilioChannel c => c.AuthTokenSource, EmailChannel c => c.PasswordSource, _ => null,
+            };
+            if (source is not null && source.StartsWith("env:", StringComparison.Ordinal)) yield return Problem($"alerts.channels.{name}", source);
+        }
+        foreach (var h in policy.Alerts.Heartbeats.Where(h => h.StartsWith("env:", StringComparison.Ordinal)))
+            yield return Problem("alerts.heartbeat", h);
     }
 
     private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs, string policyPath)

@@ -42,7 +42,9 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
                 (channel, a, _) => ShouldProcessAsync(channel, "Send a test message"));
             var sent = await dispatcher.SendTestAsync(CancelToken);
             if (sent.Count == 0)
-                WriteWarningAsync("No alert channel is configured (alerts.channels in the policy): there is nothing to test, and no alert can reach anyone.");
+                WriteErrorAsync(new ErrorRecord(new InvalidOperationException(
+                    "No alert channel is configured (alerts.channels in the policy): there is nothing to test, and no alert can reach anyone."),
+                    "AlertNoChannel", ErrorCategory.NotEnabled, null));
             foreach (var d in sent)
             {
                 if (d.Status == DeliveryStatus.Failed)
@@ -63,9 +65,12 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
             (channel, a, resolved) => ShouldProcessAsync(channel, (resolved ? "Send 'resolved' for " : $"Send {a.Severity} alert ") + a.Title));
         var policy = LoadPolicy();
         var route = alert.Severity == AlertSeverity.Critical ? policy.Alerts.CriticalRoute : policy.Alerts.WarningRoute;
+        // An error, not a warning: a scheduled job then exits non-zero (and pings the heartbeat's /fail), so an alert
+        // with nowhere to go is never a quiet success.
         if (alert.Severity != AlertSeverity.None && route.Count == 0)
-            WriteWarningAsync($"{alert.Severity} alert '{alert.Title}' has no channel to go to: the policy {policy.Path} configures no alert channel " +
-                              $"for {alert.Severity} (alerts.routes and alerts.channels). Nobody was told.");
+            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(
+                $"{alert.Severity} alert '{alert.Title}' has no channel to go to: the policy {policy.Path} configures no alert channel " +
+                $"for {alert.Severity} (alerts.routes and alerts.channels). Nobody was told."), "AlertNoChannel", ErrorCategory.NotEnabled, alert.Title));
         foreach (var d in await _dispatcher.DispatchAsync(alert, CancelToken))
         {
             if (d.Status == DeliveryStatus.Failed)
