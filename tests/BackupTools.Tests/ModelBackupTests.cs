@@ -233,4 +233,32 @@ public sealed class ModelRestoreTests : IDisposable
         Directory.CreateSymbolicLink(dir.Combine("dest", "link"), "/tmp");
         Assert.Throws<ModelRestoreException>(() => ModelRestore.SafePath(dir.Combine("dest"), "link/x"));
     }
+
+    [Fact]
+    public async Task SymlinkedDirectoriesAndFifosAreSkippedWithAWarningAndSetuidBitsAreNotRestored()
+    {
+        // A root-only directory the model's owner links into the model, a FIFO, and a setuid file.
+        var secret = _dir.Combine("root-only");
+        Directory.CreateDirectory(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllText(Path.Combine(secret, "shadow"), "root secret");
+        Directory.CreateSymbolicLink(Path.Combine(Model, "linked"), secret);
+        File.CreateSymbolicLink(Path.Combine(Model, "linked-file"), Path.Combine(secret, "shadow"));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [Path.Combine(Model, "pipe")])) mkfifo.WaitForExit();
+        File.WriteAllText(Path.Combine(Model, "tool"), "#!/bin/sh\n");
+        File.SetUnixFileMode(Path.Combine(Model, "tool"), (UnixFileMode)Convert.ToInt32("4755", 8));
+
+        var warnings = new List<string>();
+        var backup = ModelBackup.RunAsync(Repo, "llm", Model, null, [], false, null, CancellationToken.None, warn: warnings.Add);
+        Assert.True(await Task.WhenAny(backup, Task.Delay(TimeSpan.FromSeconds(60))) == backup, "the backup hung (it opened the FIFO)");
+        var (v, _) = await backup;
+        Assert.DoesNotContain(v.Files, f => f.Path.StartsWith("linked") || f.Path == "pipe");
+        Assert.Contains(v.Files, f => f.Path == "tool");
+        Assert.Contains(warnings, w => w.Contains("linked") && w.Contains("symlink"));
+        Assert.Contains(warnings, w => w.Contains("pipe") && w.Contains("FIFO"));
+
+        var restored = _dir.Combine("restored");
+        await ModelRestore.RunAsync(Repo, v, restored, null, null, CancellationToken.None);
+        Assert.Equal((UnixFileMode)Convert.ToInt32("0755", 8), File.GetUnixFileMode(Path.Combine(restored, "tool")));
+        Assert.False(Directory.Exists(Path.Combine(restored, "linked")));
+    }
 }

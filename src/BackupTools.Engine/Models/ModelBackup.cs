@@ -23,20 +23,41 @@ public static partial class ModelBackup
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")]
     private static partial Regex VersionPattern();
 
+    /// <summary>
+    /// The model's regular files. Never through a symlinked directory (root would copy whatever it points at, /root
+    /// included) and never a FIFO (opening one blocks the job forever, holding the model's lock), a socket or a device:
+    /// those are skipped with a warning naming them.
+    /// </summary>
+    private static IEnumerable<string> RegularFiles(string root, string name, Action<string>? warn)
+    {
+        var directories = new List<string> { root };
+        directories.AddRange(Directory.EnumerateDirectories(root, "*", new EnumerationOptions
+        {
+            RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false,
+        }));
+        foreach (var directory in directories)
+        foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", new EnumerationOptions { AttributesToSkip = 0 }))
+            switch (FileKinds.Of(entry))
+            {
+                case FileKinds.Kind.Regular: yield return entry; break;
+                case FileKinds.Kind.Symlink: warn?.Invoke($"Model '{name}': skipped '{entry}': a symlink, never followed."); break;
+                case FileKinds.Kind.Other: warn?.Invoke($"Model '{name}': skipped '{entry}': not a regular file (a FIFO, socket or device)."); break;
+            }
+    }
+
     public static string ModelDirectory(string repositoryRoot, string name) => Path.Combine(repositoryRoot, Engine, name);
     public static string VersionPath(string repositoryRoot, string name, string version) => Path.Combine(ModelDirectory(repositoryRoot, name), "versions", version + ".json");
 
     public static async Task<(ModelManifest Manifest, ModelBackupStatus Status)> RunAsync(string repositoryRoot, string name, string sourcePath,
         string? version, IReadOnlyList<string> configPaths, bool force, IProgress<TransferProgress>? progress, CancellationToken ct,
-        bool rehash = false)
+        bool rehash = false, Action<string>? warn = null)
     {
         if (!Directory.Exists(sourcePath))
             throw new DirectoryNotFoundException($"Model '{name}': the model directory '{sourcePath}' does not exist.");
         await using var modelLock = TargetLock.Acquire(repositoryRoot, Engine, name);
         var clock = Stopwatch.StartNew();
         var (chosen, source) = version is not null ? (version, "given") : DeclaredVersion(sourcePath);
-        var files = Directory.EnumerateFiles(sourcePath, "*", SearchOption.AllDirectories)
-            .Where(f => !new FileInfo(f).Attributes.HasFlag(FileAttributes.ReparsePoint))
+        var files = RegularFiles(sourcePath, name, warn)
             .Select(f => (Full: f, Relative: Path.GetRelativePath(sourcePath, f).Replace('\\', '/'), Config: false))
             .Concat(configPaths.Select(c => (Full: c, Relative: "_config/" + c.TrimStart('/').Replace('\\', '/'), Config: true)))
             .OrderBy(f => f.Relative, StringComparer.Ordinal).ToList();

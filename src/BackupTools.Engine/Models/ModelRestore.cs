@@ -51,7 +51,8 @@ public static class ModelRestore
                 var target = SafePath(fresh, f.Path);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 File.Copy(store.PathOf(f.Sha256), target);
-                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target, (UnixFileMode)Convert.ToInt32(f.Mode, 8));
+                // Permission bits only: a setuid or setgid bit in a model would come back as a root-owned setuid file.
+                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target, (UnixFileMode)(Convert.ToInt32(f.Mode, 8) & 0x1FF));
                 File.SetLastWriteTimeUtc(target, f.Modified);
             }
             steps.Add(step);

@@ -67,7 +67,7 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
         try
         {
             var (manifest, status) = await ModelBackup.RunAsync(policy.Repository, Name, source, Version, _configs, Force,
-                CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash);
+                CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash, WriteWarningAsync);
             WriteObjectAsync(ModelRecords.From(manifest, status == ModelBackupStatus.Unchanged ? ModelBackupOutcome.Unchanged : ModelBackupOutcome.Succeeded, policy.Path));
         }
         catch (Exception e) when (e is ModelVersionConflictException or DirectoryNotFoundException or IOException or ArgumentException)

@@ -1,0 +1,32 @@
+using System.Runtime.InteropServices;
+
+namespace BackupTools.Engine.Repository;
+
+/// <summary>
+/// What kind of file a path is, read with lstat(2) (never following a symlink), which .NET does not expose: a FIFO
+/// looks like a file to .NET, and opening one blocks until a writer comes (a job that hangs holding its lock).
+/// </summary>
+internal static unsafe partial class FileKinds
+{
+    public enum Kind { Missing, Regular, Directory, Symlink, Other }
+
+    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LStat(string path, byte* buffer);
+
+    public static Kind Of(string path)
+    {
+        if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))
+            return File.Exists(path) ? Kind.Regular : Directory.Exists(path) ? Kind.Directory : Kind.Missing;
+        var buffer = stackalloc byte[256]; // struct stat is 144 (x86-64) or 128 (arm64) bytes
+        if (LStat(path, buffer) != 0) return Kind.Missing;
+        // st_mode: after st_dev, st_ino, st_nlink (8 bytes each) on x86-64; after st_dev, st_ino on arm64.
+        var mode = *(uint*)(buffer + (RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 24 : 16));
+        return (mode & 0xF000) switch
+        {
+            0x8000 => Kind.Regular,
+            0x4000 => Kind.Directory,
+            0xA000 => Kind.Symlink,
+            _ => Kind.Other, // FIFO, socket, character or block device
+        };
+    }
+}
