@@ -201,4 +201,50 @@ public sealed class ConfigBackupTests : IDisposable
         Assert.Contains("-line 18\n", diff);
         Assert.Equal("", UnifiedDiff.Create(old, old, "a", "b"));
     }
+
+    [Fact]
+    public async Task SecretsInsideConfigFilesNeverReachTheHistoryOrTheRemoteAndARestoreKeepsTheLiveValues()
+    {
+        var secrets = new Dictionary<string, string>();
+        string Secret(string name) => secrets[name] = name + "-" + Guid.NewGuid().ToString("N")[..12];
+        var tree = _dir.Combine("secret-tree");
+        Directory.CreateDirectory(tree);
+        File.WriteAllText(Path.Combine(tree, "redis.conf"), $"port 6379\nrequirepass {Secret("redis")}\nmasterauth {Secret("master")}\n");
+        File.WriteAllText(Path.Combine(tree, "my.cnf"), $"[client]\nuser = backup\npassword = {Secret("mysql")}\n");
+        File.WriteAllText(Path.Combine(tree, ".env"), $"DEBUG=1\nAPI_KEY={Secret("api")}\nDATABASE_URL=postgres://app:{Secret("url")}@db:5432/app\n");
+        File.WriteAllText(Path.Combine(tree, "app.yaml"), $"db:\n  host: db\n  password: \"{Secret("yaml")}\"\nslack: https://hooks.slack.com/services/T0/B0/{Secret("slack")}\n");
+        File.WriteAllText(Path.Combine(tree, "bundle.pem"), new string('#', 100 * 1024) + "\n-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n");
+        var policySecret = Path.Combine(tree, "db.password");
+        File.WriteAllText(policySecret, Secret("policy"));
+        var remote = _dir.Combine("remote.git");
+        Git(_dir.Path, "init", "--bare", "-q", remote);
+
+        var warnings = new List<string>();
+        var s = await ConfigBackup.RunAsync(new ConfigBackupRequest
+        {
+            RepositoryRoot = Repo, Paths = [tree], Remote = remote, SecretFiles = [policySecret], Warn = warnings.Add,
+        }, CancellationToken.None);
+        Assert.Equal(ConfigSnapshotStatus.Committed, s.Status);
+        Assert.Null(s.Error);
+        Assert.Contains(policySecret, s.Skipped);
+        Assert.Contains(Path.Combine(tree, "bundle.pem"), s.Skipped); // the key after 100 KB is found
+        Assert.Contains(warnings, w => w.Contains("redis.conf' line 2") && w.Contains("Redis password"));
+        Assert.Contains(warnings, w => w.Contains(".env' line 3") && w.Contains("URL"));
+
+        foreach (var (where, dir) in new[] { ("history", GitDir), ("remote", remote) })
+        {
+            var everything = Git(dir, "log", "--all", "-p");
+            Assert.Contains("port 6379", everything); // the rest of each file is still versioned
+            foreach (var (name, value) in secrets)
+                Assert.False(everything.Contains(value), $"the {name} secret reached the {where}");
+        }
+        Assert.Contains(SecretScanner.Placeholder, File.ReadAllText(Path.Combine(GitDir, ConfigPaths.ToRepositoryPath(Path.Combine(tree, "redis.conf")))));
+
+        // A restore puts the file back with the live secret, not the placeholder.
+        File.WriteAllText(Path.Combine(tree, "redis.conf"), $"port 6380\nrequirepass {secrets["redis"]}\nmasterauth {secrets["master"]}\n");
+        var plan = ConfigRestore.Plan(Repo, Path.Combine(tree, "redis.conf"), s.Commit, null, null);
+        Assert.Equal([2, 3], plan.KeptSecretLines);
+        await ConfigRestore.RunAsync(plan, null, CancellationToken.None);
+        Assert.Equal($"port 6379\nrequirepass {secrets["redis"]}\nmasterauth {secrets["master"]}\n", File.ReadAllText(Path.Combine(tree, "redis.conf")));
+    }
 }

@@ -11,6 +11,8 @@ public sealed record ConfigBackupRequest
     /// <summary>Absolute paths of files or directories, or wildcards in the last part (/etc/nginx/*.conf).</summary>
     public required IReadOnlyList<string> Paths { get; init; }
     public IReadOnlyList<string> Excludes { get; init; } = [];
+    /// <summary>The policy's own secret files (passwordFile, webhookUrlFile …): never committed, whatever the paths say.</summary>
+    public IReadOnlyList<string> SecretFiles { get; init; } = [];
     public string? Message { get; init; }
     public string? Remote { get; init; }
     public string? PolicyPath { get; init; }
@@ -40,7 +42,12 @@ public static class ConfigBackup
         var kept = new List<string>();
         foreach (var f in files)
         {
-            if (ConfigPaths.SecretReason(f, patterns) is { } why)
+            if (request.SecretFiles.Contains(f, StringComparer.Ordinal))
+            {
+                skipped.Add(f);
+                request.Warn?.Invoke($"Skipped '{f}': it is a secret file the policy names (passwordFile, …File); secrets do not belong in the config history.");
+            }
+            else if (ConfigPaths.SecretReason(f, patterns) is { } why)
             {
                 skipped.Add(f);
                 request.Warn?.Invoke($"Skipped '{f}': it {why}; secrets do not belong in the config history. Back it up another way (encrypted), or remove the pattern from config.exclude.");
@@ -62,13 +69,21 @@ public static class ConfigBackup
             var relative = ConfigPaths.ToRepositoryPath(file);
             var copy = Path.Combine(workTree, relative);
             var known = head?[relative] is not null;
-            var contentChanged = !File.Exists(copy) || !SameContent(file, copy);
+            // What is committed: the file with every secret value replaced (the live file is not changed).
+            var content = File.ReadAllBytes(file);
+            if (SecretScanner.Redact(content) is ({ } redacted, { Count: > 0 } hits))
+            {
+                content = redacted;
+                foreach (var hit in hits)
+                    request.Warn?.Invoke($"'{file}' line {hit.Line}: {hit.Kind}; committed with the value replaced by {SecretScanner.Placeholder} (the live file is unchanged).");
+            }
+            var contentChanged = !File.Exists(copy) || !content.AsSpan().SequenceEqual(File.ReadAllBytes(copy));
             stats.TryGetValue(file, out var meta);
             var metaChanged = meta is not null && (!metadata.TryGetValue(relative, out var old) || old != meta);
             if (contentChanged)
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
-                File.Copy(file, copy, overwrite: true);
+                await File.WriteAllBytesAsync(copy, content, ct);
             }
             if (meta is not null) metadata[relative] = meta;
             if (!known) added.Add(file);
@@ -201,11 +216,4 @@ public static class ConfigBackup
         }
     }
 
-    private static bool SameContent(string a, string b)
-    {
-        var fa = new FileInfo(a);
-        var fb = new FileInfo(b);
-        if (fa.Length != fb.Length) return false;
-        return File.ReadAllBytes(a).AsSpan().SequenceEqual(File.ReadAllBytes(b));
-    }
 }

@@ -49,15 +49,12 @@ public static class ConfigPaths
         return ContainsPrivateKey(fullPath) ? "holds a private key (-----BEGIN ... PRIVATE KEY-----)" : null;
     }
 
+    /// <summary>The whole file is read: a key appended after 100 KB of certificates is still a key.</summary>
     private static bool ContainsPrivateKey(string path)
     {
         try
         {
-            using var s = File.OpenRead(path);
-            var buffer = new byte[64 * 1024];
-            var n = s.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-            var text = Encoding.ASCII.GetString(buffer, 0, n);
-            return Regex.IsMatch(text, "-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----");
+            return SecretScanner.PrivateKey().IsMatch(Encoding.Latin1.GetString(File.ReadAllBytes(path)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -7,7 +7,11 @@ using LibGit2Sharp;
 namespace BackupTools.Engine.Config;
 
 /// <summary>What a restore of one config file would write: the version, where, and the diff against what is there.</summary>
-public sealed record ConfigRestorePlan(string Path, string RepositoryPath, string CommitId, DateTime CommitTime, string Destination, byte[] Content, FileMetadata? Metadata, string Diff);
+public sealed record ConfigRestorePlan(string Path, string RepositoryPath, string CommitId, DateTime CommitTime, string Destination, byte[] Content, FileMetadata? Metadata, string Diff)
+{
+    /// <summary>Lines whose secret was redacted in the history and that keep the live file's value instead.</summary>
+    public IReadOnlyList<int> KeptSecretLines { get; init; } = [];
+}
 
 /// <summary>
 /// Puts a config file back as it was at a commit or a time: content, mode, and owner where the process may set it.
@@ -27,9 +31,12 @@ public static class ConfigRestore
         var content = ReadAll(blob);
         var target = destination is null ? full : Directory.Exists(destination) ? System.IO.Path.Combine(destination, System.IO.Path.GetFileName(full)) : System.IO.Path.GetFullPath(destination);
         var current = File.Exists(target) ? File.ReadAllText(target) : "";
+        // Secrets were committed as a placeholder: the restored file takes the live file's value on those lines.
+        var (merged, kept) = SecretScanner.KeepLiveSecrets(Encoding.UTF8.GetString(content), File.Exists(full) ? File.ReadAllText(full) : null);
+        if (kept.Count > 0) content = Encoding.UTF8.GetBytes(merged);
         var diff = UnifiedDiff.Create(current, Encoding.UTF8.GetString(content), target + " (now)", $"{target} (commit {commit.Sha[..12]})");
         ConfigHistory.MetadataAt(commit).TryGetValue(relative, out var meta);
-        return new ConfigRestorePlan(full, relative, commit.Sha, commit.Author.When.UtcDateTime, target, content, meta, diff);
+        return new ConfigRestorePlan(full, relative, commit.Sha, commit.Author.When.UtcDateTime, target, content, meta, diff) { KeptSecretLines = kept };
     }
 
     public static async Task<ConfigRestoreResult> RunAsync(ConfigRestorePlan plan, Action<string>? log, CancellationToken ct)

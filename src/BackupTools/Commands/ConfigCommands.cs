@@ -41,6 +41,7 @@ public sealed class BackupConfigFileCommand : PolicyCmdlet
         var snapshot = await ConfigBackup.RunAsync(new ConfigBackupRequest
         {
             RepositoryRoot = policy.Repository, Paths = paths, Excludes = [.. policy.ConfigExcludes, .. Exclude], Message = Message,
+            SecretFiles = BackupTools.Engine.Policy.PolicySecrets.Files(policy),
             Remote = policy.ConfigRemote, PolicyPath = policy.Path, Log = WriteVerboseAsync, Warn = WriteWarningAsync,
         }, CancelToken);
         if (snapshot.Error is not null)
@@ -137,6 +138,9 @@ public sealed class RestoreConfigFileCommand : PolicyCmdlet
                    (plan.Metadata is { } m ? $", mode {m.Mode}, owner {m.Owner}:{m.Group}" : "") +
                    (plan.Diff.Length == 0 ? "; the content is the same as now" : ":\n" + plan.Diff.TrimEnd());
         if (!await ShouldProcessAsync(plan.Destination, what)) return;
+        if (plan.KeptSecretLines.Count > 0)
+            WriteWarningAsync($"{plan.Path}: line(s) {string.Join(", ", plan.KeptSecretLines)} held a secret the history stores as {BackupTools.Engine.Config.SecretScanner.Placeholder}; " +
+                              "the restored file keeps the live file's value there.");
         WriteObjectAsync(await ConfigRestore.RunAsync(plan, WriteVerboseAsync, CancelToken));
     }
 }

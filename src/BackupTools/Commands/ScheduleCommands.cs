@@ -208,18 +208,8 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             Detail = $"the secret comes from the environment variable {source[4..]}, which scheduled jobs do not have",
             Fix = "Use the …File form (a 0600 file, e.g. passwordFile: /etc/backuptools/db.password) instead of …Env.",
         };
-        foreach (var t in policy.Targets)
-            if (t.PasswordSource is { } s && s.StartsWith("env:", StringComparison.Ordinal)) yield return Problem(t.Name, s);
-        foreach (var (name, channel) in policy.Alerts.Channels)
-        {
-            var source = channel switch
-            {
-                SlackChannel c => c.WebhookUrlSource, WebhookChannel c => c.UrlSource, TwilioChannel c => c.AuthTokenSource, EmailChannel c => c.PasswordSource, _ => null,
-            };
-            if (source is not null && source.StartsWith("env:", StringComparison.Ordinal)) yield return Problem($"alerts.channels.{name}", source);
-        }
-        foreach (var h in policy.Alerts.Heartbeats.Where(h => h.StartsWith("env:", StringComparison.Ordinal)))
-            yield return Problem("alerts.heartbeat", h);
+        foreach (var (where, source) in BackupTools.Engine.Policy.PolicySecrets.Sources(policy))
+            if (source.StartsWith("env:", StringComparison.Ordinal)) yield return Problem(where, source);
     }
 
     private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs, string policyPath)
