@@ -238,6 +238,8 @@ public sealed class ModelRestoreTests : IDisposable
     public async Task SymlinkedDirectoriesAndFifosAreSkippedWithAWarningAndSetuidBitsAreNotRestored()
     {
         // A root-only directory the model's owner links into the model, a FIFO, and a setuid file.
+        Directory.CreateDirectory(Model);
+        File.WriteAllText(Path.Combine(Model, "VERSION"), "1");
         var secret = _dir.Combine("root-only");
         Directory.CreateDirectory(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.WriteAllText(Path.Combine(secret, "shadow"), "root secret");

@@ -239,63 +239,19 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
 
 }
 
-/// <summary>Get-BackupSchedule: the jobs Register-BackupSchedule created, with their next run.</summary>
-[Cmdlet(VerbsCommon.Get, "BackupSchedule", DefaultParameterSetName = "Default")]
-[OutputType(typeof(BackupScheduleEntry))]
-public sealed class GetBackupScheduleCommand : AsyncPSCmdlet
+/// <summary>What Get- and Unregister-BackupSchedule share: where our lines are, whose lines to pick, and reading them.</summary>
+public abstract class ScheduleTableCmdlet : AsyncPSCmdlet
 {
-    /// <summary>System (/etc/cron.d/backuptools) or User (your crontab).</summary>
-    [Parameter]
-    public ScheduleScope Scope { get; set; } = ScheduleScope.System;
-
-    /// <summary>System scope: the cron file to read instead of /etc/cron.d/backuptools.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? CronFile { get; set; }
-
-    /// <summary>Only the jobs of these targets (as their lines record it, not by job name).</summary>
+    /// <summary>Only the jobs of these targets (as their lines record it, never by job name); all when omitted.</summary>
     [Parameter(Position = 0)]
     [ArgumentCompleter(typeof(TargetNameCompleter))]
     public string[]? Target { get; set; }
 
-    /// <summary>Only the jobs registered for this policy file; every policy's when omitted.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? Policy { get; set; }
-
-    private string? _cronFile, _policy;
-
-    protected override void PrepareRecord()
-    {
-        _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
-        _policy = Policy is null ? null : PolicyCmdlet.ResolvePath(this, Policy);
-    }
-
-    protected override async Task ProcessRecordAsync()
-    {
-        ScheduleStore.RequireCron();
-        var location = ScheduleStore.Location(Scope, _cronFile);
-        var table = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
-        foreach (var e in CronTable.Read(table, Scope == ScheduleScope.System, DateTime.UtcNow))
-            if (e.BelongsTo(_policy, Target))
-                WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
-    }
-}
-
-/// <summary>Unregister-BackupSchedule: removes our jobs (or one target's), and no other line.</summary>
-[Cmdlet(VerbsLifecycle.Unregister, "BackupSchedule", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Default")]
-[OutputType(typeof(BackupScheduleEntry))]
-public sealed class UnregisterBackupScheduleCommand : AsyncPSCmdlet
-{
-    /// <summary>Only these targets' jobs; all of ours when omitted.</summary>
-    [Parameter(Position = 0)]
-    public string[]? Target { get; set; }
-
     /// <summary>System (/etc/cron.d/backuptools) or User (your crontab).</summary>
     [Parameter]
     public ScheduleScope Scope { get; set; } = ScheduleScope.System;
 
-    /// <summary>System scope: the cron file to change instead of /etc/cron.d/backuptools.</summary>
+    /// <summary>System scope: the cron file to use instead of /etc/cron.d/backuptools.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? CronFile { get; set; }
@@ -305,27 +261,53 @@ public sealed class UnregisterBackupScheduleCommand : AsyncPSCmdlet
     [ValidateNotNullOrEmpty]
     public string? Policy { get; set; }
 
-    private string? _cronFile, _policy;
+    protected string? ResolvedCronFile { get; private set; }
+    private string? _policy;
 
     protected override void PrepareRecord()
     {
-        _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+        ResolvedCronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
         _policy = Policy is null ? null : PolicyCmdlet.ResolvePath(this, Policy);
     }
 
-    protected override async Task ProcessRecordAsync()
+    /// <summary>The whole table, where it is, and our lines in it that -Target and -Policy pick.</summary>
+    protected async Task<(string Table, string Location, IReadOnlyList<CronEntry> Picked)> ReadPickedAsync()
     {
         ScheduleStore.RequireCron();
-        var location = ScheduleStore.Location(Scope, _cronFile);
-        var table = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
+        var table = await ScheduleStore.ReadAsync(Scope, ResolvedCronFile, CancelToken);
+        var picked = CronTable.Read(table, Scope == ScheduleScope.System, DateTime.UtcNow).Where(e => e.BelongsTo(_policy, Target)).ToList();
+        return (table, ScheduleStore.Location(Scope, ResolvedCronFile), picked);
+    }
+}
+
+/// <summary>Get-BackupSchedule: the jobs Register-BackupSchedule created, with their next run.</summary>
+[Cmdlet(VerbsCommon.Get, "BackupSchedule", DefaultParameterSetName = "Default")]
+[OutputType(typeof(BackupScheduleEntry))]
+public sealed class GetBackupScheduleCommand : ScheduleTableCmdlet
+{
+    protected override async Task ProcessRecordAsync()
+    {
+        var (_, location, picked) = await ReadPickedAsync();
+        foreach (var e in picked) WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
+    }
+}
+
+/// <summary>Unregister-BackupSchedule: removes our jobs (or one target's, or one policy's), and no other line.</summary>
+[Cmdlet(VerbsLifecycle.Unregister, "BackupSchedule", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Default")]
+[OutputType(typeof(BackupScheduleEntry))]
+public sealed class UnregisterBackupScheduleCommand : ScheduleTableCmdlet
+{
+    protected override async Task ProcessRecordAsync()
+    {
+        var (table, location, picked) = await ReadPickedAsync();
         var removed = new List<CronEntry>();
-        foreach (var e in CronTable.Read(table, Scope == ScheduleScope.System, DateTime.UtcNow))
-            if (e.BelongsTo(_policy, Target) && await ShouldProcessAsync(location, $"Remove the job {e.Name} (\"{e.Schedule}\")" + (e.Policy is null ? "" : $" of {e.Policy}")))
+        foreach (var e in picked)
+            if (await ShouldProcessAsync(location, $"Remove the job {e.Name} (\"{e.Schedule}\")" + (e.Policy is null ? "" : $" of {e.Policy}")))
             {
                 removed.Add(e);
                 WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
             }
         if (removed.Count == 0) return;
-        await ScheduleStore.WriteAsync(Scope, _cronFile, CronTable.Merge(table, [], e => removed.Any(r => r.Name == e.Name && r.Policy == e.Policy)), CancelToken);
+        await ScheduleStore.WriteAsync(Scope, ResolvedCronFile, CronTable.Merge(table, [], e => removed.Any(r => r.Name == e.Name && r.Policy == e.Policy)), CancelToken);
     }
 }
