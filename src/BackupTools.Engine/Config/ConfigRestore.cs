@@ -1,3 +1,4 @@
+using BackupTools.Engine.Repository;
 using System.Globalization;
 using System.Text;
 using BackupTools.Engine.Processes;
@@ -42,34 +43,64 @@ public static class ConfigRestore
     public static async Task<ConfigRestoreResult> RunAsync(ConfigRestorePlan plan, Action<string>? log, CancellationToken ct)
     {
         var dir = System.IO.Path.GetDirectoryName(plan.Destination)!;
+        var name = System.IO.Path.GetFileName(plan.Destination);
         Directory.CreateDirectory(dir);
+        if (new FileInfo(plan.Destination).LinkTarget is { } link)
+            throw new IOException($"'{plan.Destination}' is a symlink (to '{link}'): a restore never writes through one. Remove it, or restore to its target's own path.");
         string? previous = null;
-        if (File.Exists(plan.Destination))
-        {
-            previous = $"{plan.Destination}.before-restore-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
-            File.Copy(plan.Destination, previous);
-        }
-        var temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(plan.Destination)}.restore-{Guid.NewGuid():N}");
-        await File.WriteAllBytesAsync(temp, plan.Content, ct);
         var ownerRestored = false;
-        try
+        if (!SafeDirectory.Supported)
         {
-            if (!OperatingSystem.IsWindows() && plan.Metadata is { } m)
+            // Windows: no openat; ACLs, not modes and owners, guard its directories.
+            if (File.Exists(plan.Destination))
             {
-                File.SetUnixFileMode(temp, (UnixFileMode)Convert.ToInt32(m.Mode, 8));
-                if (Environment.UserName == "root")
-                {
-                    await ProcessRunner.RunForTextAsync(new ProcessSpec("chown", [$"{m.Uid}:{m.Gid}", temp]), ct);
-                    ownerRestored = true;
-                }
-                else log?.Invoke($"Not root: the owner {m.Owner}:{m.Group} is not set; content and mode are.");
+                previous = $"{plan.Destination}.before-restore-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
+                File.Copy(plan.Destination, previous);
             }
-            File.Move(temp, plan.Destination, overwrite: true);
+            var plainTemp = System.IO.Path.Combine(dir, $".{name}.restore-{Guid.NewGuid():N}");
+            await File.WriteAllBytesAsync(plainTemp, plan.Content, ct);
+            File.Move(plainTemp, plan.Destination, overwrite: true);
         }
-        catch
+        else
         {
-            File.Delete(temp);
-            throw;
+            // The config file's directory may belong to another account: everything happens through one handle to it,
+            // opened without following a symlink; the new file is created O_EXCL | O_NOFOLLOW under a random name, its mode
+            // and owner set on the open file (fchmod, fchown), and renamed over the old name (never through a link).
+            using var directory = SafeDirectory.Open(dir);
+            if (File.Exists(plan.Destination))
+            {
+                previous = $"{name}.before-restore-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..6]}";
+                await using (var copy = directory.CreateFile(previous, UnixFileMode.UserRead | UnixFileMode.UserWrite))
+                await using (var source = new FileStream(plan.Destination, FileMode.Open, FileAccess.Read))
+                    await source.CopyToAsync(copy, ct);
+                previous = System.IO.Path.Combine(dir, previous);
+            }
+            var temp = $".{name}.restore-{Guid.NewGuid():N}";
+            try
+            {
+                var mode = plan.Metadata is { } m0 ? (UnixFileMode)(Convert.ToInt32(m0.Mode, 8) & 0x1FF) : UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+                await using (var file = directory.CreateFile(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite))
+                {
+                    await file.WriteAsync(plan.Content, ct);
+                    await file.FlushAsync(ct);
+                    if (OperatingSystem.IsLinux()) File.SetUnixFileMode(file.SafeFileHandle, mode);
+                    if (plan.Metadata is { } m)
+                    {
+                        if (Environment.UserName == "root")
+                        {
+                            SafeDirectory.SetOwner(file, m.Uid, m.Gid);
+                            ownerRestored = true;
+                        }
+                        else log?.Invoke($"Not root: the owner {m.Owner}:{m.Group} is not set; content and mode are.");
+                    }
+                }
+                directory.Rename(temp, name);
+            }
+            catch
+            {
+                directory.TryDelete(temp);
+                throw;
+            }
         }
         log?.Invoke($"Wrote {plan.Destination} as of commit {plan.CommitId[..12]}" + (previous is null ? "" : $"; the previous file is {previous}"));
         return new ConfigRestoreResult

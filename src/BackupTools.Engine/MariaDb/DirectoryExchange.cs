@@ -13,12 +13,7 @@ internal static partial class DirectoryExchange
     private const uint RenameNoReplace = 1, RenameExchange = 2;
     private const int EINVAL = 22, ENOSYS = 38;
 
-    public static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
-
-    // open(2) flags differ between x86-64 and arm64.
-    private static int OpenDirectoryFlags => RuntimeInformation.ProcessArchitecture == Architecture.Arm64
-        ? 0x4000 | 0x8000 | 0x80000     // O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC (arm64)
-        : 0x10000 | 0x20000 | 0x80000;  // O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC (x86-64)
+    public static bool Supported => Repository.OpenFlags.Supported;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
@@ -66,7 +61,7 @@ internal static partial class DirectoryExchange
     private static int OpenParent(string path)
     {
         var parent = Path.GetDirectoryName(path) ?? "/";
-        var fd = Open(parent, OpenDirectoryFlags);
+        var fd = Open(parent, Repository.OpenFlags.OpenDirectory);
         if (fd < 0)
             throw new IOException($"Could not open the directory '{parent}' (no symlinks followed): {new Win32Exception(Marshal.GetLastPInvokeError()).Message}.");
         return fd;

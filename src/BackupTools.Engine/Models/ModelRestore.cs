@@ -38,6 +38,9 @@ public static class ModelRestore
                 throw new ModelRestoreException(step, $"blob {sha} of version {manifest.Version} is missing or damaged; the destination was not touched. Run Test-AiModelBackup.");
         steps.Add(step);
 
+        // The new version is built beside the destination and swapped in by path: as root, only where no other account
+        // can write, or that account could turn the half-built directory into a symlink (to /etc/cron.d, say).
+        SafeDirectory.RefuseIfOthersCanWrite(Path.GetDirectoryName(Path.GetFullPath(destination).TrimEnd('/'))!, $"to restore model {manifest.Name} into '{destination}'");
         var id = Guid.NewGuid().ToString("N")[..8];
         var fresh = $"{destination.TrimEnd('/')}.restore-{id}";
         var previous = $"{destination.TrimEnd('/')}.previous-{id}";

@@ -145,8 +145,12 @@ public static class RedisRestore
         {
             // Redis 7 multi-part AOF: a manifest naming a base file, which may be an RDB. A new directory whose base is
             // the dump loads it at start with appendonly yes, and the server appends to it from then on.
-            var fresh = aofDir + ".restore-" + stamp;
-            Directory.CreateDirectory(fresh);
+            // A random name, created fresh: a predictable one (…restore-<second>) could be planted as a symlink by the
+            // account that owns the data directory, and root would then write base.rdb wherever it points.
+            var fresh = $"{aofDir}.restore-{Guid.NewGuid():N}";
+            if (Directory.Exists(fresh) || File.Exists(fresh)) throw new IOException($"'{fresh}' exists already; refusing to write into it.");
+            FileModes.CreatePrivateDirectory(fresh);
+            if (new DirectoryInfo(fresh).LinkTarget is not null) throw new IOException($"'{fresh}' became a symlink; refusing to write into it.");
             var baseName = $"{aofFileName}.1.base.rdb";
             File.Copy(dump, Path.Combine(fresh, baseName));
             FileModes.WriteDurably(Path.Combine(fresh, $"{aofFileName}.manifest"), System.Text.Encoding.ASCII.GetBytes($"file {baseName} seq 1 type b\n"));
@@ -274,7 +278,8 @@ public static class RedisRestore
     {
         if (OperatingSystem.IsWindows() || Environment.UserName != "root") return;
         var owner = (await ProcessRunner.RunForTextAsync(new ProcessSpec("stat", ["-c", "%u:%g", dir]), ct)).Trim();
-        await ProcessRunner.RunForTextAsync(new ProcessSpec("chown", aofDir is null ? [owner, dump] : ["-R", owner, dump, aofDir]), ct);
+        // -h: a symlink planted in the data directory after our rename gets the owner itself; its target is never changed.
+        await ProcessRunner.RunForTextAsync(new ProcessSpec("chown", aofDir is null ? ["-h", owner, dump] : ["-h", "-R", owner, dump, aofDir]), ct);
     }
 
     private static void TryDelete(string path)

@@ -13,6 +13,17 @@ internal static unsafe partial class FileKinds
     [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int LStat(string path, byte* buffer);
 
+    /// <summary>Owner and permission bits of a path (lstat: a symlink's own), or null when it cannot be read.</summary>
+    public static (uint Mode, uint Uid, uint Gid)? Stat(string path)
+    {
+        if (!OpenFlags.Supported) return null;
+        var buffer = stackalloc byte[256];
+        if (LStat(path, buffer) != 0) return null;
+        // x86-64: st_mode at 24, st_uid 28, st_gid 32; arm64: st_mode 16, st_nlink 20, st_uid 24, st_gid 28.
+        var x64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
+        return (*(uint*)(buffer + (x64 ? 24 : 16)), *(uint*)(buffer + (x64 ? 28 : 24)), *(uint*)(buffer + (x64 ? 32 : 28)));
+    }
+
     public static Kind Of(string path)
     {
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))

@@ -1,0 +1,129 @@
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace BackupTools.Engine.Repository;
+
+/// <summary>
+/// A directory opened once, without following a symlink, and worked on through that handle (openat, fchown,
+/// renameat): what root does in a directory another account can write. Names are looked up relative to the handle,
+/// so swapping the directory's path for a symlink after it was opened changes nothing, and files are created with
+/// O_EXCL | O_NOFOLLOW under random names, so nothing planted is ever written through. Linux only.
+/// </summary>
+public sealed partial class SafeDirectory : IDisposable
+{
+    private const int AT_SYMLINK_NOFOLLOW = 0x100;
+    private readonly int _fd;
+
+    private SafeDirectory(int fd, string path)
+    {
+        _fd = fd;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public static bool Supported => OpenFlags.Supported;
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenAt(int dirFd, string name, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "fchownat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int FchownAt(int dirFd, string name, int uid, int gid, int flags);
+
+    [LibraryImport("libc", EntryPoint = "renameat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameAt(int oldDirFd, string oldName, int newDirFd, string newName);
+
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int UnlinkAt(int dirFd, string name, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fchown", SetLastError = true)]
+    private static partial int Fchown(SafeFileHandle fd, int uid, int gid);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+
+    /// <summary>
+    /// Refuses (as root) a directory that another account can write, unless it is sticky (/tmp): there, that account
+    /// could swap what root creates for a symlink between two steps, and no handle protects work done by path.
+    /// </summary>
+    public static void RefuseIfOthersCanWrite(string directory, string what)
+    {
+        if (Environment.UserName != "root" || FileKinds.Stat(directory) is not { } s) return;
+        const uint Sticky = 0x200, OtherWrite = 0x2, GroupWrite = 0x10, OwnerWrite = 0x80;
+        if ((s.Mode & Sticky) != 0) return;
+        var who = (s.Mode & OtherWrite) != 0 ? "every account"
+            : (s.Mode & GroupWrite) != 0 && s.Gid != 0 ? $"group {s.Gid}"
+            : (s.Mode & OwnerWrite) != 0 && s.Uid != 0 ? $"its owner (uid {s.Uid})"
+            : null;
+        if (who is not null)
+            throw new UnauthorizedAccessException(
+                $"Refusing {what}: '{directory}' can be written by {who}, who could swap what root creates there for a symlink mid-way. " +
+                "Run this as the account that owns the directory, or restore to a directory only root can write.");
+    }
+
+    /// <summary>Opens a directory; refuses when the path's last part is a symlink.</summary>
+    public static SafeDirectory Open(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path).TrimEnd('/');
+        if (full.Length == 0) full = "/";
+        var fd = Open(full, OpenFlags.OpenDirectory);
+        if (fd < 0)
+            throw new IOException($"Cannot open the directory '{full}' without following a symlink: {Error()}. " +
+                                  "If it is a symlink, give the real directory.");
+        return new SafeDirectory(fd, full);
+    }
+
+    /// <summary>Creates a new file (never an existing one, never through a symlink) with this mode.</summary>
+    public FileStream CreateFile(string name, UnixFileMode mode)
+    {
+        const int O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80;
+        var fd = OpenAt(_fd, Check(name), O_WRONLY | O_CREAT | O_EXCL | OpenFlags.NoFollow | OpenFlags.CloseOnExec, (int)mode);
+        if (fd < 0) throw new IOException($"Cannot create '{System.IO.Path.Combine(Path, name)}': {Error()}.");
+        return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Write, 0);
+    }
+
+    /// <summary>Sets the owner of an open file (fchown: no path, so no race).</summary>
+    public static void SetOwner(FileStream file, int uid, int gid)
+    {
+        if (Fchown(file.SafeFileHandle, uid, gid) != 0) throw new IOException($"Cannot set the owner of '{file.Name}': {Error()}.");
+    }
+
+    /// <summary>Sets the owner of an entry by name, never following a symlink (a planted link gets the owner, not its target).</summary>
+    public void SetOwnerNoFollow(string name, int uid, int gid)
+    {
+        if (FchownAt(_fd, Check(name), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+            throw new IOException($"Cannot set the owner of '{System.IO.Path.Combine(Path, name)}': {Error()}.");
+    }
+
+    /// <summary>Renames within this directory (replacing the target name itself, never a link's target).</summary>
+    public void Rename(string from, string to)
+    {
+        if (RenameAt(_fd, Check(from), _fd, Check(to)) != 0)
+            throw new IOException($"Cannot rename '{from}' to '{to}' in '{Path}': {Error()}.");
+    }
+
+    public void TryDelete(string name) => UnlinkAt(_fd, Check(name), 0);
+
+    /// <summary>A name in this directory only: no '/', no '..'.</summary>
+    private static string Check(string name) =>
+        name.Length == 0 || name.Contains('/') || name is "." or ".." ? throw new ArgumentException($"'{name}' is not a plain file name.", nameof(name)) : name;
+
+    private static string Error() => new Win32Exception(Marshal.GetLastPInvokeError()).Message;
+
+    public void Dispose() => Close(_fd);
+}
+
+/// <summary>open(2) flags, which differ between x86-64 and arm64.</summary>
+internal static class OpenFlags
+{
+    public static bool Supported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
+    private static bool Arm => RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
+    public static int Directory => Arm ? 0x4000 : 0x10000;
+    public static int NoFollow => Arm ? 0x8000 : 0x20000;
+    public const int CloseOnExec = 0x80000;
+    public static int OpenDirectory => Directory | NoFollow | CloseOnExec;
+}
