@@ -74,10 +74,17 @@ public static class RedisRestore
         request.Log?.Invoke("Restoring " + Describe(snapshot, request.PointInTime));
 
         Begin(StepNames[1]);
-        var workDir = request.Replace ? Path.Combine(LiveDirectory(request), $".backuptools-restore-{snapshot.Manifest.Id}") : request.Destination!;
+        // With -Replace the dump is written beside the live files (so putting it in place is a rename), in a directory
+        // the server's account can write: under a random name, made new with mkdirat (never an existing name or link).
+        var workDir = request.Replace ? Path.Combine(LiveDirectory(request), $".backuptools-restore-{Guid.NewGuid():N}") : request.Destination!;
         if (!request.Replace && Directory.Exists(workDir) && Directory.EnumerateFileSystemEntries(workDir).Any())
             throw new RedisRestoreException(step, $"'{workDir}' is not empty. Give a new or empty directory as -Destination.");
-        Directory.CreateDirectory(workDir);
+        if (request.Replace && SafeDirectory.Supported)
+        {
+            using var liveDirectory = SafeDirectory.Open(LiveDirectory(request));
+            liveDirectory.CreateSubdirectory(Path.GetFileName(workDir), FileModes.PrivateDirectory).Dispose();
+        }
+        else Directory.CreateDirectory(workDir);
         var dump = Path.Combine(workDir, RedisBackup.DumpFileName);
         try
         {
@@ -138,25 +145,16 @@ public static class RedisRestore
         var stamp = DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
         var kept = new List<string>();
         var live = Path.Combine(dir, dbFile);
-        if (File.Exists(live)) { File.Move(live, $"{live}.before-restore-{stamp}"); kept.Add($"{live}.before-restore-{stamp}"); }
         var aofDir = Path.Combine(dir, aofDirName);
-        if (Directory.Exists(aofDir)) { Directory.Move(aofDir, $"{aofDir}.before-restore-{stamp}"); kept.Add($"{aofDir}.before-restore-{stamp}"); }
-        if (aof)
+        if (SafeDirectory.Supported)
+            await PutInPlaceAsync(dir, dbFile, aofDirName, aofFileName, aof, dump, stamp, kept, ct);
+        else
         {
-            // Redis 7 multi-part AOF: a manifest naming a base file, which may be an RDB. A new directory whose base is
-            // the dump loads it at start with appendonly yes, and the server appends to it from then on.
-            // A random name, created fresh: a predictable one (…restore-<second>) could be planted as a symlink by the
-            // account that owns the data directory, and root would then write base.rdb wherever it points.
-            var fresh = $"{aofDir}.restore-{Guid.NewGuid():N}";
-            if (Directory.Exists(fresh) || File.Exists(fresh)) throw new IOException($"'{fresh}' exists already; refusing to write into it.");
-            FileModes.CreatePrivateDirectory(fresh);
-            if (new DirectoryInfo(fresh).LinkTarget is not null) throw new IOException($"'{fresh}' became a symlink; refusing to write into it.");
-            var baseName = $"{aofFileName}.1.base.rdb";
-            File.Copy(dump, Path.Combine(fresh, baseName));
-            FileModes.WriteDurably(Path.Combine(fresh, $"{aofFileName}.manifest"), System.Text.Encoding.ASCII.GetBytes($"file {baseName} seq 1 type b\n"));
-            Directory.Move(fresh, aofDir);
+            if (File.Exists(live)) { File.Move(live, $"{live}.before-restore-{stamp}"); kept.Add($"{live}.before-restore-{stamp}"); }
+            if (Directory.Exists(aofDir)) { Directory.Move(aofDir, $"{aofDir}.before-restore-{stamp}"); kept.Add($"{aofDir}.before-restore-{stamp}"); }
+            if (aof) throw new RedisRestoreException(step(), "An AOF instance is restored with -Replace on Linux only.");
+            File.Move(dump, live);
         }
-        File.Move(dump, live);
         await CopyOwnershipAsync(dir, live, aof ? aofDir : null, ct);
         request.Log?.Invoke($"In place: {live}{(aof ? $" and {aofDir} (base {aofFileName}.1.base.rdb)" : "")}; kept: {string.Join(", ", kept)}");
 
@@ -271,6 +269,42 @@ public static class RedisRestore
             await Task.Delay(100, ct);
         }
         throw new RedisRestoreException("start the server", $"Redis at {target.Endpoint} did not come back within {timeout.TotalMinutes:0.#} min ({last?.Message}). The restored files are in place; start the server and check its log.");
+    }
+
+    /// <summary>
+    /// Puts the dump in place through handles to the server's directory (which its own account can write): the old
+    /// files are renamed aside and the new ones moved in with renameat, and for an AOF instance (Redis 7 multi-part AOF:
+    /// a manifest naming a base file, which may be an RDB) a new directory under a random name is made with mkdirat and
+    /// filled through its own handle, so a symlink planted or swapped in mid-way is never written through.
+    /// </summary>
+    private static async Task PutInPlaceAsync(string dir, string dbFile, string aofDirName, string aofFileName, bool aof, string dump,
+        string stamp, List<string> kept, CancellationToken ct)
+    {
+        using var live = SafeDirectory.Open(dir);
+        if (live.Exists(dbFile)) { live.Rename(dbFile, $"{dbFile}.before-restore-{stamp}"); kept.Add(Path.Combine(dir, $"{dbFile}.before-restore-{stamp}")); }
+        if (live.Exists(aofDirName)) { live.Rename(aofDirName, $"{aofDirName}.before-restore-{stamp}"); kept.Add(Path.Combine(dir, $"{aofDirName}.before-restore-{stamp}")); }
+        if (aof)
+        {
+            var freshName = $"{aofDirName}.restore-{Guid.NewGuid():N}";
+            using (var fresh = live.CreateSubdirectory(freshName, FileModes.PrivateDirectory))
+            {
+                var baseName = $"{aofFileName}.1.base.rdb";
+                await using (var target = fresh.CreateFile(baseName, FileModes.PrivateFile))
+                await using (var source = File.OpenRead(dump))
+                {
+                    await source.CopyToAsync(target, ct);
+                    target.Flush(flushToDisk: true);
+                }
+                await using (var manifest = fresh.CreateFile($"{aofFileName}.manifest", FileModes.PrivateFile))
+                {
+                    await manifest.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"file {baseName} seq 1 type b\n"), ct);
+                    manifest.Flush(flushToDisk: true);
+                }
+            }
+            live.Rename(freshName, aofDirName);
+        }
+        using var work = SafeDirectory.Open(Path.GetDirectoryName(dump)!);
+        work.MoveTo(Path.GetFileName(dump), live, dbFile);
     }
 
     /// <summary>Running as root, the new files get the owner of the server's directory, so a server running as redis can read them.</summary>

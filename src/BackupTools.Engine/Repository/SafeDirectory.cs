@@ -43,6 +43,9 @@ public sealed partial class SafeDirectory : IDisposable
     [LibraryImport("libc", EntryPoint = "fchown", SetLastError = true)]
     private static partial int Fchown(SafeFileHandle fd, int uid, int gid);
 
+    [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MkdirAt(int dirFd, string name, int mode);
+
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
@@ -97,6 +100,25 @@ public sealed partial class SafeDirectory : IDisposable
     {
         if (FchownAt(_fd, Check(name), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
             throw new IOException($"Cannot set the owner of '{System.IO.Path.Combine(Path, name)}': {Error()}.");
+    }
+
+    /// <summary>Creates a new subdirectory (never an existing name, symlinks included) and opens it.</summary>
+    public SafeDirectory CreateSubdirectory(string name, UnixFileMode mode)
+    {
+        if (MkdirAt(_fd, Check(name), (int)mode) != 0) throw new IOException($"Cannot create '{System.IO.Path.Combine(Path, name)}': {Error()}.");
+        var fd = OpenAt(_fd, name, OpenFlags.OpenDirectory, 0);
+        if (fd < 0) throw new IOException($"Cannot open '{System.IO.Path.Combine(Path, name)}' without following a symlink: {Error()}.");
+        return new SafeDirectory(fd, System.IO.Path.Combine(Path, name));
+    }
+
+    /// <summary>Whether an entry of this name exists (a symlink counts, whatever it points at).</summary>
+    public bool Exists(string name) => FileKinds.Of(System.IO.Path.Combine(Path, Check(name))) != FileKinds.Kind.Missing;
+
+    /// <summary>Moves an entry of this directory into another opened directory (renameat between the two handles).</summary>
+    public void MoveTo(string name, SafeDirectory target, string newName)
+    {
+        if (RenameAt(_fd, Check(name), target._fd, Check(newName)) != 0)
+            throw new IOException($"Cannot move '{System.IO.Path.Combine(Path, name)}' to '{System.IO.Path.Combine(target.Path, newName)}': {Error()}.");
     }
 
     /// <summary>Renames within this directory (replacing the target name itself, never a link's target).</summary>
