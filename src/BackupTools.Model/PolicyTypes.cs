@@ -57,7 +57,11 @@ public sealed record TargetPolicy
     public string Endpoint => Url ?? (Socket is not null ? $"unix:{Socket}" : $"{Host}:{Port}");
 }
 
-public sealed record ModelPolicy(string Name, string Path, int Keep);
+public sealed record ModelPolicy(string Name, string Path, int Keep)
+{
+    /// <summary>Restore setuid, setgid and sticky bits too (off by default: root would restore a root-owned setuid file).</summary>
+    public bool KeepSpecialBits { get; init; }
+}
 
 /// <summary>Free-space alarms and how backup streams are stored.</summary>
 public sealed record StoragePolicy(int WarningFreePercent, int CriticalFreePercent)

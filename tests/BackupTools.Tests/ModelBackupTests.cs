@@ -262,5 +262,8 @@ public sealed class ModelRestoreTests : IDisposable
         await ModelRestore.RunAsync(Repo, v, restored, null, null, CancellationToken.None);
         Assert.Equal((UnixFileMode)Convert.ToInt32("0755", 8), File.GetUnixFileMode(Path.Combine(restored, "tool")));
         Assert.False(Directory.Exists(Path.Combine(restored, "linked")));
+        var kept = _dir.Combine("restored-special");
+        await ModelRestore.RunAsync(Repo, v, kept, null, null, CancellationToken.None, keepSpecialBits: true);
+        Assert.Equal((UnixFileMode)Convert.ToInt32("4755", 8), File.GetUnixFileMode(Path.Combine(kept, "tool")));
     }
 }

@@ -24,7 +24,7 @@ public static class ModelRestore
 
     /// <param name="validate">Gets the restored directory in place; false rolls the restore back.</param>
     public static async Task<Result> RunAsync(string repositoryRoot, ModelManifest manifest, string destination,
-        Func<string, Task<bool>>? validate, Action<string>? log, CancellationToken ct)
+        Func<string, Task<bool>>? validate, Action<string>? log, CancellationToken ct, bool keepSpecialBits = false)
     {
         destination = Path.GetFullPath(destination);
         var steps = new List<string>();
@@ -54,8 +54,9 @@ public static class ModelRestore
                 var target = SafePath(fresh, f.Path);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 File.Copy(store.PathOf(f.Sha256), target);
-                // Permission bits only: a setuid or setgid bit in a model would come back as a root-owned setuid file.
-                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target, (UnixFileMode)(Convert.ToInt32(f.Mode, 8) & 0x1FF));
+                // Permission bits only, unless models.<name>.keepSpecialBits: a setuid or setgid bit in a model would
+                // come back as a root-owned setuid file.
+                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target, (UnixFileMode)(Convert.ToInt32(f.Mode, 8) & (keepSpecialBits ? 0xFFF : 0x1FF)));
                 File.SetLastWriteTimeUtc(target, f.Modified);
             }
             steps.Add(step);

@@ -20,7 +20,7 @@ public static partial class PolicyParser
     {
         ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
     };
-    private static readonly string[] ModelKeys = ["path", "keep"];
+    private static readonly string[] ModelKeys = ["path", "keep", "keepSpecialBits"];
     private static readonly string[] ConfigKeys = ["paths", "exclude", "remote"];
     private static readonly string[] StorageKeys =
         ["warningFreePercent", "criticalFreePercent", "compression", "compressionLevel", "compressionThreads"];
@@ -259,7 +259,10 @@ public static partial class PolicyParser
             r.RejectUnknownKeys(m, key, ModelKeys);
             var path = r.AbsolutePath(m, "path", key + ".path", required: true);
             var keep = r.Integer(m, "keep", key + ".keep", 1, 1000) ?? 5;
-            if (path is not null) list.Add(new ModelPolicy(name, path, keep));
+            var special = r.Text(m, "keepSpecialBits", key + ".keepSpecialBits", required: false);
+            if (special is not (null or "true" or "false"))
+                r.Problem(PolicyNode.Child(m, "keepSpecialBits")!, key + ".keepSpecialBits", $"'{special}' is not true or false");
+            if (path is not null) list.Add(new ModelPolicy(name, path, keep) { KeepSpecialBits = special == "true" });
         }
         return list;
     }

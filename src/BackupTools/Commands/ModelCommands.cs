@@ -199,7 +199,8 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
             var output = ValidationScript.Invoke(dir);
             return output.Count > 0 && LanguagePrimitives.IsTrue(output[^1]);
         });
-        var result = await ModelRestore.RunAsync(policy.Repository, manifest, destination, validate, WriteVerboseAsync, CancelToken);
+        var result = await ModelRestore.RunAsync(policy.Repository, manifest, destination, validate, WriteVerboseAsync, CancelToken,
+            keepSpecialBits: policy.Models.FirstOrDefault(m => string.Equals(m.Name, manifest.Name, StringComparison.OrdinalIgnoreCase))?.KeepSpecialBits ?? false);
         WriteObjectAsync(new ModelRestoreResult
         {
             Name = Name, Version = manifest.Version, Destination = result.Destination, Validated = result.Validated, Steps = result.Steps, Duration = clock.Elapsed,
