@@ -128,7 +128,7 @@ public static partial class DataDirectorySwap
         {
             if (!Directory.Exists(dataDirectory))
                 Move(restored, dataDirectory);
-            else if (DirectoryExchange.Supported && DirectoryExchange.TryExchange(restored, dataDirectory))
+            else if (SafeDirectory.Supported && SafeDirectory.TryExchange(restored, dataDirectory))
             {
                 // From here the swap has happened: the live path holds the restored data, the old data is at the
                 // restored path. Nothing below may report "left as it was" or let a caller delete the restored path.
@@ -189,7 +189,7 @@ public static partial class DataDirectorySwap
 
     private static void Move(string from, string to)
     {
-        if (DirectoryExchange.Supported) DirectoryExchange.MoveNoReplace(from, to);
+        if (SafeDirectory.Supported) SafeDirectory.MoveNoReplace(from, to);
         else Directory.Move(from, to);
     }
 

@@ -71,9 +71,11 @@ public static class RestorePlanner
     /// <param name="without">Sets to leave out, as if removed (retention's -WhatIf asks what the window would become).</param>
     private static CatalogView Analyze(string repositoryRoot, string target, IReadOnlySet<string>? without = null)
     {
-        var history = BinlogHistory.Load(repositoryRoot, target, without);
-        var backups = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target)
-            .Where(e => (without is null || !without.Contains(e.Manifest.Id)) && e.Manifest.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)
+        // One scan of the catalog serves both the binlog history and the backups.
+        var entries = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target)
+            .Where(e => without is null || !without.Contains(e.Manifest.Id)).ToList();
+        var history = BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target));
+        var backups = entries.Where(e => e.Manifest.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)
             .OrderBy(e => e.Manifest.EndTime).ToList();
         if (!backups.Any(b => b.Manifest.Type == MariaDbCatalog.Full))
             throw new RestoreWindowException(

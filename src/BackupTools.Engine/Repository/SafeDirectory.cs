@@ -43,6 +43,12 @@ public sealed partial class SafeDirectory : IDisposable
     [LibraryImport("libc", EntryPoint = "fchown", SetLastError = true)]
     private static partial int Fchown(SafeFileHandle fd, int uid, int gid);
 
+    [LibraryImport("libc", EntryPoint = "renameat2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int RenameAt2(int oldDirFd, string oldName, int newDirFd, string newName, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
     [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MkdirAt(int dirFd, string name, int mode);
 
@@ -129,6 +135,35 @@ public sealed partial class SafeDirectory : IDisposable
     }
 
     public void TryDelete(string name) => UnlinkAt(_fd, Check(name), 0);
+
+    private const uint RenameNoReplace = 1, RenameExchange = 2;
+    private const int EINVAL = 22, ENOSYS = 38;
+
+    /// <summary>
+    /// Swaps two entries (of any two directories) in one atomic step, through their parents opened without following a
+    /// symlink, and fsyncs both parents; false when the file system cannot exchange (EINVAL), so the caller falls back.
+    /// </summary>
+    public static bool TryExchange(string a, string b) => RenameBetweenParents(a, b, RenameExchange, allowUnsupported: true);
+
+    /// <summary>Renames a path to another (parents opened without following), never replacing anything; fsyncs the parents.</summary>
+    public static void MoveNoReplace(string from, string to) => RenameBetweenParents(from, to, RenameNoReplace, allowUnsupported: false);
+
+    private static bool RenameBetweenParents(string from, string to, uint flags, bool allowUnsupported)
+    {
+        from = System.IO.Path.GetFullPath(from).TrimEnd('/');
+        to = System.IO.Path.GetFullPath(to).TrimEnd('/');
+        using var fromParent = Open(System.IO.Path.GetDirectoryName(from) ?? "/");
+        using var toParent = Open(System.IO.Path.GetDirectoryName(to) ?? "/");
+        if (RenameAt2(fromParent._fd, Check(System.IO.Path.GetFileName(from)), toParent._fd, Check(System.IO.Path.GetFileName(to)), flags) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (allowUnsupported && errno is EINVAL or ENOSYS) return false;
+            throw new IOException($"Could not rename '{from}' to '{to}': {new Win32Exception(errno).Message}.");
+        }
+        Fsync(toParent._fd);
+        if (fromParent.Path != toParent.Path) Fsync(fromParent._fd);
+        return true;
+    }
 
     /// <summary>A name in this directory only: no '/', no '..'.</summary>
     private static string Check(string name) =>

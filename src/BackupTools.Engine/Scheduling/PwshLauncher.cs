@@ -23,8 +23,7 @@ public static class PwshLauncher
         if (processPath is not null && name.Equals("pwsh", StringComparison.OrdinalIgnoreCase)) return [processPath];
         var dll = Path.Combine(psHome, "pwsh.dll");
         if (processPath is not null && name.Equals("dotnet", StringComparison.OrdinalIgnoreCase) && File.Exists(dll)) return [processPath, dll];
-        foreach (var candidate in new[] { "/usr/bin/pwsh", "/usr/local/bin/pwsh", "/opt/microsoft/powershell/7/pwsh" })
-            if (File.Exists(candidate)) return [candidate];
+        if (StableCandidates().FirstOrDefault(File.Exists) is { } stable) return [stable];
         throw new ScheduleException(
             $"Cannot tell how cron would start PowerShell: this session runs in '{processPath}' with $PSHOME '{psHome}'. " +
             "Give the absolute path of a pwsh program with -PwshPath.");

@@ -12,7 +12,8 @@ public static class StatusService
         DateTime asOf, Action<string, string>? unreadable = null)
     {
         var root = policy.Repository;
-        var sets = BackupCatalog.List(root, unreadable: unreadable).Select(e => e.Manifest).ToList();
+        var entries = BackupCatalog.List(root, unreadable: unreadable);
+        var sets = entries.Select(e => e.Manifest).ToList();
         var journal = RunJournal.Read(root, warn => unreadable?.Invoke(Path.Combine(root, RunJournal.DirectoryName), warn));
         var setsBy = sets.ToLookup(s => (s.Engine, s.Target, s.Type));
         var attemptsBy = journal.ToLookup(j => (j.Engine, j.Target, j.Type));
@@ -30,7 +31,12 @@ public static class StatusService
                 {
                     unreadable?.Invoke(root, $"{target.Name}: the point-in-time window cannot be computed: {e.Message}");
                 }
-                try { timeline = BinlogTimelineStatus.Of(BinlogHistory.Load(root, target.Name), target.Name); }
+                try
+                {
+                    // From the sets already read: no second scan of the catalog per target.
+                    var own = entries.Where(e => e.Manifest.Engine == MariaDbCatalog.Engine && e.Manifest.Target == target.Name);
+                    timeline = BinlogTimelineStatus.Of(BinlogHistory.FromEntries(own, ReplaceMarkers.Times(root, target.Name)), target.Name);
+                }
                 catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
                 {
                     // One unreadable file must not blind the status of every target: this one gets a Warning saying so.
