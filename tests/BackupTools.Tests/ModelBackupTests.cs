@@ -266,4 +266,50 @@ public sealed class ModelRestoreTests : IDisposable
         await ModelRestore.RunAsync(Repo, v, kept, null, null, CancellationToken.None, keepSpecialBits: true);
         Assert.Equal((UnixFileMode)Convert.ToInt32("4755", 8), File.GetUnixFileMode(Path.Combine(kept, "tool")));
     }
+
+    [Fact]
+    public async Task LinksInsideTheModelAreKeptAsLinksAndALinkLeadingOutIsRefused()
+    {
+        // A Hugging Face cache: snapshots/<rev>/ holds links into blobs/, and a link to a directory names the revision.
+        Directory.CreateDirectory(Path.Combine(Model, "blobs"));
+        Directory.CreateDirectory(Path.Combine(Model, "snapshots", "abc"));
+        File.WriteAllText(Path.Combine(Model, "blobs", "0f1e"), "weights");
+        File.CreateSymbolicLink(Path.Combine(Model, "snapshots", "abc", "model.bin"), "../../blobs/0f1e");
+        Directory.CreateSymbolicLink(Path.Combine(Model, "current"), "snapshots/abc");
+        File.CreateSymbolicLink(Path.Combine(Model, "escape"), "../../etc/passwd");
+        var warnings = new List<string>();
+        var (v, _) = await ModelBackup.RunAsync(Repo, "llm", Model, "1", [], false, null, CancellationToken.None, warn: warnings.Add);
+        Assert.Equal("../../blobs/0f1e", v.Files.Single(f => f.Path == "snapshots/abc/model.bin").LinkTarget);
+        Assert.Equal("snapshots/abc", v.Files.Single(f => f.Path == "current").LinkTarget);
+        Assert.DoesNotContain(v.Files, f => f.Path == "escape");
+        Assert.Contains(warnings, w => w.Contains("escape") && w.Contains("outside the model"));
+        // The same tree again is unchanged (links compared by target), a changed target is a new version.
+        Assert.Equal(ModelBackupStatus.Unchanged, (await ModelBackup.RunAsync(Repo, "llm", Model, "1", [], false, null, CancellationToken.None)).Status);
+
+        var restored = _dir.Combine("restored");
+        await ModelRestore.RunAsync(Repo, v, restored, null, null, CancellationToken.None);
+        Assert.Equal("../../blobs/0f1e", new FileInfo(Path.Combine(restored, "snapshots", "abc", "model.bin")).LinkTarget);
+        Assert.Equal("snapshots/abc", new DirectoryInfo(Path.Combine(restored, "current")).LinkTarget);
+        Assert.Equal("weights", File.ReadAllText(Path.Combine(restored, "current", "model.bin")));
+
+        // A manifest whose link climbs out of the destination (tampered, or from another tool) is refused before anything is written.
+        var evil = v with { Files = [.. v.Files, new ModelFile("snapshots/evil", 0, "", "777", DateTime.UnixEpoch, false, "../../../etc")] };
+        var e = await Assert.ThrowsAsync<ModelRestoreException>(() => ModelRestore.RunAsync(Repo, evil, _dir.Combine("out"), null, null, CancellationToken.None));
+        Assert.Equal("check paths", e.Step);
+        Assert.Contains("outside the model", e.Message);
+        Assert.False(Directory.Exists(_dir.Combine("out")));
+    }
+
+    [Theory]
+    [InlineData("a/l", "../b", true)]
+    [InlineData("a/b/l", "../../c", true)]
+    [InlineData("l", "../x", false)]
+    [InlineData("a/l", "../../x", false)]
+    [InlineData("l", "/etc", false)]
+    [InlineData("l", "a/../../x", false)]
+    [InlineData("p/q/l", "x/../..", false)]
+    [InlineData("l", "a/./b", false)]
+    [InlineData("l", "", false)]
+    public void ALinkStaysInsideOnlyInPlainRelativeForm(string link, string target, bool inside) =>
+        Assert.Equal(inside, ModelFile.LinkStaysInside(link, target));
 }

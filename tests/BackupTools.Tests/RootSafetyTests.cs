@@ -1,6 +1,11 @@
 using System.Diagnostics;
 using BackupTools.Engine.Config;
 using BackupTools.Engine.Models;
+using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Redis;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+using BackupTools.TestServers;
 
 namespace BackupTools.Tests;
 
@@ -72,23 +77,132 @@ public sealed class RootSafetyTests : IDisposable
         Assert.Equal(["app.conf"], Directory.GetFileSystemEntries(etc).Select(Path.GetFileName));
     }
 
-    [Fact]
-    public async Task RestoreAiModelRefusesADirectoryAnotherAccountCanWrite()
+    /// <summary>A root-owned directory holding a root file: what an attack would try to write into, chown or delete.</summary>
+    private (string Directory, Func<string> Snapshot) Victim()
     {
-        var source = _dir.Combine("source");
-        Directory.CreateDirectory(source);
-        File.WriteAllText(Path.Combine(source, "VERSION"), "1");
-        var repo = _dir.Combine("repo");
-        var (v, _) = await ModelBackup.RunAsync(repo, "llm", source, null, [], false, null, CancellationToken.None);
+        var victim = _dir.Combine("victim-dir");
+        Directory.CreateDirectory(victim);
+        File.WriteAllText(Path.Combine(victim, "keep"), "root's\n");
+        return (victim, () => Run("sh", "-c", $"cd '{victim}' && ls -la --time-style=+%s . && cat keep"));
+    }
+
+    private uint AttackerUid => uint.Parse(Run("id", "-u", _user).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    private async Task<ModelManifest> ModelVersionAsync(string version, string content)
+    {
+        var source = _dir.Combine("source-" + version);
+        Directory.CreateDirectory(Path.Combine(source, "weights"));
+        File.WriteAllText(Path.Combine(source, "VERSION"), version);
+        File.WriteAllText(Path.Combine(source, "weights", "model.bin"), content);
+        return (await ModelBackup.RunAsync(_dir.Combine("repo"), "llm", source, null, [], false, null, CancellationToken.None)).Manifest;
+    }
+
+    [Fact]
+    public async Task RestoreAiModelWorksInADirectoryAnotherAccountOwnsAndAnySwapMidWayWritesNothingOutside()
+    {
+        var v1 = await ModelVersionAsync("1", "one");
+        var v2 = await ModelVersionAsync("2", "two");
         var models = OwnedByAttacker("models");
-        var e = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => ModelRestore.RunAsync(repo, v, Path.Combine(models, "llm"), null, null, CancellationToken.None));
+        var destination = Path.Combine(models, "llm");
+        var (victim, snapshot) = Victim();
+        var before = snapshot();
+
+        // No attack: the restore works through handles and the tree goes to the directory's owner.
+        await ModelRestore.RunAsync(_dir.Combine("repo"), v1, destination, null, null, CancellationToken.None);
+        Assert.Equal("one", File.ReadAllText(Path.Combine(destination, "weights", "model.bin")));
+        Assert.Equal(AttackerUid.ToString(System.Globalization.CultureInfo.InvariantCulture), Run("stat", "-c", "%u", Path.Combine(destination, "weights", "model.bin")).Trim());
+        Assert.Equal(["llm"], Directory.GetFileSystemEntries(models).Select(Path.GetFileName));
+
+        // Attack 1: while root fills the new directory, its name is swapped for a link to a root directory.
+        var attacked = false;
+        SafeDirectory.PauseAt = step =>
+        {
+            if (step != "model:materialise" || attacked || Directory.GetDirectories(models, "llm.restore-*").FirstOrDefault() is not { } fresh) return;
+            attacked = true;
+            AsAttacker($"mv '{fresh}' '{models}/stolen' && ln -s '{victim}' '{fresh}'");
+        };
+        try
+        {
+            var e = await Assert.ThrowsAsync<ModelRestoreException>(() => ModelRestore.RunAsync(_dir.Combine("repo"), v2, destination, null, null, CancellationToken.None));
+            Assert.True(attacked);
+            Assert.Contains("replaced it mid-way", e.Message);
+        }
+        finally { SafeDirectory.PauseAt = null; }
+        Assert.Equal(before, snapshot());
+        Assert.Equal("one", File.ReadAllText(Path.Combine(destination, "weights", "model.bin"))); // the previous version is back
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(models), e => Path.GetFileName(e).StartsWith("llm.", StringComparison.Ordinal));
+
+        // Attack 2: just before the swap, the live model directory becomes a link to the root directory; the restore
+        // renames the link aside and removes it (never what it points at), and the new version lands.
+        attacked = false;
+        SafeDirectory.PauseAt = step =>
+        {
+            if (step != "model:swap" || attacked) return;
+            attacked = true;
+            AsAttacker($"mv '{destination}' '{models}/old' && ln -s '{victim}' '{destination}'");
+        };
+        try { await ModelRestore.RunAsync(_dir.Combine("repo"), v2, destination, null, null, CancellationToken.None); }
+        finally { SafeDirectory.PauseAt = null; }
+        Assert.True(attacked);
+        Assert.Equal(before, snapshot());
+        Assert.Equal("two", File.ReadAllText(Path.Combine(destination, "weights", "model.bin")));
+    }
+
+    [Fact]
+    public async Task AModelDestinationBelowADirectoryAnotherAccountCanWriteIsRefused()
+    {
+        var v1 = await ModelVersionAsync("1", "one");
+        // The account owns a directory ABOVE the destination's parent: it could swap the whole path before root opens it.
+        var home = OwnedByAttacker("home");
+        AsAttacker($"mkdir '{home}/models'");
+        var e = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => ModelRestore.RunAsync(_dir.Combine("repo"), v1, Path.Combine(home, "models", "llm"), null, null, CancellationToken.None));
         Assert.Contains("can be written by its owner", e.Message);
-        Assert.Empty(Directory.GetFileSystemEntries(models));
-        // A directory only root can write is fine.
-        var safe = _dir.Combine("root-models");
-        Directory.CreateDirectory(safe);
-        File.SetUnixFileMode(safe, (UnixFileMode)Convert.ToInt32("0755", 8));
-        await ModelRestore.RunAsync(repo, v, Path.Combine(safe, "llm"), null, null, CancellationToken.None);
-        Assert.Equal("1", File.ReadAllText(Path.Combine(safe, "llm", "VERSION")));
+        Assert.Contains(home, e.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(home, "models")));
+    }
+
+    [Fact]
+    public async Task RedisReplaceInADirectoryTheRedisAccountOwnsWritesOnlyThereWhateverItSwaps()
+    {
+        var data = _dir.Combine("redis");
+        using var server = RedisServer.Start(data, "--appendonly", "yes");
+        server.Command("SET k v1");
+        var target = new TargetPolicy
+        {
+            Name = "cache", Engine = TargetEngine.Redis, Host = "127.0.0.1", Port = server.Port, DataDir = server.BaseDirectory,
+            StartCommand = server.CommandLine(daemonize: true),
+        };
+        var repo = _dir.Combine("repo");
+        Assert.Null((await RedisBackup.RunAsync(new BackupRequest { RepositoryRoot = repo, Target = target }, RedisBackupMethod.Replication, CancellationToken.None)).Error);
+        server.Command("SET k after-the-backup");
+        Run("chown", "-R", $"{_user}:{_user}", server.BaseDirectory);
+        File.SetUnixFileMode(_dir.Path, (UnixFileMode)Convert.ToInt32("0755", 8));
+        var (victim, snapshot) = Victim();
+        var before = snapshot();
+
+        // The redis account swaps root's work directory for a link to a root directory while the server is down, and
+        // plants links at the names root renames aside.
+        var attacked = false;
+        SafeDirectory.PauseAt = step =>
+        {
+            if (step != "redis:put-in-place" || attacked || Directory.GetDirectories(server.BaseDirectory, ".backuptools-restore-*").FirstOrDefault() is not { } work) return;
+            attacked = true;
+            AsAttacker($"mv '{work}' '{server.BaseDirectory}/moved' && ln -s '{victim}' '{work}' && rm -f '{server.BaseDirectory}/dump.rdb' && ln -s '{victim}/keep' '{server.BaseDirectory}/dump.rdb'");
+        };
+        RestoreResult result;
+        try
+        {
+            result = await RedisRestore.RunAsync(new RedisRestoreRequest { RepositoryRoot = repo, Target = target, PointInTime = DateTime.UtcNow, Replace = true }, CancellationToken.None);
+        }
+        finally { SafeDirectory.PauseAt = null; }
+        Assert.True(attacked);
+        Assert.True(result.Validated);
+        Assert.EndsWith("\r\nv1", server.Command("GET k").TrimEnd());
+        Assert.Equal(before, snapshot());
+        // The files root put there belong to the directory's owner, set through handles.
+        var uid = AttackerUid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(uid, Run("stat", "-c", "%u", Path.Combine(server.BaseDirectory, "dump.rdb")).Trim());
+        Assert.Equal(uid, Run("stat", "-c", "%u", Path.Combine(server.BaseDirectory, "appendonlydir", "appendonly.aof.1.base.rdb")).Trim());
+        server.Command("SHUTDOWN NOSAVE");
     }
 }

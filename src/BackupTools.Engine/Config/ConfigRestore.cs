@@ -66,7 +66,7 @@ public static class ConfigRestore
             // The config file's directory may belong to another account: everything happens through one handle to it,
             // opened without following a symlink; the new file is created O_EXCL | O_NOFOLLOW under a random name, its mode
             // and owner set on the open file (fchmod, fchown), and renamed over the old name (never through a link).
-            using var directory = SafeDirectory.Open(dir);
+            using var directory = SafeDirectory.OpenPath(dir, $"to restore '{plan.Destination}'");
             if (File.Exists(plan.Destination))
             {
                 previous = $"{name}.before-restore-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..6]}";

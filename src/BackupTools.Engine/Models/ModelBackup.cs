@@ -24,11 +24,12 @@ public static partial class ModelBackup
     private static partial Regex VersionPattern();
 
     /// <summary>
-    /// The model's regular files. Never through a symlinked directory (root would copy whatever it points at, /root
-    /// included) and never a FIFO (opening one blocks the job forever, holding the model's lock), a socket or a device:
-    /// those are skipped with a warning naming them.
+    /// The model's regular files and symlinks. Never through a symlinked directory (root would copy whatever it points
+    /// at, /root included) and never a FIFO (opening one blocks the job forever, holding the model's lock), a socket or a
+    /// device: those are skipped with a warning naming them. A symlink is recorded as a link when it points inside the
+    /// model (relative, plain form), and skipped with a warning otherwise.
     /// </summary>
-    private static IEnumerable<string> RegularFiles(string root, string name, Action<string>? warn)
+    private static IEnumerable<(string Full, string? Link)> Entries(string root, string name, Action<string>? warn)
     {
         var directories = new List<string> { root };
         directories.AddRange(Directory.EnumerateDirectories(root, "*", new EnumerationOptions
@@ -39,8 +40,12 @@ public static partial class ModelBackup
         foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", new EnumerationOptions { AttributesToSkip = 0 }))
             switch (FileKinds.Of(entry))
             {
-                case FileKinds.Kind.Regular: yield return entry; break;
-                case FileKinds.Kind.Symlink: warn?.Invoke($"Model '{name}': skipped '{entry}': a symlink, never followed."); break;
+                case FileKinds.Kind.Regular: yield return (entry, null); break;
+                case FileKinds.Kind.Symlink:
+                    var target = new FileInfo(entry).LinkTarget ?? "";
+                    if (ModelFile.LinkStaysInside(Path.GetRelativePath(root, entry).Replace('\\', '/'), target)) yield return (entry, target);
+                    else warn?.Invoke($"Model '{name}': skipped the symlink '{entry}' -> '{target}': it points outside the model (or not in plain relative form), and a restore never creates such a link.");
+                    break;
                 case FileKinds.Kind.Other: warn?.Invoke($"Model '{name}': skipped '{entry}': not a regular file (a FIFO, socket or device)."); break;
             }
     }
@@ -57,9 +62,9 @@ public static partial class ModelBackup
         await using var modelLock = TargetLock.Acquire(repositoryRoot, Engine, name);
         var clock = Stopwatch.StartNew();
         var (chosen, source) = version is not null ? (version, "given") : DeclaredVersion(sourcePath);
-        var files = RegularFiles(sourcePath, name, warn)
-            .Select(f => (Full: f, Relative: Path.GetRelativePath(sourcePath, f).Replace('\\', '/'), Config: false))
-            .Concat(configPaths.Select(c => (Full: c, Relative: "_config/" + c.TrimStart('/').Replace('\\', '/'), Config: true)))
+        var files = Entries(sourcePath, name, warn)
+            .Select(f => (f.Full, Relative: Path.GetRelativePath(sourcePath, f.Full).Replace('\\', '/'), Config: false, f.Link))
+            .Concat(configPaths.Select(c => (Full: c, Relative: "_config/" + c.TrimStart('/').Replace('\\', '/'), Config: true, Link: (string?)null)))
             .OrderBy(f => f.Relative, StringComparer.Ordinal).ToList();
 
         // Quick check, as rsync does: the same version with every size and mtime unchanged needs no reading at all.
@@ -67,8 +72,9 @@ public static partial class ModelBackup
         if (chosen is not null && File.Exists(VersionPath(repositoryRoot, name, chosen)) && !force && !rehash)
         {
             var existing = ModelJson.Read(VersionPath(repositoryRoot, name, chosen))!;
-            if (existing.Files.Count == files.Count && files.All(f => existing.Files.Any(e => e.Path == f.Relative &&
-                    e.Size == new FileInfo(f.Full).Length && e.Modified == File.GetLastWriteTimeUtc(f.Full))))
+            if (existing.Files.Count == files.Count && files.All(f => existing.Files.Any(e => e.Path == f.Relative && (f.Link is not null
+                    ? e.LinkTarget == f.Link
+                    : !e.IsLink && e.Size == new FileInfo(f.Full).Length && e.Modified == File.GetLastWriteTimeUtc(f.Full)))))
                 return (existing, ModelBackupStatus.Unchanged);
         }
 
@@ -76,8 +82,8 @@ public static partial class ModelBackup
         store.RemoveLeftovers();
         // As restic does with its parent snapshot: a file whose path, size and modification time match the newest
         // version is not read again; its stored blob is reused. A changed file always has a new mtime.
-        Dictionary<string, ModelFile> previous = (rehash ? null : Newest(repositoryRoot, name))?.Files.ToDictionary(f => f.Path, StringComparer.Ordinal) ?? [];
-        var total = files.Sum(f => new FileInfo(f.Full).Length);
+        Dictionary<string, ModelFile> previous = (rehash ? null : Newest(repositoryRoot, name))?.Files.Where(f => !f.IsLink).ToDictionary(f => f.Path, StringComparer.Ordinal) ?? [];
+        var total = files.Where(f => f.Link is null).Sum(f => new FileInfo(f.Full).Length);
         long done = 0;
         var perFile = new Progress<long>(n => progress?.Report(new TransferProgress("Copying", Interlocked.Add(ref done, n), total)));
         var results = new ModelFile[files.Count];
@@ -87,6 +93,11 @@ public static partial class ModelBackup
             async (i, token) =>
             {
                 var f = files[i];
+                if (f.Link is not null)
+                {
+                    results[i] = new ModelFile(f.Relative, 0, "", "777", DateTime.UnixEpoch, false, f.Link);
+                    return;
+                }
                 var info = new FileInfo(f.Full);
                 string sha;
                 long size;

@@ -5,8 +5,29 @@ using System.Text.Json.Serialization;
 
 namespace BackupTools.Engine.Models;
 
-/// <summary>One file of a model version: where it goes (relative, '/'-separated), its content's blob, mode and time.</summary>
-public sealed record ModelFile(string Path, long Size, string Sha256, string Mode, DateTime Modified, bool Config);
+/// <summary>
+/// One file of a model version: where it goes (relative, '/'-separated), its content's blob, mode and time; or a
+/// symlink (LinkTarget set, no blob), kept as a link because model caches (Hugging Face's snapshots/ -> ../../blobs/)
+/// are built of them, and only when it points inside the model.
+/// </summary>
+public sealed record ModelFile(string Path, long Size, string Sha256, string Mode, DateTime Modified, bool Config, string? LinkTarget = null)
+{
+    public bool IsLink => LinkTarget is not null;
+
+    /// <summary>
+    /// Whether a link at linkPath pointing at target stays inside the model: relative, and in plain form (any '..' only
+    /// at its start, climbing no higher than the model's root), so no '..' ever applies to a component that is itself a
+    /// link (which could land anywhere a lexical reading does not see).
+    /// </summary>
+    public static bool LinkStaysInside(string linkPath, string target)
+    {
+        if (target.Length == 0 || target.StartsWith('/') || target.Contains('\\') || target.Contains('\0')) return false;
+        var parts = target.Split('/');
+        var climbs = parts.TakeWhile(p => p == "..").Count();
+        if (parts.Skip(climbs).Any(p => p is "" or "." or "..")) return false;
+        return climbs <= linkPath.Split('/').Length - 1;
+    }
+}
 
 /// <summary>
 /// <c>models/&lt;name&gt;/versions/&lt;version&gt;.json</c>: a complete, independently verifiable description of one
@@ -28,11 +49,16 @@ public sealed record ModelManifest
     public double DurationSeconds { get; init; }
     public string ManifestHash => HashOf(Files);
 
-    /// <summary>SHA-256 over every file's path, hash and mode, in path order: equal exactly when the content is.</summary>
+    /// <summary>SHA-256 over every file's path, hash, mode and link target, in path order: equal exactly when the content is.</summary>
     public static string HashOf(IEnumerable<ModelFile> files)
     {
         var text = new StringBuilder();
-        foreach (var f in files.OrderBy(f => f.Path, StringComparer.Ordinal)) text.Append(f.Path).Append('\0').Append(f.Sha256).Append('\0').Append(f.Mode).Append('\n');
+        foreach (var f in files.OrderBy(f => f.Path, StringComparer.Ordinal))
+        {
+            text.Append(f.Path).Append('\0').Append(f.Sha256).Append('\0').Append(f.Mode);
+            if (f.LinkTarget is not null) text.Append("\0->").Append(f.LinkTarget); // absent for files: older hashes stay equal
+            text.Append('\n');
+        }
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))).ToLowerInvariant();
     }
 }

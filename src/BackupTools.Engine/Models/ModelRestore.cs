@@ -26,51 +26,70 @@ public static class ModelRestore
     public static async Task<Result> RunAsync(string repositoryRoot, ModelManifest manifest, string destination,
         Func<string, Task<bool>>? validate, Action<string>? log, CancellationToken ct, bool keepSpecialBits = false)
     {
-        destination = Path.GetFullPath(destination);
+        destination = Path.GetFullPath(destination).TrimEnd('/');
         var steps = new List<string>();
         var step = "check paths";
-        foreach (var f in manifest.Files) SafePath(destination, f.Path);
+        foreach (var f in manifest.Files)
+        {
+            SafePath(destination, f.Path);
+            if (f.LinkTarget is { } t && !ModelFile.LinkStaysInside(f.Path, t))
+                throw new ModelRestoreException(step, $"the manifest has '{f.Path}' as a symlink to '{t}', which leads outside the model; a restore never creates such a link.");
+        }
         var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, manifest.Name), "blobs"));
 
         step = "verify blobs";
-        foreach (var sha in manifest.Files.Select(f => f.Sha256).Distinct())
+        foreach (var sha in manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct())
             if (!await store.VerifyAsync(sha, ct))
                 throw new ModelRestoreException(step, $"blob {sha} of version {manifest.Version} is missing or damaged; the destination was not touched. Run Test-AiModelBackup.");
         steps.Add(step);
 
-        // The new version is built beside the destination and swapped in by path: as root, only where no other account
-        // can write, or that account could turn the half-built directory into a symlink (to /etc/cron.d, say).
-        SafeDirectory.RefuseIfOthersCanWrite(Path.GetDirectoryName(Path.GetFullPath(destination).TrimEnd('/'))!, $"to restore model {manifest.Name} into '{destination}'");
+        if (!SafeDirectory.Supported)
+            return await ModelRestoreByPath.RunAsync(store, manifest, destination, validate, log, steps, keepSpecialBits, ct);
+
+        // Everything happens through a handle to the destination's parent (which the model's owners may write): the new
+        // version is built in a new directory under a random name, each entry created O_EXCL | O_NOFOLLOW from its own
+        // directory's handle, and swapped in with renameat, so a symlink or directory swapped in mid-way is never
+        // written through, chowned or deleted through.
+        string what = $"to restore model {manifest.Name} into '{destination}'";
+        using var parent = SafeDirectory.OpenPath(Path.GetDirectoryName(destination)!, what);
+        var name = Path.GetFileName(destination);
         var id = Guid.NewGuid().ToString("N")[..8];
-        var fresh = $"{destination.TrimEnd('/')}.restore-{id}";
-        var previous = $"{destination.TrimEnd('/')}.previous-{id}";
+        var freshName = $"{name}.restore-{id}";
+        var previousName = $"{name}.previous-{id}";
+        var owner = parent.StatEntry(name) is { } d && (d.Mode & 0xF000) == 0x4000 ? d : parent.Stat();
         var swapped = false;
+        var hadPrevious = false;
+        SafeDirectory? fresh = null;
         try
         {
             step = "materialise";
-            FileModes.CreatePrivateDirectory(fresh);
-            foreach (var f in manifest.Files)
+            fresh = parent.CreateSubdirectory(freshName, FileModes.PrivateDirectory);
+            using var tree = new ModelTree(fresh, Environment.UserName == "root" ? (owner.Uid, owner.Gid) : null);
+            foreach (var f in manifest.Files.Where(f => !f.IsLink))
             {
-                var target = SafePath(fresh, f.Path);
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.Copy(store.PathOf(f.Sha256), target);
-                // Permission bits only, unless models.<name>.keepSpecialBits: a setuid or setgid bit in a model would
-                // come back as a root-owned setuid file.
-                if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target, (UnixFileMode)(Convert.ToInt32(f.Mode, 8) & (keepSpecialBits ? 0xFFF : 0x1FF)));
-                File.SetLastWriteTimeUtc(target, f.Modified);
+                ct.ThrowIfCancellationRequested();
+                SafeDirectory.Pause("model:materialise");
+                await tree.WriteFileAsync(f.Path, store.PathOf(f.Sha256),
+                    (UnixFileMode)(Convert.ToInt32(f.Mode, 8) & (keepSpecialBits ? 0xFFF : 0x1FF)), f.Modified, ct);
             }
+            foreach (var f in manifest.Files.Where(f => f.IsLink)) tree.CreateLink(f.Path, f.LinkTarget!);
             steps.Add(step);
 
             step = "check the restored files";
             foreach (var f in manifest.Files)
-                if (await StreamingWriter.HashFileAsync(SafePath(fresh, f.Path), ct) != f.Sha256)
-                    throw new ModelRestoreException(step, $"'{f.Path}' does not read back as it was stored; check the disk under {fresh}.");
+                if (!await tree.MatchesAsync(f, ct))
+                    throw new ModelRestoreException(step, $"'{f.Path}' does not read back as it was stored; check the disk under {Path.Combine(parent.Path, freshName)}.");
+            // The tree goes to the destination's owner (its mode too), so the service that reads the model still can.
+            tree.HandOver((UnixFileMode)(owner.Mode & 0x1FF));
             steps.Add(step);
 
             step = "swap into place";
-            if (Directory.Exists(destination)) Directory.Move(destination, previous);
-            Directory.Move(fresh, destination);
+            SafeDirectory.Pause("model:swap");
+            if (parent.StatEntry(name) is not null) { parent.Rename(name, previousName); hadPrevious = true; }
+            parent.Rename(freshName, name);
             swapped = true;
+            if (!parent.IsSameAs(name, fresh))
+                throw new ModelRestoreException(step, $"'{destination}' is not the directory this restore built: another account replaced it mid-way.");
             steps.Add(step);
 
             step = "validate";
@@ -82,18 +101,20 @@ public static class ModelRestore
         {
             if (swapped)
             {
-                Directory.Move(destination, fresh);
-                if (Directory.Exists(previous)) Directory.Move(previous, destination);
+                parent.Rename(name, freshName);
+                if (hadPrevious) parent.Rename(previousName, name);
                 log?.Invoke($"Rolled back: '{destination}' is the previous model directory again.");
             }
+            else if (hadPrevious && parent.StatEntry(name) is null) parent.Rename(previousName, name);
             if (e is OperationCanceledException) throw;
             throw e as ModelRestoreException ?? new ModelRestoreException(step, e.Message, e);
         }
         finally
         {
-            TryDelete(fresh); // the new directory when it was not swapped in, or was swapped back out
+            fresh?.Dispose();
+            TryDeleteTree(parent, freshName, log); // the new directory when it was not swapped in, or was swapped back out
         }
-        TryDelete(previous); // validated: the previous directory is no longer needed
+        TryDeleteTree(parent, previousName, log); // validated: the previous directory is no longer needed
         return new Result(manifest, destination, validate is not null, steps);
     }
 
@@ -112,9 +133,9 @@ public static class ModelRestore
         return full;
     }
 
-    private static void TryDelete(string path)
+    private static void TryDeleteTree(SafeDirectory parent, string name, Action<string>? log)
     {
-        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
-        catch (IOException) { }
+        try { parent.DeleteTree(name); }
+        catch (IOException e) { log?.Invoke($"Could not remove '{Path.Combine(parent.Path, name)}': {e.Message}"); }
     }
 }

@@ -40,7 +40,7 @@ public static class ModelRetention
         if (removed.Count == 0) return removed;
         // Blobs no remaining version names; the freed bytes are credited to the removed versions in order.
         var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "blobs"));
-        var live = ModelBackup.Versions(repositoryRoot, model.Name).SelectMany(m => m.Files.Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
+        var live = ModelBackup.Versions(repositoryRoot, model.Name).SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
         long freed = 0;
         foreach (var blob in Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories)
                      .Where(b => Path.GetFileName(Path.GetDirectoryName(b)) != "tmp" && !live.Contains(Path.GetFileName(b))).ToList())
@@ -62,6 +62,7 @@ public static class ModelRetention
         Directory.Exists(directory) && m.Files.Where(f => !f.Config).All(f =>
         {
             var path = Path.Combine(directory, f.Path);
+            if (f.LinkTarget is { } target) return new FileInfo(path).LinkTarget == target;
             return File.Exists(path) && new FileInfo(path).Length == f.Size && File.GetLastWriteTimeUtc(path) == f.Modified;
         });
 }

@@ -75,24 +75,20 @@ public static class RedisRestore
 
         Begin(StepNames[1]);
         // With -Replace the dump is written beside the live files (so putting it in place is a rename), in a directory
-        // the server's account can write: under a random name, made new with mkdirat (never an existing name or link).
-        var workDir = request.Replace ? Path.Combine(LiveDirectory(request), $".backuptools-restore-{Guid.NewGuid():N}") : request.Destination!;
-        if (!request.Replace && Directory.Exists(workDir) && Directory.EnumerateFileSystemEntries(workDir).Any())
-            throw new RedisRestoreException(step, $"'{workDir}' is not empty. Give a new or empty directory as -Destination.");
-        if (request.Replace && SafeDirectory.Supported)
-        {
-            using var liveDirectory = SafeDirectory.Open(LiveDirectory(request));
-            liveDirectory.CreateSubdirectory(Path.GetFileName(workDir), FileModes.PrivateDirectory).Dispose();
-        }
-        else Directory.CreateDirectory(workDir);
-        var dump = Path.Combine(workDir, RedisBackup.DumpFileName);
+        // the server's account can write: everything goes through a handle to that directory, opened by a path walk that
+        // refuses a directory above it another account could swap, into a new subdirectory under a random name (made
+        // with mkdirat, never an existing name or link) and through that subdirectory's own handle.
+        var workName = $".backuptools-restore-{Guid.NewGuid():N}";
+        if (!request.Replace && Directory.Exists(request.Destination) && Directory.EnumerateFileSystemEntries(request.Destination).Any())
+            throw new RedisRestoreException(step, $"'{request.Destination}' is not empty. Give a new or empty directory as -Destination.");
+        using var area = WorkArea.Open(request, workName);
         try
         {
-            await ExtractAsync(snapshot, dump, expected, ct);
+            await ExtractAsync(snapshot, area, expected, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            TryDelete(request.Replace ? workDir : dump);
+            area.Discard();
             throw new RedisRestoreException(step, e.Message + (request.Replace ? " The running server was not touched." : ""), e);
         }
         var plan = Describe(snapshot, request.PointInTime);
@@ -101,7 +97,7 @@ public static class RedisRestore
             steps.Add(new RestoreStep(step, stepClock.Elapsed));
             return new RestoreResult
             {
-                Target = request.Target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = workDir, Steps = steps,
+                Target = request.Target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = request.Destination!, Steps = steps,
                 Duration = clock.Elapsed, Validated = true, RestoredTo = snapshot.Manifest.EndTime,
                 Validation = "dump hash, CRC-64 and key counts match the backup: " + Counts(expected),
             };
@@ -109,15 +105,15 @@ public static class RedisRestore
 
         try
         {
-            return await ReplaceAsync(request, snapshot, dump, expected, plan, steps, Begin, () => step, clock, ct);
+            return await ReplaceAsync(request, snapshot, area, expected, plan, steps, Begin, () => step, clock, ct);
         }
         finally
         {
-            TryDelete(workDir);
+            area.Discard();
         }
     }
 
-    private static async Task<RestoreResult> ReplaceAsync(RedisRestoreRequest request, CatalogEntry snapshot, string dump,
+    private static async Task<RestoreResult> ReplaceAsync(RedisRestoreRequest request, CatalogEntry snapshot, WorkArea area,
         IReadOnlyList<RdbDatabase> expected, string plan, List<RestoreStep> steps, Action<string> begin, Func<string> step,
         Stopwatch clock, CancellationToken ct)
     {
@@ -146,16 +142,15 @@ public static class RedisRestore
         var kept = new List<string>();
         var live = Path.Combine(dir, dbFile);
         var aofDir = Path.Combine(dir, aofDirName);
-        if (SafeDirectory.Supported)
-            await PutInPlaceAsync(dir, dbFile, aofDirName, aofFileName, aof, dump, stamp, kept, ct);
+        if (area.Live is { } liveDirectory)
+            await PutInPlaceAsync(liveDirectory, area.Work!, dbFile, aofDirName, aofFileName, aof, stamp, kept, ct);
         else
         {
             if (File.Exists(live)) { File.Move(live, $"{live}.before-restore-{stamp}"); kept.Add($"{live}.before-restore-{stamp}"); }
             if (Directory.Exists(aofDir)) { Directory.Move(aofDir, $"{aofDir}.before-restore-{stamp}"); kept.Add($"{aofDir}.before-restore-{stamp}"); }
             if (aof) throw new RedisRestoreException(step(), "An AOF instance is restored with -Replace on Linux only.");
-            File.Move(dump, live);
+            File.Move(area.DumpPath, live);
         }
-        await CopyOwnershipAsync(dir, live, aof ? aofDir : null, ct);
         request.Log?.Invoke($"In place: {live}{(aof ? $" and {aofDir} (base {aofFileName}.1.base.rdb)" : "")}; kept: {string.Join(", ", kept)}");
 
         begin(StepNames[4]);
@@ -184,18 +179,18 @@ public static class RedisRestore
     }
 
     /// <summary>Writes the dump out, proving its SHA-256 on the way, then walks it (CRC-64 and key counts against the manifest).</summary>
-    private static async Task ExtractAsync(CatalogEntry snapshot, string dump, IReadOnlyList<RdbDatabase> expected, CancellationToken ct)
+    private static async Task ExtractAsync(CatalogEntry snapshot, WorkArea area, IReadOnlyList<RdbDatabase> expected, CancellationToken ct)
     {
         var file = snapshot.Manifest.Files.Single(f => f.Name.StartsWith(RedisBackup.DumpFileName, StringComparison.Ordinal));
         await using (var source = StreamingWriter.OpenVerifiedRead(Path.Combine(snapshot.Path, file.Name), file.Compression, file.Sha256, out var verifier))
-        await using (var output = new FileStream(dump, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+        await using (var output = area.CreateDump())
         {
             await source.CopyToAsync(output, 1 << 20, ct);
             await verifier.VerifyToEndAsync(ct);
             output.Flush(flushToDisk: true);
         }
         RdbSummary summary;
-        await using (var check = File.OpenRead(dump)) summary = RdbInspector.Inspect(check);
+        await using (var check = area.OpenDump()) summary = RdbInspector.Inspect(check);
         var found = summary.Databases.Select(d => (d.Index, d.Keys)).ToList();
         if (!found.SequenceEqual(expected.Select(d => (d.Index, d.Keys))))
             throw new InvalidDataException($"The extracted dump holds {Counts(summary.Databases)}, but the backup recorded {Counts(expected)}.");
@@ -275,14 +270,17 @@ public static class RedisRestore
     /// Puts the dump in place through handles to the server's directory (which its own account can write): the old
     /// files are renamed aside and the new ones moved in with renameat, and for an AOF instance (Redis 7 multi-part AOF:
     /// a manifest naming a base file, which may be an RDB) a new directory under a random name is made with mkdirat and
-    /// filled through its own handle, so a symlink planted or swapped in mid-way is never written through.
+    /// filled through its own handle, so a symlink planted or swapped in mid-way is never written through. Running as
+    /// root, the new files get the directory's owner (so a server running as redis can read them) through fchown on
+    /// their handles, before they are moved in: no chown by path.
     /// </summary>
-    private static async Task PutInPlaceAsync(string dir, string dbFile, string aofDirName, string aofFileName, bool aof, string dump,
-        string stamp, List<string> kept, CancellationToken ct)
+    private static async Task PutInPlaceAsync(SafeDirectory live, SafeDirectory work, string dbFile, string aofDirName, string aofFileName,
+        bool aof, string stamp, List<string> kept, CancellationToken ct)
     {
-        using var live = SafeDirectory.Open(dir);
-        if (live.Exists(dbFile)) { live.Rename(dbFile, $"{dbFile}.before-restore-{stamp}"); kept.Add(Path.Combine(dir, $"{dbFile}.before-restore-{stamp}")); }
-        if (live.Exists(aofDirName)) { live.Rename(aofDirName, $"{aofDirName}.before-restore-{stamp}"); kept.Add(Path.Combine(dir, $"{aofDirName}.before-restore-{stamp}")); }
+        var owner = Environment.UserName == "root" ? live.Stat() : default((uint Mode, uint Uid, uint Gid, ulong, ulong)?);
+        SafeDirectory.Pause("redis:put-in-place");
+        if (live.StatEntry(dbFile) is not null) { live.Rename(dbFile, $"{dbFile}.before-restore-{stamp}"); kept.Add(Path.Combine(live.Path, $"{dbFile}.before-restore-{stamp}")); }
+        if (live.StatEntry(aofDirName) is not null) { live.Rename(aofDirName, $"{aofDirName}.before-restore-{stamp}"); kept.Add(Path.Combine(live.Path, $"{aofDirName}.before-restore-{stamp}")); }
         if (aof)
         {
             var freshName = $"{aofDirName}.restore-{Guid.NewGuid():N}";
@@ -290,7 +288,7 @@ public static class RedisRestore
             {
                 var baseName = $"{aofFileName}.1.base.rdb";
                 await using (var target = fresh.CreateFile(baseName, FileModes.PrivateFile))
-                await using (var source = File.OpenRead(dump))
+                await using (var source = work.OpenRead(RedisBackup.DumpFileName))
                 {
                     await source.CopyToAsync(target, ct);
                     target.Flush(flushToDisk: true);
@@ -300,29 +298,83 @@ public static class RedisRestore
                     await manifest.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"file {baseName} seq 1 type b\n"), ct);
                     manifest.Flush(flushToDisk: true);
                 }
+                if (owner is { } o)
+                {
+                    fresh.SetOwnerNoFollow(baseName, (int)o.Uid, (int)o.Gid);
+                    fresh.SetOwnerNoFollow($"{aofFileName}.manifest", (int)o.Uid, (int)o.Gid);
+                    fresh.SetOwner(o.Uid, o.Gid);
+                }
             }
             live.Rename(freshName, aofDirName);
         }
-        using var work = SafeDirectory.Open(Path.GetDirectoryName(dump)!);
-        work.MoveTo(Path.GetFileName(dump), live, dbFile);
+        if (owner is { } w) work.SetOwnerNoFollow(RedisBackup.DumpFileName, (int)w.Uid, (int)w.Gid);
+        work.MoveTo(RedisBackup.DumpFileName, live, dbFile);
     }
 
-    /// <summary>Running as root, the new files get the owner of the server's directory, so a server running as redis can read them.</summary>
-    private static async Task CopyOwnershipAsync(string dir, string dump, string? aofDir, CancellationToken ct)
+    /// <summary>
+    /// Where the dump is written before it goes live: with -Replace on Linux a new randomly named subdirectory of the
+    /// server's directory, both held by handles; otherwise (-Destination, or Windows) a plain path.
+    /// </summary>
+    private sealed class WorkArea : IDisposable
     {
-        if (OperatingSystem.IsWindows() || Environment.UserName != "root") return;
-        var owner = (await ProcessRunner.RunForTextAsync(new ProcessSpec("stat", ["-c", "%u:%g", dir]), ct)).Trim();
-        // -h: a symlink planted in the data directory after our rename gets the owner itself; its target is never changed.
-        await ProcessRunner.RunForTextAsync(new ProcessSpec("chown", aofDir is null ? ["-h", owner, dump] : ["-h", "-R", owner, dump, aofDir]), ct);
-    }
+        private readonly string _name;
+        private readonly bool _ownDirectory;
 
-    private static void TryDelete(string path)
-    {
-        try
+        private WorkArea(SafeDirectory? live, SafeDirectory? work, string dumpPath, string name, bool ownDirectory)
         {
-            if (Directory.Exists(path)) Directory.Delete(path, true);
-            else if (File.Exists(path)) File.Delete(path);
+            (Live, Work, DumpPath, _name, _ownDirectory) = (live, work, dumpPath, name, ownDirectory);
         }
-        catch (IOException) { }
+
+        public SafeDirectory? Live { get; }
+        public SafeDirectory? Work { get; }
+        public string DumpPath { get; }
+
+        public static WorkArea Open(RedisRestoreRequest request, string name)
+        {
+            if (!request.Replace)
+            {
+                Directory.CreateDirectory(request.Destination!);
+                return new WorkArea(null, null, Path.Combine(request.Destination!, RedisBackup.DumpFileName), name, false);
+            }
+            var dir = LiveDirectory(request);
+            if (!SafeDirectory.Supported)
+            {
+                Directory.CreateDirectory(Path.Combine(dir, name));
+                return new WorkArea(null, null, Path.Combine(dir, name, RedisBackup.DumpFileName), name, true);
+            }
+            var live = SafeDirectory.OpenPath(dir, $"to restore Redis target '{request.Target.Name}' into '{dir}'");
+            try
+            {
+                return new WorkArea(live, live.CreateSubdirectory(name, FileModes.PrivateDirectory), Path.Combine(dir, name, RedisBackup.DumpFileName), name, true);
+            }
+            catch
+            {
+                live.Dispose();
+                throw;
+            }
+        }
+
+        public FileStream CreateDump() => Work?.CreateFile(RedisBackup.DumpFileName, FileModes.PrivateFile)
+            ?? new FileStream(DumpPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+
+        public FileStream OpenDump() => Work?.OpenRead(RedisBackup.DumpFileName) ?? File.OpenRead(DumpPath);
+
+        /// <summary>Removes what the restore left of its own (the work directory, or a half-written dump).</summary>
+        public void Discard()
+        {
+            try
+            {
+                if (Live is not null) Live.DeleteTree(_name);
+                else if (_ownDirectory) { if (Directory.Exists(Path.GetDirectoryName(DumpPath))) Directory.Delete(Path.GetDirectoryName(DumpPath)!, true); }
+                else if (File.Exists(DumpPath)) File.Delete(DumpPath);
+            }
+            catch (IOException) { }
+        }
+
+        public void Dispose()
+        {
+            Work?.Dispose();
+            Live?.Dispose();
+        }
     }
 }

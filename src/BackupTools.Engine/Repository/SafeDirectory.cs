@@ -55,27 +55,8 @@ public sealed partial class SafeDirectory : IDisposable
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
-    /// <summary>
-    /// Refuses (as root) a directory that another account can write, unless it is sticky (/tmp): there, that account
-    /// could swap what root creates for a symlink between two steps, and no handle protects work done by path.
-    /// </summary>
-    public static void RefuseIfOthersCanWrite(string directory, string what)
-    {
-        if (Environment.UserName != "root" || FileKinds.Stat(directory) is not { } s) return;
-        const uint Sticky = 0x200, OtherWrite = 0x2, GroupWrite = 0x10, OwnerWrite = 0x80;
-        if ((s.Mode & Sticky) != 0) return;
-        var who = (s.Mode & OtherWrite) != 0 ? "every account"
-            : (s.Mode & GroupWrite) != 0 && s.Gid != 0 ? $"group {s.Gid}"
-            : (s.Mode & OwnerWrite) != 0 && s.Uid != 0 ? $"its owner (uid {s.Uid})"
-            : null;
-        if (who is not null)
-            throw new UnauthorizedAccessException(
-                $"Refusing {what}: '{directory}' can be written by {who}, who could swap what root creates there for a symlink mid-way. " +
-                "Run this as the account that owns the directory, or restore to a directory only root can write.");
-    }
-
     /// <summary>Opens a directory; refuses when the path's last part is a symlink.</summary>
-    public static SafeDirectory Open(string path)
+    internal static SafeDirectory Open(string path)
     {
         var full = System.IO.Path.GetFullPath(path).TrimEnd('/');
         if (full.Length == 0) full = "/";

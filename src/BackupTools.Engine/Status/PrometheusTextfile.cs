@@ -54,18 +54,30 @@ public static class PrometheusTextfile
         var full = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
-        // A random name created with O_EXCL (never follows or reuses a planted file or symlink) in a directory another
-        // account (node_exporter's) may write; rename(2) then replaces the final name itself, never a link's target.
-        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(content.Replace("\r\n", "\n"));
+        var temp = $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp";
+        if (!SafeDirectory.Supported)
+        {
+            File.WriteAllBytes(Path.Combine(directory, temp), bytes);
+            File.Move(Path.Combine(directory, temp), full, overwrite: true);
+            return;
+        }
+        // The textfile directory may belong to node_exporter's account: one handle to it (opened by a walk that refuses
+        // a directory above it another account could swap), a random name created O_EXCL | O_NOFOLLOW, and renameat
+        // over the final name, which replaces the name itself, never a link's target.
+        using var handle = SafeDirectory.OpenPath(directory, $"to write the metrics file '{full}'");
         try
         {
-            using (var stream = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None }))
-                stream.Write(new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(content.Replace("\r\n", "\n")));
-            File.Move(temp, full, overwrite: true);
+            using (var stream = handle.CreateFile(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead))
+            {
+                stream.Write(bytes);
+                if (OperatingSystem.IsLinux()) File.SetUnixFileMode(stream.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            }
+            handle.Rename(temp, Path.GetFileName(full));
         }
         catch
         {
-            try { File.Delete(temp); } catch (IOException) { }
+            handle.TryDelete(temp);
             throw;
         }
     }

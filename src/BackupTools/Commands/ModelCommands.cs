@@ -136,7 +136,7 @@ public sealed class TestAiModelBackupCommand : PolicyCmdlet
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             ModelFile? bad = null;
-            foreach (var f in m.Files)
+            foreach (var f in m.Files.Where(f => !f.IsLink))
                 if (!await store.VerifyAsync(f.Sha256, CancelToken)) { bad = f; break; }
             var result = new BackupVerification
             {
