@@ -205,4 +205,28 @@ public sealed class RootSafetyTests : IDisposable
         Assert.Equal(uid, Run("stat", "-c", "%u", Path.Combine(server.BaseDirectory, "appendonlydir", "appendonly.aof.1.base.rdb")).Trim());
         server.Command("SHUTDOWN NOSAVE");
     }
+
+    [Fact]
+    public void WorkByPathIsRefusedUnderADirectoryAnotherAccountCanWriteAndAllowedWhereOnlyRootOrStickyIs()
+    {
+        var owned = OwnedByAttacker("mysql-parent");
+        var e = Assert.Throws<UnauthorizedAccessException>(() => SafeDirectory.RefuseUnlessOnlyRootWrites(owned, "to restore into 'x'"));
+        Assert.Contains($"'{owned}'", e.Message);
+        Assert.Contains("can be written by its owner", e.Message);
+        // A symlink on the way made by the account (in its own directory) is refused too, wherever it points.
+        AsAttacker($"ln -s / '{owned}/to-root'");
+        Assert.Throws<UnauthorizedAccessException>(() => SafeDirectory.RefuseUnlessOnlyRootWrites(Path.Combine(owned, "to-root", "var"), "to restore into 'x'"));
+        var rootOnly = _dir.Combine("root-only");
+        Directory.CreateDirectory(rootOnly);
+        File.SetUnixFileMode(rootOnly, (UnixFileMode)Convert.ToInt32("0755", 8));
+        SafeDirectory.RefuseUnlessOnlyRootWrites(rootOnly, "x");
+        var sticky = _dir.Combine("sticky");
+        Directory.CreateDirectory(sticky);
+        File.SetUnixFileMode(sticky, (UnixFileMode)Convert.ToInt32("1777", 8));
+        SafeDirectory.RefuseUnlessOnlyRootWrites(sticky, "x");
+        // A root-made link on a root-only path is followed.
+        Directory.CreateSymbolicLink(_dir.Combine("link-to-root-only"), rootOnly);
+        using var opened = SafeDirectory.OpenPath(_dir.Combine("link-to-root-only"), "x");
+        Assert.Equal(rootOnly, opened.Path);
+    }
 }

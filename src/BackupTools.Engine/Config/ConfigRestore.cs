@@ -71,7 +71,7 @@ public static class ConfigRestore
             {
                 previous = $"{name}.before-restore-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..6]}";
                 await using (var copy = directory.CreateFile(previous, UnixFileMode.UserRead | UnixFileMode.UserWrite))
-                await using (var source = new FileStream(plan.Destination, FileMode.Open, FileAccess.Read))
+                await using (var source = directory.OpenRead(name)) // never through a link swapped in since
                     await source.CopyToAsync(copy, ct);
                 previous = System.IO.Path.Combine(dir, previous);
             }

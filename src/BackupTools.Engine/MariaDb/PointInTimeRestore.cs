@@ -56,6 +56,9 @@ public static class PointInTimeRestore
 
         var parent = Path.GetDirectoryName(destination)!;
         Directory.CreateDirectory(parent);
+        // mariabackup and chown -R work by path: as root, only under directories no other account can write (the mysql
+        // account owning the parent could swap the half-built directory for a symlink mid-way).
+        SafeDirectory.RefuseUnlessOnlyRootWrites(parent, $"to restore into '{destination}'");
         var scratch = Path.Combine(parent, $".{Path.GetFileName(destination)}.backuptools-{Guid.NewGuid().ToString("N")[..8]}");
         var createdDestination = !Directory.Exists(destination);
         FileModes.CreatePrivateDirectory(scratch);

@@ -74,6 +74,17 @@ public sealed unsafe partial class SafeDirectory
         }
     }
 
+    /// <summary>
+    /// For work that tools do by path (mariabackup --copy-back, chown -R): as root, the directory and every one above
+    /// it must be writable by root only (or sticky); otherwise refuses, naming the directory and who can write it.
+    /// </summary>
+    public static void RefuseUnlessOnlyRootWrites(string path, string what)
+    {
+        if (!Supported || Environment.UserName != "root") return;
+        using var directory = OpenPath(path, what);
+        RefuseIfOthersCanWrite(directory, what, System.IO.Path.GetFullPath(path));
+    }
+
     private static void RefuseIfOthersCanWrite(SafeDirectory directory, string what, string full)
     {
         var s = directory.Stat();
