@@ -36,6 +36,8 @@ public sealed record TargetPolicy
     public string? DataDir { get; init; }
     /// <summary>MariaDB: the server's option file, included in the one mariabackup reads (e.g. /etc/mysql/my.cnf).</summary>
     public string? ConfigFile { get; init; }
+    /// <summary>MariaDB: the directory holding the server release's own mariabackup, mbstream, mariadb-binlog, mariadb and mariadbd; else PATH.</summary>
+    public string? ToolsDir { get; init; }
     public string? Url { get; init; }
     public string? SnapshotRepository { get; init; }
     public IReadOnlyList<string> Indices { get; init; } = Array.Empty<string>();

@@ -11,8 +11,9 @@ public sealed class MariaDbServer : IDisposable
 {
     public const string BackupUser = "backup";
 
-    private MariaDbServer(string baseDir, int port, int pid, string password)
+    private MariaDbServer(string baseDir, int port, int pid, string password, string? toolsDirectory)
     {
+        ToolsDirectory = toolsDirectory;
         BaseDirectory = baseDir;
         Port = port;
         ProcessId = pid;
@@ -25,16 +26,21 @@ public sealed class MariaDbServer : IDisposable
     public string Socket => Path.Combine(BaseDirectory, "mysqld.sock");
     public string ConfigFile => Path.Combine(BaseDirectory, "my.cnf");
     public int Port { get; }
+    /// <summary>Where this server's release's programs are (MariaDB 11.8 from newer-servers.sh), or null for the machine's.</summary>
+    public string? ToolsDirectory { get; private set; }
     public int ProcessId { get; private set; }
     public string BackupPassword { get; }
 
     /// <param name="serverId">The server_id (a replica needs its own).</param>
     /// <param name="extraConfig">More lines for the [mariadbd] group (gtid_strict_mode=ON, log_slave_updates=ON …).</param>
-    public static MariaDbServer Start(string baseDirectory, int serverId = 1, string extraConfig = "")
+    /// <param name="toolsDirectory">
+    /// Run another release's mariadbd (and client) from this directory: the data directory is still made by the
+    /// machine's mariadb-install-db, then mariadb-upgrade runs, as a real upgrade from 10.11 would.
+    /// </param>
+    public static MariaDbServer Start(string baseDirectory, int serverId = 1, string extraConfig = "", string? toolsDirectory = null)
     {
-        var mariadbd = ServerBinaries.Require("mariadbd", "mariadb-server");
         var installDb = ServerBinaries.Require("mariadb-install-db", "mariadb-server");
-        var client = ServerBinaries.Require("mariadb", "mariadb-client");
+        var client = Tool(toolsDirectory, "mariadb", "mariadb-client");
         Directory.CreateDirectory(baseDirectory);
         foreach (var d in new[] { "data", "binlog", "tmp" }) Directory.CreateDirectory(Path.Combine(baseDirectory, d));
         var port = FreePort.Next();
@@ -62,9 +68,10 @@ public sealed class MariaDbServer : IDisposable
             port={port}
             """);
         ChildProcess.Run(installDb, [$"--defaults-file={cnf}", "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db"]);
-        var process = Launch(baseDirectory, port);
+        var process = Launch(baseDirectory, port, toolsDirectory);
         try
         {
+            if (toolsDirectory is not null) Upgrade(cnf, toolsDirectory);
             var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
             // Accounts are made outside the binary log, so a replica of this server does not receive them.
             ChildProcess.Run(client, [$"--defaults-file={cnf}"], stdin: $"""
@@ -74,7 +81,7 @@ public sealed class MariaDbServer : IDisposable
                 GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.* TO '{BackupUser}'@'localhost';
                 GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SLAVE MONITOR, SELECT ON *.* TO '{BackupUser}'@'127.0.0.1';
                 """);
-            return new MariaDbServer(baseDirectory, port, process.Id, password);
+            return new MariaDbServer(baseDirectory, port, process.Id, password, toolsDirectory);
         }
         catch
         {
@@ -83,9 +90,17 @@ public sealed class MariaDbServer : IDisposable
         }
     }
 
-    private static Process Launch(string baseDirectory, int port)
+    private static string Tool(string? toolsDirectory, string program, string package) =>
+        toolsDirectory is null ? ServerBinaries.Require(program, package)
+        : File.Exists(Path.Combine(toolsDirectory, program)) ? Path.Combine(toolsDirectory, program)
+        : throw new ServerBinaryMissingException(Path.Combine(toolsDirectory, program), package);
+
+    private static void Upgrade(string cnf, string toolsDirectory) =>
+        ChildProcess.Run(Tool(toolsDirectory, "mariadb-upgrade", "mariadb-client"), [$"--defaults-file={cnf}", "--force"]);
+
+    private static Process Launch(string baseDirectory, int port, string? toolsDirectory)
     {
-        var psi = new ProcessStartInfo(ServerBinaries.Require("mariadbd", "mariadb-server")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(Tool(toolsDirectory, "mariadbd", "mariadb-server")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add($"--defaults-file={Path.Combine(baseDirectory, "my.cnf")}");
         var process = Process.Start(psi)!;
         process.StandardOutput.ReadToEndAsync();
@@ -106,11 +121,20 @@ public sealed class MariaDbServer : IDisposable
     public void Stop() => ChildProcess.Stop(ProcessId, TimeSpan.FromSeconds(30));
 
     /// <summary>Starts the server again on its directory, as it is now (after a -Replace restore, say).</summary>
-    public void Restart() => ProcessId = Launch(BaseDirectory, Port).Id;
+    public void Restart() => ProcessId = Launch(BaseDirectory, Port, ToolsDirectory).Id;
+
+    /// <summary>Stops the server and starts another release's mariadbd on the same data directory, then mariadb-upgrade: an in-place upgrade.</summary>
+    public void UpgradeTo(string toolsDirectory)
+    {
+        Stop();
+        ToolsDirectory = toolsDirectory;
+        Restart();
+        Upgrade(ConfigFile, toolsDirectory);
+    }
 
     /// <summary>Runs SQL as root over the socket (stdin), returns tab-separated rows.</summary>
     public string Sql(string sql) =>
-        ChildProcess.Run(ServerBinaries.Require("mariadb", "mariadb-client"), [$"--defaults-file={ConfigFile}", "--batch", "--skip-column-names"], stdin: sql);
+        ChildProcess.Run(Tool(ToolsDirectory, "mariadb", "mariadb-client"), [$"--defaults-file={ConfigFile}", "--batch", "--skip-column-names"], stdin: sql);
 
     public void Dispose() => ChildProcess.Stop(ProcessId, TimeSpan.FromSeconds(30));
 }

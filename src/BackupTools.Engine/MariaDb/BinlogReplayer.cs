@@ -17,8 +17,9 @@ public sealed record ReplayReach(string File, long Position, string? LastGtid);
 public static class BinlogReplayer
 {
     public static async Task ReplayAsync(IReadOnlyList<string> files, long startPosition, DateTime stopUtc, string clientOptionsFile,
-        Action<string>? log, CancellationToken cancellationToken)
+        Action<string>? log, CancellationToken cancellationToken, MariaDbTools? tools = null)
     {
+        tools ??= MariaDbTools.FromPath;
         var arguments = new List<string>
         {
             "--no-defaults",
@@ -30,7 +31,7 @@ public static class BinlogReplayer
 
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20));
         var client = ProcessRunner.RunAsync(
-            new ProcessSpec("mariadb", [$"--defaults-file={clientOptionsFile}", "--binary-mode", "--max-allowed-packet=1G", "--batch"])
+            new ProcessSpec(tools.Program("mariadb"), [$"--defaults-file={clientOptionsFile}", "--binary-mode", "--max-allowed-packet=1G", "--batch"])
             { StandardInput = pipe.Reader.AsStream() }, null, cancellationToken);
         // If the client dies early, stop feeding it instead of blocking on a full pipe.
         _ = client.ContinueWith(_ => pipe.Reader.Complete(), TaskScheduler.Default);
@@ -38,7 +39,7 @@ public static class BinlogReplayer
         try
         {
             binlog = await ProcessRunner.RunAsync(
-                new ProcessSpec("mariadb-binlog", arguments) { Environment = new Dictionary<string, string> { ["TZ"] = "UTC" } },
+                new ProcessSpec(tools.Program("mariadb-binlog"), arguments) { Environment = new Dictionary<string, string> { ["TZ"] = "UTC" } },
                 async (stdout, token) =>
                 {
                     await using var sink = pipe.Writer.AsStream(leaveOpen: true);

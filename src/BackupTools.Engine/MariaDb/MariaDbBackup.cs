@@ -36,10 +36,13 @@ public static partial class MariaDbBackup
         DataDirectorySwap.RecoverInterrupted(request.RepositoryRoot, request.Target.Name, request.Log, request.Target.DataDir);
         // Which server this is, before mariabackup starts: compared afterwards, so a failover or RESET MASTER during the
         // backup cannot make the manifest describe another server's binlog file than the one the data came from.
-        (uint ServerId, string? Basename, string? CurrentFile)? before;
+        (uint ServerId, string? Basename, string? CurrentFile, string Version)? before;
         try { before = await ServerIdentityAsync(request, ct); }
         catch (MySqlException) { before = null; } // a refused login: mariabackup fails on it next, with its own log and our hint
         var target = request.Target;
+        var tools = new MariaDbTools(target.ToolsDir);
+        // Another release's mariabackup fails mid-way on the server's InnoDB files (or copies what it cannot prepare).
+        if (before is { } server) await tools.RequireReleaseAsync(server.Version, $"Backing up target '{target.Name}'", ct);
         CatalogEntry? parent = null;
         if (type == MariaDbCatalog.Incremental)
         {
@@ -60,7 +63,7 @@ public static partial class MariaDbBackup
 
         var total = DataDirectorySize(target.DataDir);
         var tables = new HashSet<string>(StringComparer.Ordinal);
-        var result = await ProcessRunner.RunAsync(new ProcessSpec("mariabackup", arguments),
+        var result = await ProcessRunner.RunAsync(new ProcessSpec(tools.Program("mariabackup"), arguments),
             (stdout, token) => run.Writer.AddFileAsync(MariaDbCatalog.StreamFileName, stdout, request.Compression, request.Progress, token, total),
             ct, line =>
             {
@@ -112,17 +115,18 @@ public static partial class MariaDbBackup
     }
 
     /// <summary>The server's id, its @@log_bin_basename and the binlog file it writes now (both null when binary logging is off).</summary>
-    private static async Task<(uint ServerId, string? Basename, string? CurrentFile)> ServerIdentityAsync(BackupRequest request, CancellationToken ct)
+    private static async Task<(uint ServerId, string? Basename, string? CurrentFile, string Version)> ServerIdentityAsync(BackupRequest request, CancellationToken ct)
     {
         await using var connection = await MariaDbConnections.OpenAsync(request.Target, request.Password, ct);
+        var version = connection.ServerVersion;
         uint id;
         await using (var query = new MySqlCommand("SELECT @@server_id", connection))
             id = Convert.ToUInt32(await query.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture);
         var basename = await BinlogArchiver.LogBasenameAsync(connection, ct);
-        if (basename is null) return (id, null, null);
+        if (basename is null) return (id, null, null, version);
         await using var status = new MySqlCommand("SHOW MASTER STATUS", connection);
         await using var reader = await status.ExecuteReaderAsync(ct);
-        return (id, basename, await reader.ReadAsync(ct) ? reader.GetString(0) : null);
+        return (id, basename, await reader.ReadAsync(ct) ? reader.GetString(0) : null, version);
     }
 
     /// <summary>
@@ -130,9 +134,9 @@ public static partial class MariaDbBackup
     /// (creation time, starting GTID state) and the timeline, so restores place the backup by identity, not by name.
     /// </summary>
     private static async Task AddTimelineFieldsAsync(Dictionary<string, string> fields, BackupRequest request, string? binlogFile,
-        (uint ServerId, string? Basename, string? CurrentFile)? before, CancellationToken ct)
+        (uint ServerId, string? Basename, string? CurrentFile, string Version)? before, CancellationToken ct)
     {
-        var (serverId, basename, _) = await ServerIdentityAsync(request, ct);
+        var (serverId, basename, _, _) = await ServerIdentityAsync(request, ct);
         if (before is { } b && (serverId != b.ServerId || basename != b.Basename))
             throw new InvalidOperationException(
                 $"Target '{request.Target.Name}': the server changed while the backup ran (server_id {b.ServerId} before, {serverId} after: a failover?), " +
@@ -185,7 +189,9 @@ public static partial class MariaDbBackup
         var m = parent.Manifest;
         if (ReplaceMarkers.Times(request.RepositoryRoot, target).Where(r => r > m.EndTime).Order().LastOrDefault() is { Ticks: > 0 } replaced)
             return $"Target '{target}': its data directory was replaced by a restore at {RestoreText.Time(replaced)}, after the chain head {m.Id}.";
-        var (serverId, basename, current) = await ServerIdentityAsync(request, ct);
+        var (serverId, basename, current, version) = await ServerIdentityAsync(request, ct);
+        if (MariaDbTools.Release(m.ServerVersion) is { } was && MariaDbTools.Release(version) is { } release && was != release)
+            return $"Target '{target}': the server runs MariaDB {release} now, but the chain head {m.Id} was taken from {was} (an upgrade): an incremental never spans two releases.";
         if (m.EngineFields.GetValueOrDefault(EngineFieldNames.ServerId) is { } parentServer && parentServer != serverId.ToString(CultureInfo.InvariantCulture))
             return $"Target '{target}': the server answering now has server_id {serverId}, but the chain head {m.Id} was taken from server_id {parentServer} (a failover?).";
         if (ulong.TryParse(m.EngineFields.GetValueOrDefault(EngineFieldNames.ToLsn), NumberStyles.None, CultureInfo.InvariantCulture, out var parentLsn)
@@ -234,14 +240,14 @@ public static partial class MariaDbBackup
         var stream = run.Writer.Files.First(f => f.Name.StartsWith(MariaDbCatalog.StreamFileName, StringComparison.Ordinal));
         links.Add(new ChainLink(run.Writer.Id, Path.Combine(run.Writer.PartialPath, stream.Name), stream.Compression, stream.Sha256));
         using var scratch = ScratchDirectory.Create(request.RepositoryRoot, "verify-" + run.Writer.Id);
-        await BackupPreparer.PrepareChainAsync(links, scratch, request.Progress, request.Log, ct);
+        await BackupPreparer.PrepareChainAsync(links, scratch, request.Progress, request.Log, ct, new MariaDbTools(request.Target.ToolsDir));
         request.Log?.Invoke($"Prepared the chain of {links.Count} backup(s) ending with {run.Writer.Id}: it restores.");
     }
 
     public static ChainLink ToLink(CatalogEntry entry)
     {
         var file = MariaDbCatalog.StreamFile(entry.Manifest);
-        return new ChainLink(entry.Manifest.Id, Path.Combine(entry.Path, file.Name), file.Compression, file.Sha256);
+        return new ChainLink(entry.Manifest.Id, Path.Combine(entry.Path, file.Name), file.Compression, file.Sha256, entry.Manifest.ServerVersion);
     }
 
     /// <summary>Bytes under the data directory, for a percentage; null when it is not on this host.</summary>

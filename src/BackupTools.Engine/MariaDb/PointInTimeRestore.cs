@@ -12,6 +12,8 @@ public sealed record RestoreRequest
     public required string Destination { get; init; }
     /// <summary>The target's policy entry: its dataDir is the owner template, and the -Replace swap target.</summary>
     public TargetPolicy? Target { get; init; }
+    /// <summary>The MariaDB tools to use; else the target's toolsDir, else PATH.</summary>
+    public MariaDbTools? Tools { get; init; }
     public string? Password { get; init; }
     public bool Replace { get; init; }
     public RestoreValidation Validation { get; init; } = RestoreValidation.RowCount;
@@ -52,6 +54,10 @@ public static class PointInTimeRestore
         if (request.Replace && request.Target?.DataDir is null)
             throw new RestoreReplaceException($"Target '{plan.Target}' has no dataDir in the policy, so -Replace does not know which directory to replace.");
 
+        // The tools of the release that made the backup, checked before anything is made or touched.
+        var tools = request.Tools ?? new MariaDbTools(request.Target?.ToolsDir);
+        await tools.RequireRestoreReleaseAsync(request.Planned.Chain[0].Manifest.ServerVersion, $"Restoring target '{plan.Target}'", cancellationToken);
+
         if (request.Target is { } swapTarget) DataDirectorySwap.RecoverInterrupted(plan.Repository, swapTarget.Name, request.Log, swapTarget.DataDir);
 
         var parent = Path.GetDirectoryName(destination)!;
@@ -91,17 +97,17 @@ public static class PointInTimeRestore
             });
             var work = new ScratchAt(scratch);
             var prepared = await Step(StepNames[1], () => BackupPreparer.PrepareChainAsync(
-                request.Planned.Chain.Select(MariaDbBackup.ToLink).ToList(), work, request.Progress, request.Log, cancellationToken));
+                request.Planned.Chain.Select(MariaDbBackup.ToLink).ToList(), work, request.Progress, request.Log, cancellationToken, tools));
             await Do(StepNames[2], async () =>
             {
-                var result = await ProcessRunner.RunAsync(new ProcessSpec("mariabackup",
+                var result = await ProcessRunner.RunAsync(new ProcessSpec(tools.Program("mariabackup"),
                     ["--no-defaults", "--move-back", $"--target-dir={prepared}", $"--datadir={destination}"]), null, cancellationToken);
                 if (result.ExitCode != 0 || !BackupPreparer.EndsWithCompletedOk(result.StderrTail))
                     throw new MariaBackupFailedException("--move-back", result.ExitCode, result.StderrTail);
             });
             var (files, reach) = await Step(StepNames[3], () => ExtractBinlogsAsync(request, Path.Combine(scratch, "binlog"), cancellationToken));
-            server = await Step(StepNames[4], () => TemporaryMariaDb.StartAsync(destination, request.Log, cancellationToken));
-            await Do(StepNames[5], () => BinlogReplayer.ReplayAsync(files, plan.StartBinlogPosition, plan.StopTime, server.ClientOptionsFile, request.Log, cancellationToken));
+            server = await Step(StepNames[4], () => TemporaryMariaDb.StartAsync(destination, request.Log, cancellationToken, tools));
+            await Do(StepNames[5], () => BinlogReplayer.ReplayAsync(files, plan.StartBinlogPosition, plan.StopTime, server.ClientOptionsFile, request.Log, cancellationToken, tools));
             var (tables, summary) = await Step(StepNames[6], () => RestoreValidator.ValidateAsync(server, request.Validation, request.ValidationQuery, request.Log, cancellationToken));
             await Do(StepNames[7], () => server.ShutdownAsync(cancellationToken));
             await Do(StepNames[8], () => SetOwnerAsync(destination, request.Target?.DataDir, request.Log, cancellationToken));

@@ -32,10 +32,11 @@ public static class RestorePlanner
     /// the first to the last, but a timeline switch before its first full backup, or a gap, leaves time between them
     /// that no restore reaches.
     /// </summary>
-    public static IReadOnlyList<RestoreSpan> Spans(string repositoryRoot, string target)
+    /// <param name="servedBy">Only spans starting from backups this accepts (the release the tools at hand can restore).</param>
+    public static IReadOnlyList<RestoreSpan> Spans(string repositoryRoot, string target, Func<BackupManifest, bool>? servedBy = null)
     {
         var spans = new List<RestoreSpan>();
-        foreach (var s in Analyze(repositoryRoot, target).Intervals.OrderBy(s => s.Backup.Manifest.EndTime))
+        foreach (var s in Analyze(repositoryRoot, target).Intervals.Where(s => servedBy?.Invoke(s.Backup.Manifest) ?? true).OrderBy(s => s.Backup.Manifest.EndTime))
         {
             var span = new RestoreSpan(s.Backup.Manifest.EndTime, s.Coverage.Until, s.Coverage.Files[0].Timeline);
             if (spans.Count > 0 && spans[^1].Timeline == span.Timeline && span.From <= spans[^1].To)

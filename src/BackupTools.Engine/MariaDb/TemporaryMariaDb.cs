@@ -35,7 +35,8 @@ public sealed class TemporaryMariaDb : IAsyncDisposable
     public string ClientOptionsFile { get; }
     private string ErrorLog => Path.Combine(_private.Path, "error.log");
 
-    public static async Task<TemporaryMariaDb> StartAsync(string dataDirectory, Action<string>? log, CancellationToken cancellationToken)
+    public static async Task<TemporaryMariaDb> StartAsync(string dataDirectory, Action<string>? log, CancellationToken cancellationToken,
+        MariaDbTools? tools = null)
     {
         var priv = PrivateTempDirectory.Create();
         try
@@ -71,7 +72,7 @@ public sealed class TemporaryMariaDb : IAsyncDisposable
             var client = priv.WriteSecretFile("client.cnf",
                 $"[client]\nuser={Account}\npassword={password}\nsocket={priv.Path}/mysqld.sock\n");
             log?.Invoke($"Starting a temporary mariadbd on {dataDirectory} (socket only, no binary log)");
-            var process = ProcessRunner.StartService(new ProcessSpec("mariadbd", [$"--defaults-file={config}"]));
+            var process = ProcessRunner.StartService(new ProcessSpec((tools ?? MariaDbTools.FromPath).Program("mariadbd"), [$"--defaults-file={config}"]));
             var server = new TemporaryMariaDb(process, priv, password, client);
             try
             {

@@ -15,7 +15,7 @@ public static partial class PolicyParser
     private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts", "metrics"];
     private static readonly string[] TargetKeys =
         ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
-         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings", "allowEmpty"];
+         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings", "allowEmpty", "toolsDir"];
     private static readonly Dictionary<string, string> SecretKeys = new()
     {
         ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
@@ -155,6 +155,9 @@ public static partial class PolicyParser
             r.Problem(PolicyNode.Child(t, "passwordFile")!, key + ".passwordFile", "give either passwordEnv or passwordFile, not both");
         var dataDir = r.AbsolutePath(t, "dataDir", key + ".dataDir", required: false);
         var configFile = r.AbsolutePath(t, "configFile", key + ".configFile", required: false);
+        var toolsDir = r.AbsolutePath(t, "toolsDir", key + ".toolsDir", required: false);
+        if (toolsDir is not null && Directory.Exists(toolsDir) && !File.Exists(Path.Combine(toolsDir, "mariabackup")) && !File.Exists(Path.Combine(toolsDir, "mariadb-backup")))
+            r.Problem(PolicyNode.Child(t, "toolsDir")!, key + ".toolsDir", $"'{toolsDir}' holds no mariabackup; give the bin directory of the MariaDB release the server runs, e.g. /opt/mariadb-11.8/bin");
         var url = r.Text(t, "url", key + ".url", required: false);
         if (url is not null && !(Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == "http" || uri.Scheme == "https")))
             r.Problem(PolicyNode.Child(t, "url")!, key + ".url", $"'{url}' is not an http:// or https:// URL, e.g. http://127.0.0.1:9200");
@@ -190,6 +193,8 @@ public static partial class PolicyParser
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, $"is for elasticsearch targets, not {engineText}");
                 if (engine == TargetEngine.MariaDb && PolicyNode.Child(t, "startCommand") is { } sc)
                     r.Problem(sc, key + ".startCommand", "is for redis targets (how Restore-DbToPointInTime -Replace starts the server again)");
+                if (engine == TargetEngine.Redis && PolicyNode.Child(t, "toolsDir") is { } td)
+                    r.Problem(td, key + ".toolsDir", "is for mariadb targets (where that release's mariabackup and mariadbd are)");
                 if (engine == TargetEngine.Redis && PolicyNode.Child(t, "configFile") is { } cf)
                     r.Problem(cf, key + ".configFile", "is for mariadb targets (the server's option file mariabackup includes)");
                 break;
@@ -197,7 +202,7 @@ public static partial class PolicyParser
                 if (url is null && PolicyNode.Child(t, "url") is null) r.Problem(t, key + ".url", "is required for elasticsearch targets, e.g. http://127.0.0.1:9200");
                 if (snapshotRepository is null && PolicyNode.Child(t, "snapshotRepository") is null)
                     r.Problem(t, key + ".snapshotRepository", "is required for elasticsearch targets: the name of the snapshot repository registered in the cluster");
-                foreach (var k in new[] { "socket", "dataDir", "configFile", "host", "port", "startCommand" })
+                foreach (var k in new[] { "socket", "dataDir", "configFile", "host", "port", "startCommand", "toolsDir" })
                     if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, "is not used by elasticsearch targets; give 'url' instead");
                 break;
         }
@@ -218,7 +223,7 @@ public static partial class PolicyParser
         {
             Name = name, Engine = engine.Value, Host = host, Port = port, Socket = socket, User = user,
             PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
-            DataDir = dataDir, ConfigFile = configFile, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
+            DataDir = dataDir, ConfigFile = configFile, ToolsDir = toolsDir, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
             Schedule = schedule, Retention = retention, StartCommand = startCommand, SnapshotRepositorySettings = repositorySettings,
             AllowEmpty = allowEmptyText == "true",
         };

@@ -79,7 +79,7 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
                 {
                     var chain = MariaDbCatalog.Chain(root, entry);
                     using var scratch = ScratchDirectory.Create(root, "test-" + m.Id);
-                    await BackupPreparer.PrepareChainAsync(chain.Select(MariaDbBackup.ToLink).ToList(), scratch, progress, WriteVerboseAsync, CancelToken);
+                    await BackupPreparer.PrepareChainAsync(chain.Select(MariaDbBackup.ToLink).ToList(), scratch, progress, WriteVerboseAsync, CancelToken, ToolsFor(m.Target));
                     prepared = true;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -114,7 +114,15 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
         {
             // A random moment some backup serves: the window can have stretches no restore reaches (a timeline
             // switch before its first full backup), and a test restore there would raise a false alarm.
-            var spans = RestorePlanner.Spans(root, target);
+            // Only what the tools at hand can restore: after a server upgrade the older release's backups need that
+            // release's mariabackup, and testing them with the new one would be a false alarm every week.
+            var (release, _) = await ToolsFor(target).MariaBackupReleaseAsync(CancelToken);
+            var spans = RestorePlanner.Spans(root, target, m => MariaDbTools.Release(m.ServerVersion) is not { } r || r == release);
+            if (RestorePlanner.Spans(root, target).Count > spans.Count || spans.Count == 0)
+                WriteWarningAsync($"Target {target}: some backups were made by another MariaDB release than this host's mariabackup ({release}); " +
+                                  "restores to their times need that release's tools (toolsDir) and are not tested here.");
+            if (spans.Count == 0)
+                throw new InvalidOperationException($"Target {target} has no backup of MariaDB {release}, the release of the mariabackup here: nothing to test a restore with. Set toolsDir on the target to the release the backups were made with.");
             point = RestorePlanner.RandomPoint(spans, Random.Shared);
             WriteVerboseAsync($"Restorable spans of {target}: {string.Join("; ", spans.Select(s => $"{s.From:u} to {s.To:u} (timeline {s.Timeline})"))}; testing a restore to {point:u}");
         }
@@ -123,7 +131,7 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
         var activity = $"Test restore of {target} to {point:u}";
         var result = await PointInTimeRestore.RunAsync(new RestoreRequest
         {
-            Planned = planned, Destination = Path.Combine(scratch.Path, "data"), Validation = RestoreValidation.CheckTable,
+            Planned = planned, Destination = Path.Combine(scratch.Path, "data"), Validation = RestoreValidation.CheckTable, Tools = ToolsFor(target),
             Log = WriteVerboseAsync, Progress = CreateTransferProgress(activity, 2),
             StepStarted = name => WriteProgressAsync(new ProgressRecord(1, activity, name)),
         }, CancelToken);
@@ -141,6 +149,11 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
             PointInTime = PointInTime?.UtcDateTime ?? DateTime.UtcNow, Destination = Path.Combine(scratch.Path, "data"), Log = WriteVerboseAsync,
         }, CancelToken);
     }
+
+    /// <summary>The target's MariaDB tools (its toolsDir in the policy), else those on PATH.</summary>
+    private MariaDbTools ToolsFor(string target) => ParameterSetName == TargetSet || ResolvedPolicyPath is not null
+        ? new MariaDbTools(LoadPolicy().Targets.FirstOrDefault(t => t.Name == target)?.ToolsDir)
+        : MariaDbTools.FromPath;
 
     /// <summary>The sets to test with the repository each lives in.</summary>
     private IEnumerable<(CatalogEntry Entry, string Root)> Entries()
