@@ -4,7 +4,9 @@
     Builds, tests, packages and demonstrates BackupTools.
 .DESCRIPTION
     Tasks:
-      Bootstrap  install the server programs the tests and the demo run (apt-get on Debian/Ubuntu as root)
+      Bootstrap  install the server programs the tests and the demo run (apt-get on Debian/Ubuntu as root), and fetch
+                 the newer releases the compatibility tests run (Redis 8.0, Valkey 8.0: tools/newer-servers.sh, into
+                 $env:NEWER_SERVERS_DIR or output/newer-servers; nothing installed)
       Build      output/BackupTools/<version>/ : the importable module (version read from module/BackupTools.psd1)
       Test       Bootstrap, Build, Package, then the xunit engine suite and the Pester cmdlet suite (which also
                  installs the package); prints "N passed, N failed"
@@ -57,7 +59,26 @@ function Find-Program([string] $Name) {
     return $null
 }
 
+# Where the newer server releases go; the xunit fixture reads the same place (tests/BackupTools.TestServers/NewerServers.cs).
+$NewerServersDir = if ($env:NEWER_SERVERS_DIR) { $env:NEWER_SERVERS_DIR } else { Join-Path $Root 'output/newer-servers' }
+
 function Invoke-Bootstrap {
+    Install-ServerPackages
+    Get-NewerServers
+}
+
+# Redis 8.0 and Valkey 8.0 (newer than Debian 12 ships) for the tests that prove backups of current releases: unpacked
+# from Debian's archive with apt-get download into $NewerServersDir, run through their own loader; idempotent.
+function Get-NewerServers {
+    $env:NEWER_SERVERS_DIR = $NewerServersDir
+    & bash -c 'source "$0" && newer_setup' "$Root/tools/newer-servers.sh"
+    if ($LASTEXITCODE -ne 0) {
+        throw "Could not fetch the newer server releases into $NewerServersDir (tools/newer-servers.sh: apt-get download from Debian's trixie and bookworm-backports). The tests of Redis 8 and Valkey fail without them."
+    }
+    Write-Host "Bootstrap: newer server releases in $NewerServersDir"
+}
+
+function Install-ServerPackages {
     $missing = @($ServerPackages.Keys | Where-Object { -not (Find-Program $_) } | ForEach-Object { $ServerPackages[$_] } | Select-Object -Unique)
     # The SMTP server of the alert tests is a Python module, not a program on PATH.
     if ($IsLinux -and -not (Test-Path /usr/lib/python3/dist-packages/aiosmtpd)) { $missing += 'python3-aiosmtpd' }

@@ -4,6 +4,16 @@ namespace BackupTools.Model;
 public enum BackupOutcome { Succeeded, Failed }
 
 /// <summary>
+/// How far a backup's content was checked when it was taken. Full: every value was walked and counted. Checksum: the
+/// content is newer than this version of BackupTools understands, so it was not walked, but its whole-file checksum
+/// matched. Header: newer content and no checksum to prove it (only the header and the end were checked).
+/// </summary>
+public enum CheckDepth { Full, Checksum, Header }
+
+/// <summary>One Redis database in a snapshot: its keys, the keys with a TTL, and the hash fields with a TTL of their own (Redis 7.4+, Valkey 9).</summary>
+public sealed record KeyspaceDatabase(int Index, long Keys, long KeysWithTtl, long FieldsWithTtl);
+
+/// <summary>
 /// One backup attempt, as Start-DbBackup reports it and Get-DbBackup lists it. Times are UTC. Engine-specific
 /// facts (LSNs, binary log coordinates) are null where they do not apply.
 /// </summary>
@@ -35,6 +45,12 @@ public sealed record BackupRecord
     public DateTime? LastEventTime { get; init; }
     public string? ServerVersion { get; init; }
     public string? ToolVersion { get; init; }
+    /// <summary>Redis: how far the dump was checked (Full, or Checksum/Header for a dump newer than this version walks); null for other engines.</summary>
+    public CheckDepth? Checked { get; init; }
+    /// <summary>Redis: keys, keys with a TTL and hash fields with a TTL per database, as the dump held them; null when not known.</summary>
+    public IReadOnlyList<KeyspaceDatabase>? Keyspace { get; init; }
+    /// <summary>A backup that was kept but not fully checked says why here (Start-DbBackup also writes it as a warning).</summary>
+    public string? Warning { get; init; }
     public string? Error { get; init; }
     /// <summary>The policy file the record came from, so the next cmdlet in a pipeline binds to the same policy.</summary>
     public string? PolicyPath { get; init; }

@@ -4,15 +4,22 @@ using System.Text;
 
 namespace BackupTools.TestServers;
 
-/// <summary>A throwaway redis-server on a free loopback port with its own directory and no save points.</summary>
+/// <summary>
+/// A throwaway redis-server on a free loopback port with its own directory and no save points; Debian's by default, or
+/// another program that takes the same options (<see cref="NewerServers"/>: Redis 8.0, Valkey 8.0).
+/// </summary>
 public sealed class RedisServer : IDisposable
 {
-    private RedisServer(string baseDir, int port, int pid)
+    private RedisServer(string program, string baseDir, int port, int pid)
     {
+        Program = program;
         BaseDirectory = baseDir;
         Port = port;
         ProcessId = pid;
     }
+
+    /// <summary>The server program this one runs.</summary>
+    public string Program { get; }
 
     public string BaseDirectory { get; }
     public int Port { get; }
@@ -20,7 +27,7 @@ public sealed class RedisServer : IDisposable
 
     /// <summary>The program and arguments of this server; with daemonize, a command that starts it again and returns.</summary>
     public IReadOnlyList<string> CommandLine(bool daemonize) =>
-        [ServerBinaries.Require("redis-server", "redis-server"), .. Arguments(BaseDirectory, Port, daemonize, _extra)];
+        [Program, .. Arguments(BaseDirectory, Port, daemonize, _extra)];
 
     private IReadOnlyList<string> _extra = [];
 
@@ -32,9 +39,13 @@ public sealed class RedisServer : IDisposable
     ];
 
     /// <param name="extraArguments">More server options, e.g. --appendonly yes, --requirepass …</param>
-    public static RedisServer Start(string baseDirectory, params string[] extraArguments)
+    public static RedisServer Start(string baseDirectory, params string[] extraArguments) =>
+        StartProgram(ServerBinaries.Require("redis-server", "redis-server"), baseDirectory, extraArguments);
+
+    /// <param name="program">The server binary: redis-server, or <see cref="NewerServers.Redis8Server"/>, <see cref="NewerServers.ValkeyServer"/>.</param>
+    public static RedisServer StartProgram(string program, string baseDirectory, params string[] extraArguments)
     {
-        var redis = ServerBinaries.Require("redis-server", "redis-server");
+        var redis = program;
         Directory.CreateDirectory(baseDirectory);
         var port = FreePort.Next();
         var psi = new ProcessStartInfo(redis) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -46,7 +57,7 @@ public sealed class RedisServer : IDisposable
         try
         {
             FreePort.WaitForListener(port, TimeSpan.FromSeconds(30), () => !process.HasExited, "redis-server");
-            var server = new RedisServer(baseDirectory, port, process.Id) { _extra = extraArguments };
+            var server = new RedisServer(program, baseDirectory, port, process.Id) { _extra = extraArguments };
             var deadline = DateTime.UtcNow.AddSeconds(30);
             string reply;
             while (!(reply = server.Command("INFO persistence")).Contains("loading:0") && !reply.StartsWith("-NOAUTH", StringComparison.Ordinal))

@@ -36,8 +36,7 @@ public sealed class RedisBackupTests : IDisposable
     private BackupRequest Request(TargetPolicy target, string? password = null) =>
         new() { RepositoryRoot = _dir.Combine("repo"), Target = target, Password = password };
 
-    private static async Task<ConnectionMultiplexer> ConnectAsync(RedisServer s, string? password = null) =>
-        await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { { "127.0.0.1", s.Port } }, Password = password, AllowAdmin = true, SyncTimeout = 30000, AsyncTimeout = 30000 });
+    private static Task<ConnectionMultiplexer> ConnectAsync(RedisServer s, string? password = null) => RedisData.ConnectAsync(s, password);
 
     /// <summary>Keys of every type in three databases, some with TTLs, some large enough for non-compact encodings.</summary>
     private static async Task PopulateAsync(RedisServer s, int keysPerDb, string? password = null)
@@ -71,55 +70,6 @@ public sealed class RedisBackupTests : IDisposable
             await db.StreamCreateConsumerGroupAsync("stream", "workers", "0-0");
             await db.StreamReadGroupAsync("stream", "workers", "w1", ">", 5); // a pending entries list and a consumer
         }
-    }
-
-    /// <summary>Every key of every database: same type, same value, same TTL within a second.</summary>
-    private static async Task AssertSameDataAsync(RedisServer expected, RedisServer actual)
-    {
-        await using var a = await ConnectAsync(expected);
-        await using var b = await ConnectAsync(actual);
-        var serverA = a.GetServer(a.GetEndPoints()[0]);
-        var serverB = b.GetServer(b.GetEndPoints()[0]);
-        var compared = 0;
-        for (var dbIndex = 0; dbIndex < 16; dbIndex++)
-        {
-            var keysA = serverA.Keys(dbIndex, pageSize: 5000).Select(k => (string)k!).Order(StringComparer.Ordinal).ToList();
-            var keysB = serverB.Keys(dbIndex, pageSize: 5000).Select(k => (string)k!).Order(StringComparer.Ordinal).ToList();
-            Assert.Equal(keysA.Count, keysB.Count);
-            Assert.Equal(keysA, keysB);
-            var dbA = a.GetDatabase(dbIndex);
-            var dbB = b.GetDatabase(dbIndex);
-            var checks = keysA.Select(async key =>
-            {
-                var (va, ta) = await ValueAsync(dbA, key);
-                var (vb, tb) = await ValueAsync(dbB, key);
-                Assert.Equal(va, vb);
-                Assert.Equal(ta is null, tb is null);
-                if (ta is not null) Assert.InRange(Math.Abs((ta.Value - tb!.Value).TotalSeconds), 0, 1);
-            });
-            await Task.WhenAll(checks);
-            compared += keysA.Count;
-        }
-        Assert.True(compared > 0);
-    }
-
-    /// <summary>The value, and the TTL as an absolute expiry time (PEXPIRETIME), so two servers read moments apart compare exactly.</summary>
-    private static async Task<(string Value, DateTime? Ttl)> ValueAsync(IDatabase db, string key)
-    {
-        var type = await db.KeyTypeAsync(key);
-        var ttl = await db.KeyExpireTimeAsync(key);
-        string value = type switch
-        {
-            RedisType.String => $"string:{await db.StringGetAsync(key)}",
-            RedisType.List => "list:" + string.Join('|', await db.ListRangeAsync(key)),
-            RedisType.Set => "set:" + string.Join('|', (await db.SetMembersAsync(key)).Select(v => (string)v!).Order(StringComparer.Ordinal)),
-            RedisType.SortedSet => "zset:" + string.Join('|', (await db.SortedSetRangeByRankWithScoresAsync(key)).Select(e => $"{e.Element}={e.Score}")),
-            RedisType.Hash => "hash:" + string.Join('|', (await db.HashGetAllAsync(key)).Select(e => $"{e.Name}={e.Value}").Order(StringComparer.Ordinal)),
-            RedisType.Stream => "stream:" + string.Join('|', (await db.StreamRangeAsync(key)).Select(e => e.Id + ":" + string.Join(',', e.Values.Select(v => $"{v.Name}={v.Value}")))) +
-                                ":groups=" + string.Join(',', (await db.StreamGroupInfoAsync(key)).Select(g => $"{g.Name}/{g.PendingMessageCount}/{g.LastDeliveredId}")),
-            _ => throw new InvalidOperationException($"unexpected type {type} of {key}"),
-        };
-        return (value, ttl);
     }
 
     [Fact]
@@ -165,7 +115,7 @@ public sealed class RedisBackupTests : IDisposable
         Assert.Equal(entry.Manifest.EndTime, restored.RestoredTo);
         Assert.Contains("snapshot precision", restored.Plan);
         var copy = Server("new");
-        await AssertSameDataAsync(source, copy);
+        await RedisData.AssertSameDataAsync(source, copy);
     }
 
     [Fact]

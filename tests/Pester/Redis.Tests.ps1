@@ -14,6 +14,12 @@ Describe 'Redis targets: Start-DbBackup, Get-DbBackup, Test-DbBackup, Restore-Db
         $backup | Should -BeOfType ([BackupTools.Model.BackupRecord])
         ($backup.Engine, $backup.Type, $backup.Status) | Should -Be @('redis', 'snapshot', 'Succeeded')
         $backup.ServerVersion | Should -Match '^\d+\.\d+'
+        $backup.Checked | Should -Be 'Full'
+        $backup.Warning | Should -BeNullOrEmpty
+        $db0 = $backup.Keyspace | Where-Object Index -eq 0
+        $db0.Keys | Should -BeGreaterThan 0
+        $db0.PSObject.Properties.Name | Should -Be @('Index', 'Keys', 'KeysWithTtl', 'FieldsWithTtl')
+        (Get-DbBackup -Target cache -Policy $policy).Keyspace.Keys | Should -Be $backup.Keyspace.Keys
         Test-Path (Join-Path $backup.Path 'dump.rdb.zst') | Should -BeTrue
         (Get-DbBackup -Target cache -Policy $policy).Id | Should -Be $backup.Id
         (Get-DbBackup -Target cache -Policy $policy | Test-DbBackup).Status | Should -Be 'Verified'

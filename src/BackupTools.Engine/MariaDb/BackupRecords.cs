@@ -1,4 +1,5 @@
 using System.Globalization;
+using BackupTools.Engine.Redis;
 using BackupTools.Engine.Repository;
 using BackupTools.Model;
 
@@ -25,6 +26,9 @@ public static class BackupRecords
                 : m.Engine == MariaDbCatalog.Engine && m.Type == MariaDbCatalog.Binlog ? 1 : null,
             FirstEventTime = Time(f, EngineFieldNames.FirstEventTime), LastEventTime = Time(f, EngineFieldNames.LastEventTime),
             ServerVersion = m.ServerVersion, ToolVersion = m.ToolVersion, PolicyPath = policyPath,
+            Checked = m.Engine == RedisBackup.Engine ? RedisFields.ReadChecked(f) : null,
+            Keyspace = m.Engine == RedisBackup.Engine && RedisFields.ReadChecked(f) == CheckDepth.Full ? RedisFields.ReadKeyspace(f) : null,
+            Warning = f.GetValueOrDefault(RedisFields.CheckWarning),
         };
     }
 

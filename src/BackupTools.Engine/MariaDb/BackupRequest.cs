@@ -17,6 +17,8 @@ public sealed record BackupRequest
     public IProgress<TransferProgress>? Progress { get; init; }
     /// <summary>Verbose log lines (mariabackup's own log among them).</summary>
     public Action<string>? Log { get; init; }
+    /// <summary>Things the user should know about a backup that succeeded (e.g. a Redis dump checked by checksum only).</summary>
+    public Action<string>? Warn { get; init; }
 }
 
 /// <summary>The outcome of one attempt: its record, and for a failure the error that explains it.</summary>

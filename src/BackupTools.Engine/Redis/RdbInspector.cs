@@ -1,289 +1,183 @@
 using System.Buffers.Binary;
-using System.Globalization;
-using System.Text;
+using BackupTools.Model;
 
 namespace BackupTools.Engine.Redis;
 
-/// <summary>Keys in one database of a dump: how many, how many carry a TTL, and the earliest expiry.</summary>
-public sealed record RdbDatabase(int Index, long Keys, long Expires, DateTime? EarliestExpiry);
-
-/// <summary>What a walk of a whole RDB file proved about it.</summary>
-public sealed record RdbSummary(int Version, string? RedisVersion, IReadOnlyList<RdbDatabase> Databases, bool ChecksumPresent, long Bytes)
-{
-    public long TotalKeys => Databases.Sum(d => d.Keys);
-}
-
-public sealed class RdbFormatException(string message) : IOException(message);
-
 /// <summary>
-/// Walks an RDB file from start to end without loading it: checks the "REDISnnnn" header, skips every value by its
-/// encoding, counts keys and TTLs per database exactly as they were at the fork, and checks the CRC-64 trailer. A
-/// dump that is cut short, has a flipped byte or an unknown encoding fails here, at backup time, instead of at
-/// restore time. Formats up to RDB 11 (Redis 7.2) are understood; module values of the old v1 format are not.
+/// Walks an RDB file from start to end without loading it: checks the header, skips every value by its encoding,
+/// counts keys, keys with a TTL and hash fields with a TTL per database exactly as they were at the fork, and checks
+/// the CRC-64 trailer. A dump that is cut short, has a flipped byte or an impossible structure fails here, at backup
+/// time, instead of at restore time. Walked: Redis RDB 1-12 (up to Redis 7.4/8.x, hash-field expiry included) and
+/// Valkey RDB 80 (Valkey 9).
+/// <para>
+/// Newer is not damaged: a dump of an RDB version, value type or opcode the walker does not know (a server newer than
+/// this code) is read to its end instead, and kept when its whole-file CRC-64 matches (<see cref="CheckDepth.Checksum"/>);
+/// refusing it would leave a current server with no backup at all.
+/// </para>
 /// </summary>
-public sealed class RdbInspector
+public sealed partial class RdbInspector
 {
-    private const int BufferSize = 1 << 16;
-    private readonly Stream _source;
-    private readonly byte[] _buffer = new byte[BufferSize];
-    private readonly Crc64 _crc = new();
-    private int _position;
-    private int _length;
-    private long _consumed;
+    private readonly Dictionary<int, (long Keys, long Expires, long Earliest, long FieldExpires)> _databases = [];
+    private RdbHeader _header = new(RdbDialect.Redis, 0);
+    private string? _writtenBy;
 
     private RdbInspector(Stream source) => _source = source;
 
     public static RdbSummary Inspect(Stream source) => new RdbInspector(source).Walk();
 
+    /// <summary>Something this walker does not know, found in a dump that may well be intact: read on by checksum.</summary>
+    private sealed class NewerThanWalkerException(string reason) : Exception(reason);
+
     private RdbSummary Walk()
     {
-        Span<byte> header = stackalloc byte[9];
+        Span<byte> header = stackalloc byte[RdbHeader.Length];
         ReadExactly(header);
-        if (!header[..5].SequenceEqual("REDIS"u8) || !int.TryParse(Encoding.ASCII.GetString(header[5..]), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
-            throw new RdbFormatException("The dump does not start with an RDB header ('REDIS' and a 4-digit version).");
-        if (version is < 1 or > 12)
-            throw new RdbFormatException($"The dump is RDB version {version}, which this version of BackupTools cannot check.");
+        _header = RdbHeader.Parse(header);
+        if (!_header.Known)
+            return FinishByChecksum($"The dump is {_header}, newer than this version of BackupTools walks (Redis RDB up to {RdbHeader.NewestRedis}, Valkey RDB {RdbHeader.NewestValkey})");
+        try
+        {
+            return WalkRecords();
+        }
+        catch (NewerThanWalkerException e)
+        {
+            return FinishByChecksum(e.Message);
+        }
+    }
 
-        var databases = new SortedDictionary<int, (long Keys, long Expires, long Earliest)>();
+    private RdbSummary WalkRecords()
+    {
         var db = 0;
         long? expiry = null;
-        string? redisVersion = null;
         while (true)
         {
             var type = ReadByte();
             switch (type)
             {
-                case 0xFF: // EOF, then the checksum over everything before it
-                    var trailer = new byte[8];
-                    if (version >= 5) ReadExactlyRaw(trailer);
-                    var computed = _crc.Value;
-                    var stored = BinaryPrimitives.ReadUInt64LittleEndian(trailer);
-                    if (version >= 5 && stored != 0 && stored != computed)
-                        throw new RdbFormatException($"The dump's CRC-64 does not match its content (stored {stored:x16}, computed {computed:x16}): it is damaged.");
-                    if (ReadByteOrEnd() >= 0) throw new RdbFormatException("The dump has bytes after its end marker.");
-                    return new RdbSummary(version, redisVersion,
-                        databases.Select(d => new RdbDatabase(d.Key, d.Value.Keys, d.Value.Expires,
-                            d.Value.Earliest == long.MaxValue ? null : DateTime.UnixEpoch.AddMilliseconds(d.Value.Earliest))).ToList(),
-                        version >= 5 && stored != 0, _consumed);
-                case 0xFE: db = checked((int)ReadLength()); break;
-                case 0xFD: expiry = ReadUInt32() * 1000L; break;
-                case 0xFC: expiry = (long)ReadUInt64(); break;
-                case 0xFB: ReadLength(); ReadLength(); break;
-                case 0xFA:
+                case RdbCodes.Eof:
+                    return Finish();
+                case RdbCodes.SelectDb: db = checked((int)ReadLength()); break;
+                case RdbCodes.ExpireTime: expiry = ReadUInt32() * 1000L; break;
+                case RdbCodes.ExpireTimeMs: expiry = (long)ReadUInt64(); break;
+                case RdbCodes.ResizeDb: ReadLength(); ReadLength(); break;
+                case RdbCodes.Aux:
                     var key = ReadString();
                     var value = ReadString();
-                    if (key == "redis-ver") redisVersion = value;
+                    // Valkey 8+ writes valkey-ver where Redis writes redis-ver; whichever it is names the writer.
+                    if (key == "valkey-ver" || (key == "redis-ver" && _writtenBy is null)) _writtenBy = $"{(key == "valkey-ver" ? "Valkey" : "Redis")} {value}";
                     break;
-                case 0xF9: Skip(1); break;
-                case 0xF8: ReadLength(); break;
-                case 0xF7: ReadLength(); ReadLength(); ReadLength(); SkipModuleOpcodes(); break;
-                case 0xF5: SkipString(); break;
-                case 0xF4: ReadLength(); ReadLength(); ReadLength(); break; // slot info (7.4)
+                case RdbCodes.Freq: Skip(1); break;
+                case RdbCodes.Idle: ReadLength(); break;
+                case RdbCodes.ModuleAux: ReadLength(); ReadLength(); ReadLength(); SkipModuleOpcodes(); break;
+                case RdbCodes.Function2: SkipString(); break;
+                case RdbCodes.SlotInfo: ReadLength(); ReadLength(); ReadLength(); break; // slot, keys, expires
+                case RdbCodes.SlotImport when _header.Dialect == RdbDialect.Valkey:
+                    SkipString(); // the migration job's name, then its slot ranges
+                    for (var ranges = ReadLength(); ranges > 0; ranges--) { ReadLength(); ReadLength(); }
+                    break;
                 default:
+                    if (!KnowsValueType(type))
+                        throw new NewerThanWalkerException($"The dump holds {(type >= RdbCodes.SlotImport ? "opcode" : "value type")} {type} at byte {_consumed - 1}, " +
+                            $"which this version of BackupTools does not know in {_header}");
                     SkipString(); // the key
-                    SkipValue(type);
-                    var counts = databases.GetValueOrDefault(db, (0, 0, long.MaxValue));
+                    var fieldExpires = SkipValue(type);
+                    var counts = _databases.GetValueOrDefault(db, (0, 0, long.MaxValue, 0));
                     counts.Keys++;
+                    counts.FieldExpires += fieldExpires;
                     if (expiry is { } at)
                     {
                         counts.Expires++;
                         counts.Earliest = Math.Min(counts.Earliest, at);
                     }
-                    databases[db] = counts;
+                    _databases[db] = counts;
                     expiry = null;
                     break;
             }
         }
     }
 
-    private void SkipValue(byte type)
+    /// <summary>After the end marker: the checksum over everything before it, and nothing after it.</summary>
+    private RdbSummary Finish()
     {
-        switch (type)
-        {
-            case 0: SkipString(); break;                                      // string
-            case 1 or 2: SkipStrings(ReadLength()); break;                     // list, set
-            case 3:                                                            // zset with string scores
-                for (var n = ReadLength(); n > 0; n--) { SkipString(); var l = ReadByte(); if (l < 253) Skip(l); }
-                break;
-            case 4: SkipStrings(ReadLength() * 2); break;                      // hash
-            case 5: for (var n = ReadLength(); n > 0; n--) { SkipString(); Skip(8); } break; // zset2
-            case 7: ReadLength(); SkipModuleOpcodes(); break;                  // module2
-            case 9 or 10 or 11 or 12 or 13 or 16 or 17 or 20: SkipString(); break; // one encoded blob
-            case 14: SkipStrings(ReadLength()); break;                         // quicklist of ziplists
-            case 18: for (var n = ReadLength(); n > 0; n--) { ReadLength(); SkipString(); } break; // quicklist2
-            case 15 or 19 or 21: SkipStream(type); break;
-            case 6: throw new RdbFormatException("The dump holds a module value in the old v1 format, which cannot be checked without the module.");
-            default: throw new RdbFormatException($"The dump holds an unknown value type {type} at byte {_consumed - 1}: it is damaged or newer than this version understands.");
-        }
+        var trailer = new byte[8];
+        var version = _header.Version;
+        if (version >= 5) ReadExactlyRaw(trailer);
+        var computed = _crc.Value;
+        var stored = BinaryPrimitives.ReadUInt64LittleEndian(trailer);
+        if (version >= 5 && stored != 0 && stored != computed)
+            throw new RdbFormatException($"The dump's CRC-64 does not match its content (stored {stored:x16}, computed {computed:x16}): it is damaged.");
+        if (ReadByteOrEnd() >= 0) throw new RdbFormatException("The dump has bytes after its end marker.");
+        var databases = _databases.OrderBy(d => d.Key).Select(d => new RdbDatabase(d.Key, d.Value.Keys, d.Value.Expires,
+            d.Value.Earliest == long.MaxValue ? null : DateTime.UnixEpoch.AddMilliseconds(d.Value.Earliest), d.Value.FieldExpires)).ToList();
+        return new RdbSummary(_header, _writtenBy, databases, version >= 5 && stored != 0, _consumed);
     }
 
-    private void SkipStream(byte type)
+    /// <summary>
+    /// The rest of the dump, unwalked: whatever the server wrote after the unknown part, a whole dump ends with the end
+    /// marker and (from RDB 5 on) the CRC-64 of everything before the checksum itself. A cut or damaged dump fails that.
+    /// </summary>
+    private RdbSummary FinishByChecksum(string reason)
     {
-        SkipStrings(ReadLength() * 2);                  // listpack nodes: master ID and listpack
-        ReadLength(); ReadLength(); ReadLength();       // length, last ID
-        if (type >= 19) { ReadLength(); ReadLength(); ReadLength(); ReadLength(); ReadLength(); } // first ID, max deleted ID, entries added
-        for (var groups = ReadLength(); groups > 0; groups--)
+        // Fill adds a buffer to the checksum only once it is used up, so the current one goes in from its start.
+        var total = _consumed - _position + _length;
+        var trailerLength = _header.Version >= 5 ? 8 : 0;
+        var tail = new TrailerHoldback(_crc, trailerLength);
+        tail.Append(_buffer.AsSpan(0, _length));
+        int n;
+        while ((n = _source.Read(_buffer, 0, BufferSize)) > 0)
         {
-            SkipString();
-            ReadLength(); ReadLength();                 // last delivered ID
-            if (type >= 19) ReadLength();               // entries read
-            for (var pel = ReadLength(); pel > 0; pel--) { Skip(16 + 8UL); ReadLength(); }
-            for (var consumers = ReadLength(); consumers > 0; consumers--)
+            tail.Append(_buffer.AsSpan(0, n));
+            total += n;
+        }
+        if (total < RdbHeader.Length + 1 + trailerLength || !tail.Full)
+            throw new RdbFormatException($"The dump ends after {total} bytes, before its end marker: it is cut short.");
+        var stored = BinaryPrimitives.ReadUInt64LittleEndian(tail.Trailer);
+        if (stored != 0 && stored != _crc.Value)
+            throw new RdbFormatException($"The dump's CRC-64 does not match its content (stored {stored:x16}, computed {_crc.Value:x16}): it is damaged or cut short.");
+        if (tail.LastChecked != RdbCodes.Eof)
+            throw new RdbFormatException("The dump does not end with the RDB end marker before its checksum: it is cut short or damaged.");
+        var depth = stored != 0 ? CheckDepth.Checksum : CheckDepth.Header;
+        var why = reason + (depth == CheckDepth.Checksum
+            ? ". Its keys were not counted; the CRC-64 over the whole dump matches, so it is kept as the server wrote it."
+            : ". Its keys were not counted, and it carries no CRC-64 (rdbchecksum no): only its header and end marker were checked.");
+        return new RdbSummary(_header, _writtenBy, [], stored != 0, total, depth, why);
+    }
+
+    /// <summary>Passes bytes on to the checksum but the last <c>length</c>, which are the trailer.</summary>
+    private sealed class TrailerHoldback(Crc64 crc, int length)
+    {
+        private readonly byte[] _held = new byte[Math.Max(length, 1)];
+        private int _count;
+
+        public bool Full => _count == length;
+        public ReadOnlySpan<byte> Trailer => length == 0 ? new byte[8] : _held.AsSpan(0, length);
+        /// <summary>The last byte that went into the checksum: a whole dump's is the end marker.</summary>
+        public int LastChecked { get; private set; } = -1;
+
+        public void Append(ReadOnlySpan<byte> chunk)
+        {
+            if (chunk.Length >= length)
             {
-                SkipString();
-                Skip(type >= 21 ? 16UL : 8UL);              // seen time (and active time)
-                Skip(ReadLength() * 16);
+                Check(_held.AsSpan(0, _count));
+                Check(chunk[..^length]);
+                chunk[^length..].CopyTo(_held);
+                _count = length;
+                return;
             }
+            // Shorter than the trailer: the oldest held bytes make room for it.
+            var spill = Math.Max(0, _count + chunk.Length - length);
+            Check(_held.AsSpan(0, spill));
+            _held.AsSpan(spill, _count - spill).CopyTo(_held);
+            _count -= spill;
+            chunk.CopyTo(_held.AsSpan(_count));
+            _count += chunk.Length;
+        }
+
+        private void Check(ReadOnlySpan<byte> data)
+        {
+            if (data.Length == 0) return;
+            crc.Append(data);
+            LastChecked = data[^1];
         }
     }
-
-    private void SkipModuleOpcodes()
-    {
-        while (true)
-        {
-            switch (ReadLength())
-            {
-                case 0: return;
-                case 1 or 2: ReadLength(); break;
-                case 3: Skip(4); break;
-                case 4: Skip(8); break;
-                case 5: SkipString(); break;
-                case var other: throw new RdbFormatException($"The dump holds an unknown module opcode {other}.");
-            }
-        }
-    }
-
-    private void SkipStrings(ulong count)
-    {
-        for (; count > 0; count--) SkipString();
-    }
-
-    private (ulong Value, bool Encoded) ReadLengthOrEncoding()
-    {
-        var b = ReadByte();
-        return (b >> 6) switch
-        {
-            0 => ((ulong)(b & 0x3F), false),
-            1 => ((ulong)(((b & 0x3F) << 8) | ReadByte()), false),
-            2 when b == 0x80 => (ReadUInt32BigEndian(), false),
-            2 when b == 0x81 => (ReadUInt64BigEndian(), false),
-            3 => ((ulong)(b & 0x3F), true),
-            _ => throw new RdbFormatException($"The dump holds an invalid length byte 0x{b:x2} at byte {_consumed - 1}."),
-        };
-    }
-
-    private ulong ReadLength()
-    {
-        var (value, encoded) = ReadLengthOrEncoding();
-        if (encoded) throw new RdbFormatException($"The dump holds an encoded value where a length belongs, at byte {_consumed - 1}.");
-        return value;
-    }
-
-    private void SkipString()
-    {
-        var (value, encoded) = ReadLengthOrEncoding();
-        if (!encoded) { Skip(value); return; }
-        switch (value)
-        {
-            case 0: Skip(1); break;
-            case 1: Skip(2); break;
-            case 2: Skip(4); break;
-            case 3: var compressed = ReadLength(); ReadLength(); Skip(compressed); break; // LZF
-            default: throw new RdbFormatException($"The dump holds an unknown string encoding {value} at byte {_consumed - 1}.");
-        }
-    }
-
-    /// <summary>Small strings (AUX fields); an LZF-compressed one is skipped and read as null.</summary>
-    private string? ReadString()
-    {
-        var (value, encoded) = ReadLengthOrEncoding();
-        if (encoded)
-        {
-            switch (value)
-            {
-                case 0: return ((sbyte)ReadByte()).ToString(CultureInfo.InvariantCulture);
-                case 1: Span<byte> s = stackalloc byte[2]; ReadExactly(s); return BinaryPrimitives.ReadInt16LittleEndian(s).ToString(CultureInfo.InvariantCulture);
-                case 2: Span<byte> i = stackalloc byte[4]; ReadExactly(i); return BinaryPrimitives.ReadInt32LittleEndian(i).ToString(CultureInfo.InvariantCulture);
-                case 3: var compressed = ReadLength(); ReadLength(); Skip(compressed); return null;
-                default: throw new RdbFormatException($"The dump holds an unknown string encoding {value}.");
-            }
-        }
-        if (value > 1 << 20) { Skip(value); return null; }
-        var bytes = new byte[value];
-        ReadExactly(bytes);
-        return Encoding.UTF8.GetString(bytes);
-    }
-
-    private uint ReadUInt32() { Span<byte> b = stackalloc byte[4]; ReadExactly(b); return BinaryPrimitives.ReadUInt32LittleEndian(b); }
-    private ulong ReadUInt64() { Span<byte> b = stackalloc byte[8]; ReadExactly(b); return BinaryPrimitives.ReadUInt64LittleEndian(b); }
-    private ulong ReadUInt32BigEndian() { Span<byte> b = stackalloc byte[4]; ReadExactly(b); return BinaryPrimitives.ReadUInt32BigEndian(b); }
-    private ulong ReadUInt64BigEndian() { Span<byte> b = stackalloc byte[8]; ReadExactly(b); return BinaryPrimitives.ReadUInt64BigEndian(b); }
-
-    private bool Fill()
-    {
-        if (_position < _length) return true;
-        _crc.Append(_buffer.AsSpan(0, _length)); // a consumed buffer goes into the checksum as a whole
-        _position = _length = 0;
-        _length = _source.Read(_buffer, 0, BufferSize);
-        return _length > 0;
-    }
-
-    private byte ReadByte()
-    {
-        if (!Fill()) throw Truncated();
-        _consumed++;
-        return _buffer[_position++];
-    }
-
-    private int ReadByteOrEnd()
-    {
-        if (_position >= _length && (_length = _source.Read(_buffer, _position = 0, BufferSize)) == 0) return -1;
-        return _buffer[_position++];
-    }
-
-    private void ReadExactly(Span<byte> target)
-    {
-        while (target.Length > 0)
-        {
-            if (!Fill()) throw Truncated();
-            var n = Math.Min(target.Length, _length - _position);
-            _buffer.AsSpan(_position, n).CopyTo(target);
-            _position += n;
-            _consumed += n;
-            target = target[n..];
-        }
-    }
-
-    private void Skip(ulong count)
-    {
-        while (count > 0)
-        {
-            if (!Fill()) throw Truncated();
-            var n = (int)Math.Min(count, (ulong)(_length - _position));
-            _position += n;
-            _consumed += n;
-            count -= (ulong)n;
-        }
-    }
-
-    /// <summary>The 8 checksum bytes: read without adding them (or what follows) to the checksum.</summary>
-    private void ReadExactlyRaw(Span<byte> target)
-    {
-        // Everything consumed so far in the current buffer belongs to the checksum; close it off there.
-        _crc.Append(_buffer.AsSpan(0, _position));
-        _buffer.AsSpan(_position, _length - _position).CopyTo(_buffer);
-        _length -= _position;
-        _position = 0;
-        while (target.Length > 0)
-        {
-            if (_position >= _length && (_length = _source.Read(_buffer, _position = 0, BufferSize)) == 0) throw Truncated();
-            var n = Math.Min(target.Length, _length - _position);
-            _buffer.AsSpan(_position, n).CopyTo(target);
-            _position += n;
-            _consumed += n;
-            target = target[n..];
-        }
-    }
-
-    private RdbFormatException Truncated() => new($"The dump ends after {_consumed} bytes, before its end marker: it is cut short.");
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Repository;
+using BackupTools.Model;
 
 namespace BackupTools.Engine.Redis;
 
@@ -17,7 +18,8 @@ public enum RedisBackupMethod
 /// <summary>
 /// Redis snapshots: the RDB dump streams through compression and SHA-256 into a new backup set while a second core
 /// walks it (<see cref="RdbInspector"/>: header, every value, key counts per database, CRC-64 trailer). A dump that
-/// does not check out is never published.
+/// does not check out is never published; a dump newer than the walker whose CRC-64 matches is published with
+/// Checked = Checksum and a warning (a current server must not be left without backups).
 /// </summary>
 public static class RedisBackup
 {
@@ -70,9 +72,13 @@ public static class RedisBackup
             }
             summary = await inspection;
         }
-        request.Log?.Invoke($"Dump checked: RDB {summary.Version}, {summary.TotalKeys} keys in {summary.Databases.Count} database(s), CRC-64 {(summary.ChecksumPresent ? "matches" : "absent (rdbchecksum no)")}");
+        if (summary.Checked == CheckDepth.Full)
+            request.Log?.Invoke($"Dump checked: {summary.Header}, {summary.TotalKeys} keys in {summary.Databases.Count} database(s), CRC-64 {(summary.ChecksumPresent ? "matches" : "absent (rdbchecksum no)")}");
+        else
+            request.Warn?.Invoke($"{request.Target.Name}: {summary.Unwalked}");
 
-        if (summary.TotalKeys == 0 && !request.Target.AllowEmpty
+        // Only a walked dump has counts; one newer than the walker is kept on its checksum, without them.
+        if (summary.Checked == CheckDepth.Full && summary.TotalKeys == 0 && !request.Target.AllowEmpty
             && BackupCatalog.List(request.RepositoryRoot, Engine, request.Target.Name, Snapshot).FirstOrDefault() is { } previous
             && long.TryParse(previous.Manifest.EngineFields.GetValueOrDefault(RedisFields.TotalKeys), NumberStyles.None, CultureInfo.InvariantCulture, out var before) && before > 0)
             throw new EmptyBackupException(request.Target.Name,
@@ -83,13 +89,19 @@ public static class RedisBackup
             [RedisFields.Method] = method.ToString(),
             [RedisFields.AofEnabled] = aof ? "true" : "false",
             [RedisFields.RdbVersion] = summary.Version.ToString(CultureInfo.InvariantCulture),
-            [RedisFields.TotalKeys] = summary.TotalKeys.ToString(CultureInfo.InvariantCulture),
+            [RedisFields.RdbDialect] = summary.Header.Dialect.ToString(),
             [RedisFields.Checksum] = summary.ChecksumPresent ? "crc64" : "none",
+            [RedisFields.Checked] = summary.Checked.ToString(),
         };
-        foreach (var d in summary.Databases) RedisFields.WriteDatabase(fields, d);
+        if (summary.Checked == CheckDepth.Full)
+        {
+            fields[RedisFields.TotalKeys] = summary.TotalKeys.ToString(CultureInfo.InvariantCulture);
+            foreach (var d in summary.Databases) RedisFields.WriteDatabase(fields, d);
+        }
+        else fields[RedisFields.CheckWarning] = summary.Unwalked!;
         return await run.CommitAsync(m => m with
         {
-            ServerVersion = version, ToolVersion = $"RDB {summary.Version}", EngineFields = fields,
+            ServerVersion = version, ToolVersion = summary.Header.ToString(), EngineFields = fields,
         }, request.Progress, ct);
     }
 
@@ -187,15 +199,28 @@ public static class RedisFields
     public const string Method = "method";
     public const string AofEnabled = "aofEnabled";
     public const string RdbVersion = "rdbVersion";
+    public const string RdbDialect = "rdbDialect";
     public const string TotalKeys = "keys";
     public const string Checksum = "checksum";
+    /// <summary>Full, Checksum or Header (<see cref="CheckDepth"/>); manifests from before it was recorded were all walked in full.</summary>
+    public const string Checked = "checked";
+    /// <summary>Why a dump was kept without being walked in full.</summary>
+    public const string CheckWarning = "checkWarning";
 
     public static void WriteDatabase(IDictionary<string, string> fields, RdbDatabase d)
     {
         fields[$"db{d.Index}.keys"] = d.Keys.ToString(CultureInfo.InvariantCulture);
         fields[$"db{d.Index}.expires"] = d.Expires.ToString(CultureInfo.InvariantCulture);
+        fields[$"db{d.Index}.fieldExpires"] = d.FieldExpires.ToString(CultureInfo.InvariantCulture);
         if (d.EarliestExpiry is { } e) fields[$"db{d.Index}.earliestExpiry"] = BackupRecords.FormatTime(e);
     }
+
+    public static CheckDepth ReadChecked(IReadOnlyDictionary<string, string> fields) =>
+        Enum.TryParse<CheckDepth>(fields.GetValueOrDefault(Checked), ignoreCase: true, out var depth) ? depth : CheckDepth.Full;
+
+    /// <summary>The per-database counts as the cmdlets show them.</summary>
+    public static IReadOnlyList<KeyspaceDatabase> ReadKeyspace(IReadOnlyDictionary<string, string> fields) =>
+        ReadDatabases(fields).Select(d => new KeyspaceDatabase(d.Index, d.Keys, d.Expires, d.FieldExpires)).ToList();
 
     public static IReadOnlyList<RdbDatabase> ReadDatabases(IReadOnlyDictionary<string, string> fields) =>
         fields.Keys.Where(k => k.StartsWith("db", StringComparison.Ordinal) && k.EndsWith(".keys", StringComparison.Ordinal))
@@ -204,6 +229,7 @@ public static class RedisFields
             .Select(i => new RdbDatabase(i,
                 long.Parse(fields[$"db{i}.keys"], CultureInfo.InvariantCulture),
                 long.Parse(fields.GetValueOrDefault($"db{i}.expires", "0"), CultureInfo.InvariantCulture),
-                fields.TryGetValue($"db{i}.earliestExpiry", out var t) ? DateTime.Parse(t, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal) : null))
+                fields.TryGetValue($"db{i}.earliestExpiry", out var t) ? DateTime.Parse(t, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal) : null,
+                long.Parse(fields.GetValueOrDefault($"db{i}.fieldExpires", "0"), CultureInfo.InvariantCulture)))
             .ToList();
 }

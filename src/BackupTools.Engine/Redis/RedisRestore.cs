@@ -70,7 +70,8 @@ public static class RedisRestore
         // A reader lease: retention skips this target while the restore reads its snapshot.
         await using var reader = TargetLock.Acquire(request.RepositoryRoot, RedisBackup.Engine, request.Target.Name, scope: PointInTimeRestore.ReaderScope + Guid.NewGuid().ToString("N")[..8]);
         var snapshot = Choose(request.RepositoryRoot, request.Target.Name, request.PointInTime);
-        var expected = RedisFields.ReadDatabases(snapshot.Manifest.EngineFields);
+        // Counts exist for a dump that was walked in full; one kept on its checksum (newer than the walker) has none.
+        var expected = RedisFields.ReadChecked(snapshot.Manifest.EngineFields) == CheckDepth.Full ? RedisFields.ReadDatabases(snapshot.Manifest.EngineFields) : null;
         request.Log?.Invoke("Restoring " + Describe(snapshot, request.PointInTime));
 
         Begin(StepNames[1]);
@@ -82,15 +83,17 @@ public static class RedisRestore
         if (!request.Replace && Directory.Exists(request.Destination) && Directory.EnumerateFileSystemEntries(request.Destination).Any())
             throw new RedisRestoreException(step, $"'{request.Destination}' is not empty. Give a new or empty directory as -Destination.");
         using var area = WorkArea.Open(request, workName);
+        RdbSummary summary;
         try
         {
-            await ExtractAsync(snapshot, area, expected, ct);
+            summary = await ExtractAsync(snapshot, area, expected, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             area.Discard();
             throw new RedisRestoreException(step, e.Message + (request.Replace ? " The running server was not touched." : ""), e);
         }
+        if (summary.Checked != CheckDepth.Full) request.Warn?.Invoke($"{request.Target.Name}: {summary.Unwalked}");
         var plan = Describe(snapshot, request.PointInTime);
         if (!request.Replace)
         {
@@ -99,13 +102,14 @@ public static class RedisRestore
             {
                 Target = request.Target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = request.Destination!, Steps = steps,
                 Duration = clock.Elapsed, Validated = true, RestoredTo = snapshot.Manifest.EndTime,
-                Validation = "dump hash, CRC-64 and key counts match the backup: " + Counts(expected),
+                Validation = expected is null ? $"dump hash and {Checked(summary)} match the backup ({summary.Header}, newer than this version walks: keys not counted)"
+                    : "dump hash, CRC-64 and key counts match the backup: " + Counts(expected),
             };
         }
 
         try
         {
-            return await ReplaceAsync(request, snapshot, area, expected, plan, steps, Begin, () => step, clock, ct);
+            return await ReplaceAsync(request, snapshot, area, summary, expected, plan, steps, Begin, () => step, clock, ct);
         }
         finally
         {
@@ -113,8 +117,8 @@ public static class RedisRestore
         }
     }
 
-    private static async Task<RestoreResult> ReplaceAsync(RedisRestoreRequest request, CatalogEntry snapshot, WorkArea area,
-        IReadOnlyList<RdbDatabase> expected, string plan, List<RestoreStep> steps, Action<string> begin, Func<string> step,
+    private static async Task<RestoreResult> ReplaceAsync(RedisRestoreRequest request, CatalogEntry snapshot, WorkArea area, RdbSummary summary,
+        IReadOnlyList<RdbDatabase>? expected, string plan, List<RestoreStep> steps, Action<string> begin, Func<string> step,
         Stopwatch clock, CancellationToken ct)
     {
         var target = request.Target;
@@ -129,6 +133,8 @@ public static class RedisRestore
             aofFileName = await connection.ConfigGetAsync("appendfilename", ct) ?? "appendonly.aof";
             if (target.DataDir is not null && Path.GetFullPath(dir).TrimEnd('/') != Path.GetFullPath(target.DataDir).TrimEnd('/'))
                 throw new RedisRestoreException(step(), $"The server's dir is '{dir}' but the policy's dataDir is '{target.DataDir}'; fix the policy so the restore replaces the right files. Nothing was touched.");
+            if (await RefusalAsync(connection, summary, ct) is { } refusal)
+                throw new RedisRestoreException(step(), $"{refusal} Nothing was touched: the server still runs on its own data.");
             request.Log?.Invoke($"Server dir {dir}, dbfilename {dbFile}, AOF {(aof ? $"on ({aofDirName}/{aofFileName})" : "off")}");
 
             begin(StepNames[2]);
@@ -164,7 +170,7 @@ public static class RedisRestore
 
         begin(StepNames[5]);
         var keyspace = await restarted.InfoAsync("keyspace", ct);
-        var problems = CompareCounts(expected, keyspace, DateTime.UtcNow);
+        var problems = expected is null ? [] : CompareCounts(expected, keyspace, DateTime.UtcNow);
         if (aof && (await restarted.InfoAsync("persistence", ct)).GetValueOrDefault("aof_enabled") != "1")
             problems.Add("the server came back with AOF off, though it had AOF on");
         if (problems.Count > 0)
@@ -173,13 +179,19 @@ public static class RedisRestore
         return new RestoreResult
         {
             Target = target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = dir, Steps = steps, Duration = clock.Elapsed,
-            Validated = true, Validation = "the running server's key counts match the snapshot: " + Counts(expected),
+            Validated = true,
+            Validation = expected is null
+                ? $"the server loaded the dump ({Checked(summary)} matched; {summary.Header} is newer than this version walks, so counts were not compared): {KeyspaceText(keyspace)}"
+                : "the running server's key counts match the snapshot: " + Counts(expected),
             RestoredTo = snapshot.Manifest.EndTime, PreviousDataDirectory = string.Join(", ", kept),
         };
     }
 
-    /// <summary>Writes the dump out, proving its SHA-256 on the way, then walks it (CRC-64 and key counts against the manifest).</summary>
-    private static async Task ExtractAsync(CatalogEntry snapshot, WorkArea area, IReadOnlyList<RdbDatabase> expected, CancellationToken ct)
+    /// <summary>
+    /// Writes the dump out, proving its SHA-256 on the way, then walks it (CRC-64 and key counts against the manifest).
+    /// A dump newer than the walker is checked by its CRC-64 alone, as at backup time: unknown is not damaged.
+    /// </summary>
+    private static async Task<RdbSummary> ExtractAsync(CatalogEntry snapshot, WorkArea area, IReadOnlyList<RdbDatabase>? expected, CancellationToken ct)
     {
         var file = snapshot.Manifest.Files.Single(f => f.Name.StartsWith(RedisBackup.DumpFileName, StringComparison.Ordinal));
         await using (var source = StreamingWriter.OpenVerifiedRead(Path.Combine(snapshot.Path, file.Name), file.Compression, file.Sha256, out var verifier))
@@ -191,10 +203,30 @@ public static class RedisRestore
         }
         RdbSummary summary;
         await using (var check = area.OpenDump()) summary = RdbInspector.Inspect(check);
+        if (expected is null || summary.Checked != CheckDepth.Full) return summary;
         var found = summary.Databases.Select(d => (d.Index, d.Keys)).ToList();
         if (!found.SequenceEqual(expected.Select(d => (d.Index, d.Keys))))
             throw new InvalidDataException($"The extracted dump holds {Counts(summary.Databases)}, but the backup recorded {Counts(expected)}.");
+        return summary;
     }
+
+    /// <summary>Why the server at hand would refuse the dump (an RDB version newer than it loads), asked before it is stopped.</summary>
+    private static async Task<string?> RefusalAsync(RespConnection connection, RdbSummary summary, CancellationToken ct)
+    {
+        var server = await connection.InfoAsync("server", ct);
+        string? check = null;
+        if (server.ContainsKey("valkey_version"))
+        {
+            try { check = await connection.ConfigGetAsync("rdb-version-check", ct); }
+            catch (RedisReplyException) { } // before Valkey 9, or CONFIG not allowed: strict is the default
+        }
+        return RdbCompatibility.Refusal(summary.Header, summary.WrittenBy, server, check);
+    }
+
+    private static string Checked(RdbSummary summary) => summary.Checked == CheckDepth.Checksum ? "CRC-64" : "header (no CRC-64 in the dump)";
+
+    private static string KeyspaceText(IReadOnlyDictionary<string, string> keyspace) =>
+        keyspace.Count == 0 ? "no keys" : string.Join(", ", keyspace.Where(k => k.Key.StartsWith("db", StringComparison.Ordinal)).Select(k => $"{k.Key}={k.Value.Split(',')[0].Split('=')[1]}"));
 
     /// <summary>
     /// Keys per database against the snapshot. A key whose TTL ran out since is dropped when the server loads the

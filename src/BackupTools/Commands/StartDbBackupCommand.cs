@@ -72,7 +72,7 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
             {
                 RepositoryRoot = policy.Repository, Target = target, Password = password,
                 Compression = CompressionOptions.FromPolicy(policy.Storage), Verify = Verify, PolicyPath = policy.Path,
-                Progress = CreateTransferProgress($"{type} backup of {target.Name}"), Log = WriteVerboseAsync,
+                Progress = CreateTransferProgress($"{type} backup of {target.Name}"), Log = WriteVerboseAsync, Warn = WriteWarningAsync,
             };
             WriteVerboseAsync($"Starting {type} backup of {target.Name} at {target.Endpoint} into {policy.Repository}");
             if (target.Engine == TargetEngine.Elasticsearch)
