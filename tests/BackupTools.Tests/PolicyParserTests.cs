@@ -95,7 +95,7 @@ public sealed class PolicyParserTests
         // 3. unknown key inside a target
         {
             "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    hots: x\n",
-            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty",
+            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir",
             "misspelt target key"
         },
         // 4. a password in the policy
@@ -318,7 +318,7 @@ public sealed class PolicyParserTests
         var (_, problems) = PolicyParser.Parse(yaml, File);
         Assert.Equal(
         [
-            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty",
+            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir",
             "policy.yml:5:11: targets.db.port: '0' is not a whole number from 1 to 65535",
             "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
             "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",

@@ -64,8 +64,8 @@ public sealed class RootSafetyTests : IDisposable
         var first = await ConfigBackup.RunAsync(new ConfigBackupRequest { RepositoryRoot = repo, Paths = [conf] }, CancellationToken.None);
         // The owner of the directory replaces the file with a link to a root file, hoping the restore writes through it.
         AsAttacker($"rm -f '{conf}' && ln -s '{victim}' '{conf}'");
-        var plan = ConfigRestore.Plan(repo, conf, first.Commit, null, null);
-        var e = await Assert.ThrowsAsync<IOException>(() => ConfigRestore.RunAsync(plan, null, CancellationToken.None));
+        // Planning refuses already: it reads the live file for its secret lines, never through a link.
+        var e = Assert.Throws<IOException>(() => ConfigRestore.Plan(repo, conf, first.Commit, null, null));
         Assert.Contains("is a symlink", e.Message);
         Assert.Equal("root's file\n", File.ReadAllText(victim));
         Assert.Equal("0:0", Run("stat", "-c", "%u:%g", victim).Trim());
@@ -228,5 +228,52 @@ public sealed class RootSafetyTests : IDisposable
         Directory.CreateSymbolicLink(_dir.Combine("link-to-root-only"), rootOnly);
         using var opened = SafeDirectory.OpenPath(_dir.Combine("link-to-root-only"), "x");
         Assert.Equal(rootOnly, opened.Path);
+    }
+
+    [Fact]
+    public void ADirectoryOwnedByAnotherAccountIsRefusedOnThePathWhateverModeItShows()
+    {
+        // Its owner can take write away (0555) or set the sticky bit (1755) and put either back at will.
+        foreach (var mode in new[] { "0555", "1755" })
+        {
+            var owned = OwnedByAttacker("owned-" + mode);
+            AsAttacker($"mkdir '{owned}/below' && chmod {mode} '{owned}'");
+            var e = Assert.Throws<UnauthorizedAccessException>(() => SafeDirectory.OpenPath(Path.Combine(owned, "below", "x"), "to test", create: true));
+            Assert.Contains($"'{owned}'", e.Message);
+            Assert.False(Directory.Exists(Path.Combine(owned, "below", "x")));
+        }
+        // In a sticky directory of root's (as /tmp), a link another account made is not followed.
+        var sticky = _dir.Combine("sticky-tmp");
+        Directory.CreateDirectory(sticky);
+        File.SetUnixFileMode(sticky, (UnixFileMode)Convert.ToInt32("1777", 8));
+        AsAttacker($"ln -s / '{sticky}/planted'");
+        Assert.Throws<UnauthorizedAccessException>(() => SafeDirectory.OpenPath(Path.Combine(sticky, "planted", "etc"), "to test"));
+    }
+
+    [Fact]
+    public async Task AThirdAccountsDirectoryRenamedToTheModelsPreviousNameIsNotDeleted()
+    {
+        var v1 = await ModelVersionAsync("1", "one");
+        var v2 = await ModelVersionAsync("2", "two");
+        var models = OwnedByAttacker("models");
+        var destination = Path.Combine(models, "llm");
+        await ModelRestore.RunAsync(_dir.Combine("repo"), v1, destination, null, null, CancellationToken.None);
+        // A directory of root's the attacking account can rename (it sits in the account's directory) but not delete.
+        var third = Path.Combine(models, "third");
+        Directory.CreateDirectory(third);
+        File.WriteAllText(Path.Combine(third, "data"), "not the attacker's");
+        File.SetUnixFileMode(third, (UnixFileMode)Convert.ToInt32("0755", 8));
+        var log = new List<string>();
+        // While the validation runs, the account swaps the old version (moved aside) for the third directory.
+        await ModelRestore.RunAsync(_dir.Combine("repo"), v2, destination, _ =>
+        {
+            var previous = Directory.GetDirectories(models, "llm.previous-*").Single();
+            AsAttacker($"mv '{previous}' '{models}/kept-old' && mv '{third}' '{previous}'");
+            return Task.FromResult(true);
+        }, log.Add, CancellationToken.None);
+        var renamed = Directory.GetDirectories(models, "llm.previous-*").Single();
+        Assert.Equal("not the attacker's", File.ReadAllText(Path.Combine(renamed, "data")));
+        Assert.Contains(log, l => l.Contains("Left"));
+        Assert.Equal("two", File.ReadAllText(Path.Combine(destination, "weights", "model.bin")));
     }
 }

@@ -31,13 +31,33 @@ public static class ConfigRestore
             throw new ConfigHistoryException($"'{full}' is not in the config history at commit {commit.Sha[..12]} ({commit.Author.When.UtcDateTime:u}). See Get-ConfigFileHistory -Path {full}.");
         var content = ReadAll(blob);
         var target = destination is null ? full : Directory.Exists(destination) ? System.IO.Path.Combine(destination, System.IO.Path.GetFileName(full)) : System.IO.Path.GetFullPath(destination);
-        var current = File.Exists(target) ? File.ReadAllText(target) : "";
+        var current = ReadLive(target) ?? "";
         // Secrets were committed as a placeholder: the restored file takes the live file's value on those lines.
-        var (merged, kept) = SecretScanner.KeepLiveSecrets(Encoding.UTF8.GetString(content), File.Exists(full) ? File.ReadAllText(full) : null);
+        var (merged, kept) = SecretScanner.KeepLiveSecrets(Encoding.UTF8.GetString(content), ReadLive(full));
         if (kept.Count > 0) content = Encoding.UTF8.GetBytes(merged);
         var diff = UnifiedDiff.Create(current, Encoding.UTF8.GetString(content), target + " (now)", $"{target} (commit {commit.Sha[..12]})");
         ConfigHistory.MetadataAt(commit).TryGetValue(relative, out var meta);
         return new ConfigRestorePlan(full, relative, commit.Sha, commit.Author.When.UtcDateTime, target, content, meta, diff) { KeptSecretLines = kept };
+    }
+
+    /// <summary>
+    /// The live file's text, or null when there is none. On Linux through its directory's handle and never through a
+    /// symlink or into a FIFO: its owner could point the name at /etc/shadow, and the "kept" secret lines would then
+    /// carry root's file into a restore the owner can read.
+    /// </summary>
+    private static string? ReadLive(string path)
+    {
+        if (!SafeDirectory.Supported) return File.Exists(path) ? File.ReadAllText(path) : null;
+        var name = System.IO.Path.GetFileName(path);
+        var dir = System.IO.Path.GetDirectoryName(path)!;
+        if (!Directory.Exists(dir)) return null;
+        using var directory = SafeDirectory.OpenPath(dir, $"to read '{path}'");
+        if (directory.StatEntry(name) is null) return null;
+        if (directory.LinkTarget(name) is { } link)
+            throw new IOException($"'{path}' is a symlink (to '{link}'): a restore never reads or writes through one. Remove it, or restore to its target's own path.");
+        using var stream = directory.OpenRead(name);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd();
     }
 
     public static async Task<ConfigRestoreResult> RunAsync(ConfigRestorePlan plan, Action<string>? log, CancellationToken ct)
@@ -86,7 +106,7 @@ public static class ConfigRestore
                     if (OperatingSystem.IsLinux()) File.SetUnixFileMode(file.SafeFileHandle, mode);
                     if (plan.Metadata is { } m)
                     {
-                        if (Environment.UserName == "root")
+                        if (SafeDirectory.IsRoot)
                         {
                             SafeDirectory.SetOwner(file, m.Uid, m.Gid);
                             ownerRestored = true;

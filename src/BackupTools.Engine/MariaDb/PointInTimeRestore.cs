@@ -195,7 +195,7 @@ public static class PointInTimeRestore
     /// <summary>Gives the restored files to the owner of the target's data directory, else to the 'mysql' user (root only).</summary>
     private static async Task SetOwnerAsync(string destination, string? dataDir, Action<string>? log, CancellationToken ct)
     {
-        if (Environment.UserName != "root")
+        if (!SafeDirectory.IsRoot)
         {
             log?.Invoke("Not running as root: the restored files keep this user as their owner.");
             return;

@@ -21,7 +21,8 @@ public sealed class BlobStore(string directory)
     public bool Contains(string sha256) => File.Exists(PathOf(sha256));
 
     /// <summary>Copies <paramref name="sourcePath"/> in, hashing in the same pass. Returns its hash and whether new bytes were written.</summary>
-    public async Task<(string Sha256, long Bytes, bool Written)> AddAsync(string sourcePath, IProgress<long>? progress, CancellationToken ct)
+    public async Task<(string Sha256, long Bytes, bool Written)> AddAsync(string sourcePath, IProgress<long>? progress, CancellationToken ct,
+        Func<FileStream>? open = null)
     {
         var temp = Path.Combine(Directory, "tmp");
         FileModes.CreatePrivateDirectory(Directory);
@@ -32,7 +33,7 @@ public sealed class BlobStore(string directory)
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             long total = 0;
-            await using (var source = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan))
+            await using (var source = open?.Invoke() ?? new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan))
             await using (var target = FileModes.CreatePrivateFile(tempPath))
             {
                 var writtenBack = 0L;

@@ -87,6 +87,8 @@ public static partial class ModelBackup
         long done = 0;
         var perFile = new Progress<long>(n => progress?.Report(new TransferProgress("Copying", Interlocked.Add(ref done, n), total)));
         var results = new ModelFile[files.Count];
+        // The model's files are read beneath one handle to its directory, never through a link swapped in since the listing.
+        using var modelRoot = SafeDirectory.Supported ? SafeDirectory.OpenForReading(sourcePath) : null;
         long newBytes = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 2, 4), CancellationToken = ct },
@@ -107,7 +109,8 @@ public static partial class ModelBackup
                     (sha, size) = (known.Sha256, known.Size);
                     ((IProgress<long>)perFile).Report(size);
                 }
-                else (sha, size, written) = await store.AddAsync(f.Full, perFile, token);
+                else (sha, size, written) = await store.AddAsync(f.Full, perFile, token,
+                    modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative));
                 if (written) Interlocked.Add(ref newBytes, size);
                 var mode = OperatingSystem.IsWindows() ? "644" : Convert.ToString((int)File.GetUnixFileMode(f.Full), 8);
                 results[i] = new ModelFile(f.Relative, size, sha, mode, File.GetLastWriteTimeUtc(f.Full), f.Config);

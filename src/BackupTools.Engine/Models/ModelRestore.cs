@@ -58,13 +58,12 @@ public static class ModelRestore
         var previousName = $"{name}.previous-{id}";
         var owner = parent.StatEntry(name) is { } d && (d.Mode & 0xF000) == 0x4000 ? d : parent.Stat();
         var swapped = false;
-        var hadPrevious = false;
-        SafeDirectory? fresh = null;
+        SafeDirectory? fresh = null, previous = null;
         try
         {
             step = "materialise";
             fresh = parent.CreateSubdirectory(freshName, FileModes.PrivateDirectory);
-            using var tree = new ModelTree(fresh, Environment.UserName == "root" ? (owner.Uid, owner.Gid) : null);
+            using var tree = new ModelTree(fresh, SafeDirectory.IsRoot ? (owner.Uid, owner.Gid) : null);
             foreach (var f in manifest.Files.Where(f => !f.IsLink))
             {
                 ct.ThrowIfCancellationRequested();
@@ -85,8 +84,13 @@ public static class ModelRestore
 
             step = "swap into place";
             SafeDirectory.Pause("model:swap");
-            if (parent.StatEntry(name) is not null) { parent.Rename(name, previousName); hadPrevious = true; }
-            parent.Rename(freshName, name);
+            if (parent.StatEntry(name) is { } current)
+            {
+                // Held by its handle from here on: what is later removed is this directory, whatever its name then holds.
+                if ((current.Mode & 0xF000) == 0x4000) previous = parent.OpenSubdirectory(name);
+                parent.RenameNoReplace(name, previousName);
+            }
+            parent.RenameNoReplace(freshName, name);
             swapped = true;
             if (!parent.IsSameAs(name, fresh))
                 throw new ModelRestoreException(step, $"'{destination}' is not the directory this restore built: another account replaced it mid-way.");
@@ -99,22 +103,16 @@ public static class ModelRestore
         }
         catch (Exception e)
         {
-            if (swapped)
-            {
-                parent.Rename(name, freshName);
-                if (hadPrevious) parent.Rename(previousName, name);
-                log?.Invoke($"Rolled back: '{destination}' is the previous model directory again.");
-            }
-            else if (hadPrevious && parent.StatEntry(name) is null) parent.Rename(previousName, name);
+            RollBack(parent, name, freshName, previousName, fresh, previous, swapped, log, destination);
+            fresh?.Dispose();
+            previous?.Dispose();
             if (e is OperationCanceledException) throw;
             throw e as ModelRestoreException ?? new ModelRestoreException(step, e.Message, e);
         }
-        finally
-        {
-            fresh?.Dispose();
-            TryDeleteTree(parent, freshName, log); // the new directory when it was not swapped in, or was swapped back out
-        }
-        TryDeleteTree(parent, previousName, log); // validated: the previous directory is no longer needed
+        // Validated: the previous version and nothing else goes (only what its owner owns, see DeleteTreeIfSame).
+        TryDeleteTree(parent, previousName, previous, log);
+        fresh.Dispose();
+        previous?.Dispose();
         return new Result(manifest, destination, validate is not null, steps);
     }
 
@@ -133,9 +131,45 @@ public static class ModelRestore
         return full;
     }
 
-    private static void TryDeleteTree(SafeDirectory parent, string name, Action<string>? log)
+    /// <summary>
+    /// Puts the previous directory back and removes the new one, each only when its name still holds the very directory
+    /// this restore renamed or made (compared by handle), so a swap by another account is never renamed over or
+    /// deleted; a step that cannot be undone is logged, never thrown over the error that caused the rollback.
+    /// </summary>
+    private static void RollBack(SafeDirectory parent, string name, string freshName, string previousName,
+        SafeDirectory? fresh, SafeDirectory? previous, bool swapped, Action<string>? log, string destination)
     {
-        try { parent.DeleteTree(name); }
-        catch (IOException e) { log?.Invoke($"Could not remove '{Path.Combine(parent.Path, name)}': {e.Message}"); }
+        try
+        {
+            // What this restore renamed to the destination's name goes back out, whatever it turned out to be (a rename
+            // of an entry never follows it); what is removed afterwards is decided by identity.
+            if (swapped) parent.RenameNoReplace(name, freshName);
+            if (previous is not null && parent.StatEntry(name) is null && parent.IsSameAs(previousName, previous))
+            {
+                parent.RenameNoReplace(previousName, name);
+                log?.Invoke($"Rolled back: '{destination}' is the previous model directory again.");
+            }
+            else if (previous is not null)
+                log?.Invoke($"Not rolled back: '{destination}' is taken by something this restore did not put there; the previous version is '{Path.Combine(parent.Path, previousName)}'.");
+        }
+        catch (IOException e) { log?.Invoke($"Rollback incomplete: {e.Message} The previous version is '{Path.Combine(parent.Path, previousName)}'."); }
+        if (fresh is not null) TryDeleteTree(parent, freshName, fresh, log);
+    }
+
+    private static void TryDeleteTree(SafeDirectory parent, string name, SafeDirectory? held, Action<string>? log)
+    {
+        if (held is null) return;
+        try
+        {
+            // Something else at the name that is not a directory (a planted link) is only unlinked: that never touches
+            // its target, and the account that can write here could unlink it itself.
+            if (parent.StatEntry(name) is { } e && (e.Mode & 0xF000) != 0x4000) { parent.TryDelete(name); return; }
+            if (!parent.DeleteTreeIfSame(name, held))
+                log?.Invoke($"Left '{Path.Combine(parent.Path, name)}' (or part of it): it is not only the directory this restore moved aside.");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log?.Invoke($"Could not remove '{Path.Combine(parent.Path, name)}': {e.Message}");
+        }
     }
 }

@@ -12,18 +12,18 @@ namespace BackupTools.Engine.Models;
 internal sealed class ModelTree(SafeDirectory root, (uint Uid, uint Gid)? owner) : IDisposable
 {
     private readonly Dictionary<string, SafeDirectory> _directories = new(StringComparer.Ordinal) { [""] = root };
-    private readonly List<(SafeDirectory Directory, string Name)> _entries = [];
 
     public async Task WriteFileAsync(string relative, string blobPath, UnixFileMode mode, DateTime modified, CancellationToken ct)
     {
         var (directory, name) = Locate(relative, create: true);
         await using (var target = directory.CreateFile(name, FileModes.PrivateFile))
         {
-            _entries.Add((directory, name));
             await using (var source = new FileStream(blobPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
                 await source.CopyToAsync(target, 1 << 20, ct);
             target.Flush(flushToDisk: true);
-            // Mode and time on the open file (fchmod, futimens), after the last write, never by path.
+            // Owner, mode and time on the open file (fchown, then fchmod, as chown clears setuid; futimens after the last
+            // write), never by name: the directories are root's 0700 until the very end, but a name is a name.
+            if (owner is { } o) SafeDirectory.SetOwner(target, (int)o.Uid, (int)o.Gid);
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target.SafeFileHandle, mode);
             File.SetLastWriteTimeUtc(target.SafeFileHandle, modified);
         }
@@ -33,7 +33,8 @@ internal sealed class ModelTree(SafeDirectory root, (uint Uid, uint Gid)? owner)
     {
         var (directory, name) = Locate(relative, create: true);
         directory.CreateSymlink(name, target);
-        _entries.Add((directory, name));
+        // Its directory is still root's 0700: nobody else can have swapped the name since.
+        if (owner is { } o) directory.SetOwnerNoFollow(name, (int)o.Uid, (int)o.Gid);
     }
 
     /// <summary>Whether the entry reads back as the manifest has it (content hash, or link target).</summary>
@@ -46,15 +47,16 @@ internal sealed class ModelTree(SafeDirectory root, (uint Uid, uint Gid)? owner)
     }
 
     /// <summary>
-    /// Gives every directory the destination's permission bits and, as root, everything the destination's owner
-    /// (fchown on directory handles, fchownat without following for files and links), last, once the tree is checked.
+    /// Opens the directories up last, once the tree is checked: as root they get the destination's owner, and all of them
+    /// its permission bits, both through their handles (files and links got their owner when they were made).
     /// </summary>
     public void HandOver(UnixFileMode directoryMode)
     {
-        foreach (var directory in _directories.Values) directory.SetMode(directoryMode);
-        if (owner is not { } o) return;
-        foreach (var (directory, name) in _entries) directory.SetOwnerNoFollow(name, (int)o.Uid, (int)o.Gid);
-        foreach (var directory in _directories.Values) directory.SetOwner(o.Uid, o.Gid);
+        foreach (var directory in _directories.Values)
+        {
+            if (owner is { } o) directory.SetOwner(o.Uid, o.Gid);
+            directory.SetMode(directoryMode);
+        }
     }
 
     private (SafeDirectory Directory, string Name) Locate(string relative, bool create)

@@ -80,7 +80,7 @@ public static class RedisRestore
         // refuses a directory above it another account could swap, into a new subdirectory under a random name (made
         // with mkdirat, never an existing name or link) and through that subdirectory's own handle.
         var workName = $".backuptools-restore-{Guid.NewGuid():N}";
-        if (!request.Replace && Directory.Exists(request.Destination) && Directory.EnumerateFileSystemEntries(request.Destination).Any())
+        if (!SafeDirectory.Supported && !request.Replace && Directory.Exists(request.Destination) && Directory.EnumerateFileSystemEntries(request.Destination).Any())
             throw new RedisRestoreException(step, $"'{request.Destination}' is not empty. Give a new or empty directory as -Destination.");
         using var area = WorkArea.Open(request, workName);
         RdbSummary summary;
@@ -309,10 +309,12 @@ public static class RedisRestore
     private static async Task PutInPlaceAsync(SafeDirectory live, SafeDirectory work, string dbFile, string aofDirName, string aofFileName,
         bool aof, string stamp, List<string> kept, CancellationToken ct)
     {
-        var owner = Environment.UserName == "root" ? live.Stat() : default((uint Mode, uint Uid, uint Gid, ulong, ulong)?);
+        var owner = SafeDirectory.IsRoot ? live.Stat() : default((uint Mode, uint Uid, uint Gid, ulong, ulong)?);
         SafeDirectory.Pause("redis:put-in-place");
-        if (live.StatEntry(dbFile) is not null) { live.Rename(dbFile, $"{dbFile}.before-restore-{stamp}"); kept.Add(Path.Combine(live.Path, $"{dbFile}.before-restore-{stamp}")); }
-        if (live.StatEntry(aofDirName) is not null) { live.Rename(aofDirName, $"{aofDirName}.before-restore-{stamp}"); kept.Add(Path.Combine(live.Path, $"{aofDirName}.before-restore-{stamp}")); }
+        // Never over an earlier restore's kept copy (two restores in one second): RENAME_NOREPLACE and a random suffix.
+        var suffix = $"before-restore-{stamp}-{Guid.NewGuid().ToString("N")[..6]}";
+        if (live.StatEntry(dbFile) is not null) { live.RenameNoReplace(dbFile, $"{dbFile}.{suffix}"); kept.Add(Path.Combine(live.Path, $"{dbFile}.{suffix}")); }
+        if (live.StatEntry(aofDirName) is not null) { live.RenameNoReplace(aofDirName, $"{aofDirName}.{suffix}"); kept.Add(Path.Combine(live.Path, $"{aofDirName}.{suffix}")); }
         if (aof)
         {
             var freshName = $"{aofDirName}.restore-{Guid.NewGuid():N}";
@@ -337,51 +339,57 @@ public static class RedisRestore
                     fresh.SetOwner(o.Uid, o.Gid);
                 }
             }
-            live.Rename(freshName, aofDirName);
+            live.RenameNoReplace(freshName, aofDirName);
         }
         if (owner is { } w) work.SetOwnerNoFollow(RedisBackup.DumpFileName, (int)w.Uid, (int)w.Gid);
         work.MoveTo(RedisBackup.DumpFileName, live, dbFile);
     }
 
     /// <summary>
-    /// Where the dump is written before it goes live: with -Replace on Linux a new randomly named subdirectory of the
-    /// server's directory, both held by handles; otherwise (-Destination, or Windows) a plain path.
+    /// Where the dump is written before it goes live, held by handles on Linux: with -Replace a new randomly named
+    /// subdirectory of the server's directory; with -Destination that directory itself (made through its parent's
+    /// handle when missing). Elsewhere (Windows) a plain path.
     /// </summary>
     private sealed class WorkArea : IDisposable
     {
         private readonly string _name;
-        private readonly bool _ownDirectory;
 
-        private WorkArea(SafeDirectory? live, SafeDirectory? work, string dumpPath, string name, bool ownDirectory)
+        private WorkArea(SafeDirectory? live, SafeDirectory? work, string dumpPath, string name)
         {
-            (Live, Work, DumpPath, _name, _ownDirectory) = (live, work, dumpPath, name, ownDirectory);
+            (Live, Work, DumpPath, _name) = (live, work, dumpPath, name);
         }
 
+        /// <summary>The server's directory (-Replace), or the destination's parent.</summary>
         public SafeDirectory? Live { get; }
         public SafeDirectory? Work { get; }
         public string DumpPath { get; }
+        private bool Replace => _name.StartsWith(".backuptools-restore-", StringComparison.Ordinal);
 
         public static WorkArea Open(RedisRestoreRequest request, string name)
         {
-            if (!request.Replace)
-            {
-                Directory.CreateDirectory(request.Destination!);
-                return new WorkArea(null, null, Path.Combine(request.Destination!, RedisBackup.DumpFileName), name, false);
-            }
-            var dir = LiveDirectory(request);
+            var dir = request.Replace ? LiveDirectory(request) : Path.GetFullPath(request.Destination!).TrimEnd('/');
             if (!SafeDirectory.Supported)
             {
-                Directory.CreateDirectory(Path.Combine(dir, name));
-                return new WorkArea(null, null, Path.Combine(dir, name, RedisBackup.DumpFileName), name, true);
+                var work = request.Replace ? Path.Combine(dir, name) : dir;
+                Directory.CreateDirectory(work);
+                return new WorkArea(null, null, Path.Combine(work, RedisBackup.DumpFileName), request.Replace ? name : "");
             }
-            var live = SafeDirectory.OpenPath(dir, $"to restore Redis target '{request.Target.Name}' into '{dir}'");
+            var what = request.Replace ? $"to restore Redis target '{request.Target.Name}' into '{dir}'" : $"to write a Redis dump into '{dir}'";
+            var parent = SafeDirectory.OpenPath(request.Replace ? dir : Path.GetDirectoryName(dir)!, what, create: !request.Replace);
             try
             {
-                return new WorkArea(live, live.CreateSubdirectory(name, FileModes.PrivateDirectory), Path.Combine(dir, name, RedisBackup.DumpFileName), name, true);
+                var work = request.Replace ? parent.CreateSubdirectory(name, FileModes.PrivateDirectory)
+                    : parent.OpenOrCreateSubdirectory(Path.GetFileName(dir), FileModes.PrivateDirectory);
+                if (!request.Replace && work.Entries().Count > 0)
+                {
+                    work.Dispose();
+                    throw new RedisRestoreException(StepNames[1], $"'{dir}' is not empty. Give a new or empty directory as -Destination.");
+                }
+                return new WorkArea(parent, work, Path.Combine(work.Path, RedisBackup.DumpFileName), request.Replace ? name : "");
             }
             catch
             {
-                live.Dispose();
+                parent.Dispose();
                 throw;
             }
         }
@@ -391,16 +399,23 @@ public static class RedisRestore
 
         public FileStream OpenDump() => Work?.OpenRead(RedisBackup.DumpFileName) ?? File.OpenRead(DumpPath);
 
-        /// <summary>Removes what the restore left of its own (the work directory, or a half-written dump).</summary>
+        /// <summary>
+        /// Removes what the restore left of its own: the work directory (only if its name still holds the one made
+        /// here), or the dump it wrote into -Destination (through that directory's handle).
+        /// </summary>
         public void Discard()
         {
             try
             {
-                if (Live is not null) Live.DeleteTree(_name);
-                else if (_ownDirectory) { if (Directory.Exists(Path.GetDirectoryName(DumpPath))) Directory.Delete(Path.GetDirectoryName(DumpPath)!, true); }
+                if (Work is not null)
+                {
+                    if (Replace) Live!.DeleteTreeIfSame(_name, Work);
+                    else Work.TryDelete(RedisBackup.DumpFileName);
+                }
+                else if (Replace) { if (Directory.Exists(Path.GetDirectoryName(DumpPath))) Directory.Delete(Path.GetDirectoryName(DumpPath)!, true); }
                 else if (File.Exists(DumpPath)) File.Delete(DumpPath);
             }
-            catch (IOException) { }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         }
 
         public void Dispose()

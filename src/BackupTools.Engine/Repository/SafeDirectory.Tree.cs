@@ -40,13 +40,42 @@ public sealed partial class SafeDirectory
         var fd = OpenAt(_fd, Check(name), O_RDONLY | O_NONBLOCK | OpenFlags.NoFollow | OpenFlags.CloseOnExec, 0);
         if (fd < 0) throw new IOException($"Cannot open '{System.IO.Path.Combine(Path, name)}' without following a symlink: {Error()}.");
         var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (StatEntry(name) is { } s && (s.Mode & 0xF000) != 0x8000)
+        if (!IsRegularFile(fd))
         {
             handle.Dispose();
             throw new IOException($"'{System.IO.Path.Combine(Path, name)}' is not a regular file.");
         }
         return new FileStream(handle, FileAccess.Read, 1 << 16);
     }
+
+    /// <summary>
+    /// Opens a file below this directory for reading, each directory on the relative path opened from the one before
+    /// without following a symlink, and the file itself with O_NOFOLLOW: a name swapped for a link between a listing and
+    /// this read (to /etc/shadow, say) is refused, never read.
+    /// </summary>
+    public FileStream OpenReadBeneath(string relative)
+    {
+        var parts = relative.Split('/');
+        if (parts.Length == 1) return OpenRead(parts[0]);
+        var directories = new List<SafeDirectory>();
+        try
+        {
+            var current = this;
+            foreach (var part in parts[..^1])
+            {
+                current = current.OpenSubdirectory(part);
+                directories.Add(current);
+            }
+            return current.OpenRead(parts[^1]); // the descriptor outlives the directory handles
+        }
+        finally
+        {
+            foreach (var d in directories) d.Dispose();
+        }
+    }
+
+    /// <summary>Opens a directory to read beneath (the last component must not be a symlink).</summary>
+    public static SafeDirectory OpenForReading(string path) => Open(path);
 
     /// <summary>Creates a symlink of this name (never replacing anything) pointing at target.</summary>
     public void CreateSymlink(string name, string target)
@@ -74,17 +103,31 @@ public sealed partial class SafeDirectory
 
     /// <summary>
     /// Removes an entry and, when it is a real directory, everything in it, never following a symlink: a link is
-    /// removed itself. Missing is fine (nothing to do).
+    /// removed itself. Missing is fine (nothing to do). With onlyOwner, entries of any other owner are left where they
+    /// are (returns false): an account that can write the tree could have moved a third account's files into it.
     /// </summary>
-    public void DeleteTree(string name)
+    public bool DeleteTree(string name, uint? onlyOwner = null)
     {
-        if (UnlinkAt(_fd, Check(name), 0) == 0) return;
-        var errno = Marshal.GetLastPInvokeError();
-        if (errno == ENOENT) return;
-        if (errno != EISDIR) throw new IOException($"Cannot remove '{System.IO.Path.Combine(Path, name)}': {Error()}.");
+        if (StatEntry(name) is not { } entry) return true;
+        if (onlyOwner is { } owner && entry.Uid != owner) return false;
+        if ((entry.Mode & 0xF000) != 0x4000)
+        {
+            if (UnlinkAt(_fd, Check(name), 0) == 0 || Marshal.GetLastPInvokeError() == ENOENT) return true;
+            if (Marshal.GetLastPInvokeError() != EISDIR) throw new IOException($"Cannot remove '{System.IO.Path.Combine(Path, name)}': {Error()}.");
+        }
+        var all = true;
         using (var sub = OpenSubdirectory(name))
-            foreach (var entry in sub.Entries()) sub.DeleteTree(entry);
+            foreach (var child in sub.Entries()) all &= sub.DeleteTree(child, onlyOwner);
+        if (!all) return false;
         if (UnlinkAt(_fd, name, AT_REMOVEDIR) != 0 && Marshal.GetLastPInvokeError() != ENOENT)
             throw new IOException($"Cannot remove the directory '{System.IO.Path.Combine(Path, name)}': {Error()}.");
+        return true;
     }
+
+    /// <summary>
+    /// Removes a tree this process renamed or made, only if the name still holds that very directory (an account that
+    /// can write here could have renamed another directory to it), and only what belongs to that directory's owner.
+    /// </summary>
+    public bool DeleteTreeIfSame(string name, SafeDirectory held) =>
+        IsSameAs(name, held) && DeleteTree(name, held.Stat().Uid);
 }

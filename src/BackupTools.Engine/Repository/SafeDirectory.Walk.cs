@@ -14,7 +14,7 @@ namespace BackupTools.Engine.Repository;
 /// </summary>
 public sealed unsafe partial class SafeDirectory
 {
-    private const int ELOOP = 40, ENOTDIR = 20, MaxSymlinks = 40;
+    private const int ELOOP = 40, ENOTDIR = 20, EEXIST = 17, MaxSymlinks = 40;
 
     [LibraryImport("libc", EntryPoint = "fstat", SetLastError = true)]
     private static partial int FStat(int fd, byte* buffer);
@@ -36,7 +36,7 @@ public sealed unsafe partial class SafeDirectory
     /// (/var/lib/redis -> /data/redis made by root is fine; a link in a home directory is not). The directory
     /// itself may belong to anyone: nothing is done in it by path.
     /// </summary>
-    public static SafeDirectory OpenPath(string path, string what)
+    public static SafeDirectory OpenPath(string path, string what, bool create = false)
     {
         if (!Supported) throw new PlatformNotSupportedException("Opening a directory through handles needs Linux on x86-64 or arm64.");
         var full = System.IO.Path.GetFullPath(path);
@@ -49,16 +49,32 @@ public sealed unsafe partial class SafeDirectory
             {
                 var name = pending.Pop();
                 if (name == ".") continue;
-                if (Environment.UserName == "root") RefuseIfOthersCanWrite(current, what, full);
+                if (IsRoot) RefuseIfOthersCanWrite(current, what, full);
                 var fd = OpenAt(current._fd, name, OpenFlags.OpenDirectory, 0);
+                if (fd < 0 && create && Marshal.GetLastPInvokeError() == ENOENT && name != "..")
+                {
+                    // Made here, relative to the handle, never through a link: Directory.CreateDirectory by path would follow one.
+                    if (MkdirAt(current._fd, Check(name), 0x1ED /* 0755 */) != 0 && Marshal.GetLastPInvokeError() != EEXIST)
+                        throw new IOException($"Cannot create '{System.IO.Path.Combine(current.Path, name)}' for {what}: {Error()}.");
+                    fd = OpenAt(current._fd, name, OpenFlags.OpenDirectory, 0);
+                }
                 if (fd < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
                     if (errno is not (ELOOP or ENOTDIR) || current.LinkTarget(name) is not { } target)
                         throw new IOException($"Cannot open '{full}' for {what}: '{System.IO.Path.Combine(current.Path, name)}' {new Win32Exception(errno).Message}.");
                     if (++hops > MaxSymlinks) throw new IOException($"Cannot open '{full}' for {what}: too many symbolic links.");
+                    // In a sticky directory (/tmp) anyone may make links: follow only root's.
+                    if (IsRoot && current.StatEntry(name) is { Uid: not 0 } link)
+                        throw new UnauthorizedAccessException(
+                            $"Refusing {what}: '{System.IO.Path.Combine(current.Path, name)}' (on the path to '{full}') is a symlink made by uid {link.Uid}; give the real path.");
                     foreach (var part in Enumerable.Reverse(target.Split('/', StringSplitOptions.RemoveEmptyEntries))) pending.Push(part);
-                    if (target.StartsWith('/')) { current.Dispose(); current = Open("/"); }
+                    if (target.StartsWith('/'))
+                    {
+                        var root = Open("/");
+                        current.Dispose();
+                        current = root;
+                    }
                     continue;
                 }
                 var next = new SafeDirectory(fd, name == ".." ? System.IO.Path.GetDirectoryName(current.Path) ?? "/" : System.IO.Path.Combine(current.Path, name));
@@ -80,7 +96,7 @@ public sealed unsafe partial class SafeDirectory
     /// </summary>
     public static void RefuseUnlessOnlyRootWrites(string path, string what)
     {
-        if (!Supported || Environment.UserName != "root") return;
+        if (!Supported || !IsRoot) return;
         using var directory = OpenPath(path, what);
         RefuseIfOthersCanWrite(directory, what, System.IO.Path.GetFullPath(path));
     }
@@ -95,15 +111,26 @@ public sealed unsafe partial class SafeDirectory
                 "whose directories only root can write.");
     }
 
-    /// <summary>Who besides root can write a directory of this mode and owner; null when nobody (or it is sticky).</summary>
+    /// <summary>
+    /// Who besides root can change the entries of a directory of this mode and owner; null when nobody. An owner other
+    /// than root counts whatever the mode says (it can chmod it back any time); a sticky directory of root's (/tmp) is
+    /// safe for entries root makes, since others cannot rename or remove them.
+    /// </summary>
     internal static string? WriterOtherThanRoot(uint mode, uint uid, uint gid)
     {
-        const uint Sticky = 0x200, OtherWrite = 0x2, GroupWrite = 0x10, OwnerWrite = 0x80;
+        const uint Sticky = 0x200, OtherWrite = 0x2, GroupWrite = 0x10;
+        if (uid != 0) return $"its owner (uid {uid})";
         if ((mode & Sticky) != 0) return null;
         return (mode & OtherWrite) != 0 ? "every account"
             : (mode & GroupWrite) != 0 && gid != 0 ? $"group {gid}"
-            : (mode & OwnerWrite) != 0 && uid != 0 ? $"its owner (uid {uid})"
             : null;
+    }
+
+    /// <summary>Whether an open descriptor is a regular file (fstat: the file opened, not whatever the name holds now).</summary>
+    private static bool IsRegularFile(int fd)
+    {
+        var buffer = stackalloc byte[256];
+        return FStat(fd, buffer) == 0 && (Decode(buffer).Item1 & 0xF000) == 0x8000;
     }
 
     /// <summary>Mode, owner, device and inode of this directory (fstat on its handle).</summary>

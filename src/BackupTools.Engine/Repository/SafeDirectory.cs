@@ -13,7 +13,7 @@ namespace BackupTools.Engine.Repository;
 public sealed partial class SafeDirectory : IDisposable
 {
     private const int AT_SYMLINK_NOFOLLOW = 0x100;
-    private readonly int _fd;
+    private int _fd;
 
     private SafeDirectory(int fd, string path)
     {
@@ -55,6 +55,12 @@ public sealed partial class SafeDirectory : IDisposable
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuid();
+
+    /// <summary>Whether this process has root's powers (uid 0 whatever the account is called).</summary>
+    public static bool IsRoot => Supported ? GetEuid() == 0 : Environment.UserName == "root";
+
     /// <summary>Opens a directory; refuses when the path's last part is a symlink.</summary>
     internal static SafeDirectory Open(string path)
     {
@@ -95,7 +101,14 @@ public sealed partial class SafeDirectory : IDisposable
         if (MkdirAt(_fd, Check(name), (int)mode) != 0) throw new IOException($"Cannot create '{System.IO.Path.Combine(Path, name)}': {Error()}.");
         var fd = OpenAt(_fd, name, OpenFlags.OpenDirectory, 0);
         if (fd < 0) throw new IOException($"Cannot open '{System.IO.Path.Combine(Path, name)}' without following a symlink: {Error()}.");
-        return new SafeDirectory(fd, System.IO.Path.Combine(Path, name));
+        var created = new SafeDirectory(fd, System.IO.Path.Combine(Path, name));
+        // Between mkdirat and openat the parent's owner could put a directory of its own at the name: ours is ours.
+        if (created.Stat().Uid != GetEuid())
+        {
+            created.Dispose();
+            throw new IOException($"'{created.Path}' was replaced right after it was created (it belongs to another account now); nothing was written into it.");
+        }
+        return created;
     }
 
     /// <summary>Whether an entry of this name exists (a symlink counts, whatever it points at).</summary>
@@ -117,17 +130,24 @@ public sealed partial class SafeDirectory : IDisposable
 
     public void TryDelete(string name) => UnlinkAt(_fd, Check(name), 0);
 
-    private const uint RenameNoReplace = 1, RenameExchange = 2;
+    /// <summary>Renames within this directory, never over an existing name (renameat2 RENAME_NOREPLACE).</summary>
+    public void RenameNoReplace(string from, string to)
+    {
+        if (RenameAt2(_fd, Check(from), _fd, Check(to), FlagNoReplace) != 0)
+            throw new IOException($"Cannot rename '{from}' to '{to}' in '{Path}': {Error()}.");
+    }
+
+    private const uint FlagNoReplace = 1, FlagExchange = 2;
     private const int EINVAL = 22, ENOSYS = 38;
 
     /// <summary>
     /// Swaps two entries (of any two directories) in one atomic step, through their parents opened without following a
     /// symlink, and fsyncs both parents; false when the file system cannot exchange (EINVAL), so the caller falls back.
     /// </summary>
-    public static bool TryExchange(string a, string b) => RenameBetweenParents(a, b, RenameExchange, allowUnsupported: true);
+    public static bool TryExchange(string a, string b) => RenameBetweenParents(a, b, FlagExchange, allowUnsupported: true);
 
     /// <summary>Renames a path to another (parents opened without following), never replacing anything; fsyncs the parents.</summary>
-    public static void MoveNoReplace(string from, string to) => RenameBetweenParents(from, to, RenameNoReplace, allowUnsupported: false);
+    public static void MoveNoReplace(string from, string to) => RenameBetweenParents(from, to, FlagNoReplace, allowUnsupported: false);
 
     private static bool RenameBetweenParents(string from, string to, uint flags, bool allowUnsupported)
     {
@@ -148,11 +168,15 @@ public sealed partial class SafeDirectory : IDisposable
 
     /// <summary>A name in this directory only: no '/', no '..'.</summary>
     private static string Check(string name) =>
-        name.Length == 0 || name.Contains('/') || name is "." or ".." ? throw new ArgumentException($"'{name}' is not a plain file name.", nameof(name)) : name;
+        name.Length == 0 || name.Contains('/') || name.Contains('\0') || name is "." or ".." ? throw new ArgumentException($"'{name}' is not a plain file name.", nameof(name)) : name;
 
     private static string Error() => new Win32Exception(Marshal.GetLastPInvokeError()).Message;
 
-    public void Dispose() => Close(_fd);
+    public void Dispose()
+    {
+        var fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0) Close(fd);
+    }
 }
 
 /// <summary>open(2) flags, which differ between x86-64 and arm64.</summary>
