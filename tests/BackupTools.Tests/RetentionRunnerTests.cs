@@ -35,7 +35,7 @@ public sealed class RetentionRunnerTests(ServerFixture fixture)
     {
         using var dir = new TempDirectory();
         var repo = await TwoFullsAsync(dir);
-        await using (TargetLock.Acquire(repo, "mariadb", "main-db", scope: PointInTimeRestore.ReaderScope + "test"))
+        await using (TargetLock.Acquire(repo, "mariadb", "main-db", scope: TargetLock.ReaderScope + "test"))
         {
             var held = await RunAsync(repo, Target(), 40);
             Assert.Contains("a restore", held.Skipped);

@@ -93,4 +93,26 @@ public sealed class TargetProbeTests(ServerFixture fixture)
         Assert.Equal(0, second.BackupSets);
         Assert.Equal(first.ConfigHead, ConfigRepository.Head(root));
     }
+
+    [Fact]
+    public async Task TheProbeLogsInAsTheBackupDoesWithAnElasticsearchApiKeyAndARedisAclUser()
+    {
+        // An API key (a secret without a user), as EsConnection sends it for backups.
+        using var es = BackupTools.TestServers.FakeElasticsearch.Start();
+        es.RequiredAuthorization = "ApiKey the-key";
+        var search = new TargetPolicy { Name = "search", Engine = TargetEngine.Elasticsearch, Url = es.Url, SnapshotRepository = "backups" };
+        var ok = await TargetProbe.CheckAsync(search, "the-key", TimeSpan.FromSeconds(10), CancellationToken.None);
+        Assert.True(ok.Reachable, ok.Error);
+        Assert.False((await TargetProbe.CheckAsync(search, "wrong-key", TimeSpan.FromSeconds(10), CancellationToken.None)).Reachable);
+
+        // A Redis ACL user: AUTH <user> <password>, as RespConnection sends it for backups.
+        using var dir = new TempDirectory();
+        using var redis = BackupTools.TestServers.RedisServer.Start(dir.Combine("acl"));
+        redis.Command("ACL SETUSER prober on >prober-pw ~* +@all");
+        redis.Command("ACL SETUSER default off");
+        var cache = new TargetPolicy { Name = "cache", Engine = TargetEngine.Redis, Host = "127.0.0.1", Port = redis.Port, User = "prober" };
+        var check = await TargetProbe.CheckAsync(cache, "prober-pw", TimeSpan.FromSeconds(10), CancellationToken.None);
+        Assert.True(check.Reachable, check.Error);
+        Assert.StartsWith("7.", check.ServerVersion);
+    }
 }

@@ -19,7 +19,7 @@ Describe 'Dependency isolation' {
         $oldYaml | Should -Exist
     }
 
-    It 'a session that already loaded older MEL.Abstractions 8.0 and YamlDotNet 13 imports BackupTools and uses MySqlConnector, StackExchange.Redis, the Elastic client, LibGit2Sharp and YamlDotNet, also after Import-Module -Force' {
+    It 'a session that already loaded older MEL.Abstractions 8.0 and YamlDotNet 13 imports BackupTools and uses MySqlConnector, the Elastic client, LibGit2Sharp and YamlDotNet, also after Import-Module -Force' {
         $policy = New-TestPolicy
         $result = Invoke-ChildSession @"
 `$ErrorActionPreference = 'Stop'

@@ -42,8 +42,27 @@ Describe 'Get-DbRestorePlan and Restore-DbToPointInTime' {
         $LASTEXITCODE | Should -Be 0
         Test-Path $dest | Should -BeFalse
         Get-ChildItem $dir -Force -Filter '.whatif.backuptools-*' | Should -BeNullOrEmpty
-        $out | Should -Match 'Step 2: extract and prepare full'
-        $out | Should -Match 'Step 6: replay from mariadb-bin\.\d+:\d+ until'
+        $out | Should -Match 'Step 2: extract and prepare the backups: full'
+        $out | Should -Match 'Step 6: replay the binary logs: from mariadb-bin\.\d+:\d+ until'
+        # The engine's steps, every one (without -Replace there is no swap): the list progress counts.
+        [regex]::Matches($out, 'Step (\d+): ') | ForEach-Object { [int]$_.Groups[1].Value } | Should -Be (1..9)
+        $out | Should -Match 'Step 9: set file ownership'
+    }
+
+    It '$WhatIfPreference lists the same steps and writes nothing, and -WhatIf:$false restores' {
+        $dest = Join-Path $dir 'whatif-preference'
+        $command = "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; `$WhatIfPreference = 1; Restore-DbToPointInTime main-db ([DateTime]::Parse('$($before.ToString('o'))')) -Destination '$dest' -Policy '$policy'"
+        $out = & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $command | Out-String
+        $LASTEXITCODE | Should -Be 0
+        Test-Path $dest | Should -BeFalse
+        [regex]::Matches($out, 'Step (\d+): ') | ForEach-Object { [int]$_.Groups[1].Value } | Should -Be (1..9)
+        $WhatIfPreference = $true
+        try {
+            $result = Restore-DbToPointInTime main-db $before -Destination $dest -Policy $policy -WhatIf:$false -Confirm:$false
+        }
+        finally { $WhatIfPreference = $false }
+        $result.Validated | Should -BeTrue
+        Test-Path (Join-Path $dest 'ptr') | Should -BeTrue
     }
 
     It 'takes the plan from the pipeline and restores exactly the rows before the point' {

@@ -27,6 +27,21 @@ Describe 'Start-DbBackup' {
         Test-Path (Join-Path $r.Path 'manifest.json') | Should -BeTrue
     }
 
+    It 'a Redis target whose secret is missing fails as a redis record, journaled, so Get-DbBackup and the alerts see it' {
+        $dir = New-TestDirectory
+        $p = Join-Path $dir 'missing-secret.yml'
+        (Get-Content $policy -Raw) -replace '(?m)^(\s+)port: (\d+)\r?\n(\s+)schedule: \{ snapshot', "`$1port: `$2`n`$1passwordEnv: BT_TEST_NO_SUCH_SECRET`n`$3schedule: { snapshot" | Set-Content $p
+        (Get-Content $p -Raw) | Should -Match 'passwordEnv: BT_TEST_NO_SUCH_SECRET'
+        $r = Start-DbBackup -Target cache -Policy $p -ErrorVariable err -ErrorAction SilentlyContinue
+        $r.Status | Should -Be 'Failed'
+        $r.Engine | Should -Be 'redis'
+        $r.Type | Should -Be 'snapshot'
+        $err[0].Exception.Message | Should -Match 'BT_TEST_NO_SUCH_SECRET'
+        $journaled = @(Get-DbBackup -Target cache -Policy $p -Status Failed | Where-Object Id -eq $r.Id)
+        $journaled.Count | Should -Be 1
+        $journaled[0].Engine | Should -Be 'redis'
+    }
+
     It 'binds -Target by property name and continues the chain with -Type Incremental -Verify' {
         $r = [pscustomobject]@{ Target = 'main-db'; Policy = $policy } | Start-DbBackup -Type Incremental -Verify
         $r.Status | Should -Be 'Succeeded'

@@ -35,6 +35,9 @@ public sealed record EsRestorePlan(CatalogEntry Snapshot, IReadOnlyList<(string 
 /// </summary>
 public static class EsSnapshotRestore
 {
+    /// <summary>The restore's steps: close the open indices it replaces (with -Replace, when there are any), then restore.</summary>
+    public static readonly string[] StepNames = ["close the open indices it replaces", "restore"];
+
     public static CatalogEntry Choose(string repositoryRoot, string target, DateTime pointInTime) =>
         BackupCatalog.NewestSnapshot(repositoryRoot, EsSnapshotBackup.Engine, target, pointInTime);
 
@@ -59,13 +62,14 @@ public static class EsSnapshotRestore
     public static async Task<RestoreResult> RunAsync(EsRestoreRequest request, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        await using var reader = TargetLock.Acquire(request.RepositoryRoot, EsSnapshotBackup.Engine, request.Target.Name, scope: PointInTimeRestore.ReaderScope + Guid.NewGuid().ToString("N")[..8]);
+        await using var reader = TargetLock.AcquireReader(request.RepositoryRoot, EsSnapshotBackup.Engine, request.Target.Name);
         var plan = await PlanAsync(request, ct);
         var fields = plan.Snapshot.Manifest.EngineFields;
         var repo = fields[EsFields.Repository];
         var name = fields[EsFields.Snapshot];
         var es = EsConnection.Create(request.Target, request.Password, TimeSpan.FromMinutes(30));
         var steps = new List<RestoreStep>();
+        // The names are StepNames'; -WhatIf lists the same.
         if (plan.OpenConflicts.Count > 0)
         {
             if (!request.Replace)

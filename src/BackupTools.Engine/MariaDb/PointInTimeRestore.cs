@@ -33,8 +33,6 @@ public sealed record RestoreRequest
 /// </summary>
 public static class PointInTimeRestore
 {
-    /// <summary>Lock scope prefix of the leases restores hold while they read a target's sets.</summary>
-    public const string ReaderScope = "reader-";
 
     public static readonly string[] StepNames =
     [
@@ -42,6 +40,35 @@ public static class PointInTimeRestore
         "start a temporary server", "replay the binary logs", "validate", "shut the temporary server down", "set file ownership",
         "swap into the data directory",
     ];
+
+    /// <summary>Steps only -Replace takes.</summary>
+    public static readonly string[] ReplaceOnlySteps = ["swap into the data directory"];
+
+    /// <summary>
+    /// The steps this plan will take, one line each, from <see cref="StepNames"/> (the names progress shows) with what
+    /// each will do: what -WhatIf lists, so the two cannot drift apart.
+    /// </summary>
+    public static IReadOnlyList<string> Describe(RestorePlan plan, string destination, string? replaceDataDir)
+    {
+        string Detail(string step) => step switch
+        {
+            "check the plan" => $"{plan.Summary}; window {plan.RecoverableFrom:u} to {plan.RecoverableTo:u}" +
+                                (replaceDataDir is null ? "" : $"; and that the server of {replaceDataDir} is stopped"),
+            "extract and prepare the backups" => $"full {plan.Full.Id}" + string.Concat(plan.Incrementals.Select(i => $", then incremental {i.Id}")),
+            "move the prepared data into the destination" => destination,
+            "extract the binary logs" => $"{plan.Binlogs.Count} file(s): {string.Join(", ", plan.Binlogs.Select(b => b.BinlogFile))}",
+            "start a temporary server" => "mariadbd on the restored data (socket only, no binary log)",
+            "replay the binary logs" => $"from {plan.StartBinlogFile}:{plan.StartBinlogPosition} until {plan.StopTime:yyyy-MM-dd HH:mm:ss} UTC",
+            "validate" => "row counts or CHECK TABLE, and the validation query",
+            "shut the temporary server down" => "mariadb-admin shutdown, waiting for it to end",
+            "set file ownership" => replaceDataDir is null ? "as the destination's parent" : $"as {replaceDataDir}",
+            "swap into the data directory" => $"check again that the server is stopped, then swap {destination} into {replaceDataDir} atomically, " +
+                                              "keeping the old directory; the server's next binary logs start a new timeline",
+            _ => "",
+        };
+        return StepNames.Where(s => replaceDataDir is not null || !ReplaceOnlySteps.Contains(s))
+            .Select((s, i) => $"Step {i + 1}: {s}: {Detail(s)}").ToList();
+    }
 
     public static async Task<RestoreResult> RunAsync(RestoreRequest request, CancellationToken cancellationToken)
     {
@@ -69,7 +96,7 @@ public static class PointInTimeRestore
         var createdDestination = !Directory.Exists(destination);
         FileModes.CreatePrivateDirectory(scratch);
         // A reader lease: retention leaves this target's sets alone while a restore reads them (barman PR #980).
-        await using var reader = TargetLock.Acquire(plan.Repository, MariaDbCatalog.Engine, plan.Target, scope: ReaderScope + Guid.NewGuid().ToString("N")[..8]);
+        await using var reader = TargetLock.AcquireReader(plan.Repository, MariaDbCatalog.Engine, plan.Target);
         var steps = new List<RestoreStep>();
         var total = Stopwatch.StartNew();
         string step = StepNames[0];

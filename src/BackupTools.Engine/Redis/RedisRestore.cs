@@ -68,7 +68,7 @@ public static class RedisRestore
         }
         request.StepStarted?.Invoke(step);
         // A reader lease: retention skips this target while the restore reads its snapshot.
-        await using var reader = TargetLock.Acquire(request.RepositoryRoot, RedisBackup.Engine, request.Target.Name, scope: PointInTimeRestore.ReaderScope + Guid.NewGuid().ToString("N")[..8]);
+        await using var reader = TargetLock.AcquireReader(request.RepositoryRoot, RedisBackup.Engine, request.Target.Name);
         var snapshot = Choose(request.RepositoryRoot, request.Target.Name, request.PointInTime);
         // Counts exist for a dump that was walked in full; one kept on its checksum (newer than the walker) has none.
         var expected = RedisFields.ReadChecked(snapshot.Manifest.EngineFields) == CheckDepth.Full ? RedisFields.ReadDatabases(snapshot.Manifest.EngineFields) : null;

@@ -27,7 +27,8 @@ public sealed class BackupRun : IAsyncDisposable
     /// Backup types that run under a lock of their own, beside the target's main lock: archiving MariaDB binary logs
     /// every few minutes must not wait hours for a full backup, and neither touches the other's sets.
     /// </summary>
-    public static string? LockScopeOf(string engine, string type) => engine == "mariadb" && type == "binlog" ? "binlog" : null;
+    public static string? LockScopeOf(string engine, string type) =>
+        Engines.BackupTypes.TryParse(type) is { } t ? Engines.EngineRegistry.ForName(engine)?.LockScope(t) : null;
 
     /// <param name="log">Told about lock takeovers and cleaned-up partial sets.</param>
     public static BackupRun Start(string repositoryRoot, string engine, string target, string type, Action<string>? log = null)

@@ -42,6 +42,13 @@ public sealed class TargetLock : IAsyncDisposable
 
     public LockLease Lease => _current;
 
+    /// <summary>Lock scope prefix of the leases restores hold while they read a target's sets (retention waits for them).</summary>
+    public const string ReaderScope = "reader-";
+
+    /// <summary>A reader lease: many restores may hold one at once; retention leaves the target's sets alone meanwhile (barman PR #980).</summary>
+    public static TargetLock AcquireReader(string repositoryRoot, string engine, string target) =>
+        Acquire(repositoryRoot, engine, target, scope: ReaderScope + Guid.NewGuid().ToString("N")[..8]);
+
     /// <param name="onTakeover">Told about a stale lock that was taken over (for the log).</param>
     /// <param name="scope">Names a lock beside the target's main one, for work that may run alongside it (binary log archiving).</param>
     public static TargetLock Acquire(string repositoryRoot, string engine, string target, Action<string>? onTakeover = null,

@@ -36,7 +36,7 @@ public static class RetentionRunner
         if (dryRun) return await PlanOnlyAsync(repositoryRoot, target, now, onlyConsider, confirm);
         var engine = BackupCatalog.EngineOf(target.Engine);
         var mariaDb = target.Engine == TargetEngine.MariaDb;
-        if (TargetLock.LiveHolder(repositoryRoot, engine, target.Name, PointInTimeRestore.ReaderScope) is { } reader)
+        if (TargetLock.LiveHolder(repositoryRoot, engine, target.Name, TargetLock.ReaderScope) is { } reader)
             return new RetentionOutcome
             {
                 Target = target.Name,

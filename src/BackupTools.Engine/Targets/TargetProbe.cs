@@ -1,15 +1,16 @@
 using System.Diagnostics;
+using BackupTools.Engine.Elasticsearch;
+using BackupTools.Engine.Engines;
+using BackupTools.Engine.Redis;
 using BackupTools.Model;
-using Elastic.Clients.Elasticsearch;
-using Elastic.Transport;
 using MySqlConnector;
-using StackExchange.Redis;
 
 namespace BackupTools.Engine.Targets;
 
 /// <summary>
-/// Checks that a target answers and that we can log in, with each engine's own client. A failure is a result
-/// (Reachable = false and the reason), not an exception, so one dead target does not hide the others.
+/// Checks that a target answers and that we can log in, with the very client and authentication its backup uses (the
+/// engine's own), so a target reported reachable is one the backup can reach. A failure is a result (Reachable =
+/// false and the reason), not an exception, so one dead target does not hide the others.
 /// </summary>
 public static class TargetProbe
 {
@@ -20,19 +21,15 @@ public static class TargetProbe
         deadline.CancelAfter(timeout);
         try
         {
-            var version = target.Engine switch
-            {
-                TargetEngine.MariaDb => await MariaDbVersionAsync(target, password, timeout, deadline.Token),
-                TargetEngine.Redis => await RedisVersionAsync(target, password, timeout),
-                _ => await ElasticsearchVersionAsync(target, password, timeout, deadline.Token),
-            };
+            var version = await EngineRegistry.For(target).ServerVersionAsync(target, password, timeout, deadline.Token);
             return Result(target, clock, version, null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return Result(target, clock, null, $"no answer from {target.Endpoint} within {timeout.TotalSeconds:0} s; check that the server runs and the address is right");
         }
-        catch (Exception e) when (e is MySqlException or RedisException or TransportException or InvalidOperationException
+        catch (Exception e) when (e is MySqlException or RedisConnectException or RedisAuthException or RedisReplyException
+                                      or EsRequestException or EsAuthException or InvalidOperationException or InvalidDataException
                                       or System.Net.Http.HttpRequestException or System.Net.Sockets.SocketException or IOException)
         {
             return Result(target, clock, null, e.Message);
@@ -44,43 +41,4 @@ public static class TargetProbe
         Target = target.Name, Engine = target.Engine, Endpoint = target.Endpoint, Reachable = error is null,
         ServerVersion = version, Latency = clock.Elapsed, Error = error,
     };
-
-    private static async Task<string> MariaDbVersionAsync(TargetPolicy target, string? password, TimeSpan timeout, CancellationToken ct)
-    {
-        await using var connection = MariaDbConnections.Create(target, password, timeout);
-        await connection.OpenAsync(ct);
-        await using var command = new MySqlCommand("SELECT VERSION()", connection);
-        return (string)(await command.ExecuteScalarAsync(ct))!;
-    }
-
-    private static async Task<string> RedisVersionAsync(TargetPolicy target, string? password, TimeSpan timeout)
-    {
-        var options = new ConfigurationOptions
-        {
-            EndPoints = { target.Socket is { } path ? new System.Net.Sockets.UnixDomainSocketEndPoint(path) : new System.Net.DnsEndPoint(target.Host!, target.Port ?? 6379) },
-            Password = password,
-            ConnectTimeout = (int)timeout.TotalMilliseconds,
-            SyncTimeout = (int)timeout.TotalMilliseconds,
-            AbortOnConnectFail = true,
-            ConnectRetry = 1,
-            AllowAdmin = false,
-        };
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(options);
-        var server = connection.GetServer(connection.GetEndPoints()[0]);
-        await server.PingAsync();
-        return server.Version.ToString();
-    }
-
-    private static async Task<string> ElasticsearchVersionAsync(TargetPolicy target, string? password, TimeSpan timeout, CancellationToken ct)
-    {
-        var settings = new ElasticsearchClientSettings(new Uri(target.Url!)).RequestTimeout(timeout);
-        if (target.User is not null) settings = settings.Authentication(new BasicAuthentication(target.User, password ?? ""));
-        var client = new ElasticsearchClient(settings);
-        var info = await client.InfoAsync(ct);
-        if (!info.IsValidResponse)
-            throw new InvalidOperationException(info.ElasticsearchServerError?.Error?.Reason
-                ?? info.ApiCallDetails.OriginalException?.Message
-                ?? $"HTTP {info.ApiCallDetails.HttpStatusCode} from {target.Url}");
-        return info.Version.Number;
-    }
 }

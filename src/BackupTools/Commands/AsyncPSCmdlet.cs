@@ -33,9 +33,11 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
 
     protected sealed override void BeginProcessing()
     {
+        // As PowerShell decides it: an explicit -WhatIf[:$false] wins, else $WhatIfPreference by PowerShell's own truth
+        // (1 and 'true' count, as they do for ShouldProcess). Where a cmdlet can ask first, it asks ShouldProcess (AskAsync).
         IsWhatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w)
-            ? w is SwitchParameter s ? s.IsPresent : w is true
-            : GetVariableValue("WhatIfPreference") is SwitchParameter { IsPresent: true } or true;
+            ? LanguagePrimitives.IsTrue(w)
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
         Run(BeginProcessingAsync);
     }
     protected sealed override void ProcessRecord()
@@ -114,6 +116,18 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
     protected void WriteHostAsync(string text) => Post(() => WriteInformation(new HostInformationMessage { Message = text }, ["PSHOST"]));
     protected void WriteProgressAsync(ProgressRecord record) => Post(() => WriteProgress(record));
     protected Task<bool> ShouldProcessAsync(string target, string action) => Invoke(() => ShouldProcess(target, action));
+
+    /// <summary>
+    /// Asks ShouldProcess, so -WhatIf, -WhatIf:$false, $WhatIfPreference and -Confirm mean exactly what they mean to
+    /// PowerShell, and says whether the answer was "what if" (then the caller lists what it would do, and does nothing).
+    /// </summary>
+    protected Task<(bool Go, bool WhatIf)> AskAsync(string target, string action) => Invoke(() =>
+    {
+        var go = ShouldProcess($"Performing the operation \"{action}\" on target \"{target}\".",
+            $"Are you sure you want to perform this action?{Environment.NewLine}Performing the operation \"{action}\" on target \"{target}\".",
+            "Confirm", out var reason);
+        return (go, reason == ShouldProcessReason.WhatIf);
+    });
     protected Task<bool> ShouldContinueAsync(string query, string caption) => Invoke(() => ShouldContinue(query, caption));
     /// <summary>Runs <paramref name="func"/> on the pipeline thread (script blocks must run in the runspace's thread).</summary>
     protected Task<T> InvokeOnPipelineAsync<T>(Func<T> func) => Invoke(func);

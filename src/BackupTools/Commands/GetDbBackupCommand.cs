@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Repository;
 using BackupTools.Model;
 

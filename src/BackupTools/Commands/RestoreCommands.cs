@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using BackupTools.Engine.Elasticsearch;
+using BackupTools.Engine.Engines;
 using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Redis;
 using BackupTools.Engine.Targets;
@@ -156,13 +157,16 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         foreach (var w in planned.Plan.Warnings) WriteWarningAsync(w);
 
         var destination = _destination!;
-        if (IsWhatIf)
+        var engine = EngineRegistry.For(target);
+        var (go, whatIf) = await AskAsync(destination, $"Restore {target.Name} to {planned.Plan.PointInTime:u} ({planned.Plan.Summary})");
+        if (whatIf)
         {
-            foreach (var step in RestoreTargets.Describe(planned.Plan, destination, Replace ? target.DataDir : null))
+            // The engine's own step list, the one progress counts: the two cannot drift apart.
+            foreach (var step in PointInTimeRestore.Describe(planned.Plan, destination, Replace ? target.DataDir : null))
                 await ShouldProcessAsync(destination, step);
             return;
         }
-        if (!await ShouldProcessAsync(destination, $"Restore {target.Name} to {planned.Plan.PointInTime:u} ({planned.Plan.Summary})")) return;
+        if (!go) return;
         if (Replace)
         {
             if (target.DataDir is null)
@@ -174,7 +178,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         string? password = null;
         if (Replace) password = SecretResolver.Resolve(target, Credential?.GetNetworkCredential().Password);
         var activity = $"Restore {target.Name} to {planned.Plan.PointInTime:u}";
-        var steps = PointInTimeRestore.StepNames.Length;
+        var steps = engine.RestoreSteps(Replace).Count;
         var index = 0;
         var result = await PointInTimeRestore.RunAsync(new RestoreRequest
         {
@@ -202,14 +206,14 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         };
         var plan = await EsSnapshotRestore.PlanAsync(request, CancelToken);
         var what = $"Restore {string.Join(", ", plan.Indices.Select(p => p.Source == p.Target ? p.Source : $"{p.Source} as {p.Target}"))} from {EsSnapshotRestore.Describe(plan.Snapshot, request.PointInTime)}";
-        if (IsWhatIf)
+        var (go, whatIf) = await AskAsync(target.Url!, what);
+        if (whatIf)
         {
             foreach (var index in plan.OpenConflicts)
                 await ShouldProcessAsync(target.Url!, Replace ? $"Close the open index {index} so the restore replaces it" : $"Refuse: the open index {index} would be overwritten (give -Replace or a rename)");
-            await ShouldProcessAsync(target.Url!, what);
             return;
         }
-        if (!await ShouldProcessAsync(target.Url!, what)) return;
+        if (!go) return;
         if (Replace && plan.OpenConflicts.Count > 0 && !Force &&
             !await ShouldContinueAsync($"Close the open indices {string.Join(", ", plan.OpenConflicts)} and restore the snapshot over them? Their current data is lost.", "Replace live indices"))
             return;
@@ -228,13 +232,14 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         var snapshot = RedisRestore.Choose(policy.Repository, target.Name, pointInTime);
         var what = $"Restore {target.Name} from {RedisRestore.Describe(snapshot, pointInTime)}";
         var where = _destination ?? target.DataDir ?? target.Endpoint;
-        if (IsWhatIf)
+        var names = EngineRegistry.For(target).RestoreSteps(Replace);
+        var (go, whatIf) = await AskAsync(where, what);
+        if (whatIf)
         {
-            var names = Replace ? RedisRestore.StepNames : RedisRestore.StepNames[..2];
-            for (var i = 0; i < names.Length; i++) await ShouldProcessAsync(where, $"Step {i + 1}: {names[i]}" + (i == 0 ? $": {what}" : ""));
+            for (var i = 0; i < names.Count; i++) await ShouldProcessAsync(where, $"Step {i + 1}: {names[i]}");
             return;
         }
-        if (!await ShouldProcessAsync(where, what)) return;
+        if (!go) return;
         string? password = null;
         if (Replace)
         {
@@ -249,7 +254,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
             RepositoryRoot = policy.Repository, Target = target, PointInTime = pointInTime, Destination = _destination, Replace = Replace,
             Password = password, Log = WriteVerboseAsync, Warn = WriteWarningAsync,
             StepStarted = name => WriteProgressAsync(new ProgressRecord(1, activity, $"Step {++index}: {name}")
-                { PercentComplete = Math.Min(100, 100 * index / RedisRestore.StepNames.Length) }),
+                { PercentComplete = Math.Min(100, 100 * index / names.Count) }),
         }, CancelToken);
         WriteProgressAsync(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
         WriteObjectAsync(result);
@@ -263,21 +268,5 @@ internal static class RestoreTargets
         var target = policy.FindTarget(name)
             ?? throw new ItemNotFoundException($"The policy {policy.Path} has no target '{name}'. Its targets: {string.Join(", ", policy.Targets.Select(t => t.Name))}.");
         return target;
-    }
-
-    /// <summary>The steps a restore will take, for -WhatIf.</summary>
-    public static IEnumerable<string> Describe(RestorePlan plan, string destination, string? replaceDataDir)
-    {
-        yield return $"Step 1: check the plan: {plan.Summary}; window {plan.RecoverableFrom:u} to {plan.RecoverableTo:u}";
-        yield return $"Step 2: extract and prepare full {plan.Full.Id}" + string.Concat(plan.Incrementals.Select(i => $", then incremental {i.Id}"));
-        yield return $"Step 3: move the prepared data into {destination}";
-        yield return $"Step 4: extract {plan.Binlogs.Count} binary log file(s): {string.Join(", ", plan.Binlogs.Select(b => b.BinlogFile))}";
-        yield return "Step 5: start a temporary mariadbd on it (socket only, no binary log)";
-        yield return $"Step 6: replay from {plan.StartBinlogFile}:{plan.StartBinlogPosition} until {plan.StopTime:yyyy-MM-dd HH:mm:ss} UTC";
-        yield return "Step 7: validate (row counts or CHECK TABLE, and the validation query)";
-        yield return "Step 8: shut the temporary server down and set file ownership";
-        if (replaceDataDir is not null)
-            yield return $"Step 9: check again that the server is stopped, then swap {destination} into {replaceDataDir} atomically, keeping the old directory; " +
-                         "the server's next binary logs start a new timeline";
     }
 }

@@ -1,7 +1,5 @@
 using System.Management.Automation;
-using BackupTools.Engine.Elasticsearch;
-using BackupTools.Engine.MariaDb;
-using BackupTools.Engine.Redis;
+using BackupTools.Engine.Engines;
 using BackupTools.Engine.Repository;
 using BackupTools.Engine.Targets;
 using BackupTools.Model;
@@ -55,9 +53,15 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
         var policy = LoadPolicy();
         foreach (var target in SelectTargets(policy, Target))
         {
-            var type = (Type ?? (target.Engine == TargetEngine.MariaDb ? "Full" : "Snapshot")).ToLowerInvariant();
-            if (!TypeFits(target, type)) continue;
-            if (SkipIfBusy && IsBusy(policy.Repository, target, type)) continue;
+            var engine = EngineRegistry.For(target);
+            var type = Type is null ? engine.Types[0] : BackupTypes.Parse(Type);
+            var options = new BackupOptions { Method = Method };
+            if (engine.WhyNot(target, type, options) is { } problem)
+            {
+                WriteErrorAsync(new ErrorRecord(new NotSupportedException(problem), "TypeNotSupported", ErrorCategory.InvalidArgument, target.Name));
+                continue;
+            }
+            if (SkipIfBusy && IsBusy(policy.Repository, engine, target, type)) continue;
             string? password;
             try
             {
@@ -65,54 +69,31 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
             }
             catch (SecretUnavailableException e)
             {
-                Report(BackupRecords.Failed(MariaDbCatalog.Engine, target.Name, type, null, DateTime.UtcNow, e, ResolvedPolicyPath ?? policy.Path));
+                Report(BackupRecords.FailedBeforeStart(policy.Repository, engine.Name, target.Name, type.Name(), e, ResolvedPolicyPath ?? policy.Path));
                 continue;
             }
             var request = new BackupRequest
             {
                 RepositoryRoot = policy.Repository, Target = target, Password = password,
                 Compression = CompressionOptions.FromPolicy(policy.Storage), Verify = Verify, PolicyPath = policy.Path,
-                Progress = CreateTransferProgress($"{type} backup of {target.Name}"), Log = WriteVerboseAsync, Warn = WriteWarningAsync,
+                Progress = CreateTransferProgress($"{type.Name()} backup of {target.Name}"), Log = WriteVerboseAsync, Warn = WriteWarningAsync,
             };
-            WriteVerboseAsync($"Starting {type} backup of {target.Name} at {target.Endpoint} into {policy.Repository}");
-            if (target.Engine == TargetEngine.Elasticsearch)
-                Report(await EsSnapshotBackup.RunAsync(request, CancelToken));
-            else if (target.Engine == TargetEngine.Redis)
-                Report(await RedisBackup.RunAsync(request, Enum.Parse<RedisBackupMethod>(Method ?? "Replication", ignoreCase: true), CancelToken));
-            else if (type == MariaDbCatalog.Binlog)
-                foreach (var attempt in await BinlogArchiver.RunAsync(request, CancelToken)) Report(attempt);
-            else
-                Report(await MariaDbBackup.RunAsync(request, type, CancelToken));
-            WriteProgressAsync(new ProgressRecord(1, $"{type} backup of {target.Name}", "Done") { RecordType = ProgressRecordType.Completed });
+            WriteVerboseAsync($"Starting {type.Name()} backup of {target.Name} at {target.Endpoint} into {policy.Repository}");
+            foreach (var attempt in await engine.BackupAsync(request, type, options, CancelToken)) Report(attempt);
+            WriteProgressAsync(new ProgressRecord(1, $"{type.Name()} backup of {target.Name}", "Done") { RecordType = ProgressRecordType.Completed });
         }
     }
 
-    private bool IsBusy(string repository, TargetPolicy target, string type)
+    private bool IsBusy(string repository, ITargetEngine engine, TargetPolicy target, BackupType type)
     {
-        var engine = BackupCatalog.EngineOf(target.Engine);
-        if (TargetLock.Holder(repository, engine, target.Name, BackupRun.LockScopeOf(engine, type)) is not { } holder) return false;
+        if (TargetLock.Holder(repository, engine.Name, target.Name, engine.LockScope(type)) is not { } holder) return false;
         RunJournal.Append(repository, new JournalEntry
         {
-            Time = DateTime.UtcNow, Engine = engine, Target = target.Name, Type = type, Status = "Skipped",
+            Time = DateTime.UtcNow, Engine = engine.Name, Target = target.Name, Type = type.Name(), Status = nameof(JournalStatus.Skipped),
             Error = $"another run (host {holder.Host}, process {holder.ProcessId}) holds the target", Host = Environment.MachineName, ProcessId = Environment.ProcessId,
         });
-        WriteWarningAsync($"{target.Name}: skipped this {type} backup: another run (host {holder.Host}, process {holder.ProcessId}) is still backing it up.");
+        WriteWarningAsync($"{target.Name}: skipped this {type.Name()} backup: another run (host {holder.Host}, process {holder.ProcessId}) is still backing it up.");
         return true;
-    }
-
-    /// <summary>Snapshot is the one type of Redis and Elasticsearch; Full, Incremental and Binlog are MariaDB's.</summary>
-    private bool TypeFits(TargetPolicy target, string type)
-    {
-        string? problem = null;
-        if ((target.Engine == TargetEngine.MariaDb) == (type == "snapshot"))
-            problem = target.Engine == TargetEngine.MariaDb
-                ? $"Target '{target.Name}' is a MariaDB target; use -Type Full, Incremental or Binlog."
-                : $"Target '{target.Name}' ({target.Engine}) takes snapshots only: -Type Snapshot, the default.";
-        else if (Method is not null && target.Engine != TargetEngine.Redis)
-            problem = $"-Method is for Redis targets; '{target.Name}' is a {target.Engine} target.";
-        if (problem is null) return true;
-        WriteErrorAsync(new ErrorRecord(new NotSupportedException(problem), "TypeNotSupported", ErrorCategory.InvalidArgument, target.Name));
-        return false;
     }
 
     private void Report(BackupAttempt attempt)

@@ -5,7 +5,7 @@ namespace BackupTools.Loading;
 
 /// <summary>
 /// The private load context that holds BackupTools.Engine and every third-party package it uses, so our
-/// MySqlConnector, StackExchange.Redis, Elastic client, LibGit2Sharp and YamlDotNet never meet the copies that
+/// MySqlConnector, Elastic client, LibGit2Sharp and YamlDotNet never meet the copies that
 /// PowerShell or another module already loaded. Model, the cmdlet assembly and PowerShell itself come from the
 /// default context (return null), so the types that cross into the pipeline have one identity.
 /// </summary>

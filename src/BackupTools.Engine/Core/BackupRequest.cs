@@ -1,7 +1,7 @@
 using BackupTools.Engine.Repository;
 using BackupTools.Model;
 
-namespace BackupTools.Engine.MariaDb;
+namespace BackupTools.Engine.Core;
 
 /// <summary>Everything one backup run needs; the cmdlet fills it from the policy and its parameters.</summary>
 public sealed record BackupRequest

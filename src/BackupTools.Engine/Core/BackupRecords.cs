@@ -1,9 +1,10 @@
 using System.Globalization;
-using BackupTools.Engine.Redis;
+using BackupTools.Engine.Engines;
+using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Repository;
 using BackupTools.Model;
 
-namespace BackupTools.Engine.MariaDb;
+namespace BackupTools.Engine.Core;
 
 /// <summary>Builds the <see cref="BackupRecord"/>s PowerShell sees from manifests and from failed attempts.</summary>
 public static class BackupRecords
@@ -12,7 +13,7 @@ public static class BackupRecords
     {
         var m = entry.Manifest;
         var f = m.EngineFields;
-        return new BackupRecord
+        var record = new BackupRecord
         {
             Id = m.Id, Engine = m.Engine, Target = m.Target, Type = m.Type, Status = BackupOutcome.Succeeded,
             StartTime = DateTime.SpecifyKind(m.StartTime, DateTimeKind.Utc), EndTime = DateTime.SpecifyKind(m.EndTime, DateTimeKind.Utc),
@@ -22,14 +23,34 @@ public static class BackupRecords
             BinlogFile = f.GetValueOrDefault(EngineFieldNames.BinlogFile),
             BinlogPosition = f.TryGetValue(EngineFieldNames.BinlogPosition, out var p) ? long.Parse(p, CultureInfo.InvariantCulture) : null,
             Gtid = f.GetValueOrDefault(EngineFieldNames.Gtid),
-            Timeline = f.TryGetValue(EngineFieldNames.Timeline, out var tl) && int.TryParse(tl, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
-                : m.Engine == MariaDbCatalog.Engine && m.Type == MariaDbCatalog.Binlog ? 1 : null,
+            Timeline = f.TryGetValue(EngineFieldNames.Timeline, out var tl) && int.TryParse(tl, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null,
             FirstEventTime = Time(f, EngineFieldNames.FirstEventTime), LastEventTime = Time(f, EngineFieldNames.LastEventTime),
             ServerVersion = m.ServerVersion, ToolVersion = m.ToolVersion, PolicyPath = policyPath,
-            Checked = m.Engine == RedisBackup.Engine ? RedisFields.ReadChecked(f) : null,
-            Keyspace = m.Engine == RedisBackup.Engine && RedisFields.ReadChecked(f) == CheckDepth.Full ? RedisFields.ReadKeyspace(f) : null,
-            Warning = f.GetValueOrDefault(RedisFields.CheckWarning),
         };
+        // What only its engine knows (Redis: how far the dump was checked; MariaDB: the timeline of old binlog sets).
+        return EngineRegistry.ForName(m.Engine)?.Describe(record, m) ?? record;
+    }
+
+    /// <summary>
+    /// An attempt that failed before it could start (its secret missing, say): a Failed record, journaled like any
+    /// other failure, so Get-BackupStatus and the alerts see it.
+    /// </summary>
+    public static BackupAttempt FailedBeforeStart(string repositoryRoot, string engine, string target, string type, Exception error, string? policyPath)
+    {
+        var attempt = Failed(engine, target, type, null, DateTime.UtcNow, error, policyPath);
+        try
+        {
+            RunJournal.Append(repositoryRoot, new JournalEntry
+            {
+                Time = attempt.Record.EndTime ?? DateTime.UtcNow, Engine = engine, Target = target, Type = type, Status = nameof(Engines.JournalStatus.Failed),
+                Id = attempt.Record.Id, Error = error.Message, Host = Environment.MachineName, ProcessId = Environment.ProcessId,
+            });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return attempt with { Record = attempt.Record with { Error = $"{attempt.Record.Error} (Not journaled: {e.Message})" } };
+        }
+        return attempt;
     }
 
     public static BackupAttempt Failed(string engine, string target, string type, string? id, DateTime start, Exception error, string? policyPath)

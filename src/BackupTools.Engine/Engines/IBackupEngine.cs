@@ -1,0 +1,50 @@
+using BackupTools.Engine.Core;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Engines;
+
+/// <summary>
+/// One kind of thing BackupTools backs up, as the rest of the module needs to know it: where its sets live, which
+/// types it takes, which of them run under a lock of their own, and how a record describes its sets. Everything that
+/// differs between engines is answered here, so callers ask instead of switching on the engine.
+/// </summary>
+public interface IBackupEngine
+{
+    /// <summary>The repository directory of its sets, and the Engine of its records and journal lines.</summary>
+    string Name { get; }
+
+    /// <summary>The types it takes; the first is the default.</summary>
+    IReadOnlyList<BackupType> Types { get; }
+
+    /// <summary>A lock of its own beside the target's main lock for this type (MariaDB binlog archiving), or null.</summary>
+    string? LockScope(BackupType type);
+
+    /// <summary>Adds what only this engine knows to a record built from a manifest (Redis: how far the dump was checked).</summary>
+    BackupRecord Describe(BackupRecord record, BackupManifest manifest);
+}
+
+/// <summary>Options of one backup that only some engines take.</summary>
+public sealed record BackupOptions
+{
+    /// <summary>Redis: Replication or Bgsave.</summary>
+    public string? Method { get; init; }
+}
+
+/// <summary>An engine of servers named as targets in the policy (MariaDB, Redis, Elasticsearch).</summary>
+public interface ITargetEngine : IBackupEngine
+{
+    TargetEngine Kind { get; }
+
+    /// <summary>Why this type or these options do not fit the target (a message naming the fix), or null.</summary>
+    string? WhyNot(TargetPolicy target, BackupType type, BackupOptions options);
+
+    /// <summary>Takes one backup of the type; binlog archiving may publish several sets (one per closed file).</summary>
+    Task<IReadOnlyList<BackupAttempt>> BackupAsync(BackupRequest request, BackupType type, BackupOptions options, CancellationToken ct);
+
+    /// <summary>Logs in as the backup would (same client, same authentication) and returns the server's version.</summary>
+    Task<string> ServerVersionAsync(TargetPolicy target, string? secret, TimeSpan timeout, CancellationToken ct);
+
+    /// <summary>The steps of a restore, in order: the one list -WhatIf shows and progress counts.</summary>
+    IReadOnlyList<string> RestoreSteps(bool replace);
+}

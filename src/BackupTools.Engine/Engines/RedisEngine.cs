@@ -1,0 +1,45 @@
+using BackupTools.Engine.Core;
+using BackupTools.Engine.Redis;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Engines;
+
+/// <summary>Redis and Valkey: RDB snapshots over the replication protocol or by BGSAVE; restores into a directory or in place.</summary>
+internal sealed class RedisEngine : ITargetEngine
+{
+    public string Name => RedisBackup.Engine;
+    public TargetEngine Kind => TargetEngine.Redis;
+    public IReadOnlyList<BackupType> Types { get; } = [BackupType.Snapshot];
+    public string? LockScope(BackupType type) => null;
+
+    public BackupRecord Describe(BackupRecord record, BackupManifest manifest)
+    {
+        var checkedDepth = RedisFields.ReadChecked(manifest.EngineFields);
+        return record with
+        {
+            Checked = checkedDepth,
+            Keyspace = checkedDepth == CheckDepth.Full ? RedisFields.ReadKeyspace(manifest.EngineFields) : null,
+            Warning = manifest.EngineFields.GetValueOrDefault(RedisFields.CheckWarning),
+        };
+    }
+
+    public string? WhyNot(TargetPolicy target, BackupType type, BackupOptions options) =>
+        !Types.Contains(type) ? $"Target '{target.Name}' ({target.Engine}) takes snapshots only: -Type Snapshot, the default."
+        : options.Method is not null && !Enum.TryParse<RedisBackupMethod>(options.Method, ignoreCase: true, out _) ? $"-Method is Replication or Bgsave, not '{options.Method}'."
+        : null;
+
+    public async Task<IReadOnlyList<BackupAttempt>> BackupAsync(BackupRequest request, BackupType type, BackupOptions options, CancellationToken ct) =>
+        [await RedisBackup.RunAsync(request, Enum.Parse<RedisBackupMethod>(options.Method ?? nameof(RedisBackupMethod.Replication), ignoreCase: true), ct)];
+
+    // The backup's own client (our RESP connection): the same AUTH <user> <password> an ACL user needs.
+    public async Task<string> ServerVersionAsync(TargetPolicy target, string? secret, TimeSpan timeout, CancellationToken ct)
+    {
+        await using var connection = await RespConnection.OpenAsync(target, secret, timeout, ct);
+        var server = await connection.InfoAsync("server", ct);
+        return server.GetValueOrDefault("valkey_version") is { } valkey ? $"Valkey {valkey}"
+            : server.GetValueOrDefault("redis_version") ?? throw new InvalidDataException($"{target.Endpoint} answered INFO without a version.");
+    }
+
+    public IReadOnlyList<string> RestoreSteps(bool replace) => replace ? RedisRestore.StepNames : RedisRestore.StepNames[..2];
+}
