@@ -105,7 +105,7 @@ public sealed record EmailChannel(string Host, int Port, string Security, string
 public sealed record TwilioChannel(string Name, string AccountSid, string AuthTokenSource, string From, IReadOnlyList<string> To, string ApiBase)
     : AlertChannel(Name);
 
-/// <summary>Any HTTP endpoint that takes the alert as JSON; UrlSource is "value:/// <summary>Any HTTP endpoint that takes the alert as JSON.</summary>lt;url/// <summary>Any HTTP endpoint that takes the alert as JSON.</summary>gt;", "env:X" or "file:/p".</summary>
+/// <summary>Any HTTP endpoint that takes the alert as JSON; UrlSource is "value:&lt;url&gt;", "env:X" or "file:/p".</summary>
 public sealed record WebhookChannel(string UrlSource) : AlertChannel("webhook");
 
 /// <summary>One problem found in a policy file, pointing at the exact place.</summary>

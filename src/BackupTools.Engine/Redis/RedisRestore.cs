@@ -33,8 +33,8 @@ public sealed class RedisRestoreException(string step, string message, Exception
 /// Restores a Redis snapshot. Precision is the snapshot: the newest one that ended at or before T is chosen, and the
 /// result says which moment it holds. The dump is extracted, hash-checked and walked (CRC-64, key counts) before
 /// anything live is touched. With Replace, the live files are renamed aside (never deleted), and on an AOF instance a
-/// new append-only directory is built with the dump as its base, so the server cannot start empty (the trap in
-/// shared/notes: a dump.rdb beside appendonly yes and no appendonlydir loads nothing).
+/// new append-only directory is built with the dump as its base, so the server cannot start empty (the trap,
+/// measured on Redis 7.0: a dump.rdb beside appendonly yes and no appendonlydir loads nothing).
 /// </summary>
 public static class RedisRestore
 {
