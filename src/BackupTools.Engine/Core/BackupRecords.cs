@@ -98,6 +98,21 @@ public static class BackupRecords
         }
     }
 
+    /// <summary>
+    /// The failed attempts the journal holds (Failed and Cancelled; not retention's Deleted lines, which are not
+    /// attempts), as records.
+    /// </summary>
+    public static IEnumerable<BackupRecord> FailedFromJournal(string repositoryRoot, string? policyPath) =>
+        RunJournal.Read(repositoryRoot)
+            .Where(j => j.Status is nameof(JournalStatus.Failed) or nameof(JournalStatus.Cancelled))
+            .Select(j => new BackupRecord
+            {
+                Id = j.Id ?? "", Engine = j.Engine, Target = j.Target, Type = j.Type, Status = BackupOutcome.Failed,
+                StartTime = DateTime.SpecifyKind(j.Time, DateTimeKind.Utc).AddSeconds(-j.DurationSeconds),
+                EndTime = DateTime.SpecifyKind(j.Time, DateTimeKind.Utc), Duration = TimeSpan.FromSeconds(j.DurationSeconds),
+                Error = j.Status == nameof(JournalStatus.Cancelled) ? "Cancelled: " + j.Error : j.Error, PolicyPath = policyPath,
+            });
+
     public static string FormatTime(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static DateTime? Time(IReadOnlyDictionary<string, string> fields, string key) =>

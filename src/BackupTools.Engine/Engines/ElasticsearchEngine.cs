@@ -31,4 +31,24 @@ internal sealed class ElasticsearchEngine : ITargetEngine
     }
 
     public IReadOnlyList<string> RestoreSteps(bool replace) => EsSnapshotRestore.StepNames;
+
+    public bool RemovesFromServer => true;
+
+    // Its snapshots are deleted in the cluster, one at a time, before their sets go.
+    public Func<CatalogEntry, CancellationToken, Task>? ServerRemoval(TargetPolicy target, string? secret, Action<string>? log) =>
+        async (entry, ct) =>
+        {
+            try { await EsSnapshotDelete.DeleteAsync(target, secret, entry, log, ct); }
+            catch (EsRequestException e) { throw new ServerRemovalException(e.Message, e); }
+        };
+
+    public string RetentionSummary(Retention.RetentionOutcome outcome) => $"{outcome.Kept.Count} snapshot(s) kept";
+
+    public bool CanPrepare(BackupManifest manifest) => false;
+
+    public Task PrepareAsync(string repositoryRoot, CatalogEntry entry, TargetPolicy? target, EngineCallbacks callbacks, CancellationToken ct) =>
+        Task.CompletedTask; // the snapshot's data lives in the cluster's repository; its status was checked when it was taken
+
+    public Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime,
+        EngineCallbacks callbacks, CancellationToken ct) => Task.FromResult<RestoreResult?>(null);
 }

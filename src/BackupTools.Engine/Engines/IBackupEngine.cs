@@ -47,4 +47,45 @@ public interface ITargetEngine : IBackupEngine
 
     /// <summary>The steps of a restore, in order: the one list -WhatIf shows and progress counts.</summary>
     IReadOnlyList<string> RestoreSteps(bool replace);
+
+    /// <summary>Whether retention must also remove a set's data on the server (Elasticsearch snapshots), which needs the target's secret.</summary>
+    bool RemovesFromServer { get; }
+
+    /// <summary>
+    /// Removes a set's data on the server before its set goes (null when there is none); a refusal is a
+    /// <see cref="ServerRemovalException"/> and the set stays.
+    /// </summary>
+    Func<CatalogEntry, CancellationToken, Task>? ServerRemoval(TargetPolicy target, string? secret, Action<string>? log);
+
+    /// <summary>The end of retention's summary line: what is still restorable (MariaDB: the window before and after).</summary>
+    string RetentionSummary(Retention.RetentionOutcome outcome);
+
+    /// <summary>Whether this set has a deeper check than its hashes (Test-DbBackup -Prepare; MariaDB full and incremental).</summary>
+    bool CanPrepare(BackupManifest manifest);
+
+    /// <summary>That deeper check, in scratch (MariaDB: extract the chain and mariabackup --prepare); throws when it fails.</summary>
+    Task PrepareAsync(string repositoryRoot, CatalogEntry entry, TargetPolicy? target, EngineCallbacks callbacks, CancellationToken ct);
+
+    /// <summary>
+    /// Test-DbBackup -Restore: a whole restore of the target into scratch at the point (or a random moment a backup
+    /// serves), validated, then removed; null when this engine's restores cannot be tried in scratch (Elasticsearch
+    /// restores into its cluster).
+    /// </summary>
+    Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime,
+        EngineCallbacks callbacks, CancellationToken ct);
+}
+
+/// <summary>What the server refused while retention removed a set there (an Elasticsearch snapshot delete); the set stays.</summary>
+public sealed class ServerRemovalException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>How an engine talks back to its caller (a cmdlet's verbose stream, warnings, progress bars).</summary>
+public sealed record EngineCallbacks
+{
+    public Action<string>? Log { get; init; }
+    public Action<string>? Warn { get; init; }
+    /// <summary>A byte progress for an activity (activity name, progress id).</summary>
+    public Func<string, int, IProgress<TransferProgress>?>? Progress { get; init; }
+    /// <summary>A step of an activity started (activity, step name); null step: the activity ended.</summary>
+    public Action<string, string?>? Step { get; init; }
+    public Random Random { get; init; } = Random.Shared;
 }

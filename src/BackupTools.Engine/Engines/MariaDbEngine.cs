@@ -37,6 +37,55 @@ internal sealed class MariaDbEngine : ITargetEngine
         return Convert.ToString(await command.ExecuteScalarAsync(ct), CultureInfo.InvariantCulture)!;
     }
 
+    public bool RemovesFromServer => false;
+    public Func<CatalogEntry, CancellationToken, Task>? ServerRemoval(TargetPolicy target, string? secret, Action<string>? log) => null;
+    public string RetentionSummary(Retention.RetentionOutcome outcome) =>
+        $"recoverable window before: {Retention.RetentionRunner.Describe(outcome.WindowBefore)}; after: {Retention.RetentionRunner.Describe(outcome.WindowAfter)}";
+
+    public bool CanPrepare(BackupManifest manifest) => manifest.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental;
+
+    public async Task PrepareAsync(string repositoryRoot, CatalogEntry entry, TargetPolicy? target, EngineCallbacks callbacks, CancellationToken ct)
+    {
+        var chain = MariaDbCatalog.Chain(repositoryRoot, entry);
+        using var scratch = ScratchDirectory.Create(repositoryRoot, "test-" + entry.Manifest.Id);
+        await BackupPreparer.PrepareChainAsync(chain.Select(MariaDbBackup.ToLink).ToList(), scratch,
+            callbacks.Progress?.Invoke($"Testing {entry.Manifest.Target} {entry.Manifest.Type} {entry.Manifest.Id}", 1), callbacks.Log, ct, new MariaDbTools(target?.ToolsDir));
+    }
+
+    public async Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime,
+        EngineCallbacks callbacks, CancellationToken ct)
+    {
+        var tools = new MariaDbTools(policyTarget?.ToolsDir);
+        DateTime point;
+        if (pointInTime is { } p) point = p;
+        else
+        {
+            // A random moment some backup serves: the window can have stretches no restore reaches (a timeline switch
+            // before its first full backup), and a test restore there would raise a false alarm. And only what the tools
+            // at hand can restore: after a server upgrade the older release's backups need that release's mariabackup.
+            var (release, _) = await tools.MariaBackupReleaseAsync(ct);
+            var spans = RestorePlanner.Spans(repositoryRoot, target, m => MariaDbTools.Release(m.ServerVersion) is not { } r || r == release);
+            if (RestorePlanner.Spans(repositoryRoot, target).Count > spans.Count || spans.Count == 0)
+                callbacks.Warn?.Invoke($"Target {target}: some backups were made by another MariaDB release than this host's mariabackup ({release}); " +
+                                       "restores to their times need that release's tools (toolsDir) and are not tested here.");
+            if (spans.Count == 0)
+                throw new InvalidOperationException($"Target {target} has no backup of MariaDB {release}, the release of the mariabackup here: nothing to test a restore with. Set toolsDir on the target to the release the backups were made with.");
+            point = RestorePlanner.RandomPoint(spans, callbacks.Random);
+            callbacks.Log?.Invoke($"Restorable spans of {target}: {string.Join("; ", spans.Select(s => $"{s.From:u} to {s.To:u} (timeline {s.Timeline})"))}; testing a restore to {point:u}");
+        }
+        var planned = RestorePlanner.Plan(repositoryRoot, target, point);
+        using var scratch = ScratchDirectory.Create(repositoryRoot, "test-restore-" + target);
+        var activity = $"Test restore of {target} to {point:u}";
+        var result = await PointInTimeRestore.RunAsync(new RestoreRequest
+        {
+            Planned = planned, Destination = Path.Combine(scratch.Path, "data"), Validation = RestoreValidation.CheckTable, Tools = tools,
+            Log = callbacks.Log, Progress = callbacks.Progress?.Invoke(activity, 2),
+            StepStarted = name => callbacks.Step?.Invoke(activity, name),
+        }, ct);
+        callbacks.Step?.Invoke(activity, null);
+        return result;
+    }
+
     public IReadOnlyList<string> RestoreSteps(bool replace) =>
         replace ? PointInTimeRestore.StepNames : PointInTimeRestore.StepNames.Where(s => !PointInTimeRestore.ReplaceOnlySteps.Contains(s)).ToList();
 }

@@ -41,5 +41,26 @@ internal sealed class RedisEngine : ITargetEngine
             : server.GetValueOrDefault("redis_version") ?? throw new InvalidDataException($"{target.Endpoint} answered INFO without a version.");
     }
 
+    public bool RemovesFromServer => false;
+    public Func<CatalogEntry, CancellationToken, Task>? ServerRemoval(TargetPolicy target, string? secret, Action<string>? log) => null;
+    public string RetentionSummary(Retention.RetentionOutcome outcome) => $"{outcome.Kept.Count} snapshot(s) kept";
+
+    public bool CanPrepare(BackupManifest manifest) => false;
+
+    public Task PrepareAsync(string repositoryRoot, CatalogEntry entry, TargetPolicy? target, EngineCallbacks callbacks, CancellationToken ct) =>
+        Task.CompletedTask; // the dump was walked (CRC-64, every key) when it was taken and is again by every restore
+
+    /// <summary>The snapshot at or before the point (the newest without one) written out in scratch, hash- and CRC-checked, key counts compared.</summary>
+    public async Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime,
+        EngineCallbacks callbacks, CancellationToken ct)
+    {
+        using var scratch = ScratchDirectory.Create(repositoryRoot, "test-restore-" + target);
+        return await RedisRestore.RunAsync(new RedisRestoreRequest
+        {
+            RepositoryRoot = repositoryRoot, Target = new TargetPolicy { Name = target, Engine = TargetEngine.Redis },
+            PointInTime = pointInTime ?? DateTime.UtcNow, Destination = Path.Combine(scratch.Path, "data"), Log = callbacks.Log, Warn = callbacks.Warn,
+        }, ct);
+    }
+
     public IReadOnlyList<string> RestoreSteps(bool replace) => replace ? RedisRestore.StepNames : RedisRestore.StepNames[..2];
 }

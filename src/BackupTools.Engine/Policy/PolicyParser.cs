@@ -30,12 +30,8 @@ public static partial class PolicyParser
     public static readonly string[] ChannelNames = ["phone", "sms", "slack", "email", "webhook"];
 
     /// <summary>Backup types each engine knows; schedule and retention keys must be one of these.</summary>
-    public static IReadOnlyList<string> BackupTypes(TargetEngine engine) => engine switch
-    {
-        TargetEngine.MariaDb => ["full", "incremental", "binlog"],
-        TargetEngine.Redis => ["snapshot"],
-        _ => ["snapshot"],
-    };
+    public static IReadOnlyList<string> BackupTypes(TargetEngine engine) =>
+        Engines.EngineRegistry.For(engine).Types.Select(Engines.BackupTypes.Name).ToList();
 
     // \z, not $: "$" also matches before a trailing newline, and a name ending in one breaks the generated cron file.
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\z")]

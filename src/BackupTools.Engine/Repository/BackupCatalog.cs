@@ -21,7 +21,7 @@ public static class BackupCatalog
     /// Engine directories at the repository's top level. Only these hold backup sets; others (config/ with its Git
     /// history, models/ with its own layout, _journal/ …) are never scanned as sets.
     /// </summary>
-    public static readonly string[] Engines = ["mariadb", "redis", "elasticsearch"];
+    public static IReadOnlyList<string> Engines => BackupTools.Engine.Engines.EngineRegistry.Targets.Select(e => e.Name).ToList();
 
     /// <summary>Lists sets, optionally narrowed to one engine, target and type; newest first.</summary>
     /// <param name="unreadable">Called with the path and reason of a manifest that could not be read.</param>
@@ -67,12 +67,7 @@ public static class BackupCatalog
     }
 
     /// <summary>The directory name of an engine's sets (mariadb, redis, elasticsearch).</summary>
-    public static string EngineOf(TargetEngine engine) => engine switch
-    {
-        TargetEngine.MariaDb => "mariadb",
-        TargetEngine.Redis => "redis",
-        _ => "elasticsearch",
-    };
+    public static string EngineOf(TargetEngine engine) => BackupTools.Engine.Engines.EngineRegistry.For(engine).Name;
 
     /// <summary>
     /// Snapshot engines (Redis, Elasticsearch) restore "to T" from the newest snapshot that ended at or before T: its

@@ -50,15 +50,7 @@ public sealed class GetDbBackupCommand : PolicyCmdlet
             records.AddRange(BackupCatalog.List(policy.Repository, unreadable: (path, why) => WriteWarningAsync($"Skipped '{path}': {why}"))
                 .Select(e => BackupRecords.FromCatalog(e, policy.Path)));
         if (Status.Contains(BackupOutcome.Failed))
-            records.AddRange(RunJournal.Read(policy.Repository)
-                .Where(j => j.Status is "Failed" or "Cancelled") // not "Deleted": retention's removals are not attempts
-                .Select(j => new BackupRecord
-                {
-                    Id = j.Id ?? "", Engine = j.Engine, Target = j.Target, Type = j.Type, Status = BackupOutcome.Failed,
-                    StartTime = DateTime.SpecifyKind(j.Time, DateTimeKind.Utc).AddSeconds(-j.DurationSeconds),
-                    EndTime = DateTime.SpecifyKind(j.Time, DateTimeKind.Utc), Duration = TimeSpan.FromSeconds(j.DurationSeconds),
-                    Error = j.Status == "Cancelled" ? "Cancelled: " + j.Error : j.Error, PolicyPath = policy.Path,
-                }));
+            records.AddRange(BackupRecords.FailedFromJournal(policy.Repository, policy.Path));
         IEnumerable<BackupRecord> selected = records
             .Where(r => targets.Contains(r.Target))
             .Where(r => types is null || types.Contains(r.Type))

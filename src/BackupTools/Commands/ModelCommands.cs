@@ -128,26 +128,12 @@ public sealed class TestAiModelBackupCommand : PolicyCmdlet
     protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
-        var versions = System.IO.Path.Combine(ModelBackup.ModelDirectory(policy.Repository, Name), "versions");
-        if (!Directory.Exists(versions))
+        if (!Directory.Exists(System.IO.Path.Combine(ModelBackup.ModelDirectory(policy.Repository, Name), "versions")))
             throw new ItemNotFoundException($"Model '{Name}' has no backups in {policy.Repository}.");
-        var store = new BlobStore(System.IO.Path.Combine(ModelBackup.ModelDirectory(policy.Repository, Name), "blobs"));
-        foreach (var m in ModelBackup.Versions(policy.Repository, Name).Where(m => Version is null || m.Version == Version))
+        await foreach (var result in ModelVerifier.VerifyAsync(policy.Repository, Name, Version, CancelToken))
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            ModelFile? bad = null;
-            foreach (var f in m.Files.Where(f => !f.IsLink))
-                if (!await store.VerifyAsync(f.Sha256, CancelToken)) { bad = f; break; }
-            var result = new BackupVerification
-            {
-                Id = m.Version, Target = m.Name, Type = "model", Status = bad is null ? VerificationStatus.Verified
-                    : store.Contains(bad.Sha256) ? VerificationStatus.Corrupt : VerificationStatus.Missing,
-                FilesChecked = m.Files.Count, BytesChecked = m.RawBytes, Duration = clock.Elapsed, File = bad?.Path,
-                Detail = bad is null ? null : $"blob {bad.Sha256} of '{bad.Path}' is {(store.Contains(bad.Sha256) ? "damaged" : "missing")}",
-                Path = versions,
-            };
-            if (bad is not null)
-                WriteErrorAsync(new ErrorRecord(new InvalidDataException($"Model {m.Name} version {m.Version}: {result.Detail}."), "Backup" + result.Status, ErrorCategory.InvalidData, result));
+            if (result.Status != VerificationStatus.Verified)
+                WriteErrorAsync(new ErrorRecord(new InvalidDataException($"Model {result.Target} version {result.Id}: {result.Detail}."), "Backup" + result.Status, ErrorCategory.InvalidData, result));
             WriteObjectAsync(result);
         }
     }

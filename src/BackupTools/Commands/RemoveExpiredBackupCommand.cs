@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using BackupTools.Engine.Elasticsearch;
+using BackupTools.Engine.Engines;
 using BackupTools.Engine.Repository;
 using BackupTools.Engine.Retention;
 using BackupTools.Engine.Targets;
@@ -61,10 +61,10 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
         if (names is { Length: 0 }) return;
         foreach (var target in SelectTargets(policy, names))
         {
+            var engine = EngineRegistry.For(target);
             Func<CatalogEntry, CancellationToken, Task>? removeFromServer = null;
-            if (target.Engine == TargetEngine.Elasticsearch)
+            if (engine.RemovesFromServer)
             {
-                // Its snapshots are deleted in the cluster, one at a time, before their sets go.
                 string? secret;
                 try { secret = SecretResolver.Resolve(target, null); }
                 catch (SecretUnavailableException e)
@@ -72,7 +72,7 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
                     WriteErrorAsync(EngineErrors.ToErrorRecord(e, target.Name));
                     continue;
                 }
-                removeFromServer = (entry, ct) => EsSnapshotDelete.DeleteAsync(target, secret, entry, WriteVerboseAsync, ct);
+                removeFromServer = engine.ServerRemoval(target, secret, WriteVerboseAsync);
             }
             RetentionOutcome outcome;
             try
@@ -81,10 +81,10 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
                     v => ShouldProcessAsync($"{target.Name} {v.Item.Type} {v.Item.Id}", $"Remove backup ({v.Reason})"),
                     WriteVerboseAsync, CancelToken, removeFromServer, dryRun: IsWhatIf);
             }
-            catch (EsRequestException e)
+            catch (ServerRemovalException e)
             {
-                // The cluster refused a snapshot delete (after retries): that snapshot and its set stay; other targets go on.
-                WriteErrorAsync(EngineErrors.ToErrorRecord(e, target.Name));
+                // The server refused to remove a set's data (after retries): that set stays; other targets go on.
+                WriteErrorAsync(EngineErrors.ToErrorRecord(e.InnerException ?? e, target.Name));
                 continue;
             }
             if (outcome.Skipped is not null)
@@ -98,10 +98,7 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
             var what = outcome.Declined.Count > 0 && outcome.Removed.Count == 0
                 ? $"would remove {outcome.Declined.Count} backup(s), {FormatBytes(outcome.Declined.Sum(d => d.Item.StoredBytes))}"
                 : $"removed {outcome.Removed.Count} backup(s), {FormatBytes(freed)}";
-            WriteHostAsync(target.Engine != TargetEngine.MariaDb
-                ? $"{target.Name}: {what}; {outcome.Kept.Count} snapshot(s) kept"
-                : $"{target.Name}: {what}; recoverable window before: " +
-                  $"{RetentionRunner.Describe(outcome.WindowBefore)}; after: {RetentionRunner.Describe(outcome.WindowAfter)}");
+            WriteHostAsync($"{target.Name}: {what}; {engine.RetentionSummary(outcome)}");
         }
     }
 }

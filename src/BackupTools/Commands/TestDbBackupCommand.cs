@@ -1,6 +1,5 @@
 using System.Management.Automation;
-using BackupTools.Engine.MariaDb;
-using BackupTools.Engine.Redis;
+using BackupTools.Engine.Engines;
 using BackupTools.Engine.Repository;
 using BackupTools.Engine.Status;
 using BackupTools.Model;
@@ -58,10 +57,13 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
         {
             foreach (var (entry, root) in Entries())
             {
-                if (entry.Manifest.Engine == MariaDbCatalog.Engine && _restored.Add((root, entry.Manifest.Target)))
-                    WriteObjectAsync(await TestRestoreAsync(root, entry.Manifest.Target));
-                else if (entry.Manifest.Engine == RedisBackup.Engine && _restored.Add((root, entry.Manifest.Target)))
-                    WriteObjectAsync(await TestRedisRestoreAsync(root, entry.Manifest.Target));
+                if (!_restored.Add((root, entry.Manifest.Target)) || EngineRegistry.ForName(entry.Manifest.Engine) is not ITargetEngine engine) continue;
+                var policyTarget = PolicyTarget(entry.Manifest.Target);
+                if (await engine.TestRestoreAsync(root, entry.Manifest.Target, policyTarget, PointInTime?.UtcDateTime, Callbacks, CancelToken) is { } restored)
+                    WriteObjectAsync(restored);
+                else
+                    WriteWarningAsync($"{entry.Manifest.Target}: {engine.Name} restores go into the server itself and cannot be tried in scratch; " +
+                                      "restore to a new name instead (Restore-DbToPointInTime -RenamePattern for Elasticsearch).");
             }
             return;
         }
@@ -73,19 +75,17 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
             bool? prepared = null;
             string? detail = check.Detail;
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            if (check.Good && Prepare && m.Engine == MariaDbCatalog.Engine && m.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)
+            if (check.Good && Prepare && EngineRegistry.ForName(m.Engine) is ITargetEngine engine && engine.CanPrepare(m))
             {
                 try
                 {
-                    var chain = MariaDbCatalog.Chain(root, entry);
-                    using var scratch = ScratchDirectory.Create(root, "test-" + m.Id);
-                    await BackupPreparer.PrepareChainAsync(chain.Select(MariaDbBackup.ToLink).ToList(), scratch, progress, WriteVerboseAsync, CancelToken, ToolsFor(m.Target));
+                    await engine.PrepareAsync(root, entry, PolicyTarget(m.Target), Callbacks, CancelToken);
                     prepared = true;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     prepared = false;
-                    detail = "mariabackup --prepare of its chain failed: " + e.Message;
+                    detail = "the prepare of its chain failed: " + e.Message;
                 }
             }
             var status = check.Missing ? VerificationStatus.Missing
@@ -105,55 +105,18 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
         }
     }
 
-    /// <summary>A whole restore into scratch at the chosen point, validated, then removed: proof the backups restore.</summary>
-    private async Task<RestoreResult> TestRestoreAsync(string root, string target)
+    private EngineCallbacks Callbacks => new()
     {
-        DateTime point;
-        if (PointInTime is { } p) point = p.UtcDateTime;
-        else
-        {
-            // A random moment some backup serves: the window can have stretches no restore reaches (a timeline
-            // switch before its first full backup), and a test restore there would raise a false alarm.
-            // Only what the tools at hand can restore: after a server upgrade the older release's backups need that
-            // release's mariabackup, and testing them with the new one would be a false alarm every week.
-            var (release, _) = await ToolsFor(target).MariaBackupReleaseAsync(CancelToken);
-            var spans = RestorePlanner.Spans(root, target, m => MariaDbTools.Release(m.ServerVersion) is not { } r || r == release);
-            if (RestorePlanner.Spans(root, target).Count > spans.Count || spans.Count == 0)
-                WriteWarningAsync($"Target {target}: some backups were made by another MariaDB release than this host's mariabackup ({release}); " +
-                                  "restores to their times need that release's tools (toolsDir) and are not tested here.");
-            if (spans.Count == 0)
-                throw new InvalidOperationException($"Target {target} has no backup of MariaDB {release}, the release of the mariabackup here: nothing to test a restore with. Set toolsDir on the target to the release the backups were made with.");
-            point = RestorePlanner.RandomPoint(spans, Random.Shared);
-            WriteVerboseAsync($"Restorable spans of {target}: {string.Join("; ", spans.Select(s => $"{s.From:u} to {s.To:u} (timeline {s.Timeline})"))}; testing a restore to {point:u}");
-        }
-        var planned = RestorePlanner.Plan(root, target, point);
-        using var scratch = ScratchDirectory.Create(root, "test-restore-" + target);
-        var activity = $"Test restore of {target} to {point:u}";
-        var result = await PointInTimeRestore.RunAsync(new RestoreRequest
-        {
-            Planned = planned, Destination = Path.Combine(scratch.Path, "data"), Validation = RestoreValidation.CheckTable, Tools = ToolsFor(target),
-            Log = WriteVerboseAsync, Progress = CreateTransferProgress(activity, 2),
-            StepStarted = name => WriteProgressAsync(new ProgressRecord(1, activity, name)),
-        }, CancelToken);
-        WriteProgressAsync(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
-        return result;
-    }
+        Log = WriteVerboseAsync, Warn = WriteWarningAsync, Progress = (activity, id) => CreateTransferProgress(activity, id),
+        Step = (activity, step) => WriteProgressAsync(step is null
+            ? new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed }
+            : new ProgressRecord(1, activity, step)),
+    };
 
-    /// <summary>Redis: the snapshot at or before the point (the newest without one) written out in scratch, hash- and CRC-checked, key counts compared.</summary>
-    private async Task<RestoreResult> TestRedisRestoreAsync(string root, string target)
-    {
-        using var scratch = ScratchDirectory.Create(root, "test-restore-" + target);
-        return await RedisRestore.RunAsync(new RedisRestoreRequest
-        {
-            RepositoryRoot = root, Target = new TargetPolicy { Name = target, Engine = TargetEngine.Redis },
-            PointInTime = PointInTime?.UtcDateTime ?? DateTime.UtcNow, Destination = Path.Combine(scratch.Path, "data"), Log = WriteVerboseAsync,
-        }, CancelToken);
-    }
-
-    /// <summary>The target's MariaDB tools (its toolsDir in the policy), else those on PATH.</summary>
-    private MariaDbTools ToolsFor(string target) => ParameterSetName == TargetSet || ResolvedPolicyPath is not null
-        ? new MariaDbTools(LoadPolicy().Targets.FirstOrDefault(t => t.Name == target)?.ToolsDir)
-        : MariaDbTools.FromPath;
+    /// <summary>The target's entry in the policy (its toolsDir, say), when a policy is at hand.</summary>
+    private TargetPolicy? PolicyTarget(string target) => ParameterSetName == TargetSet || ResolvedPolicyPath is not null
+        ? LoadPolicy().Targets.FirstOrDefault(t => t.Name == target)
+        : null;
 
     /// <summary>The sets to test with the repository each lives in.</summary>
     private IEnumerable<(CatalogEntry Entry, string Root)> Entries()
@@ -165,7 +128,7 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
             foreach (var target in SelectTargets(policy, Target))
             {
                 IEnumerable<CatalogEntry> sets = BackupCatalog.List(policy.Repository, target: target.Name)
-                    .Where(e => e.Manifest.Engine == StatusService.EngineDirectory(target.Engine) && (types is null || types.Contains(e.Manifest.Type)))
+                    .Where(e => e.Manifest.Engine == EngineRegistry.For(target).Name && (types is null || types.Contains(e.Manifest.Type)))
                     .Reverse();
                 if (Last is { } n) sets = sets.TakeLast(n);
                 foreach (var e in sets) yield return (e, policy.Repository);
