@@ -29,6 +29,9 @@ public sealed class EngineRegistryTests
             Assert.Null(t.WhyNot(target, t.Types[0], new BackupOptions()));
             Assert.NotNull(t.WhyNot(target, BackupType.Model, new BackupOptions()));
             Assert.NotEmpty(t.RestoreSteps(replace: false));
+            _ = t.RemovesFromServer;
+            _ = t.NeedsSecretToPlan(new RestoreOptions { RepositoryRoot = "/nonexistent", Target = target, PointInTime = DateTime.UtcNow });
+            Assert.False(t.CanPrepare(manifest with { Type = "snapshot" }));
             Assert.True(t.RestoreSteps(replace: true).Count >= t.RestoreSteps(replace: false).Count);
         }
         // Every target kind the policy knows has an engine.
@@ -54,6 +57,21 @@ public sealed class EngineRegistryTests
         }
         public Task<string> ServerVersionAsync(TargetPolicy target, string? secret, TimeSpan timeout, CancellationToken ct) => Task.FromResult("fake 1.0");
         public IReadOnlyList<string> RestoreSteps(bool replace) => ["restore"];
+        public bool RemovesFromServer => false;
+        public Func<CatalogEntry, CancellationToken, Task>? ServerRemoval(TargetPolicy target, string? secret, Action<string>? log) => null;
+        public string RetentionSummary(BackupTools.Engine.Retention.RetentionOutcome outcome) => "fake";
+        public bool CanPrepare(BackupManifest manifest) => false;
+        public Task PrepareAsync(string repositoryRoot, CatalogEntry entry, TargetPolicy? target, EngineCallbacks callbacks, CancellationToken ct) => Task.CompletedTask;
+        public Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime, EngineCallbacks callbacks, CancellationToken ct) =>
+            Task.FromResult<RestoreResult?>(null);
+        public bool NeedsSecretToPlan(RestoreOptions options) => false;
+        public Task<PreparedRestore> PrepareRestoreAsync(RestoreOptions options, string? secret, CancellationToken ct) => Task.FromResult(new PreparedRestore
+        {
+            What = "restore fake", Where = "nowhere", Steps = ["Step 1: restore"],
+            RunAsync = (_, _, _) => Task.FromResult(new RestoreResult { Target = options.Target.Name, PointInTime = options.PointInTime, Plan = "fake", Destination = "nowhere" }),
+        });
+        public Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct) =>
+            Task.FromResult<RestorePlan?>(null);
     }
 
     [Fact]
@@ -75,15 +93,11 @@ public sealed class EngineRegistryTests
         Assert.Null(EngineRegistry.ForName("fake"));
     }
 
-    /// <summary>
-    /// Cmdlet files name no engine in code (comments and help text may): they ask the registry. The files listed here
-    /// still do and are the remaining work (issue 20); the test fails when another file starts to, and when a listed one
-    /// stops (then take it off the list), so the list only shrinks.
-    /// </summary>
+    /// <summary>Cmdlet files name no engine in code (comments and help text may): they ask the registry.</summary>
     [Fact]
-    public void CmdletFilesNameNoEngineBeyondTheShrinkingList()
+    public void CmdletFilesNameNoEngine()
     {
-        string[] stillSwitching = ["RestoreCommands.cs"];
+        string[] stillSwitching = [];
         var commands = Path.Combine(RepositoryRoot(), "src", "BackupTools", "Commands");
         var engine = new Regex(@"using BackupTools\.Engine\.(MariaDb|Redis|Elasticsearch)\b|TargetEngine\.(MariaDb|Redis|Elasticsearch)\b|""(mariadb|redis|elasticsearch)""|\b(MariaDb|Redis|EsSnapshot|Binlog)\w*\.");
         var naming = Directory.EnumerateFiles(commands, "*.cs")

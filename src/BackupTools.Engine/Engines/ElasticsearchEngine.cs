@@ -6,7 +6,7 @@ using BackupTools.Model;
 namespace BackupTools.Engine.Engines;
 
 /// <summary>Elasticsearch: snapshots in the cluster's own snapshot repository, recorded as sets of their metadata.</summary>
-internal sealed class ElasticsearchEngine : ITargetEngine
+internal sealed partial class ElasticsearchEngine : ITargetEngine
 {
     public string Name => EsSnapshotBackup.Engine;
     public TargetEngine Kind => TargetEngine.Elasticsearch;

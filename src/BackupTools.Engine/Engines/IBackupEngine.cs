@@ -48,6 +48,21 @@ public interface ITargetEngine : IBackupEngine
     /// <summary>The steps of a restore, in order: the one list -WhatIf shows and progress counts.</summary>
     IReadOnlyList<string> RestoreSteps(bool replace);
 
+    /// <summary>Whether preparing a restore with these options already asks the server (Elasticsearch), so needs the secret.</summary>
+    bool NeedsSecretToPlan(RestoreOptions options);
+
+    /// <summary>
+    /// Checks a restore request (a combination of options this engine does not take is an <see cref="ArgumentException"/>
+    /// saying what to give instead), plans it and describes it; nothing is touched.
+    /// </summary>
+    Task<PreparedRestore> PrepareRestoreAsync(RestoreOptions options, string? secret, CancellationToken ct);
+
+    /// <summary>
+    /// Get-DbRestorePlan: the backups a restore to the point would use, every checksum verified unless skipped; null for
+    /// engines whose restores are snapshot restores with no plan to make.
+    /// </summary>
+    Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct);
+
     /// <summary>Whether retention must also remove a set's data on the server (Elasticsearch snapshots), which needs the target's secret.</summary>
     bool RemovesFromServer { get; }
 

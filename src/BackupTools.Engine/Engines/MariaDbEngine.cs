@@ -9,7 +9,7 @@ using MySqlConnector;
 namespace BackupTools.Engine.Engines;
 
 /// <summary>MariaDB: mariabackup full and incremental sets, archived binary logs (under a lock of their own), point-in-time restores.</summary>
-internal sealed class MariaDbEngine : ITargetEngine
+internal sealed partial class MariaDbEngine : ITargetEngine
 {
     public string Name => MariaDbCatalog.Engine;
     public TargetEngine Kind => TargetEngine.MariaDb;

@@ -6,7 +6,7 @@ using BackupTools.Model;
 namespace BackupTools.Engine.Engines;
 
 /// <summary>Redis and Valkey: RDB snapshots over the replication protocol or by BGSAVE; restores into a directory or in place.</summary>
-internal sealed class RedisEngine : ITargetEngine
+internal sealed partial class RedisEngine : ITargetEngine
 {
     public string Name => RedisBackup.Engine;
     public TargetEngine Kind => TargetEngine.Redis;

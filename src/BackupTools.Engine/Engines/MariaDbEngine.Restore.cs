@@ -1,0 +1,61 @@
+using BackupTools.Engine.Repository;
+using BackupTools.Engine.MariaDb;
+using BackupTools.Model;
+
+namespace BackupTools.Engine.Engines;
+
+internal sealed partial class MariaDbEngine
+{
+    public bool NeedsSecretToPlan(RestoreOptions options) => false;
+
+    public async Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct)
+    {
+        var planned = RestorePlanner.Plan(options.RepositoryRoot, options.Target.Name, options.PointInTime, options.PolicyPath);
+        if (!verifyChecksums) return planned.Plan;
+        await RestorePlanner.VerifyChecksumsAsync(planned, progress, ct);
+        return planned.Plan with { ChecksumsVerified = true };
+    }
+
+    public Task<PreparedRestore> PrepareRestoreAsync(RestoreOptions o, string? secret, CancellationToken ct)
+    {
+        var target = o.Target;
+        if (o.Index.Count > 0 || o.RenamePattern is not null || o.RenameReplacement is not null)
+            throw new ArgumentException($"-Index, -RenamePattern and -RenameReplacement are for Elasticsearch targets; '{target.Name}' is a MariaDB target.");
+        var destination = o.Destination ?? throw new ArgumentException(
+            $"-Destination is required for MariaDB target '{target.Name}': a new or empty directory for the restored data directory.");
+        if (o.Replace && target.DataDir is null)
+            throw new RestoreReplaceException($"Target '{target.Name}' has no dataDir in the policy, so -Replace does not know which directory to replace.");
+        PlannedRestore planned;
+        if (o.Plan is { } given)
+        {
+            planned = RestorePlanner.Plan(o.RepositoryRoot, target.Name, given.PointInTime, o.PolicyPath);
+            if (planned.Plan.Full.Id != given.Full.Id || !planned.Plan.Incrementals.Select(i => i.Id).SequenceEqual(given.Incrementals.Select(i => i.Id)) ||
+                !planned.Plan.Binlogs.Select(b => b.Id).SequenceEqual(given.Binlogs.Select(b => b.Id)))
+                throw new RestoreChainException("The repository changed since this plan was made, so it would restore from different backups. Run Get-DbRestorePlan again.");
+        }
+        else planned = RestorePlanner.Plan(o.RepositoryRoot, target.Name, o.PointInTime, o.PolicyPath);
+        var plan = planned.Plan;
+        return Task.FromResult(new PreparedRestore
+        {
+            What = $"Restore {target.Name} to {plan.PointInTime:u} ({plan.Summary})",
+            Where = destination,
+            Steps = PointInTimeRestore.Describe(plan, destination, o.Replace ? target.DataDir : null),
+            Warnings = plan.Warnings,
+            ReplaceConfirmation = o.Replace ? (target.DataDir!, "Replace the data directory with the restored one (the old one is kept)") : null,
+            ReplaceQuestion = o.Replace ? $"Replace the data directory '{target.DataDir}' of {target.Name} with the restore to {plan.PointInTime:u}? The old directory is kept beside it." : null,
+            NeedsSecret = o.Replace, // to check that the server is stopped
+            RunAsync = async (password, callbacks, token) =>
+            {
+                var activity = $"Restore {target.Name} to {plan.PointInTime:u}";
+                var result = await PointInTimeRestore.RunAsync(new RestoreRequest
+                {
+                    Planned = planned, Destination = destination, Target = target, Password = password, Replace = o.Replace,
+                    Validation = o.Validation, ValidationQuery = o.ValidationQuery, Log = callbacks.Log,
+                    Progress = callbacks.Progress?.Invoke(activity, 2), StepStarted = name => callbacks.Step?.Invoke(activity, name),
+                }, token);
+                callbacks.Step?.Invoke(activity, null);
+                return result;
+            },
+        });
+    }
+}
