@@ -1,6 +1,5 @@
 using System.Globalization;
 using BackupTools.Engine.Engines;
-using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Repository;
 using BackupTools.Model;
 
@@ -12,22 +11,14 @@ public static class BackupRecords
     public static BackupRecord FromCatalog(CatalogEntry entry, string? policyPath)
     {
         var m = entry.Manifest;
-        var f = m.EngineFields;
         var record = new BackupRecord
         {
             Id = m.Id, Engine = m.Engine, Target = m.Target, Type = m.Type, Status = BackupOutcome.Succeeded,
             StartTime = DateTime.SpecifyKind(m.StartTime, DateTimeKind.Utc), EndTime = DateTime.SpecifyKind(m.EndTime, DateTimeKind.Utc),
             Duration = TimeSpan.FromSeconds(m.DurationSeconds), RawBytes = m.RawBytes, StoredBytes = m.StoredBytes,
-            Path = entry.Path, ParentId = m.ParentId,
-            FromLsn = f.GetValueOrDefault(EngineFieldNames.FromLsn), ToLsn = f.GetValueOrDefault(EngineFieldNames.ToLsn),
-            BinlogFile = f.GetValueOrDefault(EngineFieldNames.BinlogFile),
-            BinlogPosition = f.TryGetValue(EngineFieldNames.BinlogPosition, out var p) ? long.Parse(p, CultureInfo.InvariantCulture) : null,
-            Gtid = f.GetValueOrDefault(EngineFieldNames.Gtid),
-            Timeline = f.TryGetValue(EngineFieldNames.Timeline, out var tl) && int.TryParse(tl, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null,
-            FirstEventTime = Time(f, EngineFieldNames.FirstEventTime), LastEventTime = Time(f, EngineFieldNames.LastEventTime),
-            ServerVersion = m.ServerVersion, ToolVersion = m.ToolVersion, PolicyPath = policyPath,
+            Path = entry.Path, ParentId = m.ParentId, ServerVersion = m.ServerVersion, ToolVersion = m.ToolVersion, PolicyPath = policyPath,
         };
-        // What only its engine knows (Redis: how far the dump was checked; MariaDB: the timeline of old binlog sets).
+        // What only its engine knows (MariaDB: LSNs, binlog coordinates, timeline; Redis: how far the dump was checked).
         return EngineRegistry.ForName(m.Engine)?.Describe(record, m) ?? record;
     }
 
@@ -115,8 +106,4 @@ public static class BackupRecords
 
     public static string FormatTime(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static DateTime? Time(IReadOnlyDictionary<string, string> fields, string key) =>
-        fields.TryGetValue(key, out var text)
-            ? DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal)
-            : null;
 }

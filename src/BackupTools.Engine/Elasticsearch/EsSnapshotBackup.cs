@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Repository;
 using BackupTools.Model;
 

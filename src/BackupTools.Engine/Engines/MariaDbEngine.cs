@@ -18,8 +18,26 @@ internal sealed partial class MariaDbEngine : ITargetEngine
     // Archiving binary logs every few minutes must not wait hours for a full backup, and neither touches the other's sets.
     public string? LockScope(BackupType type) => type == BackupType.Binlog ? "binlog" : null;
 
-    public BackupRecord Describe(BackupRecord record, BackupManifest manifest) =>
-        record.Timeline is null && manifest.Type == BackupType.Binlog.Name() ? record with { Timeline = 1 } : record; // before timelines were recorded
+    public BackupRecord Describe(BackupRecord record, BackupManifest manifest)
+    {
+        var f = manifest.EngineFields;
+        return record with
+        {
+            FromLsn = f.GetValueOrDefault(EngineFieldNames.FromLsn), ToLsn = f.GetValueOrDefault(EngineFieldNames.ToLsn),
+            BinlogFile = f.GetValueOrDefault(EngineFieldNames.BinlogFile),
+            BinlogPosition = f.TryGetValue(EngineFieldNames.BinlogPosition, out var p) ? long.Parse(p, CultureInfo.InvariantCulture) : null,
+            Gtid = f.GetValueOrDefault(EngineFieldNames.Gtid),
+            // Binlog sets archived before timelines were recorded are on the first one.
+            Timeline = f.TryGetValue(EngineFieldNames.Timeline, out var tl) && int.TryParse(tl, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
+                : manifest.Type == BackupType.Binlog.Name() ? 1 : null,
+            FirstEventTime = Time(f, EngineFieldNames.FirstEventTime), LastEventTime = Time(f, EngineFieldNames.LastEventTime),
+        };
+    }
+
+    private static DateTime? Time(IReadOnlyDictionary<string, string> fields, string key) =>
+        fields.TryGetValue(key, out var text)
+            ? DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal)
+            : null;
 
     public string? WhyNot(TargetPolicy target, BackupType type, BackupOptions options) =>
         !Types.Contains(type) ? $"Target '{target.Name}' is a MariaDB target; use -Type Full, Incremental or Binlog."

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.IO.Pipelines;
-using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Repository;
 using BackupTools.Model;
 

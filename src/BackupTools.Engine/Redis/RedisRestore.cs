@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Processes;
 using BackupTools.Engine.Repository;
 using BackupTools.Model;
