@@ -32,6 +32,15 @@ public sealed class EngineRegistryTests
             _ = t.RemovesFromServer;
             _ = t.NeedsSecretToPlan(new RestoreOptions { RepositoryRoot = "/nonexistent", Target = target, PointInTime = DateTime.UtcNow });
             Assert.False(t.CanPrepare(manifest with { Type = "snapshot" }));
+            using var empty = new TempDirectory();
+            Assert.Empty(t.RetentionItems(empty.Path, "t", []));
+            Assert.Null(t.RecoverableWindow(empty.Path, "t", null));
+            Assert.Empty(t.Status(empty.Path, target, []).Problems);
+            // A target with no keys at all: every engine says how it is reached.
+            var problems = new List<string>();
+            t.ValidatePolicy(new TargetKeys(new HashSet<string>(), null, null, null, null, null), (k, m) => problems.Add($"{k}: {m}"));
+            Assert.NotEmpty(problems);
+            _ = t.CanTestRestore;
             Assert.True(t.RestoreSteps(replace: true).Count >= t.RestoreSteps(replace: false).Count);
         }
         // Every target kind the policy knows has an engine.
@@ -72,6 +81,13 @@ public sealed class EngineRegistryTests
         });
         public Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct) =>
             Task.FromResult<RestorePlan?>(null);
+        public void ValidatePolicy(TargetKeys keys, Action<string?, string> problem) { }
+        public bool CanTestRestore => false;
+        public Task ReadinessAsync(TargetPolicy target, string? secret, string repositoryRoot, TimeSpan timeout,
+            Action<string, ReadinessLevel, string, string?> add, CancellationToken ct) => Task.CompletedTask;
+        public IReadOnlyList<BackupTools.Engine.Retention.RetentionItem> RetentionItems(string repositoryRoot, string target, IReadOnlyList<CatalogEntry> entries) => [];
+        public (DateTime From, DateTime To)? RecoverableWindow(string repositoryRoot, string target, IReadOnlySet<string>? without) => null;
+        public EngineStatus Status(string repositoryRoot, TargetPolicy target, IReadOnlyList<CatalogEntry> entries) => EngineStatus.None;
     }
 
     [Fact]

@@ -14,6 +14,15 @@ internal sealed partial class ElasticsearchEngine : ITargetEngine
     public string? LockScope(BackupType type) => null;
     public BackupRecord Describe(BackupRecord record, BackupManifest manifest) => record;
 
+    public void ValidatePolicy(TargetKeys keys, Action<string?, string> problem)
+    {
+        if (keys.Url is null && !keys.Present.Contains("url")) problem("url", "is required for elasticsearch targets, e.g. http://127.0.0.1:9200");
+        if (keys.SnapshotRepository is null && !keys.Present.Contains("snapshotRepository"))
+            problem("snapshotRepository", "is required for elasticsearch targets: the name of the snapshot repository registered in the cluster");
+        EngineDefaults.Foreign(keys, problem, new[] { "socket", "dataDir", "configFile", "host", "port", "startCommand", "toolsDir" }
+            .Select(k => (k, "is not used by elasticsearch targets; give 'url' instead")));
+    }
+
     public string? WhyNot(TargetPolicy target, BackupType type, BackupOptions options) =>
         !Types.Contains(type) ? $"Target '{target.Name}' ({target.Engine}) takes snapshots only: -Type Snapshot, the default."
         : options.Method is not null ? $"-Method is for Redis targets; '{target.Name}' is a {target.Engine} target."
@@ -51,4 +60,17 @@ internal sealed partial class ElasticsearchEngine : ITargetEngine
 
     public Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime,
         EngineCallbacks callbacks, CancellationToken ct) => Task.FromResult<RestoreResult?>(null);
+
+    public bool CanTestRestore => false;
+
+    public Task ReadinessAsync(TargetPolicy target, string? secret, string repositoryRoot, TimeSpan timeout,
+        Action<string, ReadinessLevel, string, string?> add, CancellationToken ct) =>
+        Targets.ReadinessCheck.ElasticsearchAsync(target, secret, timeout, add, ct);
+
+    public IReadOnlyList<Retention.RetentionItem> RetentionItems(string repositoryRoot, string target, IReadOnlyList<CatalogEntry> entries) =>
+        EngineDefaults.Items(entries);
+
+    public (DateTime From, DateTime To)? RecoverableWindow(string repositoryRoot, string target, IReadOnlySet<string>? without) => null;
+
+    public EngineStatus Status(string repositoryRoot, TargetPolicy target, IReadOnlyList<CatalogEntry> entries) => EngineStatus.None;
 }

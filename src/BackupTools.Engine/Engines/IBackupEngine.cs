@@ -24,6 +24,9 @@ public interface IBackupEngine
     BackupRecord Describe(BackupRecord record, BackupManifest manifest);
 }
 
+/// <summary>A target's keys as the policy file gives them, for an engine's own checks.</summary>
+public sealed record TargetKeys(IReadOnlySet<string> Present, string? Host, int? Port, string? Socket, string? Url, string? SnapshotRepository);
+
 /// <summary>Options of one backup that only some engines take.</summary>
 public sealed record BackupOptions
 {
@@ -36,6 +39,13 @@ public interface ITargetEngine : IBackupEngine
 {
     TargetEngine Kind { get; }
 
+    /// <summary>
+    /// Checks the policy keys of one of its targets: which are required and which belong to other engines. Each problem
+    /// goes to problem(key, message): key null means the target itself, a key in keys.Present means that key's place,
+    /// any other key (a missing required one) is reported at the target under that key's name.
+    /// </summary>
+    void ValidatePolicy(TargetKeys keys, Action<string?, string> problem);
+
     /// <summary>Why this type or these options do not fit the target (a message naming the fix), or null.</summary>
     string? WhyNot(TargetPolicy target, BackupType type, BackupOptions options);
 
@@ -47,6 +57,22 @@ public interface ITargetEngine : IBackupEngine
 
     /// <summary>The steps of a restore, in order: the one list -WhatIf shows and progress counts.</summary>
     IReadOnlyList<string> RestoreSteps(bool replace);
+
+    /// <summary>Whether Test-DbBackup -Restore can try its restores in scratch (so the schedule gets a weekly test-restore job).</summary>
+    bool CanTestRestore { get; }
+
+    /// <summary>The readiness checks of its servers (Test-BackupTarget -Readiness), each reported through add(check, level, detail, fix).</summary>
+    Task ReadinessAsync(TargetPolicy target, string? secret, string repositoryRoot, TimeSpan timeout,
+        Action<string, ReadinessLevel, string, string?> add, CancellationToken ct);
+
+    /// <summary>What retention plans over: its sets as items (MariaDB: with the binlog timeline each is on).</summary>
+    IReadOnlyList<Retention.RetentionItem> RetentionItems(string repositoryRoot, string target, IReadOnlyList<CatalogEntry> entries);
+
+    /// <summary>The span a point-in-time restore can reach (MariaDB), less the sets named in without; null when none or not this kind of engine.</summary>
+    (DateTime From, DateTime To)? RecoverableWindow(string repositoryRoot, string target, IReadOnlySet<string>? without);
+
+    /// <summary>What its status shows beyond the sets (MariaDB: the restore window and the binlog timeline), from the entries already read.</summary>
+    EngineStatus Status(string repositoryRoot, TargetPolicy target, IReadOnlyList<CatalogEntry> entries);
 
     /// <summary>Whether preparing a restore with these options already asks the server (Elasticsearch), so needs the secret.</summary>
     bool NeedsSecretToPlan(RestoreOptions options);
@@ -88,6 +114,12 @@ public interface ITargetEngine : IBackupEngine
     /// </summary>
     Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime,
         EngineCallbacks callbacks, CancellationToken ct);
+}
+
+/// <summary>An engine's part of a target's status: its restore window, a change to each type's status, problems reading them.</summary>
+public sealed record EngineStatus((DateTime From, DateTime To)? Window, Func<BackupStatus, BackupStatus>? Adjust, IReadOnlyList<string> Problems)
+{
+    public static readonly EngineStatus None = new(null, null, []);
 }
 
 /// <summary>What the server refused while retention removed a set there (an Elasticsearch snapshot delete); the set stays.</summary>

@@ -39,6 +39,14 @@ internal sealed partial class MariaDbEngine : ITargetEngine
             ? DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal)
             : null;
 
+    public void ValidatePolicy(TargetKeys keys, Action<string?, string> problem)
+    {
+        if (keys.Socket is null && (keys.Host is null || keys.Port is null))
+            problem(null, "needs 'socket', or both 'host' and 'port', to reach the server");
+        EngineDefaults.Foreign(keys, problem, EngineDefaults.ElasticsearchKeys.Select(k => (k, $"is for elasticsearch targets, not {Name}"))
+            .Append(("startCommand", "is for redis targets (how Restore-DbToPointInTime -Replace starts the server again)")));
+    }
+
     public string? WhyNot(TargetPolicy target, BackupType type, BackupOptions options) =>
         !Types.Contains(type) ? $"Target '{target.Name}' is a MariaDB target; use -Type Full, Incremental or Binlog."
         : options.Method is not null ? $"-Method is for Redis targets; '{target.Name}' is a MariaDb target."

@@ -24,6 +24,15 @@ internal sealed partial class RedisEngine : ITargetEngine
         };
     }
 
+    public void ValidatePolicy(TargetKeys keys, Action<string?, string> problem)
+    {
+        if (keys.Socket is null && (keys.Host is null || keys.Port is null))
+            problem(null, "needs 'socket' (the server's unixsocket), or both 'host' and 'port', to reach the server");
+        EngineDefaults.Foreign(keys, problem, EngineDefaults.ElasticsearchKeys.Select(k => (k, $"is for elasticsearch targets, not {Name}"))
+            .Append(("toolsDir", "is for mariadb targets (where that release's mariabackup and mariadbd are)"))
+            .Append(("configFile", "is for mariadb targets (the server's option file mariabackup includes)")));
+    }
+
     public string? WhyNot(TargetPolicy target, BackupType type, BackupOptions options) =>
         !Types.Contains(type) ? $"Target '{target.Name}' ({target.Engine}) takes snapshots only: -Type Snapshot, the default."
         : options.Method is not null && !Enum.TryParse<RedisBackupMethod>(options.Method, ignoreCase: true, out _) ? $"-Method is Replication or Bgsave, not '{options.Method}'."
@@ -63,4 +72,17 @@ internal sealed partial class RedisEngine : ITargetEngine
     }
 
     public IReadOnlyList<string> RestoreSteps(bool replace) => replace ? RedisRestore.StepNames : RedisRestore.StepNames[..2];
+
+    public bool CanTestRestore => true;
+
+    public Task ReadinessAsync(TargetPolicy target, string? secret, string repositoryRoot, TimeSpan timeout,
+        Action<string, ReadinessLevel, string, string?> add, CancellationToken ct) =>
+        Targets.ReadinessCheck.RedisAsync(target, secret, repositoryRoot, timeout, add, ct);
+
+    public IReadOnlyList<Retention.RetentionItem> RetentionItems(string repositoryRoot, string target, IReadOnlyList<CatalogEntry> entries) =>
+        EngineDefaults.Items(entries);
+
+    public (DateTime From, DateTime To)? RecoverableWindow(string repositoryRoot, string target, IReadOnlySet<string>? without) => null;
+
+    public EngineStatus Status(string repositoryRoot, TargetPolicy target, IReadOnlyList<CatalogEntry> entries) => EngineStatus.None;
 }

@@ -131,15 +131,11 @@ public static partial class PolicyParser
     {
         r.RejectUnknownKeys(t, key, TargetKeys, SecretKeys);
         var engineText = r.Text(t, "engine", key + ".engine", required: true);
-        TargetEngine? engine = engineText switch
-        {
-            "mariadb" => TargetEngine.MariaDb,
-            "redis" => TargetEngine.Redis,
-            "elasticsearch" => TargetEngine.Elasticsearch,
-            _ => null,
-        };
+        var engineImpl = Engines.EngineRegistry.Targets.FirstOrDefault(e => e.Name == engineText);
+        TargetEngine? engine = engineImpl?.Kind;
         if (engineText is not null && engine is null)
-            r.Problem(PolicyNode.Child(t, "engine")!, key + ".engine", $"'{engineText}' is not an engine; use mariadb, redis or elasticsearch");
+            r.Problem(PolicyNode.Child(t, "engine")!, key + ".engine",
+                $"'{engineText}' is not an engine; use {string.Join(", ", Engines.EngineRegistry.Targets.Select(e => e.Name).SkipLast(1))} or {Engines.EngineRegistry.Targets.Last().Name}");
 
         var host = r.Text(t, "host", key + ".host", required: false);
         var port = r.Integer(t, "port", key + ".port", 1, 65535);
@@ -178,30 +174,10 @@ public static partial class PolicyParser
             r.Problem(PolicyNode.Child(t, "startCommand")!, key + ".startCommand", $"'{startCommand[0]}' must be an absolute path (cron and services have a minimal PATH), e.g. [/usr/bin/systemctl, start, redis-server]");
         if (engine is null) return null;
 
-        switch (engine)
-        {
-            case TargetEngine.MariaDb or TargetEngine.Redis:
-                if (engine == TargetEngine.MariaDb && socket is null && (host is null || port is null))
-                    r.Problem(t, key, "needs 'socket', or both 'host' and 'port', to reach the server");
-                else if (engine == TargetEngine.Redis && socket is null && (host is null || port is null))
-                    r.Problem(t, key, "needs 'socket' (the server's unixsocket), or both 'host' and 'port', to reach the server");
-                foreach (var k in new[] { "url", "snapshotRepository", "indices", "snapshotRepositorySettings" })
-                    if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, $"is for elasticsearch targets, not {engineText}");
-                if (engine == TargetEngine.MariaDb && PolicyNode.Child(t, "startCommand") is { } sc)
-                    r.Problem(sc, key + ".startCommand", "is for redis targets (how Restore-DbToPointInTime -Replace starts the server again)");
-                if (engine == TargetEngine.Redis && PolicyNode.Child(t, "toolsDir") is { } td)
-                    r.Problem(td, key + ".toolsDir", "is for mariadb targets (where that release's mariabackup and mariadbd are)");
-                if (engine == TargetEngine.Redis && PolicyNode.Child(t, "configFile") is { } cf)
-                    r.Problem(cf, key + ".configFile", "is for mariadb targets (the server's option file mariabackup includes)");
-                break;
-            case TargetEngine.Elasticsearch:
-                if (url is null && PolicyNode.Child(t, "url") is null) r.Problem(t, key + ".url", "is required for elasticsearch targets, e.g. http://127.0.0.1:9200");
-                if (snapshotRepository is null && PolicyNode.Child(t, "snapshotRepository") is null)
-                    r.Problem(t, key + ".snapshotRepository", "is required for elasticsearch targets: the name of the snapshot repository registered in the cluster");
-                foreach (var k in new[] { "socket", "dataDir", "configFile", "host", "port", "startCommand", "toolsDir" })
-                    if (PolicyNode.Child(t, k) is { } n) r.Problem(n, key + "." + k, "is not used by elasticsearch targets; give 'url' instead");
-                break;
-        }
+        // Which keys it needs and which belong to other engines: the engine's own rules.
+        var present = t.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        engineImpl!.ValidatePolicy(new Engines.TargetKeys(present, host, port, socket, url, snapshotRepository), (k, message) =>
+            r.Problem(k is not null && PolicyNode.Child(t, k) is { } n ? n : t, k is null ? key : key + "." + k, message));
 
         var types = BackupTypes(engine.Value);
         var schedule = new Dictionary<string, string>();

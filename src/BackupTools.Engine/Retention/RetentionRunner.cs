@@ -34,40 +34,36 @@ public static class RetentionRunner
         Func<CatalogEntry, CancellationToken, Task>? removeFromServer = null, bool dryRun = false)
     {
         if (dryRun) return await PlanOnlyAsync(repositoryRoot, target, now, onlyConsider, confirm);
-        var engine = BackupCatalog.EngineOf(target.Engine);
-        var mariaDb = target.Engine == TargetEngine.MariaDb;
+        var kind = Engines.EngineRegistry.For(target);
+        var engine = kind.Name;
         if (TargetLock.LiveHolder(repositoryRoot, engine, target.Name, TargetLock.ReaderScope) is { } reader)
             return new RetentionOutcome
             {
                 Target = target.Name,
                 Skipped = $"a restore (host {reader.Host}, process {reader.ProcessId}) is reading its backups; retention waits for the next run",
             };
-        TargetLock main;
-        TargetLock? binlog;
+        // The target's main lock and every lock of its own a type runs under (MariaDB's binlog archiving): retention
+        // removes sets of every type.
+        var locks = new List<TargetLock>();
         try
         {
-            main = TargetLock.Acquire(repositoryRoot, engine, target.Name, log);
-        }
-        catch (TargetLockedException e) { return new RetentionOutcome { Target = target.Name, Skipped = e.Message }; }
-        try
-        {
-            binlog = mariaDb ? TargetLock.Acquire(repositoryRoot, engine, target.Name, log, scope: BackupRun.LockScopeOf(engine, MariaDbCatalog.Binlog)) : null;
+            locks.Add(TargetLock.Acquire(repositoryRoot, engine, target.Name, log));
+            foreach (var scope in kind.Types.Select(kind.LockScope).OfType<string>().Distinct())
+                locks.Add(TargetLock.Acquire(repositoryRoot, engine, target.Name, log, scope: scope));
         }
         catch (TargetLockedException e)
         {
-            await main.DisposeAsync();
+            foreach (var held in locks) await held.DisposeAsync();
             return new RetentionOutcome { Target = target.Name, Skipped = e.Message };
         }
-        await using (main)
-        await using (binlog)
+        try
         {
             RemoveLeftovers(repositoryRoot, engine, target.Name, now, log);
             var entries = BackupCatalog.List(repositoryRoot, engine, target.Name);
             var byId = entries.ToDictionary(e => e.Manifest.Id, StringComparer.Ordinal);
-            var history = mariaDb ? BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target.Name)) : null;
-            var items = entries.Select(e => ToItem(e, history)).ToList();
+            var items = kind.RetentionItems(repositoryRoot, target.Name, entries);
             var verdicts = RetentionPlanner.Plan(items, target.Retention, now, HeldTypes(repositoryRoot, engine, target.Name), onlyConsider);
-            var before = mariaDb ? TryWindow(repositoryRoot, target.Name, null) : null;
+            var before = kind.RecoverableWindow(repositoryRoot, target.Name, null);
 
             var removed = new List<RetentionDecision>();
             var declined = new List<RetentionVerdict>();
@@ -88,12 +84,16 @@ public static class RetentionRunner
                 });
             }
             // The window after: what is on disk now, less what -WhatIf only pretended to remove.
-            var after = mariaDb ? TryWindow(repositoryRoot, target.Name, declined.Select(d => d.Item.Id).ToHashSet(StringComparer.Ordinal)) : null;
+            var after = kind.RecoverableWindow(repositoryRoot, target.Name, declined.Select(d => d.Item.Id).ToHashSet(StringComparer.Ordinal));
             return new RetentionOutcome
             {
                 Target = target.Name, Removed = removed, Declined = declined, Kept = verdicts.Where(v => !v.Remove).ToList(),
                 WindowBefore = before, WindowAfter = after,
             };
+        }
+        finally
+        {
+            for (var i = locks.Count - 1; i >= 0; i--) await locks[i].DisposeAsync();
         }
     }
 
@@ -101,11 +101,10 @@ public static class RetentionRunner
     private static async Task<RetentionOutcome> PlanOnlyAsync(string repositoryRoot, TargetPolicy target, DateTime now, IReadOnlySet<string>? onlyConsider,
         Func<RetentionVerdict, Task<bool>> confirm)
     {
-        var engine = BackupCatalog.EngineOf(target.Engine);
-        var mariaDb = target.Engine == TargetEngine.MariaDb;
+        var kind = Engines.EngineRegistry.For(target);
+        var engine = kind.Name;
         var entries = BackupCatalog.List(repositoryRoot, engine, target.Name);
-        var history = mariaDb ? BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target.Name)) : null;
-        var verdicts = RetentionPlanner.Plan(entries.Select(e => ToItem(e, history)).ToList(), target.Retention, now,
+        var verdicts = RetentionPlanner.Plan(kind.RetentionItems(repositoryRoot, target.Name, entries), target.Retention, now,
             HeldTypes(repositoryRoot, engine, target.Name), onlyConsider);
         var declined = new List<RetentionVerdict>();
         foreach (var v in verdicts.Where(v => v.Remove).OrderBy(v => v.Item.StartTime))
@@ -116,34 +115,19 @@ public static class RetentionRunner
         return new RetentionOutcome
         {
             Target = target.Name, Removed = [], Declined = declined, Kept = verdicts.Where(v => !v.Remove).ToList(),
-            WindowBefore = mariaDb ? TryWindow(repositoryRoot, target.Name, null) : null,
-            WindowAfter = mariaDb ? TryWindow(repositoryRoot, target.Name, declined.Select(d => d.Item.Id).ToHashSet(StringComparer.Ordinal)) : null,
+            WindowBefore = kind.RecoverableWindow(repositoryRoot, target.Name, null),
+            WindowAfter = kind.RecoverableWindow(repositoryRoot, target.Name, declined.Select(d => d.Item.Id).ToHashSet(StringComparer.Ordinal)),
         };
     }
-
-    private static RetentionItem ToItem(CatalogEntry e, BinlogHistory? history) => new(
-        e.Manifest.Id, e.Manifest.Type, e.Manifest.StartTime, e.Manifest.EndTime, e.Manifest.ParentId,
-        e.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.BinlogFile), e.Manifest.StoredBytes)
-    {
-        Timeline = history is null ? 1
-            : e.Manifest.Type == MariaDbCatalog.Binlog ? BinlogHistory.ToArchived(e).Timeline
-            : history.TimelineOf(e.Manifest) ?? 1,
-    };
 
     /// <summary>Backup types whose newest attempt in the journal did not succeed.</summary>
     private static HashSet<string> HeldTypes(string root, string engine, string target) =>
         RunJournal.Read(root)
-            .Where(j => j.Engine == engine && j.Target == target && j.Status is "Succeeded" or "Failed" or "Cancelled")
+            .Where(j => j.Engine == engine && j.Target == target && j.Status is nameof(Engines.JournalStatus.Succeeded) or nameof(Engines.JournalStatus.Failed) or nameof(Engines.JournalStatus.Cancelled))
             .GroupBy(j => j.Type)
-            .Where(g => g.MaxBy(j => j.Time)!.Status != "Succeeded")
+            .Where(g => g.MaxBy(j => j.Time)!.Status != nameof(Engines.JournalStatus.Succeeded))
             .Select(g => g.Key)
             .ToHashSet();
-
-    private static (DateTime, DateTime)? TryWindow(string root, string target, IReadOnlySet<string>? without)
-    {
-        try { return RestorePlanner.Window(root, target, without); }
-        catch (RestoreWindowException) { return null; }
-    }
 
     private static async Task RemoveAsync(string root, CatalogEntry entry, string reason,
         Func<CatalogEntry, CancellationToken, Task>? removeFromServer, CancellationToken ct)

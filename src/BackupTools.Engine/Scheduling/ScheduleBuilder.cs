@@ -39,7 +39,7 @@ public static class ScheduleBuilder
             foreach (var (type, cron) in t.Schedule.OrderBy(s => s.Key, StringComparer.Ordinal))
                 jobs.Add(Job($"{t.Name}-{type}", t.Name, cron,
                     $"Start-DbBackup -Target \"{t.Name}\" -Type {Capitalized(type)} -SkipIfBusy {p} | Send-BackupAlert {p}"));
-            if (t.Engine != TargetEngine.Elasticsearch && t.Schedule.Count > 0)
+            if (Engines.EngineRegistry.For(t).CanTestRestore && t.Schedule.Count > 0)
                 jobs.Add(Job($"{t.Name}-test-restore", t.Name, TestRestoreSchedule,
                     $"Test-DbBackup -Target \"{t.Name}\" -Restore {p} | Send-BackupAlert {p}"));
         }

@@ -20,36 +20,18 @@ public static class StatusService
         var statuses = new List<BackupStatus>();
         foreach (var target in targets)
         {
-            var engine = EngineDirectory(target.Engine);
-            (DateTime, DateTime)? window = null;
-            BinlogTimelineStatus? timeline = null;
-            if (target.Engine == TargetEngine.MariaDb)
-            {
-                try { window = RestorePlanner.Window(root, target.Name); }
-                catch (RestoreWindowException) { }
-                catch (Exception e) when (e is InvalidDataException or IOException or FormatException or RestoreChainException)
-                {
-                    unreadable?.Invoke(root, $"{target.Name}: the point-in-time window cannot be computed: {e.Message}");
-                }
-                try
-                {
-                    // From the sets already read: no second scan of the catalog per target.
-                    var own = entries.Where(e => e.Manifest.Engine == MariaDbCatalog.Engine && e.Manifest.Target == target.Name);
-                    timeline = BinlogTimelineStatus.Of(BinlogHistory.FromEntries(own, ReplaceMarkers.Times(root, target.Name)), target.Name);
-                }
-                catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
-                {
-                    // One unreadable file must not blind the status of every target: this one gets a Warning saying so.
-                    timeline = new BinlogTimelineStatus(null, $"{target.Name}: the binary-log history cannot be read: {e.Message}");
-                }
-            }
+            var kind = Engines.EngineRegistry.For(target);
+            var engine = kind.Name;
+            var extras = kind.Status(root, target, entries);
+            foreach (var problem in extras.Problems) unreadable?.Invoke(root, problem);
+            var window = extras.Window;
             foreach (var type in PolicyParser.BackupTypes(target.Engine))
             {
                 var key = (engine, target.Name, type);
                 if (!target.Schedule.ContainsKey(type) && !target.Retention.ContainsKey(type) && !setsBy[key].Any() && !attemptsBy[key].Any()) continue;
                 var status = BackupStatusCalculator.Compute(target, engine, type, setsBy[key].ToList(), attemptsBy[key].ToList(),
                     policy.Alerts, asOf, window, policy.Path);
-                statuses.Add(timeline is null ? status : timeline.Apply(status));
+                statuses.Add(extras.Adjust?.Invoke(status) ?? status);
             }
         }
         var (total, free) = FileSystemSpace(root);
@@ -66,5 +48,4 @@ public static class StatusService
         return (drive.TotalSize, drive.AvailableFreeSpace);
     }
 
-    public static string EngineDirectory(TargetEngine engine) => BackupCatalog.EngineOf(engine);
 }

@@ -29,12 +29,7 @@ public static class ReadinessCheck
         deadline.CancelAfter(timeout * 4);
         try
         {
-            switch (target.Engine)
-            {
-                case TargetEngine.MariaDb: await MariaDbAsync(target, password, repositoryRoot, timeout, Add, deadline.Token); break;
-                case TargetEngine.Redis: await RedisAsync(target, password, repositoryRoot, timeout, Add, deadline.Token); break;
-                default: await ElasticsearchAsync(target, password, timeout, Add, deadline.Token); break;
-            }
+            await Engines.EngineRegistry.For(target).ReadinessAsync(target, password, repositoryRoot, timeout, Add, deadline.Token);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -48,7 +43,7 @@ public static class ReadinessCheck
         return findings;
     }
 
-    private static async Task MariaDbAsync(TargetPolicy target, string? password, string repositoryRoot, TimeSpan timeout,
+    internal static async Task MariaDbAsync(TargetPolicy target, string? password, string repositoryRoot, TimeSpan timeout,
         Action<string, ReadinessLevel, string, string?> add, CancellationToken ct)
     {
         await using var c = MariaDbConnections.Create(target, password, timeout);
@@ -134,7 +129,7 @@ public static class ReadinessCheck
         return runs.Count < 2 ? TimeSpan.FromDays(14) : runs.Zip(runs.Skip(1), (a, b) => b - a).Max();
     }
 
-    private static async Task RedisAsync(TargetPolicy target, string? password, string repositoryRoot, TimeSpan timeout,
+    internal static async Task RedisAsync(TargetPolicy target, string? password, string repositoryRoot, TimeSpan timeout,
         Action<string, ReadinessLevel, string, string?> add, CancellationToken ct)
     {
         await using var c = await RespConnection.OpenAsync(target, password, timeout, ct);
@@ -171,7 +166,7 @@ public static class ReadinessCheck
         RoomCheck(repositoryRoot, long.TryParse(memory.GetValueOrDefault("used_memory"), NumberStyles.None, CultureInfo.InvariantCulture, out var used) ? used : null, "the dataset", add);
     }
 
-    private static async Task ElasticsearchAsync(TargetPolicy target, string? password, TimeSpan timeout,
+    internal static async Task ElasticsearchAsync(TargetPolicy target, string? password, TimeSpan timeout,
         Action<string, ReadinessLevel, string, string?> add, CancellationToken ct)
     {
         var es = EsConnection.Create(target, password, timeout);
