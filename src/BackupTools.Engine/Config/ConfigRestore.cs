@@ -74,7 +74,7 @@ public static class ConfigRestore
             // Windows: no openat; ACLs, not modes and owners, guard its directories.
             if (File.Exists(plan.Destination))
             {
-                previous = $"{plan.Destination}.before-restore-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
+                previous = $"{plan.Destination}.before-restore-{Stamps.Compact(DateTime.UtcNow)}";
                 File.Copy(plan.Destination, previous);
             }
             var plainTemp = System.IO.Path.Combine(dir, $".{name}.restore-{Guid.NewGuid():N}");
@@ -89,7 +89,7 @@ public static class ConfigRestore
             using var directory = SafeDirectory.OpenPath(dir, $"to restore '{plan.Destination}'");
             if (File.Exists(plan.Destination))
             {
-                previous = $"{name}.before-restore-{DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Guid.NewGuid().ToString("N")[..6]}";
+                previous = $"{name}.before-restore-{Stamps.Compact(DateTime.UtcNow)}-{Guid.NewGuid().ToString("N")[..6]}";
                 await using (var copy = directory.CreateFile(previous, UnixFileMode.UserRead | UnixFileMode.UserWrite))
                 await using (var source = directory.OpenRead(name)) // never through a link swapped in since
                     await source.CopyToAsync(copy, ct);

@@ -104,6 +104,6 @@ public static class BackupRecords
                 Error = j.Status == nameof(JournalStatus.Cancelled) ? "Cancelled: " + j.Error : j.Error, PolicyPath = policyPath,
             });
 
-    public static string FormatTime(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    public static string FormatTime(DateTime utc) => Stamps.Iso(utc);
 
 }

@@ -117,7 +117,7 @@ public static partial class DataDirectorySwap
         RefuseSymlink(dataDirectory, target);
         // Recovery (run by any backup or restore of the target) must never act on a swap that is still going on.
         using var swapping = new SyncRelease(TargetLock.Acquire(repositoryRoot, MariaDbCatalog.Engine, target, log, scope: SwapScope));
-        var kept = $"{dataDirectory}.before-restore-{nowUtc.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
+        var kept = $"{dataDirectory}.before-restore-{Stamps.Compact(nowUtc)}";
         var marker = $".backuptools-swap-{Guid.NewGuid():N}";
         FileModes.WriteDurably(Path.Combine(restored, marker), []);
         var intent = new Intent(dataDirectory, restored, kept, marker, nowUtc, pointInTime, reachedGtid);

@@ -173,13 +173,13 @@ public static class PointInTimeRestore
         finally
         {
             if (server is not null) await server.DisposeAsync();
-            TryDelete(scratch);
+            Cleanup.TryDeleteDirectory(scratch);
             if (!succeeded && !keepDestination) // ours: it was new or empty when we began
             {
-                if (createdDestination) TryDelete(destination);
+                if (createdDestination) Cleanup.TryDeleteDirectory(destination);
                 else if (Directory.Exists(destination))
                     foreach (var entry in Directory.EnumerateFileSystemEntries(destination).ToList())
-                        if (Directory.Exists(entry)) TryDelete(entry); else File.Delete(entry);
+                        if (Directory.Exists(entry)) Cleanup.TryDeleteDirectory(entry); else File.Delete(entry);
             }
         }
     }
@@ -244,12 +244,6 @@ public static class PointInTimeRestore
         await ProcessRunner.RunForTextAsync(new ProcessSpec("chown", ["-R", owner, destination]), ct);
     }
 
-    private static void TryDelete(string path)
-    {
-        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-    }
 
     /// <summary>A scratch directory the restore owns (beside the destination, so the final move is a rename).</summary>
     private sealed class ScratchAt(string path) : IScratchDirectory

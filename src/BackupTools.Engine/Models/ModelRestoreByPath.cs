@@ -61,15 +61,10 @@ internal static class ModelRestoreByPath
         }
         finally
         {
-            TryDelete(fresh);
+            Cleanup.TryDeleteDirectory(fresh);
         }
-        TryDelete(previous);
+        Cleanup.TryDeleteDirectory(previous);
         return new ModelRestore.Result(manifest, destination, validate is not null, steps);
     }
 
-    private static void TryDelete(string path)
-    {
-        try { if (Directory.Exists(path)) Directory.Delete(path, recursive: true); }
-        catch (IOException) { }
-    }
 }

@@ -143,7 +143,7 @@ public static class RedisRestore
         await WaitUntilDownAsync(target, request.StartTimeout, ct);
 
         begin(StepNames[3]);
-        var stamp = DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        var stamp = Stamps.Compact(DateTime.UtcNow);
         var kept = new List<string>();
         var live = Path.Combine(dir, dbFile);
         var aofDir = Path.Combine(dir, aofDirName);

@@ -82,7 +82,7 @@ public static class BackupCatalog
                 : $"Target '{target}' has no snapshot that ended at or before {Stamp(pointInTime)}; the oldest ended at {Stamp(snapshots.Min(s => s.Manifest.EndTime))}.");
     }
 
-    private static string Stamp(DateTime utc) => utc.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    private static string Stamp(DateTime utc) => Stamps.Iso(utc);
 }
 
 public sealed class NoSnapshotException(string message) : Exception(message);

@@ -47,7 +47,7 @@ public sealed class BackupSetWriter : IAsyncDisposable
 
     /// <summary>Set ids sort by time: <c>20261126T020000Z-1a2b3c4d</c>.</summary>
     public static string NewId(DateTime startUtc) =>
-        startUtc.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + "-" +
+        Stamps.Compact(startUtc) + "-" +
         Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
 
     public static string TypeDirectory(string repositoryRoot, string engine, string target, string type) =>

@@ -182,6 +182,6 @@ public static class RetentionRunner
     }
 
     public static string Describe((DateTime From, DateTime To)? window) => window is { } w
-        ? $"{w.From.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)} to {w.To.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)}"
+        ? $"{Stamps.Iso(w.From)} to {Stamps.Iso(w.To)}"
         : "(none)";
 }

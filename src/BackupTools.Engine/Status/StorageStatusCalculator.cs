@@ -62,6 +62,6 @@ public static class StorageStatusCalculator
 
     /// <summary>Set ids start with their UTC start time: 20261126T020000Z-1a2b3c4d.</summary>
     private static DateTime? IdTime(string id) =>
-        id.Length >= 16 && DateTime.TryParseExact(id[..16], "yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture,
+        id.Length >= 16 && DateTime.TryParseExact(id[..16], Stamps.CompactFormat, CultureInfo.InvariantCulture,
             DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t) ? t : null;
 }
