@@ -97,25 +97,15 @@ public static class PointInTimeRestore
         FileModes.CreatePrivateDirectory(scratch);
         // A reader lease: retention leaves this target's sets alone while a restore reads them (barman PR #980).
         await using var reader = TargetLock.AcquireReader(plan.Repository, MariaDbCatalog.Engine, plan.Target);
-        var steps = new List<RestoreStep>();
+        var runner = new StepRunner(request.StepStarted, request.Log);
         var total = Stopwatch.StartNew();
-        string step = StepNames[0];
         var succeeded = false;
         var keepDestination = false; // a -Replace that stopped right before the swap keeps its finished restore
         TemporaryMariaDb? server = null;
         try
         {
-            async Task<T> Step<T>(string name, Func<Task<T>> work)
-            {
-                step = name;
-                request.StepStarted?.Invoke(name);
-                request.Log?.Invoke($"Step: {name}");
-                var clock = Stopwatch.StartNew();
-                var result = await work();
-                steps.Add(new RestoreStep(name, clock.Elapsed));
-                return result;
-            }
-            Task Do(string name, Func<Task> work) => Step(name, async () => { await work(); return 0; });
+            Task<T> Step<T>(string name, Func<Task<T>> work) => runner.RunAsync(name, work);
+            Task Do(string name, Func<Task> work) => runner.RunAsync(name, work);
 
             await Do(StepNames[0], () =>
             {
@@ -160,7 +150,7 @@ public static class PointInTimeRestore
             {
                 Target = plan.Target, PointInTime = plan.PointInTime, Plan = plan.Summary,
                 Destination = request.Replace ? request.Target!.DataDir! : destination,
-                Steps = steps, Duration = total.Elapsed, Validated = true, Validation = summary, Tables = tables,
+                Steps = runner.Done, Duration = total.Elapsed, Validated = true, Validation = summary, Tables = tables,
                 ReachedBinlogFile = reach.File, ReachedBinlogPosition = reach.Position, ReachedGtid = reach.LastGtid,
                 PreviousDataDirectory = kept,
             };
@@ -168,6 +158,7 @@ public static class PointInTimeRestore
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             if (server is not null) request.Log?.Invoke("Temporary server log: " + server.ErrorLogTail());
+            var step = runner.Current.Length > 0 ? runner.Current : StepNames[0];
             throw e is RestoreReplaceException && (step == StepNames[0] || keepDestination) ? e : new RestoreStepException(step, e);
         }
         finally
@@ -228,8 +219,9 @@ public static class PointInTimeRestore
             return;
         }
         string? owner = null;
-        if (dataDir is not null && Directory.Exists(dataDir))
-            owner = (await ProcessRunner.RunForTextAsync(new ProcessSpec("stat", ["-c", "%u:%g", dataDir]), ct)).Trim();
+        // The owner of the data directory it replaces (read without following a link: lstat, no child process).
+        if (dataDir is not null && FileKinds.Stat(dataDir) is { } s && (s.Mode & 0xF000) == 0x4000)
+            owner = $"{s.Uid}:{s.Gid}";
         else if (File.ReadLines("/etc/passwd").FirstOrDefault(l => l.StartsWith("mysql:", StringComparison.Ordinal)) is { } line)
         {
             var f = line.Split(':');

@@ -55,17 +55,8 @@ public static class RedisRestore
         if (request.Replace == (request.Destination is not null))
             throw new ArgumentException("A Redis restore writes either to -Destination or, with -Replace, into the running target; give one of them.");
         var clock = Stopwatch.StartNew();
-        var steps = new List<RestoreStep>();
-        var stepClock = Stopwatch.StartNew();
-        var step = StepNames[0];
-        void Begin(string name)
-        {
-            steps.Add(new RestoreStep(step, stepClock.Elapsed));
-            stepClock.Restart();
-            step = name;
-            request.StepStarted?.Invoke(name);
-        }
-        request.StepStarted?.Invoke(step);
+        var runner = new StepRunner(request.StepStarted);
+        runner.Begin(StepNames[0]);
         // A reader lease: retention skips this target while the restore reads its snapshot.
         await using var reader = TargetLock.AcquireReader(request.RepositoryRoot, RedisBackup.Engine, request.Target.Name);
         var snapshot = Choose(request.RepositoryRoot, request.Target.Name, request.PointInTime);
@@ -73,14 +64,14 @@ public static class RedisRestore
         var expected = RedisFields.ReadChecked(snapshot.Manifest.EngineFields) == CheckDepth.Full ? RedisFields.ReadDatabases(snapshot.Manifest.EngineFields) : null;
         request.Log?.Invoke("Restoring " + Describe(snapshot, request.PointInTime));
 
-        Begin(StepNames[1]);
+        runner.Begin(StepNames[1]);
         // With -Replace the dump is written beside the live files (so putting it in place is a rename), in a directory
         // the server's account can write: everything goes through a handle to that directory, opened by a path walk that
         // refuses a directory above it another account could swap, into a new subdirectory under a random name (made
         // with mkdirat, never an existing name or link) and through that subdirectory's own handle.
         var workName = $".backuptools-restore-{Guid.NewGuid():N}";
         if (!SafeDirectory.Supported && !request.Replace && Directory.Exists(request.Destination) && Directory.EnumerateFileSystemEntries(request.Destination).Any())
-            throw new RedisRestoreException(step, $"'{request.Destination}' is not empty. Give a new or empty directory as -Destination.");
+            throw new RedisRestoreException(runner.Current, $"'{request.Destination}' is not empty. Give a new or empty directory as -Destination.");
         using var area = WorkArea.Open(request, workName);
         RdbSummary summary;
         try
@@ -90,16 +81,16 @@ public static class RedisRestore
         catch (Exception e) when (e is not OperationCanceledException)
         {
             area.Discard();
-            throw new RedisRestoreException(step, e.Message + (request.Replace ? " The running server was not touched." : ""), e);
+            throw new RedisRestoreException(runner.Current, e.Message + (request.Replace ? " The running server was not touched." : ""), e);
         }
         if (summary.Checked != CheckDepth.Full) request.Warn?.Invoke($"{request.Target.Name}: {summary.Unwalked}");
         var plan = Describe(snapshot, request.PointInTime);
         if (!request.Replace)
         {
-            steps.Add(new RestoreStep(step, stepClock.Elapsed));
+            runner.End();
             return new RestoreResult
             {
-                Target = request.Target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = request.Destination!, Steps = steps,
+                Target = request.Target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = request.Destination!, Steps = runner.Done,
                 Duration = clock.Elapsed, Validated = true, RestoredTo = snapshot.Manifest.EndTime,
                 Validation = expected is null ? $"dump hash and {Checked(summary)} match the backup ({summary.Header}, newer than this version walks: keys not counted)"
                     : "dump hash, CRC-64 and key counts match the backup: " + Counts(expected),
@@ -108,7 +99,7 @@ public static class RedisRestore
 
         try
         {
-            return await ReplaceAsync(request, snapshot, area, summary, expected, plan, steps, Begin, () => step, clock, ct);
+            return await ReplaceAsync(request, snapshot, area, summary, expected, plan, runner, clock, ct);
         }
         finally
         {
@@ -117,8 +108,7 @@ public static class RedisRestore
     }
 
     private static async Task<RestoreResult> ReplaceAsync(RedisRestoreRequest request, CatalogEntry snapshot, WorkArea area, RdbSummary summary,
-        IReadOnlyList<RdbDatabase>? expected, string plan, List<RestoreStep> steps, Action<string> begin, Func<string> step,
-        Stopwatch clock, CancellationToken ct)
+        IReadOnlyList<RdbDatabase>? expected, string plan, StepRunner runner, Stopwatch clock, CancellationToken ct)
     {
         var target = request.Target;
         string dir, dbFile, aofDirName, aofFileName;
@@ -131,18 +121,18 @@ public static class RedisRestore
             aofDirName = await connection.ConfigGetAsync("appenddirname", ct) ?? "appendonlydir";
             aofFileName = await connection.ConfigGetAsync("appendfilename", ct) ?? "appendonly.aof";
             if (target.DataDir is not null && Path.GetFullPath(dir).TrimEnd('/') != Path.GetFullPath(target.DataDir).TrimEnd('/'))
-                throw new RedisRestoreException(step(), $"The server's dir is '{dir}' but the policy's dataDir is '{target.DataDir}'; fix the policy so the restore replaces the right files. Nothing was touched.");
+                throw new RedisRestoreException(runner.Current, $"The server's dir is '{dir}' but the policy's dataDir is '{target.DataDir}'; fix the policy so the restore replaces the right files. Nothing was touched.");
             if (await RefusalAsync(connection, summary, ct) is { } refusal)
-                throw new RedisRestoreException(step(), $"{refusal} Nothing was touched: the server still runs on its own data.");
+                throw new RedisRestoreException(runner.Current, $"{refusal} Nothing was touched: the server still runs on its own data.");
             request.Log?.Invoke($"Server dir {dir}, dbfilename {dbFile}, AOF {(aof ? $"on ({aofDirName}/{aofFileName})" : "off")}");
 
-            begin(StepNames[2]);
+            runner.Begin(StepNames[2]);
             // NOSAVE: a plain SHUTDOWN with save points would write the current data over the file we put in place.
             await connection.SendAsync(ct, "SHUTDOWN", "NOSAVE");
         }
         await WaitUntilDownAsync(target, request.StartTimeout, ct);
 
-        begin(StepNames[3]);
+        runner.Begin(StepNames[3]);
         var stamp = Stamps.Compact(DateTime.UtcNow);
         var kept = new List<string>();
         var live = Path.Combine(dir, dbFile);
@@ -153,12 +143,12 @@ public static class RedisRestore
         {
             if (File.Exists(live)) { File.Move(live, $"{live}.before-restore-{stamp}"); kept.Add($"{live}.before-restore-{stamp}"); }
             if (Directory.Exists(aofDir)) { Directory.Move(aofDir, $"{aofDir}.before-restore-{stamp}"); kept.Add($"{aofDir}.before-restore-{stamp}"); }
-            if (aof) throw new RedisRestoreException(step(), "An AOF instance is restored with -Replace on Linux only.");
+            if (aof) throw new RedisRestoreException(runner.Current, "An AOF instance is restored with -Replace on Linux only.");
             File.Move(area.DumpPath, live);
         }
         request.Log?.Invoke($"In place: {live}{(aof ? $" and {aofDir} (base {aofFileName}.1.base.rdb)" : "")}; kept: {string.Join(", ", kept)}");
 
-        begin(StepNames[4]);
+        runner.Begin(StepNames[4]);
         if (target.StartCommand.Count > 0)
         {
             request.Log?.Invoke("Starting the server: " + string.Join(' ', target.StartCommand));
@@ -167,17 +157,17 @@ public static class RedisRestore
         else request.Warn?.Invoke($"The policy gives no startCommand for '{target.Name}': start its server now (e.g. systemctl start redis-server); waiting up to {request.StartTimeout.TotalMinutes:0} min.");
         await using var restarted = await WaitUntilUpAsync(target, request.Password, request.StartTimeout, ct);
 
-        begin(StepNames[5]);
+        runner.Begin(StepNames[5]);
         var keyspace = await restarted.InfoAsync("keyspace", ct);
         var problems = expected is null ? [] : CompareCounts(expected, keyspace, DateTime.UtcNow);
         if (aof && (await restarted.InfoAsync("persistence", ct)).GetValueOrDefault("aof_enabled") != "1")
             problems.Add("the server came back with AOF off, though it had AOF on");
         if (problems.Count > 0)
-            throw new RedisRestoreException(step(), $"The restored server does not hold what the snapshot held: {string.Join("; ", problems)}. The previous files are kept: {string.Join(", ", kept)}.");
-        steps.Add(new RestoreStep(step(), TimeSpan.Zero));
+            throw new RedisRestoreException(runner.Current, $"The restored server does not hold what the snapshot held: {string.Join("; ", problems)}. The previous files are kept: {string.Join(", ", kept)}.");
+        runner.End();
         return new RestoreResult
         {
-            Target = target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = dir, Steps = steps, Duration = clock.Elapsed,
+            Target = target.Name, PointInTime = request.PointInTime, Plan = plan, Destination = dir, Steps = runner.Done, Duration = clock.Elapsed,
             Validated = true,
             Validation = expected is null
                 ? $"the server loaded the dump ({Checked(summary)} matched; {summary.Header} is newer than this version walks, so counts were not compared): {KeyspaceText(keyspace)}"
