@@ -25,19 +25,8 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
     /// <summary>Runs on the pipeline thread before each record's async work: resolve paths and session state here.</summary>
     protected virtual void PrepareRecord() { }
 
-    /// <summary>
-    /// -WhatIf is in force (the switch, or $WhatIfPreference): engine calls get a dry-run flag from this, so a what-if
-    /// run takes no lock, removes no leftover and writes nothing, not only the steps ShouldProcess guards.
-    /// </summary>
-    protected bool IsWhatIf { get; private set; }
-
     protected sealed override void BeginProcessing()
     {
-        // As PowerShell decides it: an explicit -WhatIf[:$false] wins, else $WhatIfPreference by PowerShell's own truth
-        // (1 and 'true' count, as they do for ShouldProcess). Where a cmdlet can ask first, it asks ShouldProcess (AskAsync).
-        IsWhatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w)
-            ? LanguagePrimitives.IsTrue(w)
-            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
         Run(BeginProcessingAsync);
     }
     protected sealed override void ProcessRecord()

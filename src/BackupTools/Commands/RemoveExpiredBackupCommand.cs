@@ -51,8 +51,11 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
         if (ParameterSetName == TargetSet)
             foreach (var model in policy.Models.Where(m => Target is null || Target.Any(t => new WildcardPattern(t, WildcardOptions.IgnoreCase).IsMatch(m.Name))))
             {
+                // ShouldProcess decides whether this is a what-if (then nothing is locked or written at all).
+                var (go, whatIf) = await AskAsync($"model {model.Name}", "Remove the versions its retention expires");
+                if (!go && !whatIf) continue;
                 var gone = await BackupTools.Engine.Models.ModelRetention.RunAsync(policy.Repository, model,
-                    (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync, dryRun: IsWhatIf);
+                    (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync, dryRun: whatIf);
                 foreach (var d in gone) WriteObjectAsync(d);
                 if (gone.Count > 0) WriteHostAsync($"{model.Name}: removed {gone.Count} model version(s), {FormatBytes(gone.Sum(d => d.BytesFreed))}");
             }
@@ -62,8 +65,11 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
         foreach (var target in SelectTargets(policy, names))
         {
             var engine = EngineRegistry.For(target);
+            // ShouldProcess decides whether this is a what-if: then the plan is read without a lock, and nothing written.
+            var (go, whatIf) = await AskAsync(target.Name, "Remove the backups its retention rules expire");
+            if (!go && !whatIf) continue;
             Func<CatalogEntry, CancellationToken, Task>? removeFromServer = null;
-            if (engine.RemovesFromServer)
+            if (engine.RemovesFromServer && !whatIf)
             {
                 string? secret;
                 try { secret = SecretResolver.Resolve(target, null); }
@@ -79,7 +85,7 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
             {
                 outcome = await RetentionRunner.RunAsync(policy.Repository, target, now, only,
                     v => ShouldProcessAsync($"{target.Name} {v.Item.Type} {v.Item.Id}", $"Remove backup ({v.Reason})"),
-                    WriteVerboseAsync, CancelToken, removeFromServer, dryRun: IsWhatIf);
+                    WriteVerboseAsync, CancelToken, removeFromServer, dryRun: whatIf);
             }
             catch (ServerRemovalException e)
             {

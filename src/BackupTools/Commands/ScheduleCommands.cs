@@ -72,8 +72,7 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         var logs = CronTable.LogDirectory(policy.Repository);
         if (OperatingSystem.IsWindows())
         {
-            if (!IsWhatIf) await CheckReadinessAsync(policy);
-            await RegisterTasksAsync(jobs, PwshPath ?? Environment.ProcessPath ?? "pwsh.exe", logs, policy.Path);
+            await RegisterTasksAsync(jobs, PwshPath ?? Environment.ProcessPath ?? "pwsh.exe", logs, policy);
             return;
         }
         var location = ScheduleStore.Location(Scope, _cronFile);
@@ -182,16 +181,25 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             if (source.StartsWith("env:", StringComparison.Ordinal)) yield return Problem(where, source);
     }
 
-    private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs, string policyPath)
+    private async Task RegisterTasksAsync(IReadOnlyList<ScheduledJob> jobs, string pwsh, string logs, BackupPolicy policy)
     {
-        if (Credential is null && !IsWhatIf)
-            throw new ArgumentException("On Windows the tasks run whether or not the account is logged on, which needs its password: give -Credential.");
+        var policyPath = policy.Path;
         var account = Credential?.UserName ?? Environment.UserName;
+        var checkedOnce = false;
         foreach (var job in jobs)
         {
             var xml = TaskSchedulerXml.Build(job, pwsh, logs, account, policyPath);
             var folder = TaskSchedulerXml.FolderFor(policyPath);
+            // ShouldProcess decides (a what-if registers nothing); only before the first real registration are the
+            // readiness and the credential checked.
             if (!await ShouldProcessAsync(folder + job.Name, $"Register task \"{job.Schedule}\" {job.Pipeline}")) continue;
+            if (!checkedOnce)
+            {
+                if (Credential is null)
+                    throw new ArgumentException("On Windows the tasks run whether or not the account is logged on, which needs its password: give -Credential.");
+                await CheckReadinessAsync(policy);
+                checkedOnce = true;
+            }
             // Through the ScheduledTasks module (inbox on Windows): the password goes to Task Scheduler in-process,
             // never on a command line as schtasks.exe /RP would put it.
             var password = Credential!.GetNetworkCredential().Password;

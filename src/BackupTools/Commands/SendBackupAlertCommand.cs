@@ -33,6 +33,11 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
     public SwitchParameter Force { get; set; }
 
     private AlertDispatcher? _dispatcher;
+    private bool _recordState;
+
+    // Asked once through ShouldProcess: a what-if (or a no) sends nothing and records nothing in the alert state.
+    protected override async Task BeginProcessingAsync() =>
+        _recordState = (await AskAsync("alert state", "Send alerts and record what was sent")).Go;
 
     protected override async Task ProcessRecordAsync()
     {
@@ -82,7 +87,7 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
 
     protected override Task EndProcessingAsync()
     {
-        if (_dispatcher is not null && !IsWhatIf) _dispatcher.Save();
+        if (_dispatcher is not null && _recordState) _dispatcher.Save();
         return Task.CompletedTask;
     }
 }
