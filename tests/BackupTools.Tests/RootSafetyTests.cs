@@ -4,6 +4,7 @@ using BackupTools.Engine.Models;
 using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Redis;
 using BackupTools.Engine.Repository;
+using BackupTools.Engine.Status;
 using BackupTools.Model;
 using BackupTools.TestServers;
 
@@ -275,5 +276,68 @@ public sealed class RootSafetyTests : IDisposable
         Assert.Equal("not the attacker's", File.ReadAllText(Path.Combine(renamed, "data")));
         Assert.Contains(log, l => l.Contains("Left"));
         Assert.Equal("two", File.ReadAllText(Path.Combine(destination, "weights", "model.bin")));
+    }
+
+    [Fact]
+    public void ExportBackupMetricInADirectoryAnotherAccountOwnsNeverWritesThroughItsLinksOrItsSwap()
+    {
+        var textfiles = OwnedByAttacker("textfiles");
+        var (victim, snapshot) = Victim();
+        var before = snapshot();
+        var final = Path.Combine(textfiles, "backuptools.prom");
+        // Planted before: a link at the final name (and at the name an older version used for its temporary file).
+        AsAttacker($"ln -s '{victim}/keep' '{final}' && ln -s '{victim}/keep' '{textfiles}/.backuptools.prom.{Environment.ProcessId}.tmp'");
+        // And during: right before the rename, the account swaps root's new temporary file for a link to the root file.
+        var attacked = false;
+        SafeDirectory.PauseAt = step =>
+        {
+            if (step != "textfile:rename" || attacked) return;
+            attacked = true;
+            AsAttacker($"cd '{textfiles}' && for f in .backuptools.prom.*.tmp; do [ -L \"$f\" ] || {{ rm -f \"$f\"; ln -s '{victim}/keep' \"$f\"; }}; done");
+        };
+        try { PrometheusTextfile.Write(final, "backuptools_up 1\n"); }
+        finally { SafeDirectory.PauseAt = null; }
+        Assert.True(attacked);
+        Assert.Equal(before, snapshot());
+        // Without the swap the file lands, replacing the planted link.
+        PrometheusTextfile.Write(final, "backuptools_up 2\n");
+        Assert.Null(new FileInfo(final).LinkTarget);
+        Assert.Equal("backuptools_up 2\n", File.ReadAllText(final));
+        Assert.Equal(before, snapshot());
+    }
+
+    [Fact]
+    public async Task BackupAiModelOfAModelAnotherAccountOwnsNeverCopiesWhatItLinksOrSwapsIn()
+    {
+        var secret = _dir.Combine("root-secret");
+        Directory.CreateDirectory(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllText(Path.Combine(secret, "shadow"), "ROOT-ONLY-CONTENT");
+        var model = OwnedByAttacker("model");
+        // Planted before: a link to the root directory, a link to the root file, a FIFO.
+        AsAttacker($"echo 1 > '{model}/VERSION' && echo weights > '{model}/model.bin' && ln -s '{secret}' '{model}/linked' " +
+                   $"&& ln -s '{secret}/shadow' '{model}/shadow-link' && mkfifo '{model}/pipe'");
+        var repo = _dir.Combine("repo");
+        var (v1, _) = await ModelBackup.RunAsync(repo, "llm", model, null, [], false, null, CancellationToken.None);
+        Assert.Equal(["VERSION", "model.bin"], v1.Files.Select(f => f.Path).Order(StringComparer.Ordinal));
+
+        // During: after the listing, a listed file becomes a link to the root file.
+        var attacked = false;
+        SafeDirectory.PauseAt = step =>
+        {
+            if (step != "model:backup-read" || attacked) return;
+            attacked = true;
+            AsAttacker($"rm -f '{model}/model.bin' && ln -s '{secret}/shadow' '{model}/model.bin'");
+        };
+        try
+        {
+            AsAttacker($"echo new > '{model}/VERSION'"); // a changed file, so it is read again
+            var e = await Assert.ThrowsAnyAsync<IOException>(() => ModelBackup.RunAsync(repo, "llm", model, "2", [], false, null, CancellationToken.None, rehash: true));
+            Assert.Contains("symlink", e.Message);
+        }
+        finally { SafeDirectory.PauseAt = null; }
+        Assert.True(attacked);
+        // Nothing of the root file reached the repository.
+        foreach (var file in Directory.EnumerateFiles(repo, "*", SearchOption.AllDirectories))
+            Assert.DoesNotContain("ROOT-ONLY-CONTENT", File.ReadAllText(file));
     }
 }

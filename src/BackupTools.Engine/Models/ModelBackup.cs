@@ -109,8 +109,12 @@ public static partial class ModelBackup
                     (sha, size) = (known.Sha256, known.Size);
                     ((IProgress<long>)perFile).Report(size);
                 }
-                else (sha, size, written) = await store.AddAsync(f.Full, perFile, token,
-                    modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative));
+                else
+                {
+                    SafeDirectory.Pause("model:backup-read");
+                    (sha, size, written) = await store.AddAsync(f.Full, perFile, token,
+                        modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative));
+                }
                 if (written) Interlocked.Add(ref newBytes, size);
                 var mode = OperatingSystem.IsWindows() ? "644" : Convert.ToString((int)File.GetUnixFileMode(f.Full), 8);
                 results[i] = new ModelFile(f.Relative, size, sha, mode, File.GetLastWriteTimeUtc(f.Full), f.Config);

@@ -73,6 +73,7 @@ public static class PrometheusTextfile
                 stream.Write(bytes);
                 if (OperatingSystem.IsLinux()) File.SetUnixFileMode(stream.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
             }
+            SafeDirectory.Pause("textfile:rename");
             handle.Rename(temp, Path.GetFileName(full));
         }
         catch
