@@ -13,6 +13,7 @@
     FormatsToProcess     = @('BackupTools.Format.ps1xml')
     CmdletsToExport      = @(
         'Get-BackupPolicy'
+        'New-BackupEncryptionKey'
         'Test-BackupPolicy'
         'Test-BackupTarget'
         'Initialize-BackupRepository'
