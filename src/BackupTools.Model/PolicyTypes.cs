@@ -12,6 +12,10 @@ public sealed record BackupPolicy
     public IReadOnlyList<string> ConfigExcludes { get; init; } = [];
     /// <summary>metrics.path: the node_exporter textfile Register-BackupSchedule keeps current with Export-BackupMetric.</summary>
     public string? MetricsPath { get; init; }
+    /// <summary>offsite: the remote repositories copies go to (encrypted).</summary>
+    public IReadOnlyList<OffsitePolicy> Offsite { get; init; } = Array.Empty<OffsitePolicy>();
+    /// <summary>encryption: the key of offsite copies (and of the local repository when Local).</summary>
+    public EncryptionPolicy? Encryption { get; init; }
     /// <summary>config.remote: a Git URL or path the config history is pushed to after each commit.</summary>
     public string? ConfigRemote { get; init; }
     public required StoragePolicy Storage { get; init; }

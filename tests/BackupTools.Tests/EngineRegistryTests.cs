@@ -74,6 +74,7 @@ public sealed class EngineRegistryTests
         public Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime, EngineCallbacks callbacks, CancellationToken ct) =>
             Task.FromResult<RestoreResult?>(null);
         public bool NeedsSecretToPlan(RestoreOptions options) => false;
+        public void CheckRestoreOptions(RestoreOptions options) { }
         public Task<PreparedRestore> PrepareRestoreAsync(RestoreOptions options, string? secret, CancellationToken ct) => Task.FromResult(new PreparedRestore
         {
             What = "restore fake", Where = "nowhere", Steps = ["Step 1: restore"],

@@ -89,7 +89,7 @@ public sealed class PolicyParserTests
         // 2. unknown key at the root
         {
             "repository: /backup\nrepostiory: /other\ntargets: {}\n",
-            "policy.yml:2:1: repostiory: unknown key; expected one of: repository, targets, models, config, storage, alerts, metrics",
+            "policy.yml:2:1: repostiory: unknown key; expected one of: repository, targets, models, config, storage, alerts, metrics, offsite, encryption",
             "misspelt root key"
         },
         // 3. unknown key inside a target
@@ -409,5 +409,69 @@ public sealed class PolicyParserTests
         var e = Assert.Throws<PolicyException>(() => PolicyParser.Load(path));
         Assert.Equal(2, e.Problems.Count);
         Assert.Contains("Test-BackupPolicy", e.Message);
+    }
+
+    private const string OffsiteBase = "repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /run/mysqld/mysqld.sock }\nmodels:\n  llm: { path: /srv/llm }\n";
+
+    [Fact]
+    public void OffsiteAndEncryptionParseWithTheKeyNamesTheIssueGives()
+    {
+        var (policy, problems) = PolicyParser.Parse(OffsiteBase + """
+            offsite:
+              azure:
+                kind: azureBlob
+                connectionStringEnv: BACKUP_AZURE_CONN
+                container: backups
+                prefix: prod/
+                copies: all
+                retention: { full: 90d, incremental: 14d, binlog: 30d, snapshot: 30d, model: 10 }
+                immutableDays: 30
+                maxMBps: 50
+                maxLag: 2h
+              s3:
+                kind: s3
+                endpoint: https://s3.eu-west-1.amazonaws.com
+                bucket: backups
+                accessKeyIdEnv: BACKUP_S3_KEY
+                secretAccessKeyFile: /etc/backuptools/s3.secret
+                copies: [db]
+            encryption:
+              keyFile: /etc/backuptools/backup.key
+              local: false
+            """, File);
+        Assert.Empty(problems);
+        var azure = policy!.Offsite.Single(o => o.Name == "azure");
+        Assert.Equal(OffsiteKind.AzureBlob, azure.Kind);
+        Assert.Equal("env:BACKUP_AZURE_CONN", azure.ConnectionStringSource);
+        Assert.Equal(("backups", "prod/", 30, 50.0), (azure.Container, azure.Prefix, azure.ImmutableDays, azure.MaxMBps));
+        Assert.Null(azure.Copies);
+        Assert.Equal(TimeSpan.FromDays(90), azure.Retention["full"]);
+        Assert.Equal(10, azure.ModelVersionsKept);
+        Assert.Equal(TimeSpan.FromHours(2), azure.MaxLag);
+        var s3 = policy.Offsite.Single(o => o.Name == "s3");
+        Assert.Equal(("backups", "env:BACKUP_S3_KEY", "file:/etc/backuptools/s3.secret"), (s3.Bucket, s3.AccessKeyIdSource, s3.SecretAccessKeySource));
+        Assert.Equal(["db"], s3.Copies);
+        Assert.Equal("file:/etc/backuptools/backup.key", policy.Encryption!.KeySource);
+        // Every secret the policy names, the key file above all, stays out of the config history.
+        Assert.Contains("/etc/backuptools/backup.key", PolicySecrets.Files(policy));
+        Assert.Contains("/etc/backuptools/s3.secret", PolicySecrets.Files(policy));
+    }
+
+    [Theory]
+    [InlineData("offsite:\n  a: { kind: azureBlob, connectionStringEnv: X, container: b }\n", "offsite: copies leave this host and are always encrypted")]
+    [InlineData("offsite:\n  a: { kind: gcs, bucket: b }\nencryption: { keyFile: /k }\n", "offsite.a.kind: 'gcs' is not a kind of offsite repository; use azureBlob or s3")]
+    [InlineData("offsite:\n  a: { kind: azureBlob, container: b }\nencryption: { keyFile: /k }\n", "offsite.a.connectionStringEnv: is required")]
+    [InlineData("offsite:\n  a: { kind: azureBlob, connectionString: 'AccountKey=x', container: b }\nencryption: { keyFile: /k }\n", "offsite.a.connectionString: secrets never live in the policy")]
+    [InlineData("offsite:\n  a: { kind: azureBlob, connectionStringEnv: X, container: Bad_Name }\nencryption: { keyFile: /k }\n", "offsite.a.container: 'Bad_Name' is not an Azure container name")]
+    [InlineData("offsite:\n  a: { kind: s3, bucket: b, accessKeyIdEnv: K }\nencryption: { keyFile: /k }\n", "offsite.a: give both accessKeyId")]
+    [InlineData("offsite:\n  a: { kind: s3, bucket: b, copies: [nope] }\nencryption: { keyFile: /k }\n", "offsite.a.copies: 'nope' is not a target or model of this policy")]
+    [InlineData("offsite:\n  a: { kind: s3, bucket: b, prefix: /abs }\nencryption: { keyFile: /k }\n", "offsite.a.prefix: '/abs' must be a relative path ending in '/'")]
+    [InlineData("encryption: { key: c2VjcmV0 }\n", "encryption.key: the key never lives in the policy")]
+    [InlineData("encryption: { keyFile: /k, keyEnv: K }\n", "encryption.keyEnv: give either keyFile or keyEnv, not both")]
+    public void OffsiteAndEncryptionMistakesAreNamed(string yaml, string expected)
+    {
+        var (policy, problems) = PolicyParser.Parse(OffsiteBase + yaml, File);
+        Assert.Null(policy);
+        Assert.Contains(problems, p => $"{p.Key}: {p.Message}".StartsWith(expected, StringComparison.Ordinal));
     }
 }

@@ -106,6 +106,9 @@ Describe 'about_BackupTools_Policy covers every key the parser accepts' {
         @{ Section = 'the email channel'; Yaml = "repository: /b`ntargets: {}`nalerts: { channels: { email: { bogus: 1 } } }" }
         @{ Section = 'the sms channel'; Yaml = "repository: /b`ntargets: {}`nalerts: { channels: { sms: { bogus: 1 } } }" }
         @{ Section = 'the webhook channel'; Yaml = "repository: /b`ntargets: {}`nalerts: { channels: { webhook: { bogus: 1 } } }" }
+        @{ Section = 'an azureBlob offsite'; Yaml = "repository: /b`ntargets: {}`noffsite: { a: { kind: azureBlob, bogus: 1 } }" }
+        @{ Section = 'an s3 offsite'; Yaml = "repository: /b`ntargets: {}`noffsite: { a: { kind: s3, bogus: 1 } }" }
+        @{ Section = 'encryption'; Yaml = "repository: /b`ntargets: {}`nencryption: { bogus: 1 }" }
     ) {
         foreach ($key in Get-AcceptedKey $Yaml) {
             $text | Should -Match "\b$([regex]::Escape($key))\b" -Because "the key '$key' of $Section must be described"

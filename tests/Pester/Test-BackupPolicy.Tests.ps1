@@ -45,4 +45,15 @@ targets:
         Test-BackupPolicy -Policy /nonexistent/p.yml -ErrorAction SilentlyContinue -ErrorVariable err | Should -BeFalse
         $err[0].FullyQualifiedErrorId | Should -Be 'PolicyNotFound,BackupTools.Commands.TestBackupPolicyCommand'
     }
+
+    It 'checks an offsite section and says plainly that nothing is copied yet' {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        Add-Content $policy "`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_AZURE, container: backups }`nencryption: { keyFile: $dir/backup.key }"
+        Test-BackupPolicy -Policy $policy -WarningVariable warned 3>$null | Should -BeTrue
+        ($warned -join ' ') | Should -Match 'offsite\.azure is checked but not used yet: this version makes no offsite copies'
+        (Get-Content $policy -Raw) -replace 'azure: \{ kind: azureBlob[^}]*\}', 's3: { kind: s3 }' | Set-Content $policy
+        Test-BackupPolicy -Policy $policy -ErrorAction SilentlyContinue -ErrorVariable err 3>$null | Should -BeFalse
+        ($err | ForEach-Object ToString) -join ' ' | Should -Match 'offsite\.s3\.bucket: is required'
+    }
 }

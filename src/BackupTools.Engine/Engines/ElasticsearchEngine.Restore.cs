@@ -12,13 +12,18 @@ internal sealed partial class ElasticsearchEngine
     public Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct) =>
         Task.FromResult<RestorePlan?>(null);
 
+    public void CheckRestoreOptions(RestoreOptions o)
+    {
+        if (o.Plan is not null || o.Destination is not null)
+            throw new ArgumentException($"Target '{o.Target.Name}' is an Elasticsearch target: it restores into its cluster. Give -Target and -PointInTime, and -Index, -RenamePattern/-RenameReplacement or -Replace; not -Plan or -Destination.");
+        if ((o.RenamePattern is null) != (o.RenameReplacement is null))
+            throw new ArgumentException("-RenamePattern and -RenameReplacement go together, e.g. -RenamePattern '(.+)' -RenameReplacement 'restored-$1'.");
+    }
+
     public async Task<PreparedRestore> PrepareRestoreAsync(RestoreOptions o, string? secret, CancellationToken ct)
     {
         var target = o.Target;
-        if (o.Plan is not null || o.Destination is not null)
-            throw new ArgumentException($"Target '{target.Name}' is an Elasticsearch target: it restores into its cluster. Give -Target and -PointInTime, and -Index, -RenamePattern/-RenameReplacement or -Replace; not -Plan or -Destination.");
-        if ((o.RenamePattern is null) != (o.RenameReplacement is null))
-            throw new ArgumentException("-RenamePattern and -RenameReplacement go together, e.g. -RenamePattern '(.+)' -RenameReplacement 'restored-$1'.");
+        CheckRestoreOptions(o);
         var request = new EsRestoreRequest
         {
             RepositoryRoot = o.RepositoryRoot, Target = target, PointInTime = o.PointInTime, Index = o.Index,

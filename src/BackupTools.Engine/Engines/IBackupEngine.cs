@@ -74,6 +74,9 @@ public interface ITargetEngine : IBackupEngine
     /// <summary>What its status shows beyond the sets (MariaDB: the restore window and the binlog timeline), from the entries already read.</summary>
     EngineStatus Status(string repositoryRoot, TargetPolicy target, IReadOnlyList<CatalogEntry> entries);
 
+    /// <summary>Refuses options this engine does not take (an <see cref="ArgumentException"/> saying what to give instead), before any secret is read.</summary>
+    void CheckRestoreOptions(RestoreOptions options);
+
     /// <summary>Whether preparing a restore with these options already asks the server (Elasticsearch), so needs the secret.</summary>
     bool NeedsSecretToPlan(RestoreOptions options);
 

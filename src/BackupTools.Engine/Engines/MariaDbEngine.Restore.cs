@@ -16,13 +16,19 @@ internal sealed partial class MariaDbEngine
         return planned.Plan with { ChecksumsVerified = true };
     }
 
+    public void CheckRestoreOptions(RestoreOptions o)
+    {
+        if (o.Index.Count > 0 || o.RenamePattern is not null || o.RenameReplacement is not null)
+            throw new ArgumentException($"-Index, -RenamePattern and -RenameReplacement are for Elasticsearch targets; '{o.Target.Name}' is a MariaDB target.");
+        if (o.Destination is null)
+            throw new ArgumentException($"-Destination is required for MariaDB target '{o.Target.Name}': a new or empty directory for the restored data directory.");
+    }
+
     public Task<PreparedRestore> PrepareRestoreAsync(RestoreOptions o, string? secret, CancellationToken ct)
     {
         var target = o.Target;
-        if (o.Index.Count > 0 || o.RenamePattern is not null || o.RenameReplacement is not null)
-            throw new ArgumentException($"-Index, -RenamePattern and -RenameReplacement are for Elasticsearch targets; '{target.Name}' is a MariaDB target.");
-        var destination = o.Destination ?? throw new ArgumentException(
-            $"-Destination is required for MariaDB target '{target.Name}': a new or empty directory for the restored data directory.");
+        CheckRestoreOptions(o);
+        var destination = o.Destination!;
         if (o.Replace && target.DataDir is null)
             throw new RestoreReplaceException($"Target '{target.Name}' has no dataDir in the policy, so -Replace does not know which directory to replace.");
         PlannedRestore planned;

@@ -74,8 +74,15 @@ internal sealed partial class MariaDbEngine : ITargetEngine
     {
         var chain = MariaDbCatalog.Chain(repositoryRoot, entry);
         using var scratch = ScratchDirectory.Create(repositoryRoot, "test-" + entry.Manifest.Id);
-        await BackupPreparer.PrepareChainAsync(chain.Select(MariaDbBackup.ToLink).ToList(), scratch,
-            callbacks.Progress?.Invoke($"Testing {entry.Manifest.Target} {entry.Manifest.Type} {entry.Manifest.Id}", 1), callbacks.Log, ct, new MariaDbTools(target?.ToolsDir));
+        try
+        {
+            await BackupPreparer.PrepareChainAsync(chain.Select(MariaDbBackup.ToLink).ToList(), scratch,
+                callbacks.Progress?.Invoke($"Testing {entry.Manifest.Target} {entry.Manifest.Type} {entry.Manifest.Id}", 1), callbacks.Log, ct, new MariaDbTools(target?.ToolsDir));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new InvalidOperationException("mariabackup --prepare of its chain failed: " + e.Message, e);
+        }
     }
 
     public async Task<RestoreResult?> TestRestoreAsync(string repositoryRoot, string target, TargetPolicy? policyTarget, DateTime? pointInTime,

@@ -11,7 +11,7 @@ internal sealed partial class RedisEngine
     public Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct) =>
         Task.FromResult<RestorePlan?>(null);
 
-    public Task<PreparedRestore> PrepareRestoreAsync(RestoreOptions o, string? secret, CancellationToken ct)
+    public void CheckRestoreOptions(RestoreOptions o)
     {
         var target = o.Target;
         if (o.Plan is not null) throw new ArgumentException($"Target '{target.Name}' is a Redis target; give -Target and -PointInTime (plans are for MariaDB).");
@@ -19,6 +19,12 @@ internal sealed partial class RedisEngine
             throw new ArgumentException($"-Index, -RenamePattern and -RenameReplacement are for Elasticsearch targets; '{target.Name}' is a Redis target.");
         if (o.Replace == (o.Destination is not null))
             throw new ArgumentException($"Redis target '{target.Name}': give -Destination <new directory> to write the dump for a new server, or -Replace to restore into the running server, not both.");
+    }
+
+    public Task<PreparedRestore> PrepareRestoreAsync(RestoreOptions o, string? secret, CancellationToken ct)
+    {
+        var target = o.Target;
+        CheckRestoreOptions(o);
         var snapshot = RedisRestore.Choose(o.RepositoryRoot, target.Name, o.PointInTime);
         var what = $"Restore {target.Name} from {RedisRestore.Describe(snapshot, o.PointInTime)}";
         var names = RestoreSteps(o.Replace);

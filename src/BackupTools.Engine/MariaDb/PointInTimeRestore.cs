@@ -61,7 +61,7 @@ public static class PointInTimeRestore
             "replay the binary logs" => $"from {plan.StartBinlogFile}:{plan.StartBinlogPosition} until {plan.StopTime:yyyy-MM-dd HH:mm:ss} UTC",
             "validate" => "row counts or CHECK TABLE, and the validation query",
             "shut the temporary server down" => "mariadb-admin shutdown, waiting for it to end",
-            "set file ownership" => replaceDataDir is null ? "as the destination's parent" : $"as {replaceDataDir}",
+            "set file ownership" => "as the target's data directory (else the mysql account), when running as root",
             "swap into the data directory" => $"check again that the server is stopped, then swap {destination} into {replaceDataDir} atomically, " +
                                               "keeping the old directory; the server's next binary logs start a new timeline",
             _ => "",

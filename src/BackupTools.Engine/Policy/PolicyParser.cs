@@ -12,7 +12,7 @@ namespace BackupTools.Engine.Policy;
 /// </summary>
 public static partial class PolicyParser
 {
-    private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts", "metrics"];
+    private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts", "metrics", "offsite", "encryption"];
     private static readonly string[] TargetKeys =
         ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
          "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings", "allowEmpty", "toolsDir"];
@@ -87,11 +87,17 @@ public static partial class PolicyParser
             metricsPath = r.AbsolutePath(metrics, "path", "metrics.path", required: true);
         }
 
+        var offsite = ReadOffsite(r, root, [.. targets.Select(t => t.Name), .. models.Select(m => m.Name)]);
+        var encryption = ReadEncryption(r, root);
+        // Copies leave the host: they are never sent in the clear.
+        if (offsite.Count > 0 && encryption is null && PolicyNode.Child(root, "encryption") is null)
+            r.Problem(PolicyNode.Child(root, "offsite")!, "offsite", "copies leave this host and are always encrypted: add encryption: { keyFile: <path> } (New-BackupEncryptionKey writes one)");
+
         if (problems.Count > 0) return (null, problems);
         return (new BackupPolicy
         {
             Path = path, Repository = repository!, Targets = targets, Models = models, ConfigPaths = configPaths, ConfigExcludes = configExcludes, ConfigRemote = configRemote,
-            Storage = storage, Alerts = alerts, MetricsPath = metricsPath,
+            Storage = storage, Alerts = alerts, MetricsPath = metricsPath, Offsite = offsite, Encryption = encryption,
         }, problems);
     }
 

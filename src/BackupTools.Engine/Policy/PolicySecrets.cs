@@ -18,6 +18,11 @@ public static class PolicySecrets
             if (source is not null) yield return ($"alerts.channels.{name}", source);
         }
         foreach (var h in policy.Alerts.Heartbeats) yield return ("alerts.heartbeat", h);
+        foreach (var o in policy.Offsite)
+            foreach (var s in new[] { o.ConnectionStringSource, o.AccessKeyIdSource, o.SecretAccessKeySource }.OfType<string>())
+                yield return ($"offsite.{o.Name}", s);
+        // The encryption key above all: a key file in the config history would hand the backups' key to whoever reads it.
+        if (policy.Encryption is { } e) yield return ("encryption", e.KeySource);
     }
 
     /// <summary>The files the policy's secrets are read from: never to be committed to the config history.</summary>

@@ -93,7 +93,14 @@ public static class RetentionRunner
         }
         finally
         {
-            for (var i = locks.Count - 1; i >= 0; i--) await locks[i].DisposeAsync();
+            // Every lock is released even if releasing one fails (the main lock must never stay held and renewed).
+            List<Exception>? failures = null;
+            for (var i = locks.Count - 1; i >= 0; i--)
+            {
+                try { await locks[i].DisposeAsync(); }
+                catch (Exception e) { (failures ??= []).Add(e); }
+            }
+            if (failures is not null) throw new AggregateException("Releasing the retention locks failed.", failures);
         }
     }
 

@@ -29,7 +29,8 @@ public static class TargetProbe
             return Result(target, clock, null, $"no answer from {target.Endpoint} within {timeout.TotalSeconds:0} s; check that the server runs and the address is right");
         }
         catch (Exception e) when (e is MySqlException or RedisConnectException or RedisAuthException or RedisReplyException
-                                      or EsRequestException or EsAuthException or InvalidOperationException or InvalidDataException
+                                      or EsRequestException or EsAuthException or Elastic.Transport.TransportException
+                                      or InvalidOperationException or InvalidDataException or FormatException or InvalidCastException
                                       or System.Net.Http.HttpRequestException or System.Net.Sockets.SocketException or IOException)
         {
             return Result(target, clock, null, e.Message);

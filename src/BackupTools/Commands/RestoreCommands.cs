@@ -130,6 +130,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
             Plan = Plan, Destination = _destination, Replace = Replace, Validation = Validation, ValidationQuery = ValidationQuery,
             Index = Index ?? [], RenamePattern = RenamePattern, RenameReplacement = RenameReplacement,
         };
+        engine.CheckRestoreOptions(options); // the arguments first: no secret is read for a request that cannot run
         var secret = engine.NeedsSecretToPlan(options) ? SecretResolver.Resolve(target, Credential?.GetNetworkCredential().Password) : null;
         var prepared = await engine.PrepareRestoreAsync(options, secret, CancelToken);
         foreach (var w in prepared.Warnings) WriteWarningAsync(w);

@@ -33,14 +33,20 @@ public sealed class SendBackupAlertCommand : PolicyCmdlet
     public SwitchParameter Force { get; set; }
 
     private AlertDispatcher? _dispatcher;
-    private bool _recordState;
+    private bool _recordState, _declined;
 
-    // Asked once through ShouldProcess: a what-if (or a no) sends nothing and records nothing in the alert state.
-    protected override async Task BeginProcessingAsync() =>
-        _recordState = (await AskAsync("alert state", "Send alerts and record what was sent")).Go;
+    // Asked once through ShouldProcess: a what-if lists what would be sent, sends nothing and records nothing in the
+    // alert state; a no stops it all.
+    protected override async Task BeginProcessingAsync()
+    {
+        var (go, whatIf) = await AskAsync("alert state", "Send alerts and record what was sent");
+        _recordState = go;
+        _declined = !go && !whatIf;
+    }
 
     protected override async Task ProcessRecordAsync()
     {
+        if (_declined) return;
         if (Test)
         {
             var dispatcher = new AlertDispatcher(LoadPolicy().Repository, LoadPolicy().Alerts, Channel, force: true,

@@ -85,7 +85,7 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     prepared = false;
-                    detail = "the prepare of its chain failed: " + e.Message;
+                    detail = e.Message;
                 }
             }
             var status = check.Missing ? VerificationStatus.Missing

@@ -1,0 +1,43 @@
+namespace BackupTools.Model;
+
+public enum OffsiteKind { AzureBlob, S3 }
+
+/// <summary>
+/// offsite.&lt;name&gt;: a remote repository a copy of the sets goes to. Secrets only by where they come from
+/// ("env:X" / "file:/p"), never the secret itself.
+/// </summary>
+public sealed record OffsitePolicy
+{
+    public required string Name { get; init; }
+    public required OffsiteKind Kind { get; init; }
+    /// <summary>Azure: the connection string's source; null with AccountUrl means the default credential chain (managed identity).</summary>
+    public string? ConnectionStringSource { get; init; }
+    public string? AccountUrl { get; init; }
+    public string? Container { get; init; }
+    /// <summary>S3: the endpoint (null for AWS itself), bucket, region and key sources; null keys mean the default credential chain.</summary>
+    public string? Endpoint { get; init; }
+    public string? Bucket { get; init; }
+    public string? Region { get; init; }
+    public string? AccessKeyIdSource { get; init; }
+    public string? SecretAccessKeySource { get; init; }
+    /// <summary>A path prefix under the container or bucket ("prod/"), or empty.</summary>
+    public string Prefix { get; init; } = "";
+    /// <summary>Which targets and models are copied: null means all.</summary>
+    public IReadOnlyList<string>? Copies { get; init; }
+    /// <summary>How long copies of each type are kept there (model: how many versions); absent types keep the local rule.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> Retention { get; init; } = new Dictionary<string, TimeSpan>();
+    public int? ModelVersionsKept { get; init; }
+    /// <summary>Objects are written locked (Azure immutability, S3 Object Lock) for this many days.</summary>
+    public int? ImmutableDays { get; init; }
+    public double? MaxMBps { get; init; }
+    /// <summary>A copy lag past this is a Warning.</summary>
+    public TimeSpan? MaxLag { get; init; }
+}
+
+/// <summary>encryption: the key every offsite copy (and, when Local, the local repository) is encrypted with.</summary>
+public sealed record EncryptionPolicy
+{
+    /// <summary>"file:/p" or "env:X"; never the key.</summary>
+    public required string KeySource { get; init; }
+    public bool Local { get; init; }
+}
