@@ -66,6 +66,13 @@ public sealed class RdbWalkerTests : IDisposable
         var listed = BackupRecords.FromCatalog(entry, null);
         Assert.Equal(CheckDepth.Checksum, listed.Checked);
         Assert.Equal(attempt.Record.Warning, listed.Warning);
+        // And the status says so until BackupTools is updated: a backup, but not one whose keys were counted.
+        var (policy, problems) = BackupTools.Engine.Policy.PolicyParser.Parse(
+            $"repository: {_dir.Combine("repo")}\ntargets:\n  cache: {{ engine: redis, host: 127.0.0.1, port: 1, schedule: {{ snapshot: \"0 * * * *\" }} }}\n", "/p.yml");
+        Assert.Empty(problems);
+        var status = BackupTools.Engine.Status.StatusService.Collect(policy!, policy!.Targets, DateTime.UtcNow).Backups.Single();
+        Assert.Equal(AlertSeverity.Warning, status.Severity);
+        Assert.Contains("kept on its checksum only", status.Message);
     }
 
     [Fact]

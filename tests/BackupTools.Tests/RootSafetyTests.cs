@@ -324,7 +324,7 @@ public sealed class RootSafetyTests : IDisposable
         var attacked = false;
         SafeDirectory.PauseAt = step =>
         {
-            if (step != "model:backup-read" || attacked) return;
+            if (step != "model:backup-read:model.bin" || attacked) return; // right before that very file is opened
             attacked = true;
             AsAttacker($"rm -f '{model}/model.bin' && ln -s '{secret}/shadow' '{model}/model.bin'");
         };

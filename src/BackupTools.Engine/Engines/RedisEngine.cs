@@ -84,5 +84,17 @@ internal sealed partial class RedisEngine : ITargetEngine
 
     public (DateTime From, DateTime To)? RecoverableWindow(string repositoryRoot, string target, IReadOnlySet<string>? without) => null;
 
-    public EngineStatus Status(string repositoryRoot, TargetPolicy target, IReadOnlyList<CatalogEntry> entries) => EngineStatus.None;
+    /// <summary>
+    /// The newest snapshot kept on its checksum only (a dump newer than this version walks) is a Warning: it is a
+    /// backup, but its keys were not counted, and the restore will not compare them either, until BackupTools is updated.
+    /// </summary>
+    public EngineStatus Status(string repositoryRoot, TargetPolicy target, IReadOnlyList<CatalogEntry> entries)
+    {
+        var newest = entries.Where(e => e.Manifest.Engine == Name && e.Manifest.Target == target.Name).MaxBy(e => e.Manifest.EndTime);
+        if (newest is null || RedisFields.ReadChecked(newest.Manifest.EngineFields) == CheckDepth.Full) return EngineStatus.None;
+        var why = newest.Manifest.EngineFields.GetValueOrDefault(RedisFields.CheckWarning) ?? "its format is newer than this version of BackupTools walks";
+        var message = $"{target.Name}: the newest snapshot {newest.Manifest.Id} was kept on its checksum only ({why}): its keys were not counted. " +
+                      "Update BackupTools to a version that knows the server's dump format.";
+        return new EngineStatus(null, s => s.Severity == AlertSeverity.None ? s with { Severity = AlertSeverity.Warning, Message = message } : s, []);
+    }
 }

@@ -111,7 +111,7 @@ public static partial class ModelBackup
                 }
                 else
                 {
-                    SafeDirectory.Pause("model:backup-read");
+                    SafeDirectory.Pause("model:backup-read:" + f.Relative);
                     (sha, size, written) = await store.AddAsync(f.Full, perFile, token,
                         modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative));
                 }
