@@ -49,6 +49,8 @@ function Invoke-Native([string] $File, [string[]] $Arguments) {
 $ServerPackages = [ordered]@{
     'mariadbd' = 'mariadb-server'; 'mariabackup' = 'mariadb-backup'; 'mariadb' = 'mariadb-client'
     'redis-server' = 'redis-server'; 'zstd' = 'zstd'; 'crontab' = 'cron'; 'git' = 'git'
+    # Azurite, the Azure Blob emulator of the offsite tests, is an npm package (tests/offsite-tools).
+    'node' = 'nodejs'; 'npm' = 'npm'
 }
 
 function Find-Program([string] $Name) {
@@ -65,6 +67,15 @@ $NewerServersDir = if ($env:NEWER_SERVERS_DIR) { $env:NEWER_SERVERS_DIR } else {
 function Invoke-Bootstrap {
     Install-ServerPackages
     Get-NewerServers
+    Install-OffsiteTools
+}
+
+# Azurite 3.35.0 (the newest that runs on Node 20) for the offsite tests, pinned by tests/offsite-tools/package-lock.json.
+function Install-OffsiteTools {
+    $tools = Join-Path $Root 'tests/offsite-tools'
+    if (Test-Path (Join-Path $tools 'node_modules/.bin/azurite-blob')) { Write-Host 'Bootstrap: Azurite present.'; return }
+    Invoke-Native npm @('ci', '--prefix', $tools, '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel', 'error')
+    Write-Host "Bootstrap: Azurite installed in $tools"
 }
 
 # Redis 8.0 and Valkey 8.0 (newer than Debian 12 ships) for the tests that prove backups of current releases: unpacked
