@@ -14,6 +14,7 @@
     CmdletsToExport      = @(
         'Get-BackupPolicy'
         'New-BackupEncryptionKey'
+        'Copy-BackupSet'
         'Test-BackupPolicy'
         'Test-BackupTarget'
         'Initialize-BackupRepository'

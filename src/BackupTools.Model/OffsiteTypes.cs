@@ -41,3 +41,21 @@ public sealed record EncryptionPolicy
     public required string KeySource { get; init; }
     public bool Local { get; init; }
 }
+
+/// <summary>One set's copy to an offsite repository (Copy-BackupSet).</summary>
+public sealed record OffsiteCopyResult
+{
+    public required string Offsite { get; init; }
+    public required string Engine { get; init; }
+    public required string Target { get; init; }
+    public required string Type { get; init; }
+    public required string Id { get; init; }
+    public required BackupOutcome Status { get; init; }
+    /// <summary>Files sent now, and files that were already there (same content and key: not sent again).</summary>
+    public int Sent { get; init; }
+    public int AlreadyThere { get; init; }
+    public long BytesSent { get; init; }
+    public TimeSpan Duration { get; init; }
+    public string? Error { get; init; }
+    public string? PolicyPath { get; init; }
+}

@@ -52,7 +52,9 @@ public sealed class AzuriteServer : IDisposable
 
     private static string Program()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        // The repository above this assembly (xunit's bin, or output/obj/testservers when Pester loads it into pwsh).
+        var start = Path.GetDirectoryName(typeof(AzuriteServer).Assembly.Location) ?? AppContext.BaseDirectory;
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
         {
             var tools = Path.Combine(dir.FullName, "tests", "offsite-tools");
             if (!File.Exists(Path.Combine(tools, "package.json"))) continue;
@@ -60,7 +62,7 @@ public sealed class AzuriteServer : IDisposable
             return File.Exists(bin) ? bin : throw new InvalidOperationException(
                 $"'{bin}' is missing, so the offsite tests cannot run: run npm ci --prefix tests/offsite-tools (dotnet pwsh ./build.ps1 -Task Bootstrap does).");
         }
-        throw new InvalidOperationException($"No tests/offsite-tools above {AppContext.BaseDirectory}.");
+        throw new InvalidOperationException($"No tests/offsite-tools above {start}.");
     }
 
     public void Dispose()

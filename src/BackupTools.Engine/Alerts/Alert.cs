@@ -37,6 +37,12 @@ public static class AlertBuilder
         ReadinessFinding f => new Alert($"{f.Target}|readiness|{f.Check}", f.Level.ToString(),
             f.Level switch { ReadinessLevel.Error => AlertSeverity.Critical, ReadinessLevel.Warning => AlertSeverity.Warning, _ => AlertSeverity.None },
             $"{f.Target} is {(f.Level == ReadinessLevel.Ok ? "ready" : "not ready")}: {f.Check}", f.Fix is null ? f.Detail : $"{f.Detail}. Fix: {f.Fix}", DateTime.UtcNow),
+        // A copy that failed leaves the set on this host only: Critical, as a failed backup is.
+        OffsiteCopyResult c => new Alert($"{c.Target}|offsite|{c.Offsite}", c.Status == BackupOutcome.Failed ? "Failed" : "Ok",
+            c.Status == BackupOutcome.Failed ? AlertSeverity.Critical : AlertSeverity.None,
+            $"{c.Target} copy to offsite {c.Offsite} {(c.Status == BackupOutcome.Failed ? "failed" : "succeeded")}",
+            c.Status == BackupOutcome.Failed ? $"{c.Target} {c.Type} {c.Id} was not copied to {c.Offsite}: {c.Error?.Split('\n')[0].Trim()}"
+                                             : $"{c.Target} {c.Type} {c.Id} is in {c.Offsite}", DateTime.UtcNow),
         _ => null,
     };
 }

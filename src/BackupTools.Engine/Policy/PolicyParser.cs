@@ -103,7 +103,7 @@ public static partial class PolicyParser
 
     /// <summary>Names of housekeeping jobs (and their prefixes): a target so named would be mistaken for one in schedules and logs.</summary>
     public static readonly IReadOnlySet<string> ReservedTargetNames =
-        new HashSet<string>(["retention", "status", "status-alerts", "readiness", "config", "config-files", "metrics", "model"], StringComparer.OrdinalIgnoreCase);
+        new HashSet<string>(["retention", "status", "status-alerts", "readiness", "config", "config-files", "metrics", "model", "offsite"], StringComparer.OrdinalIgnoreCase);
 
     private static List<TargetPolicy> ReadTargets(PolicyNode r, YamlMappingNode root, bool required)
     {
@@ -119,10 +119,10 @@ public static partial class PolicyParser
                 r.Problem(keyNode, key, "a target name uses letters, digits, '.', '_' and '-' (at most 63), starting with a letter or digit");
                 continue;
             }
-            if (ReservedTargetNames.Contains(name) || name.StartsWith("model-", StringComparison.OrdinalIgnoreCase))
+            if (ReservedTargetNames.Contains(name) || name.StartsWith("model-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("offsite-", StringComparison.OrdinalIgnoreCase))
             {
                 r.Problem(keyNode, key, $"'{name}' is the name of a scheduled housekeeping job (retention, status, status-alerts, config, config-files, " +
-                                        "metrics, model, model-<name>); name the target after its server, e.g. main-db");
+                                        "metrics, model, model-<name>, offsite-<name>); name the target after its server, e.g. main-db");
                 continue;
             }
             var t = r.Mapping(valueNode, key, required: true, keyNode);

@@ -19,7 +19,7 @@ public static class ScheduleBuilder
 {
     public const string RetentionSchedule = "30 3 * * *", StatusSchedule = "*/15 * * * *", ConfigSchedule = "0 * * * *";
     public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0", MetricsSchedule = "*/5 * * * *";
-    public const string ReadinessSchedule = "10 6 * * *";
+    public const string ReadinessSchedule = "10 6 * * *", OffsiteSchedule = "40 * * * *";
 
     /// <summary>Refuses a value cron or /bin/sh would change: quotes, $, `, % (a newline to cron) and newlines.</summary>
     public static void CheckPassable(string what, string value)
@@ -58,6 +58,9 @@ public static class ScheduleBuilder
             if (policy.MetricsPath is { } metrics) jobs.Add(Job("metrics", null, MetricsSchedule, $"Export-BackupMetric -Path \"{metrics}\" {p}"));
             foreach (var m in policy.Models)
                 jobs.Add(Job($"model-{m.Name}", null, ModelSchedule, $"Backup-AiModel -Name \"{m.Name}\" {p}"));
+            // Hourly: every published set not yet offsite goes there; a failed copy is a Critical alert.
+            foreach (var o in policy.Offsite)
+                jobs.Add(Job($"offsite-{o.Name}", null, OffsiteSchedule, $"Copy-BackupSet -Offsite \"{o.Name}\" {p} | Send-BackupAlert {p}"));
         }
         return jobs;
 

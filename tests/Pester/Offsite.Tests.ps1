@@ -1,0 +1,53 @@
+BeforeAll { . $PSScriptRoot/Common.ps1 }
+
+Describe 'Copy-BackupSet' {
+    BeforeAll {
+        $dir = New-TestDirectory
+        $azurite = [BackupTools.TestServers.AzuriteServer]::Start((Join-Path $dir 'azurite'))
+        $env:BT_TEST_AZURE_CONN = $azurite.ConnectionString
+        $policy = New-TestPolicy $dir
+        $key = New-BackupEncryptionKey (Join-Path $dir 'backup.key')
+        Add-Content $policy "`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_AZURE_CONN, container: backups, copies: [cache] }`nencryption: { keyFile: $($key.Path) }"
+    }
+    AfterAll {
+        $azurite.Dispose()
+        Remove-Item Env:BT_TEST_AZURE_CONN -ErrorAction SilentlyContinue
+    }
+
+    It 'copies a new snapshot from the pipeline, encrypted, and a second run sends nothing again' {
+        $backup = Start-DbBackup cache -Policy $policy
+        $backup.Status | Should -Be 'Succeeded'
+        Copy-BackupSet -Offsite azure -Policy $policy -WhatIf | Should -BeNullOrEmpty
+        $copied = $backup | Copy-BackupSet
+        $copied | Should -BeOfType ([BackupTools.Model.OffsiteCopyResult])
+        $copied.Status | Should -Be 'Succeeded'
+        $copied.Id | Should -Be $backup.Id
+        $copied.Sent | Should -BeGreaterOrEqual 2
+        ($copied | Send-BackupAlert -Policy $policy -WhatIf) | Should -BeNullOrEmpty
+        # Without records: every set of the offsite's targets, all already there.
+        $again = @(Copy-BackupSet -Policy $policy)
+        $again.Count | Should -BeGreaterOrEqual 1
+        ($again | Measure-Object Sent -Sum).Sum | Should -Be 0
+        ($again | Where-Object Id -eq $backup.Id).AlreadyThere | Should -Be $copied.Sent
+    }
+
+    It 'a store it cannot reach is a Failed result and a Critical alert, and the other sets are not blamed' {
+        $bad = Join-Path $dir 'bad.yml'
+        (Get-Content $policy -Raw) -replace 'BT_TEST_AZURE_CONN', 'BT_TEST_AZURE_DOWN' | Set-Content $bad
+        $env:BT_TEST_AZURE_DOWN = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;'
+        try {
+            $results = @(Get-DbBackup -Target cache -Policy $bad -Last 1 | Copy-BackupSet -ErrorVariable err -ErrorAction SilentlyContinue)
+        }
+        finally { Remove-Item Env:BT_TEST_AZURE_DOWN }
+        $results.Count | Should -Be 1
+        $results[0].Status | Should -Be 'Failed'
+        $results[0].Error | Should -Not -BeNullOrEmpty
+        $err.Count | Should -BeGreaterOrEqual 1
+    }
+
+    It 'refuses without an encryption key, naming the fix' {
+        $nokey = Join-Path $dir 'nokey.yml'
+        (Get-Content $policy -Raw) -replace [regex]::Escape($key.Path), (Join-Path $dir 'missing.key') | Set-Content $nokey
+        { Get-DbBackup -Target cache -Policy $nokey -Last 1 | Copy-BackupSet -ErrorAction Stop } | Should -Throw '*New-BackupEncryptionKey*'
+    }
+}
