@@ -50,4 +50,18 @@ Describe 'Copy-BackupSet' {
         (Get-Content $policy -Raw) -replace [regex]::Escape($key.Path), (Join-Path $dir 'missing.key') | Set-Content $nokey
         { Get-DbBackup -Target cache -Policy $nokey -Last 1 | Copy-BackupSet -ErrorAction Stop } | Should -Throw '*New-BackupEncryptionKey*'
     }
+
+    It 'lists the copies from the offsite manifests alone, after the local repository is gone' {
+        $local = @(Get-DbBackup -Target cache -Policy $policy)
+        $local.Count | Should -BeGreaterOrEqual 1
+        Remove-Item (Get-BackupPolicy -Policy $policy).Repository -Recurse -Force
+        $remote = @(Get-DbBackup -Target cache -Offsite azure -Policy $policy)
+        $remote.Count | Should -Be $local.Count
+        foreach ($r in $local) {
+            $copy = $remote | Where-Object Id -eq $r.Id
+            $copy.Type | Should -Be $r.Type
+            $copy.StoredBytes | Should -Be $r.StoredBytes
+            $copy.Path | Should -BeLike 'offsite:azure/redis/cache/snapshot/*'
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Text.Json;
 using System.Security.Cryptography;
 using BackupTools.Engine.Encryption;
 using BackupTools.Engine.Repository;
@@ -102,5 +103,27 @@ public static class OffsiteCopier
     {
         await using var file = File.OpenRead(path);
         return Convert.ToHexString(await SHA256.HashDataAsync(file, ct)).ToLowerInvariant();
+    }
+}
+
+/// <summary>
+/// The catalog of an offsite repository, rebuilt from the manifests there alone (decrypted with the policy's key): what
+/// a host that never saw the local repository can list, and restore from.
+/// </summary>
+public static class OffsiteCatalog
+{
+    public static async Task<IReadOnlyList<CatalogEntry>> ListAsync(IRemoteStore store, EncryptionKey key, string offsiteName, CancellationToken ct)
+    {
+        var entries = new List<CatalogEntry>();
+        foreach (var set in await OffsiteCopier.ListCopiedSetsAsync(store, ct))
+        {
+            await using var stored = await store.OpenReadAsync($"{set}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", ct);
+            await using var plain = new DecryptingStream(stored, key);
+            var manifest = await System.Text.Json.JsonSerializer.DeserializeAsync(plain, RepositoryJson.Default.BackupManifest, ct)
+                ?? throw new InvalidDataException($"The manifest of {set} in {store.Describe} is empty.");
+            // Where it is: offsite:<name>/<engine>/<target>/<type>/<id>, never a local path.
+            entries.Add(new CatalogEntry(manifest, $"offsite:{offsiteName}/{set}"));
+        }
+        return entries.OrderByDescending(e => e.Manifest.StartTime).ToList();
     }
 }

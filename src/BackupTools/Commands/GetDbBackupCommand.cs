@@ -38,7 +38,12 @@ public sealed class GetDbBackupCommand : PolicyCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int? Last { get; set; }
 
-    protected override Task ProcessRecordAsync()
+    /// <summary>List the sets of this offsite repository instead, from its manifests alone (no local repository needed).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
+    protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
         var targets = SelectTargets(policy, Target).Select(t => t.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
@@ -46,10 +51,18 @@ public sealed class GetDbBackupCommand : PolicyCmdlet
         var after = After?.ToUniversalTime();
         var before = Before?.ToUniversalTime();
         var records = new List<BackupRecord>();
-        if (Status.Contains(BackupOutcome.Succeeded))
+        if (Offsite is not null)
+        {
+            var offsite = policy.Offsite.FirstOrDefault(o => o.Name.Equals(Offsite, StringComparison.OrdinalIgnoreCase))
+                ?? throw new ItemNotFoundException($"The policy has no offsite '{Offsite}'. Its offsite repositories: {string.Join(", ", policy.Offsite.Select(o => o.Name))}.");
+            // The offsite repository's own catalog, rebuilt from its manifests (Failed attempts live in the local journal only).
+            records.AddRange((await BackupTools.Engine.Offsite.OffsiteCatalog.ListAsync(BackupTools.Engine.Offsite.OffsiteStores.Open(offsite),
+                BackupTools.Engine.Offsite.OffsiteStores.Key(policy), offsite.Name, CancelToken)).Select(e => BackupRecords.FromCatalog(e, policy.Path)));
+        }
+        else if (Status.Contains(BackupOutcome.Succeeded))
             records.AddRange(BackupCatalog.List(policy.Repository, unreadable: (path, why) => WriteWarningAsync($"Skipped '{path}': {why}"))
                 .Select(e => BackupRecords.FromCatalog(e, policy.Path)));
-        if (Status.Contains(BackupOutcome.Failed))
+        if (Offsite is null && Status.Contains(BackupOutcome.Failed))
             records.AddRange(BackupRecords.FailedFromJournal(policy.Repository, policy.Path));
         IEnumerable<BackupRecord> selected = records
             .Where(r => targets.Contains(r.Target))
@@ -59,6 +72,5 @@ public sealed class GetDbBackupCommand : PolicyCmdlet
             .OrderBy(r => r.StartTime).ThenBy(r => r.Id, StringComparer.Ordinal);
         if (Last is { } n) selected = selected.TakeLast(n);
         foreach (var r in selected) WriteObjectAsync(r);
-        return Task.CompletedTask;
     }
 }
