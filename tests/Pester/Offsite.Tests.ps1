@@ -64,4 +64,17 @@ Describe 'Copy-BackupSet' {
             $copy.Path | Should -BeLike 'offsite:azure/redis/cache/snapshot/*'
         }
     }
+
+    It 'restores from the offsite copy alone: fetched, decrypted, checked, and -WhatIf fetches nothing' {
+        $repo = (Get-BackupPolicy -Policy $policy).Repository
+        Test-Path $repo | Should -BeFalse -Because 'the test before deleted the local repository'
+        $dest = Join-Path $dir 'restored-from-offsite'
+        Restore-DbToPointInTime cache ([DateTime]::UtcNow) -Destination $dest -Offsite azure -Policy $policy -WhatIf
+        Test-Path $dest | Should -BeFalse
+        @(Get-ChildItem (Join-Path $repo '_scratch') -ErrorAction SilentlyContinue).Count | Should -Be 0
+        $result = Restore-DbToPointInTime cache ([DateTime]::UtcNow) -Destination $dest -Offsite azure -Policy $policy -Confirm:$false
+        $result.Validated | Should -BeTrue
+        Test-Path (Join-Path $dest 'dump.rdb') | Should -BeTrue
+        @(Get-ChildItem (Join-Path $repo '_scratch') -ErrorAction SilentlyContinue).Count | Should -Be 0 -Because 'the fetched sets are removed after the restore'
+    }
 }

@@ -12,6 +12,9 @@ Describe 'Remove-ExpiredBackup' {
         $logs1 = @(Start-DbBackup main-db Binlog -Policy $policy)
         $full2 = Start-DbBackup main-db -Policy $policy
         $inc2 = Start-DbBackup main-db Incremental -Policy $policy
+        # Binary-log events carry whole seconds: the write after the backups must fall in a later second than
+        # full2's end, or the window can end (at that event's second) before full2's fractional end time.
+        Start-Sleep -Milliseconds 1100
         $db.Sql('INSERT INTO ret.t VALUES ();') | Out-Null
         Start-Sleep -Milliseconds 1100
         $logs2 = @(Start-DbBackup main-db Binlog -Policy $policy)

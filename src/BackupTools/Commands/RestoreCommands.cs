@@ -111,6 +111,11 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
     [Parameter]
     public string? RenameReplacement { get; set; }
 
+    /// <summary>Restore from this offsite repository (its sets fetched, decrypted and checked into scratch first), with -Destination.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
     private string? _destination;
 
     protected override void PrepareRecord()
@@ -124,9 +129,37 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         var policy = LoadPolicy();
         var target = RestoreTargets.Require(policy, Plan?.Target ?? Target);
         var engine = EngineRegistry.For(target);
+        BackupTools.Engine.Repository.ScratchDirectory? fetched = null;
+        if (Offsite is not null)
+        {
+            if (Replace) throw new ArgumentException("-Replace with -Offsite is not supported yet: restore from the offsite copy with -Destination, then put it in place.");
+            var offsite = policy.Offsite.FirstOrDefault(o => o.Name.Equals(Offsite, StringComparison.OrdinalIgnoreCase))
+                ?? throw new ItemNotFoundException($"The policy has no offsite '{Offsite}'. Its offsite repositories: {string.Join(", ", policy.Offsite.Select(o => o.Name))}.");
+            var store = BackupTools.Engine.Offsite.OffsiteStores.Open(offsite);
+            var key = BackupTools.Engine.Offsite.OffsiteStores.Key(policy);
+            // A what-if fetches nothing: it says what would be fetched (the restore's own steps need the fetched sets).
+            var (fetch, _) = await AskAsync(store.Describe, $"Fetch the sets of {target.Name} (decrypted and checked) into a scratch repository, then restore from them");
+            if (!fetch) return;
+            fetched = BackupTools.Engine.Repository.ScratchDirectory.Create(policy.Repository, "offsite-" + target.Name);
+            WriteProgressAsync(new ProgressRecord(1, $"Fetching {target.Name} from offsite {offsite.Name}", "Downloading and decrypting"));
+            if (await BackupTools.Engine.Offsite.OffsiteFetch.FetchTargetAsync(store, key, offsite.Name, target.Name, fetched.Path, WriteVerboseAsync, CancelToken) == 0)
+            {
+                fetched.Dispose();
+                throw new ItemNotFoundException($"Offsite '{offsite.Name}' holds no sets of {target.Name}.");
+            }
+        }
+        try
+        {
+            await RestoreAsync(policy, target, engine, fetched?.Path ?? policy.Repository);
+        }
+        finally { fetched?.Dispose(); }
+    }
+
+    private async Task RestoreAsync(BackupPolicy policy, TargetPolicy target, ITargetEngine engine, string repository)
+    {
         var options = new RestoreOptions
         {
-            RepositoryRoot = policy.Repository, Target = target, PointInTime = Plan?.PointInTime ?? PointInTime.UtcDateTime, PolicyPath = policy.Path,
+            RepositoryRoot = repository, Target = target, PointInTime = Plan?.PointInTime ?? PointInTime.UtcDateTime, PolicyPath = policy.Path,
             Plan = Plan, Destination = _destination, Replace = Replace, Validation = Validation, ValidationQuery = ValidationQuery,
             Index = Index ?? [], RenamePattern = RenamePattern, RenameReplacement = RenameReplacement,
         };

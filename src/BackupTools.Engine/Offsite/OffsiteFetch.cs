@@ -1,0 +1,52 @@
+using System.Security.Cryptography;
+using BackupTools.Engine.Encryption;
+using BackupTools.Engine.Repository;
+
+namespace BackupTools.Engine.Offsite;
+
+/// <summary>
+/// Brings a target's sets back from an offsite repository into a scratch repository of the same layout, decrypted and
+/// checked against their manifests, manifests last: the restore then runs on it exactly as on the local repository
+/// (same planner, same checks), on a host that may never have seen the local one.
+/// </summary>
+public static class OffsiteFetch
+{
+    public static async Task<int> FetchTargetAsync(IRemoteStore store, EncryptionKey key, string offsiteName, string target, string scratchRoot,
+        Action<string>? log, CancellationToken ct)
+    {
+        var sets = (await OffsiteCatalog.ListAsync(store, key, offsiteName, ct)).Where(e => e.Manifest.Target == target).ToList();
+        foreach (var set in sets)
+        {
+            var relative = set.Path[$"offsite:{offsiteName}/".Length..];
+            var local = Path.Combine(scratchRoot, relative);
+            FileModes.CreatePrivateDirectory(local);
+            foreach (var file in set.Manifest.Files)
+                await FetchFileAsync(store, key, $"{relative}/{file.Name}{OffsiteCopier.Suffix}", Path.Combine(local, file.Name), file.Sha256, ct);
+            // The manifest last: a set fetched only in part is not a set here either.
+            await FetchFileAsync(store, key, $"{relative}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", Path.Combine(local, BackupManifest.FileName), null, ct);
+            log?.Invoke($"Fetched {relative} from {store.Describe}");
+        }
+        return sets.Count;
+    }
+
+    private static async Task FetchFileAsync(IRemoteStore store, EncryptionKey key, string remote, string local, string? sha, CancellationToken ct)
+    {
+        await using (var stored = await store.OpenReadAsync(remote, ct))
+        await using (var plain = new DecryptingStream(stored, key))
+        await using (var output = FileModes.CreatePrivateFile(local))
+        using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        {
+            var buffer = new byte[1 << 20];
+            int n;
+            while ((n = await plain.ReadAsync(buffer, ct)) > 0)
+            {
+                hash.AppendData(buffer, 0, n);
+                await output.WriteAsync(buffer.AsMemory(0, n), ct);
+            }
+            output.Flush(flushToDisk: true);
+            var actual = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+            if (sha is not null && actual != sha)
+                throw new InvalidDataException($"'{remote}' from {store.Describe} decrypts to SHA-256 {actual}, not the manifest's {sha}: the offsite copy is damaged; nothing was restored.");
+        }
+    }
+}
