@@ -77,4 +77,13 @@ Describe 'Copy-BackupSet' {
         Test-Path (Join-Path $dest 'dump.rdb') | Should -BeTrue
         @(Get-ChildItem (Join-Path $repo '_scratch') -ErrorAction SilentlyContinue).Count | Should -Be 0 -Because 'the fetched sets are removed after the restore'
     }
+
+    It 'runs the restore drill from the offsite copy, and an offsite without the target''s sets is an error' {
+        $drill = Test-DbBackup -Target cache -Restore -Offsite azure -Policy $policy
+        $drill | Should -BeOfType ([BackupTools.Model.RestoreResult])
+        $drill.Validated | Should -BeTrue
+        $none = Test-DbBackup -Target main-db -Restore -Offsite azure -Policy $policy -ErrorVariable err -ErrorAction SilentlyContinue
+        $none | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Be 'OffsiteEmpty,BackupTools.Commands.TestDbBackupCommand'
+    }
 }

@@ -49,10 +49,20 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
     [Parameter]
     public DateTimeOffset? PointInTime { get; set; }
 
+    /// <summary>With -Restore and -Target: the drill from this offsite repository (its sets fetched, decrypted and checked into scratch).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
     private readonly HashSet<(string Root, string Target)> _restored = [];
 
     protected override async Task ProcessRecordAsync()
     {
+        if (Offsite is not null)
+        {
+            await TestRestoreFromOffsiteAsync();
+            return;
+        }
         if (Restore)
         {
             foreach (var (entry, root) in Entries())
@@ -102,6 +112,40 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
                     "Backup" + status, ErrorCategory.InvalidData, result));
             WriteObjectAsync(result);
             WriteProgressAsync(new ProgressRecord(1, $"Testing {m.Target} {m.Type} {m.Id}", "Done") { RecordType = ProgressRecordType.Completed });
+        }
+    }
+
+    /// <summary>
+    /// The weekly drill from the offsite copy: a host that never saw the local repository can run it. The target's sets
+    /// are fetched into scratch, decrypted and checked, restored there and validated, then removed.
+    /// </summary>
+    private async Task TestRestoreFromOffsiteAsync()
+    {
+        if (!Restore || ParameterSetName != TargetSet)
+            throw new ArgumentException("-Offsite goes with -Restore and -Target: Test-DbBackup -Target <name> -Restore -Offsite <offsite> tries a restore from the offsite copy.");
+        var policy = LoadPolicy();
+        var offsite = policy.Offsite.FirstOrDefault(o => o.Name.Equals(Offsite, StringComparison.OrdinalIgnoreCase))
+            ?? throw new ItemNotFoundException($"The policy has no offsite '{Offsite}'. Its offsite repositories: {string.Join(", ", policy.Offsite.Select(o => o.Name))}.");
+        var store = BackupTools.Engine.Offsite.OffsiteStores.Open(offsite);
+        var key = BackupTools.Engine.Offsite.OffsiteStores.Key(policy);
+        foreach (var target in SelectTargets(policy, Target))
+        {
+            var engine = EngineRegistry.For(target);
+            if (!engine.CanTestRestore)
+            {
+                WriteWarningAsync($"{target.Name}: {engine.Name} restores go into the server itself and cannot be tried in scratch.");
+                continue;
+            }
+            using var scratch = ScratchDirectory.Create(policy.Repository, "offsite-test-" + target.Name);
+            if (await BackupTools.Engine.Offsite.OffsiteFetch.FetchTargetAsync(store, key, offsite.Name, target.Name, scratch.Path, WriteVerboseAsync, CancelToken) == 0)
+            {
+                // Nothing offsite to restore from is not a pass: the drill exists to find exactly this.
+                WriteErrorAsync(new ErrorRecord(new ItemNotFoundException($"Offsite '{offsite.Name}' holds no sets of {target.Name}: there is nothing to restore from there."),
+                    "OffsiteEmpty", ErrorCategory.ObjectNotFound, target.Name));
+                continue;
+            }
+            if (await engine.TestRestoreAsync(scratch.Path, target.Name, target, PointInTime?.UtcDateTime, Callbacks, CancelToken) is { } restored)
+                WriteObjectAsync(restored);
         }
     }
 
