@@ -55,6 +55,8 @@ public sealed class MariaDbServer : IDisposable
             bind-address=127.0.0.1
             log_bin={baseDirectory}/binlog/mariadb-bin
             binlog_format=ROW
+            # NOW() in UTC whatever the machine's zone: the tests compare row times with UTC points in time.
+            default_time_zone='+00:00'
             server_id={serverId}
             {extraConfig}
             log_error={baseDirectory}/error.log

@@ -53,11 +53,10 @@ public sealed class GetDbBackupCommand : PolicyCmdlet
         var records = new List<BackupRecord>();
         if (Offsite is not null)
         {
-            var offsite = policy.Offsite.FirstOrDefault(o => o.Name.Equals(Offsite, StringComparison.OrdinalIgnoreCase))
-                ?? throw new ItemNotFoundException($"The policy has no offsite '{Offsite}'. Its offsite repositories: {string.Join(", ", policy.Offsite.Select(o => o.Name))}.");
+            var (offsite, store, key) = OpenOffsite(policy, Offsite);
             // The offsite repository's own catalog, rebuilt from its manifests (Failed attempts live in the local journal only).
-            records.AddRange((await BackupTools.Engine.Offsite.OffsiteCatalog.ListAsync(BackupTools.Engine.Offsite.OffsiteStores.Open(offsite),
-                BackupTools.Engine.Offsite.OffsiteStores.Key(policy), offsite.Name, CancelToken)).Select(e => BackupRecords.FromCatalog(e, policy.Path)));
+            records.AddRange((await BackupTools.Engine.Offsite.OffsiteCatalog.ListAsync(store, key, offsite.Name, CancelToken))
+                .Select(e => BackupRecords.FromCatalog(e, policy.Path)));
         }
         else if (Status.Contains(BackupOutcome.Succeeded))
             records.AddRange(BackupCatalog.List(policy.Repository, unreadable: (path, why) => WriteWarningAsync($"Skipped '{path}': {why}"))

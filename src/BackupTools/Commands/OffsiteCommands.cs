@@ -44,12 +44,7 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
     protected override async Task EndProcessingAsync()
     {
         var policy = LoadPolicy();
-        var offsite = Offsite is null
-            ? policy.Offsite.Count == 1 ? policy.Offsite[0] : throw new ArgumentException(policy.Offsite.Count == 0
-                ? $"The policy {policy.Path} has no offsite section: there is nowhere to copy to. See about_BackupTools_Policy (offsite)."
-                : $"The policy has {policy.Offsite.Count} offsite repositories; name one with -Offsite ({string.Join(", ", policy.Offsite.Select(o => o.Name))}).")
-            : policy.Offsite.FirstOrDefault(o => o.Name.Equals(Offsite, StringComparison.OrdinalIgnoreCase))
-              ?? throw new ItemNotFoundException($"The policy has no offsite '{Offsite}'. Its offsite repositories: {string.Join(", ", policy.Offsite.Select(o => o.Name))}.");
+        var (offsite, store, key) = OpenOffsite(policy, Offsite);
         IReadOnlyList<CatalogEntry> sets;
         if (ParameterSetName == RecordSet)
         {
@@ -60,9 +55,6 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
         }
         else sets = OffsiteStores.SetsFor(policy, offsite, Target);
         if (sets.Count == 0) return;
-
-        var store = OffsiteStores.Open(offsite);
-        EncryptionKey key = OffsiteStores.Key(policy);
         var index = 0;
         foreach (var set in sets)
         {

@@ -24,6 +24,23 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
     /// <summary>Loads the policy; a missing or invalid one stops the cmdlet with an error that says what to fix.</summary>
     protected BackupPolicy LoadPolicy() => PolicyParser.Load(ResolvedPolicyPath);
 
+    /// <summary>
+    /// The offsite repository named (or the policy's only one when none is named), opened with its secret, and the
+    /// policy's encryption key: what every -Offsite parameter needs, with one set of errors.
+    /// </summary>
+    protected (OffsitePolicy Offsite, BackupTools.Engine.Offsite.IRemoteStore Store, BackupTools.Engine.Encryption.EncryptionKey Key) OpenOffsite(
+        BackupPolicy policy, string? name)
+    {
+        var names = string.Join(", ", policy.Offsite.Select(o => o.Name));
+        var offsite = name is null
+            ? policy.Offsite.Count == 1 ? policy.Offsite[0] : throw new ArgumentException(policy.Offsite.Count == 0
+                ? $"The policy {policy.Path} has no offsite section: there is no offsite repository. See about_BackupTools_Policy (offsite)."
+                : $"The policy has {policy.Offsite.Count} offsite repositories; name one with -Offsite ({names}).")
+            : policy.Offsite.FirstOrDefault(o => o.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+              ?? throw new ItemNotFoundException($"The policy has no offsite '{name}'. Its offsite repositories: {(names.Length > 0 ? names : "none")}.");
+        return (offsite, BackupTools.Engine.Offsite.OffsiteStores.Open(offsite), BackupTools.Engine.Offsite.OffsiteStores.Key(policy));
+    }
+
     /// <summary>The named targets (all when none are named); an unknown name is a non-terminating error.</summary>
     protected IEnumerable<TargetPolicy> SelectTargets(BackupPolicy policy, IEnumerable<string>? names)
     {

@@ -133,10 +133,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         if (Offsite is not null)
         {
             if (Replace) throw new ArgumentException("-Replace with -Offsite is not supported yet: restore from the offsite copy with -Destination, then put it in place.");
-            var offsite = policy.Offsite.FirstOrDefault(o => o.Name.Equals(Offsite, StringComparison.OrdinalIgnoreCase))
-                ?? throw new ItemNotFoundException($"The policy has no offsite '{Offsite}'. Its offsite repositories: {string.Join(", ", policy.Offsite.Select(o => o.Name))}.");
-            var store = BackupTools.Engine.Offsite.OffsiteStores.Open(offsite);
-            var key = BackupTools.Engine.Offsite.OffsiteStores.Key(policy);
+            var (offsite, store, key) = OpenOffsite(policy, Offsite);
             // A what-if fetches nothing: it says what would be fetched (the restore's own steps need the fetched sets).
             var (fetch, _) = await AskAsync(store.Describe, $"Fetch the sets of {target.Name} (decrypted and checked) into a scratch repository, then restore from them");
             if (!fetch) return;

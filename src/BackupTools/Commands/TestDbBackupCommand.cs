@@ -124,10 +124,7 @@ public sealed class TestDbBackupCommand : PolicyCmdlet
         if (!Restore || ParameterSetName != TargetSet)
             throw new ArgumentException("-Offsite goes with -Restore and -Target: Test-DbBackup -Target <name> -Restore -Offsite <offsite> tries a restore from the offsite copy.");
         var policy = LoadPolicy();
-        var offsite = policy.Offsite.FirstOrDefault(o => o.Name.Equals(Offsite, StringComparison.OrdinalIgnoreCase))
-            ?? throw new ItemNotFoundException($"The policy has no offsite '{Offsite}'. Its offsite repositories: {string.Join(", ", policy.Offsite.Select(o => o.Name))}.");
-        var store = BackupTools.Engine.Offsite.OffsiteStores.Open(offsite);
-        var key = BackupTools.Engine.Offsite.OffsiteStores.Key(policy);
+        var (offsite, store, key) = OpenOffsite(policy, Offsite);
         foreach (var target in SelectTargets(policy, Target))
         {
             var engine = EngineRegistry.For(target);
