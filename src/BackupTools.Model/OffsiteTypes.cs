@@ -55,6 +55,8 @@ public sealed record OffsiteCopyResult
     public int Sent { get; init; }
     public int AlreadyThere { get; init; }
     public long BytesSent { get; init; }
+    /// <summary>Parts of large files found there from a copy cut short (not sent again).</summary>
+    public int PartsResumed { get; init; }
     public TimeSpan Duration { get; init; }
     public string? Error { get; init; }
     public string? PolicyPath { get; init; }

@@ -50,20 +50,7 @@ public sealed class AzuriteServer : IDisposable
         }
     }
 
-    private static string Program()
-    {
-        // The repository above this assembly (xunit's bin, or output/obj/testservers when Pester loads it into pwsh).
-        var start = Path.GetDirectoryName(typeof(AzuriteServer).Assembly.Location) ?? AppContext.BaseDirectory;
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-        {
-            var tools = Path.Combine(dir.FullName, "tests", "offsite-tools");
-            if (!File.Exists(Path.Combine(tools, "package.json"))) continue;
-            var bin = Path.Combine(tools, "node_modules", ".bin", "azurite-blob");
-            return File.Exists(bin) ? bin : throw new InvalidOperationException(
-                $"'{bin}' is missing, so the offsite tests cannot run: run npm ci --prefix tests/offsite-tools (dotnet pwsh ./build.ps1 -Task Bootstrap does).");
-        }
-        throw new InvalidOperationException($"No tests/offsite-tools above {start}.");
-    }
+    private static string Program() => OffsiteTools.Bin("azurite-blob");
 
     public void Dispose()
     {

@@ -459,13 +459,14 @@ public sealed class PolicyParserTests
 
     [Theory]
     [InlineData("offsite:\n  a: { kind: azureBlob, connectionStringEnv: X, container: b }\n", "offsite: copies leave this host and are always encrypted")]
-    [InlineData("offsite:\n  a: { kind: gcs, bucket: b }\nencryption: { keyFile: /k }\n", "offsite.a.kind: 'gcs' is not a kind of offsite repository; use azureBlob or s3")]
+    [InlineData("offsite:\n  a: { kind: gcs, bucket: bkt }\nencryption: { keyFile: /k }\n", "offsite.a.kind: 'gcs' is not a kind of offsite repository; use azureBlob or s3")]
     [InlineData("offsite:\n  a: { kind: azureBlob, container: b }\nencryption: { keyFile: /k }\n", "offsite.a.connectionStringEnv: is required")]
     [InlineData("offsite:\n  a: { kind: azureBlob, connectionString: 'AccountKey=x', container: b }\nencryption: { keyFile: /k }\n", "offsite.a.connectionString: secrets never live in the policy")]
     [InlineData("offsite:\n  a: { kind: azureBlob, connectionStringEnv: X, container: Bad_Name }\nencryption: { keyFile: /k }\n", "offsite.a.container: 'Bad_Name' is not an Azure container name")]
-    [InlineData("offsite:\n  a: { kind: s3, bucket: b, accessKeyIdEnv: K }\nencryption: { keyFile: /k }\n", "offsite.a: give both accessKeyId")]
-    [InlineData("offsite:\n  a: { kind: s3, bucket: b, copies: [nope] }\nencryption: { keyFile: /k }\n", "offsite.a.copies: 'nope' is not a target or model of this policy")]
-    [InlineData("offsite:\n  a: { kind: s3, bucket: b, prefix: /abs }\nencryption: { keyFile: /k }\n", "offsite.a.prefix: '/abs' must be a relative path ending in '/'")]
+    [InlineData("offsite:\n  a: { kind: s3, bucket: bkt, accessKeyIdEnv: K }\nencryption: { keyFile: /k }\n", "offsite.a: give both accessKeyId")]
+    [InlineData("offsite:\n  a: { kind: s3, bucket: bkt, copies: [nope] }\nencryption: { keyFile: /k }\n", "offsite.a.copies: 'nope' is not a target or model of this policy")]
+    [InlineData("offsite:\n  a: { kind: s3, bucket: B_1 }\nencryption: { keyFile: /k }\n", "offsite.a.bucket: 'B_1' is not an S3 bucket name")]
+    [InlineData("offsite:\n  a: { kind: s3, bucket: bkt, prefix: /abs }\nencryption: { keyFile: /k }\n", "offsite.a.prefix: '/abs' must be a relative path ending in '/'")]
     [InlineData("encryption: { key: c2VjcmV0 }\n", "encryption.key: the key never lives in the policy")]
     [InlineData("encryption: { keyFile: /k, keyEnv: K }\n", "encryption.keyEnv: give either keyFile or keyEnv, not both")]
     public void OffsiteAndEncryptionMistakesAreNamed(string yaml, string expected)

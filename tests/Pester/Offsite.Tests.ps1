@@ -45,6 +45,26 @@ Describe 'Copy-BackupSet' {
         $err.Count | Should -BeGreaterOrEqual 1
     }
 
+    It 'Test-BackupTarget -Offsite checks the key, the store and a write; an unreachable store and a lock it cannot give are errors with a fix' {
+        $ok = @(Test-BackupTarget -Offsite azure -Policy $policy)
+        $ok.Check | Should -Be @('EncryptionKey', 'Reachable', 'Writable')
+        $ok.Level | Sort-Object -Unique | Should -Be 'Ok'
+        $ok[0].Target | Should -Be 'offsite:azure'
+        @(Get-DbBackup -Target cache -Offsite azure -Policy $policy | Where-Object Path -like '*_probe*').Count | Should -Be 0
+        $bad = Join-Path $dir 'probe.yml'
+        (Get-Content $policy -Raw) -replace 'BT_TEST_AZURE_CONN, container: backups', 'BT_TEST_AZURE_DOWN, container: backups, immutableDays: 7' | Set-Content $bad
+        $env:BT_TEST_AZURE_DOWN = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;'
+        try { $down = @(Test-BackupTarget -Offsite azure -Policy $bad) } finally { Remove-Item Env:BT_TEST_AZURE_DOWN }
+        ($down | Where-Object Check -eq 'Reachable').Level | Should -Be 'Error'
+        ($down | Where-Object Check -eq 'Reachable').Fix | Should -Match 'Storage Blob Data Contributor'
+        (Get-Content $policy -Raw) -replace 'container: backups', 'container: backups, immutableDays: 7' | Set-Content $bad
+        $lock = Test-BackupTarget -Offsite az* -Policy $bad | Where-Object Check -eq 'Immutability'
+        $lock.Level | Should -Be 'Error' -Because 'Azurite has no version-level immutability'
+        $lock.Fix | Should -Match 'immutability'
+        Test-BackupTarget -Offsite nope -Policy $policy -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -Match '^OffsiteNotFound'
+    }
+
     It 'refuses without an encryption key, naming the fix' {
         $nokey = Join-Path $dir 'nokey.yml'
         (Get-Content $policy -Raw) -replace [regex]::Escape($key.Path), (Join-Path $dir 'missing.key') | Set-Content $nokey

@@ -46,14 +46,13 @@ targets:
         $err[0].FullyQualifiedErrorId | Should -Be 'PolicyNotFound,BackupTools.Commands.TestBackupPolicyCommand'
     }
 
-    It 'checks an offsite section and says plainly where nothing can be copied yet' {
+    It 'checks an offsite section (both kinds) and names a missing required key' {
         $dir = New-TestDirectory
         $policy = New-TestPolicy $dir
-        Add-Content $policy "`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_AZURE, container: backups }`n  s3: { kind: s3, bucket: b }`nencryption: { keyFile: $dir/backup.key }"
+        Add-Content $policy "`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_AZURE, container: backups }`n  s3: { kind: s3, bucket: bkt }`nencryption: { keyFile: $dir/backup.key }"
         Test-BackupPolicy -Policy $policy -WarningVariable warned 3>$null | Should -BeTrue
-        ($warned -join ' ') | Should -Match 'offsite\.s3 is checked but this version cannot copy to it yet \(S3 copies are being built\)'
-        ($warned -join ' ') | Should -Not -Match 'offsite\.azure'
-        (Get-Content $policy -Raw) -replace 's3: \{ kind: s3, bucket: b \}', 's3: { kind: s3 }' | Set-Content $policy
+        ($warned -join ' ') | Should -Not -Match 'offsite'
+        (Get-Content $policy -Raw) -replace 's3: \{ kind: s3, bucket: bkt \}', 's3: { kind: s3 }' | Set-Content $policy
         Test-BackupPolicy -Policy $policy -ErrorAction SilentlyContinue -ErrorVariable err 3>$null | Should -BeFalse
         ($err | ForEach-Object ToString) -join ' ' | Should -Match 'offsite\.s3\.bucket: is required'
     }

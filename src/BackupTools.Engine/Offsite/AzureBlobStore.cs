@@ -1,13 +1,20 @@
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
 using Azure;
+using Azure.Core;
+using Azure.Storage;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Azure.Storage.Blobs.Specialized;
 
 namespace BackupTools.Engine.Offsite;
 
 /// <summary>
-/// An Azure Blob container (optionally under a prefix) as a remote repository. Uploads go in blocks (the SDK's
-/// parallel block upload), so a large set never has to fit in memory.
+/// An Azure Blob container (optionally under a prefix) as a remote repository. Large objects are staged as blocks
+/// named by an upload token and their number: uncommitted blocks stay in the service for a week, so a copy cut short
+/// resumes with the blocks that arrived, and blocks of another attempt never match. Locks are version-level
+/// immutability policies (the container needs immutable storage with versioning).
 /// </summary>
 public sealed class AzureBlobStore : IRemoteStore
 {
@@ -21,29 +28,86 @@ public sealed class AzureBlobStore : IRemoteStore
         _prefix = prefix;
     }
 
+    /// <summary>An account URL with a token credential: in Azure Automation, the account's managed identity.</summary>
+    public AzureBlobStore(Uri accountUrl, TokenCredential credential, string container, string prefix = "")
+    {
+        _container = new BlobContainerClient(new Uri(accountUrl.ToString().TrimEnd('/') + "/" + container), credential);
+        _prefix = prefix;
+    }
+
     public string Describe => $"Azure container {_container.Uri}{(_prefix.Length > 0 ? " under " + _prefix : "")}";
 
-    private BlobClient Blob(string name) => _container.GetBlobClient(_prefix + name);
+    private BlockBlobClient Blob(string name) => _container.GetBlockBlobClient(_prefix + name);
 
-    public async Task PutAsync(string name, Stream content, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
+    private async Task EnsureContainerAsync(CancellationToken ct)
     {
-        if (!_created)
-        {
-            await _container.CreateIfNotExistsAsync(cancellationToken: ct);
-            _created = true;
-        }
-        await Blob(name).UploadAsync(content, new BlobUploadOptions
+        if (_created) return;
+        await _container.CreateIfNotExistsAsync(cancellationToken: ct);
+        _created = true;
+    }
+
+    private static BlobImmutabilityPolicy? Lock(DateTimeOffset? until) =>
+        until is { } u ? new BlobImmutabilityPolicy { ExpiresOn = u, PolicyMode = BlobImmutabilityPolicyMode.Locked } : null;
+
+    public async Task PutAsync(string name, ReadOnlyMemory<byte> content, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? lockUntil, CancellationToken ct)
+    {
+        await EnsureContainerAsync(ct);
+        await Blob(name).UploadAsync(new MemoryStream(content.ToArray(), writable: false), new BlobUploadOptions
         {
             Metadata = metadata.ToDictionary(),
-            TransferOptions = new Azure.Storage.StorageTransferOptions { InitialTransferSize = 4 << 20, MaximumTransferSize = 4 << 20, MaximumConcurrency = 4 },
+            ImmutabilityPolicy = Lock(lockUntil),
+            TransferValidation = new UploadTransferValidationOptions { ChecksumAlgorithm = StorageChecksumAlgorithm.MD5 },
         }, ct);
     }
 
+    // Block ids are base64 of one length within a blob: the token (16 hex) and the part number (8 digits).
+    private static string BlockId(string token, int part) => Convert.ToBase64String(Encoding.ASCII.GetBytes($"{token}{part:D8}"));
+
+    public async Task<(string Token, IReadOnlyDictionary<int, string> Done)> StartPartsAsync(string name, string? resumeToken, IReadOnlyDictionary<int, string> saved,
+        IReadOnlyDictionary<string, string> metadata, DateTimeOffset? lockUntil, CancellationToken ct)
+    {
+        await EnsureContainerAsync(ct);
+        var done = new Dictionary<int, string>();
+        if (resumeToken is null) return (Convert.ToHexString(RandomNumberGenerator.GetBytes(8)).ToLowerInvariant(), done);
+        try
+        {
+            var list = await Blob(name).GetBlockListAsync(BlockListTypes.Uncommitted, cancellationToken: ct);
+            foreach (var block in list.Value.UncommittedBlocks)
+            {
+                var id = Encoding.ASCII.GetString(Convert.FromBase64String(block.Name));
+                if (id.Length == 24 && id.StartsWith(resumeToken, StringComparison.Ordinal) && int.TryParse(id[16..], out var part)) done[part] = block.Name;
+            }
+        }
+        catch (RequestFailedException e) when (e.Status == 404) { } // nothing staged (or the week passed): all parts again
+        return (resumeToken, done);
+    }
+
+    public async Task<string> PutPartAsync(string name, string token, int part, ReadOnlyMemory<byte> content, CancellationToken ct)
+    {
+        var id = BlockId(token, part);
+        await Blob(name).StageBlockAsync(id, new MemoryStream(content.ToArray(), writable: false), new BlockBlobStageBlockOptions
+        {
+            TransferValidation = new UploadTransferValidationOptions { ChecksumAlgorithm = StorageChecksumAlgorithm.MD5 },
+        }, ct);
+        return id;
+    }
+
+    public async Task CompletePartsAsync(string name, string token, IReadOnlyList<string> receipts, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? lockUntil, CancellationToken ct) =>
+        await Blob(name).CommitBlockListAsync(receipts, new CommitBlockListOptions
+        {
+            Metadata = metadata.ToDictionary(),
+            ImmutabilityPolicy = Lock(lockUntil),
+        }, ct);
+
     public async Task<Stream> OpenReadAsync(string name, CancellationToken ct) => (await Blob(name).DownloadStreamingAsync(cancellationToken: ct)).Value.Content;
 
-    public async Task<IReadOnlyDictionary<string, string>?> MetadataAsync(string name, CancellationToken ct)
+    public async Task<RemoteObject?> StatAsync(string name, CancellationToken ct)
     {
-        try { return (await Blob(name).GetPropertiesAsync(cancellationToken: ct)).Value.Metadata.ToDictionary(); }
+        try
+        {
+            var p = (await Blob(name).GetPropertiesAsync(cancellationToken: ct)).Value;
+            return new RemoteObject(p.ContentLength, p.Metadata.ToDictionary(), p.ImmutabilityPolicy?.ExpiresOn);
+        }
         catch (RequestFailedException e) when (e.Status == 404) { return null; }
     }
 
@@ -59,5 +123,25 @@ public sealed class AzureBlobStore : IRemoteStore
         }
     }
 
-    public async Task DeleteAsync(string name, CancellationToken ct) => await Blob(name).DeleteIfExistsAsync(cancellationToken: ct);
+    public async Task<bool> DeleteAsync(string name, CancellationToken ct)
+    {
+        try
+        {
+            await Blob(name).DeleteIfExistsAsync(cancellationToken: ct);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status == 409 && e.ErrorCode is "BlobImmutableDueToPolicy" or "BlobImmutableDueToLegalHold") { return false; }
+    }
+
+    public async Task<(bool Available, string Reason)> LockAvailableAsync(CancellationToken ct)
+    {
+        try
+        {
+            var p = (await _container.GetPropertiesAsync(cancellationToken: ct)).Value;
+            return p.HasImmutableStorageWithVersioning
+                ? (true, "")
+                : (false, $"{Describe} does not have immutable storage with versioning enabled (az storage container-rm create --enable-vlw), so objects cannot be locked there");
+        }
+        catch (RequestFailedException e) when (e.Status == 404) { return (false, $"{Describe} does not exist yet; create it with version-level immutability to lock objects"); }
+    }
 }

@@ -1,20 +1,34 @@
-using System.IO.Pipelines;
-using System.Text.Json;
 using System.Security.Cryptography;
 using BackupTools.Engine.Encryption;
 using BackupTools.Engine.Repository;
 
 namespace BackupTools.Engine.Offsite;
 
-/// <summary>What one set's copy did: files sent, files already there (not sent again), bytes sent.</summary>
-public sealed record SetCopyResult(string SetPath, int Sent, int AlreadyThere, long BytesSent);
+/// <summary>What one set's copy did: files sent, files already there (not sent again), bytes sent, parts sent and parts found there from a copy cut short.</summary>
+public sealed record SetCopyResult(string SetPath, int Sent, int AlreadyThere, long BytesSent, int PartsSent = 0, int PartsResumed = 0);
+
+/// <summary>How a copy runs: where its resume records live, how many parts fly at once, the bandwidth limit, the lock, and whether to read everything back.</summary>
+public sealed record OffsiteCopyOptions(string StateDirectory)
+{
+    public int Parallelism { get; init; } = 4;
+    public Throttle Throttle { get; init; } = new(null);
+    /// <summary>Objects are locked for this many days from their upload (null: not locked).</summary>
+    public int? ImmutableDays { get; init; }
+    /// <summary>Read every object back and decrypt it against its SHA-256 (the drill's check), beyond the store's per-part MD5.</summary>
+    public bool ReadBack { get; init; }
+}
+
+/// <summary>What one file's copy did.</summary>
+public sealed record FileCopyResult(bool Sent, long Bytes, int Parts, int PartsResumed);
 
 /// <summary>
-/// Copies a published set to a remote repository, encrypted on the way (BTENC1, never plaintext off the host): each
-/// file goes to &lt;engine&gt;/&lt;target&gt;/&lt;type&gt;/&lt;id&gt;/&lt;file&gt;.btenc with its plaintext SHA-256 and the
-/// key id as metadata, and is read back, decrypted and hashed against the manifest before the next one; manifest.json
-/// goes last, so a copy cut short is never listed as a set there. A file already there with the same SHA-256 and key
-/// is not sent again, so a copy stopped mid-way resumes where it stopped.
+/// Copies published sets to a remote repository, encrypted on the way (BTENC1, never plaintext off the host): each file
+/// goes to &lt;engine&gt;/&lt;target&gt;/&lt;type&gt;/&lt;id&gt;/&lt;file&gt;.btenc with its plaintext SHA-256 and the key id as
+/// metadata; the files of a set go in parallel, and a large file in parallel parts, each with an MD5 the store checks
+/// on arrival; after completion the stored object's size and SHA-256 metadata are checked against ours (and with
+/// ReadBack, it is read back and decrypted). manifest.json goes last, so a copy cut short is never listed as a set.
+/// A file already there with the same SHA-256 and key is not sent again, and an upload cut short resumes with the
+/// parts that arrived (its resume record keeps the header, so the parts made again are the same bytes).
 /// </summary>
 public static class OffsiteCopier
 {
@@ -23,60 +37,94 @@ public static class OffsiteCopier
 
     /// <summary>Test hook: called after each file arrived (its name), so a test can stop a copy mid-way.</summary>
     internal static Action<string>? AfterFile;
+    /// <summary>Test hook: called after each part arrived (file name, part), so a test can cut an upload between parts.</summary>
+    internal static Action<string, int>? AfterPart;
 
     public static async Task<SetCopyResult> CopySetAsync(string repositoryRoot, CatalogEntry set, IRemoteStore store, EncryptionKey key,
-        Action<string>? log, CancellationToken ct)
+        OffsiteCopyOptions options, Action<string>? log, CancellationToken ct)
     {
         var relative = Path.GetRelativePath(repositoryRoot, set.Path).Replace('\\', '/');
-        var files = set.Manifest.Files.Select(f => (f.Name, f.Sha256)).ToList();
-        // The manifest last: its presence there is what makes the set exist there, as locally.
-        files.Add((BackupManifest.FileName, await ShaOfAsync(Path.Combine(set.Path, BackupManifest.FileName), ct)));
-        int sent = 0, there = 0;
+        int sent = 0, there = 0, parts = 0, resumed = 0;
         long bytes = 0;
-        foreach (var (name, sha) in files)
+        var gate = new object();
+        void Count(string name, FileCopyResult r)
         {
-            ct.ThrowIfCancellationRequested();
-            var remote = $"{relative}/{name}{Suffix}";
-            if (await store.MetadataAsync(remote, ct) is { } meta && meta.GetValueOrDefault(ShaKey) == sha && meta.GetValueOrDefault(KeyIdKey) == key.Id)
+            lock (gate)
             {
-                there++;
-                continue;
+                if (r.Sent) { sent++; bytes += r.Bytes; parts += r.Parts; resumed += r.PartsResumed; }
+                else there++;
             }
-            var local = Path.Combine(set.Path, name);
-            bytes += await UploadEncryptedAsync(local, remote, sha, store, key, ct);
-            await VerifyAsync(remote, sha, store, key, ct);
-            log?.Invoke($"Copied {relative}/{name} to {store.Describe}");
-            sent++;
+            if (r.Sent) log?.Invoke($"Copied {relative}/{name} to {store.Describe}{(r.PartsResumed > 0 ? $" ({r.PartsResumed} of {r.Parts + r.PartsResumed} parts were there from a copy cut short)" : "")}");
             AfterFile?.Invoke(name);
         }
-        return new SetCopyResult(relative, sent, there, bytes);
+        await Parallel.ForEachAsync(set.Manifest.Files, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (f, token) =>
+            Count(f.Name, await CopyFileAsync(Path.Combine(set.Path, f.Name), $"{relative}/{f.Name}{Suffix}", f.Sha256, store, key, options, token)));
+        // The manifest last: its presence there is what makes the set exist there, as locally.
+        var manifestPath = Path.Combine(set.Path, BackupManifest.FileName);
+        Count(BackupManifest.FileName, await CopyFileAsync(manifestPath, $"{relative}/{BackupManifest.FileName}{Suffix}", await ShaOfAsync(manifestPath, ct), store, key, options, ct));
+        return new SetCopyResult(relative, sent, there, bytes, parts, resumed);
     }
 
-    /// <summary>Encrypts while uploading, through a pipe: the plaintext never sits anywhere but this process's buffers.</summary>
-    private static async Task<long> UploadEncryptedAsync(string local, string remote, string sha, IRemoteStore store, EncryptionKey key, CancellationToken ct)
+    /// <summary>Copies one file (encrypted) unless the same content under the same key is already there.</summary>
+    public static async Task<FileCopyResult> CopyFileAsync(string local, string remote, string sha, IRemoteStore store, EncryptionKey key,
+        OffsiteCopyOptions options, CancellationToken ct)
     {
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20));
-        long written = 0;
-        var producer = Task.Run(async () =>
+        ct.ThrowIfCancellationRequested();
+        if (await store.StatAsync(remote, ct) is { } existing && existing.Metadata.GetValueOrDefault(ShaKey) == sha && existing.Metadata.GetValueOrDefault(KeyIdKey) == key.Id)
+            return new FileCopyResult(false, 0, 0, 0);
+        var metadata = new Dictionary<string, string> { [ShaKey] = sha, [KeyIdKey] = key.Id };
+        DateTimeOffset? lockUntil = options.ImmutableDays is { } days ? DateTimeOffset.UtcNow.AddDays(days) : null;
+        using var file = File.OpenHandle(local, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+        var length = RandomAccess.GetLength(file);
+        var saved = ResumeRecord.Read(options.StateDirectory, remote, sha);
+        PartEncryptor parts;
+        try { parts = new PartEncryptor(key, saved is null ? null : Convert.FromBase64String(saved.Header), length); }
+        catch (Exception e) when (saved is not null && e is EncryptionKeyException or EncryptedDataException)
         {
-            try
+            saved = null; // a record under another key (rotated since): start afresh
+            parts = new PartEncryptor(key, null, length);
+        }
+        int sentParts, resumed = 0;
+        if (parts.PartCount == 1)
+        {
+            var content = parts.Make(file, 0);
+            await options.Throttle.TakeAsync(content.Length, ct);
+            await store.PutAsync(remote, content, metadata, lockUntil, ct);
+            sentParts = 1;
+        }
+        else
+        {
+            var (token, done) = await store.StartPartsAsync(remote, saved?.Token, saved?.Parts ?? [], metadata, lockUntil, ct);
+            var record = new ResumeRecord(remote, sha, Convert.ToBase64String(parts.HeaderBytes), token) { Parts = done.ToDictionary() };
+            record.Write(options.StateDirectory);
+            var missing = Enumerable.Range(0, parts.PartCount).Where(p => !done.ContainsKey(p)).ToList();
+            resumed = parts.PartCount - missing.Count;
+            await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (p, token2) =>
             {
-                await using var source = new FileStream(local, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan | FileOptions.Asynchronous);
-                await using (var sealedStream = new EncryptingStream(pipe.Writer.AsStream(leaveOpen: true), key, leaveOpen: true))
-                    await source.CopyToAsync(sealedStream, 1 << 20, ct);
-                written = new FileInfo(local).Length;
-                await pipe.Writer.CompleteAsync();
-            }
-            catch (Exception e)
-            {
-                await pipe.Writer.CompleteAsync(e);
-                throw;
-            }
-        }, ct);
-        await using (var upload = pipe.Reader.AsStream())
-            await store.PutAsync(remote, upload, new Dictionary<string, string> { [ShaKey] = sha, [KeyIdKey] = key.Id }, ct);
-        await producer;
-        return written;
+                var content = parts.Make(file, p);
+                await options.Throttle.TakeAsync(content.Length, token2);
+                var receipt = await store.PutPartAsync(remote, token, p, content, token2);
+                lock (record)
+                {
+                    record.Parts[p] = receipt;
+                    record.Write(options.StateDirectory);
+                }
+                AfterPart?.Invoke(Path.GetFileName(local), p);
+            });
+            await store.CompletePartsAsync(remote, token, Enumerable.Range(0, parts.PartCount).Select(p => record.Parts[p]).ToList(), metadata, lockUntil, ct);
+            ResumeRecord.Remove(options.StateDirectory, remote);
+            sentParts = missing.Count;
+        }
+        // What the store now holds is ours: its size, and the SHA-256 and key we wrote with it.
+        var stored = await store.StatAsync(remote, ct)
+            ?? throw new IOException($"'{remote}' is not in {store.Describe} right after it was written; the set is not listed there.");
+        if (stored.Size != parts.CipherLength || stored.Metadata.GetValueOrDefault(ShaKey) != sha)
+            throw new InvalidDataException($"'{remote}' in {store.Describe} holds {stored.Size} bytes with SHA-256 '{stored.Metadata.GetValueOrDefault(ShaKey)}', not {parts.CipherLength} with {sha}: the copy is not good and the set is not listed there.");
+        // Asked to lock, the object must be locked: a store that ignores the request (no immutability there) is an error, never an unlocked copy believed safe.
+        if (lockUntil is { } until && (stored.LockedUntil is not { } locked || locked < until.AddMinutes(-5)))
+            throw new IOException($"'{remote}' in {store.Describe} was written without the lock asked for (immutableDays {options.ImmutableDays}): enable version-level immutability (Azure) or Object Lock (S3) there, or remove immutableDays. Test-BackupTarget -Offsite checks it.");
+        if (options.ReadBack) await VerifyAsync(remote, sha, store, key, ct);
+        return new FileCopyResult(true, length, sentParts, resumed);
     }
 
     /// <summary>Reads the object back, decrypts and hashes it: what arrived is what the manifest says, or the copy fails.</summary>
@@ -117,6 +165,7 @@ public static class OffsiteCatalog
         var entries = new List<CatalogEntry>();
         foreach (var set in await OffsiteCopier.ListCopiedSetsAsync(store, ct))
         {
+            if (set.StartsWith(ModelPrefix, StringComparison.Ordinal)) continue; // model versions have their own manifests
             await using var stored = await store.OpenReadAsync($"{set}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", ct);
             await using var plain = new DecryptingStream(stored, key);
             var manifest = await System.Text.Json.JsonSerializer.DeserializeAsync(plain, RepositoryJson.Default.BackupManifest, ct)
@@ -126,4 +175,7 @@ public static class OffsiteCatalog
         }
         return entries.OrderByDescending(e => e.Manifest.StartTime).ToList();
     }
+
+    /// <summary>Where model versions and blobs live offsite (never a set of the catalog).</summary>
+    public const string ModelPrefix = "_models/";
 }

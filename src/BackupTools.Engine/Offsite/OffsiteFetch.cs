@@ -29,7 +29,7 @@ public static class OffsiteFetch
         return sets.Count;
     }
 
-    private static async Task FetchFileAsync(IRemoteStore store, EncryptionKey key, string remote, string local, string? sha, CancellationToken ct)
+    internal static async Task FetchFileAsync(IRemoteStore store, EncryptionKey key, string remote, string local, string? sha, CancellationToken ct)
     {
         await using (var stored = await store.OpenReadAsync(remote, ct))
         await using (var plain = new DecryptingStream(stored, key))

@@ -11,15 +11,30 @@ public static class OffsiteStores
     public static IRemoteStore Open(OffsitePolicy offsite)
     {
         var owner = $"Offsite '{offsite.Name}'";
-        return offsite.Kind switch
+        switch (offsite.Kind)
         {
-            OffsiteKind.AzureBlob when offsite.ConnectionStringSource is { } source =>
-                new AzureBlobStore(SecretResolver.ResolveSource(source, owner, "connection string"), offsite.Container!, offsite.Prefix),
-            OffsiteKind.AzureBlob => throw new NotSupportedException(
-                $"{owner}: an account URL with a managed identity is not supported by this version yet; give connectionStringEnv or connectionStringFile."),
-            _ => throw new NotSupportedException($"{owner}: S3 copies are not built in this version yet; nothing can be copied there. Use an azureBlob offsite."),
-        };
+            case OffsiteKind.AzureBlob when offsite.ConnectionStringSource is { } source:
+                return new AzureBlobStore(SecretResolver.ResolveSource(source, owner, "connection string"), offsite.Container!, offsite.Prefix);
+            case OffsiteKind.AzureBlob:
+                // No secret in the policy: the default credential chain (in Azure Automation, the account's managed identity).
+                return new AzureBlobStore(new Uri(offsite.AccountUrl!), new Azure.Identity.DefaultAzureCredential(), offsite.Container!, offsite.Prefix);
+            default:
+                Amazon.Runtime.AWSCredentials? credentials = null;
+                if (offsite.AccessKeyIdSource is { } id && offsite.SecretAccessKeySource is { } secret)
+                    credentials = new Amazon.Runtime.BasicAWSCredentials(SecretResolver.ResolveSource(id, owner, "access key id"),
+                        SecretResolver.ResolveSource(secret, owner, "secret access key"));
+                return new S3Store(offsite.Endpoint, offsite.Region, credentials, offsite.Bucket!, offsite.Prefix);
+        }
     }
+
+    /// <summary>How a copy to this offsite runs: resume records in the local repository, its bandwidth limit and lock.</summary>
+    public static OffsiteCopyOptions CopyOptions(BackupPolicy policy, OffsitePolicy offsite, bool readBack = false) =>
+        new(ResumeRecord.DirectoryFor(policy.Repository, offsite.Name))
+        {
+            Throttle = new Throttle(offsite.MaxMBps),
+            ImmutableDays = offsite.ImmutableDays,
+            ReadBack = readBack,
+        };
 
     /// <summary>The policy's encryption key; a missing key is refused clearly (copies are never sent in the clear).</summary>
     public static EncryptionKey Key(BackupPolicy policy)
@@ -39,4 +54,12 @@ public static class OffsiteStores
             .Where(e => offsite.Copies is null || offsite.Copies.Contains(e.Manifest.Target, StringComparer.OrdinalIgnoreCase))
             .Where(e => targets is null || targets.Contains(e.Manifest.Target, StringComparer.OrdinalIgnoreCase))
             .OrderBy(e => e.Manifest.EndTime).ToList();
+
+    /// <summary>The model versions an offsite repository takes (models in its copies list, else every model of the policy), oldest first.</summary>
+    public static IReadOnlyList<Models.ModelManifest> ModelsFor(BackupPolicy policy, OffsitePolicy offsite, IReadOnlyCollection<string>? names) =>
+        policy.Models
+            .Where(m => offsite.Copies is null || offsite.Copies.Contains(m.Name, StringComparer.OrdinalIgnoreCase))
+            .Where(m => names is null || names.Contains(m.Name, StringComparer.OrdinalIgnoreCase))
+            .SelectMany(m => Models.ModelBackup.Versions(policy.Repository, m.Name))
+            .OrderBy(m => m.Created).ToList();
 }

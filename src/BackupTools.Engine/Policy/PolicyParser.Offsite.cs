@@ -72,6 +72,8 @@ public static partial class PolicyParser
                 if (endpoint is not null && !(Uri.TryCreate(endpoint, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"))
                     r.Problem(PolicyNode.Child(map, "endpoint")!, key + ".endpoint", $"'{endpoint}' is not an http:// or https:// URL, e.g. https://s3.eu-west-1.amazonaws.com");
                 var bucket = r.Text(map, "bucket", key + ".bucket", required: true);
+                if (bucket is not null && !System.Text.RegularExpressions.Regex.IsMatch(bucket, "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"))
+                    r.Problem(PolicyNode.Child(map, "bucket")!, key + ".bucket", $"'{bucket}' is not an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-'");
                 var accessKey = Secret(r, map, key, "accessKeyId", required: false);
                 var secretKey = Secret(r, map, key, "secretAccessKey", required: false);
                 if ((accessKey is null) != (secretKey is null))
@@ -87,14 +89,14 @@ public static partial class PolicyParser
         return list;
     }
 
-    /// <summary>copies: all (the default), or a list of the policy's target and model names.</summary>
+    /// <summary>copies: all (the default), or a list of the policy's target and model names, and config (the config history).</summary>
     private static IReadOnlyList<string>? ReadCopies(PolicyNode r, YamlMappingNode map, string key, IReadOnlyCollection<string> copyable)
     {
         if (PolicyNode.Child(map, "copies") is not { } node) return null;
         if (node is YamlScalarNode { Value: "all" }) return null;
         var names = r.TextList(map, "copies", key + ".copies");
-        foreach (var n in names.Where(n => !copyable.Contains(n)))
-            r.Problem(node, key + ".copies", $"'{n}' is not a target or model of this policy; use all, or a list of {string.Join(", ", copyable)}");
+        foreach (var n in names.Where(n => !copyable.Contains(n) && n != "config"))
+            r.Problem(node, key + ".copies", $"'{n}' is not a target or model of this policy; use all, or a list of {string.Join(", ", copyable.Append("config"))}");
         return names;
     }
 

@@ -72,6 +72,11 @@ public sealed class GetConfigFileHistoryCommand : PolicyCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int? Last { get; set; }
 
+    /// <summary>Read the history in this offsite repository instead (its newest copy, fetched into scratch and removed after).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
     private string? _path;
 
     protected override void PrepareRecord()
@@ -80,13 +85,13 @@ public sealed class GetConfigFileHistoryCommand : PolicyCmdlet
         _path = Path is null ? null : System.IO.Path.IsPathFullyQualified(Path) ? Path : ResolvePath(this, Path);
     }
 
-    protected override Task ProcessRecordAsync()
+    protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
         var path = _path;
-        foreach (var e in ConfigHistory.List(policy.Repository, path, After?.UtcDateTime, Before?.UtcDateTime, Last, policy.Path))
+        using var fetched = Offsite is null ? null : await FetchConfigHistoryAsync(policy, Offsite);
+        foreach (var e in ConfigHistory.List(fetched?.Path ?? policy.Repository, path, After?.UtcDateTime, Before?.UtcDateTime, Last, policy.Path))
             WriteObjectAsync(e);
-        return Task.CompletedTask;
     }
 }
 
@@ -117,6 +122,11 @@ public sealed class RestoreConfigFileCommand : PolicyCmdlet
     [ValidateNotNullOrEmpty]
     public string? Destination { get; set; }
 
+    /// <summary>Take the file from this offsite repository's config history (its newest copy) instead of the local one.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
     private string _path = "";
     private string? _destination;
 
@@ -132,7 +142,8 @@ public sealed class RestoreConfigFileCommand : PolicyCmdlet
         var policy = LoadPolicy();
         var path = _path;
         var destination = _destination;
-        var plan = ConfigRestore.Plan(policy.Repository, path, ParameterSetName == CommitSet ? Commit : null,
+        using var fetched = Offsite is null ? null : await FetchConfigHistoryAsync(policy, Offsite);
+        var plan = ConfigRestore.Plan(fetched?.Path ?? policy.Repository, path, ParameterSetName == CommitSet ? Commit : null,
             ParameterSetName == AsOfSet ? AsOf.UtcDateTime : null, destination);
         var what = $"Restore {plan.Path} as of commit {plan.CommitId[..12]} ({plan.CommitTime:u})" +
                    (plan.Metadata is { } m ? $", mode {m.Mode}, owner {m.Owner}:{m.Group}" : "") +

@@ -95,18 +95,35 @@ public sealed class GetAiModelBackupCommand : PolicyCmdlet
     [Parameter(Position = 1)]
     public string? Version { get; set; }
 
-    protected override Task ProcessRecordAsync()
+    /// <summary>List the versions in this offsite repository instead (read from its manifests there, decrypted with the policy's key).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
+    protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
-        var root = System.IO.Path.Combine(policy.Repository, ModelBackup.Engine);
-        if (!Directory.Exists(root)) return Task.CompletedTask;
         var pattern = new WildcardPattern(Name ?? "*", WildcardOptions.IgnoreCase);
+        if (Offsite is not null)
+        {
+            var (_, store, key) = OpenOffsite(policy, Offsite);
+            foreach (var m in (await BackupTools.Engine.Offsite.OffsiteModels.ListVersionsAsync(store, key, null, CancelToken))
+                         .Where(m => pattern.IsMatch(m.Name) && (Version is null || m.Version == Version)).OrderBy(m => m.Name, StringComparer.OrdinalIgnoreCase))
+                WriteObjectAsync(ModelRecords.From(m, ModelBackupOutcome.Succeeded, policy.Path));
+            return;
+        }
+        List(policy, pattern);
+    }
+
+    private void List(BackupPolicy policy, WildcardPattern pattern)
+    {
+        var root = System.IO.Path.Combine(policy.Repository, ModelBackup.Engine);
+        if (!Directory.Exists(root)) return;
         foreach (var model in Directory.EnumerateDirectories(root).Select(System.IO.Path.GetFileName).Where(n => pattern.IsMatch(n!)).Order())
         {
             foreach (var m in ModelBackup.Versions(policy.Repository, model!).Where(m => Version is null || m.Version == Version))
                 WriteObjectAsync(ModelRecords.From(m, ModelBackupOutcome.Succeeded, policy.Path));
         }
-        return Task.CompletedTask;
     }
 }
 
@@ -162,6 +179,11 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
     [Parameter]
     public ScriptBlock? ValidationScript { get; set; }
 
+    /// <summary>Restore from this offsite repository (fetched, decrypted and checked into scratch first), on a host that may never have seen the local repository.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
     private string? _destination;
 
     protected override void PrepareRecord()
@@ -173,19 +195,49 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
     protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
-        var manifest = ModelRestore.Find(policy.Repository, Name, Version)
+        var repository = policy.Repository;
+        BackupTools.Engine.Repository.ScratchDirectory? fetched = null;
+        ModelManifest? manifest;
+        BackupTools.Engine.Offsite.IRemoteStore? store = null;
+        BackupTools.Engine.Encryption.EncryptionKey? key = null;
+        if (Offsite is not null)
+        {
+            (_, store, key) = OpenOffsite(policy, Offsite);
+            manifest = (await BackupTools.Engine.Offsite.OffsiteModels.ListVersionsAsync(store, key, Name, CancelToken))
+                .FirstOrDefault(m => string.Equals(m.Name, Name, StringComparison.OrdinalIgnoreCase) && (Version is null || m.Version == Version))
+                ?? throw new ItemNotFoundException($"Model '{Name}' has no version {(Version is null ? "" : $"'{Version}' ")}in offsite '{Offsite}'. See Get-AiModelBackup -Offsite {Offsite}.");
+        }
+        else manifest = ModelRestore.Find(policy.Repository, Name, Version)
             ?? throw new ItemNotFoundException($"Model '{Name}' has no backed-up version {(Version is null ? "" : $"'{Version}' ")}in {policy.Repository}. See Get-AiModelBackup.");
         var destination = _destination ?? ModelRecords.Find(policy, Name)?.Path
             ?? throw new ItemNotFoundException($"Model '{Name}' is not in the policy's models: section; give -Destination.");
-        if (!await ShouldProcessAsync(destination, $"Replace with model {Name} version {manifest.Version} ({manifest.Files.Count} files); the current directory is kept until validation passes"))
+        if (!await ShouldProcessAsync(destination, $"Replace with model {Name} version {manifest.Version} ({manifest.Files.Count} files{(Offsite is null ? "" : $", fetched from offsite {Offsite}")}); the current directory is kept until validation passes"))
             return;
+        if (store is not null && key is not null)
+        {
+            fetched = BackupTools.Engine.Repository.ScratchDirectory.Create(policy.Repository, "offsite-model-" + manifest.Name);
+            WriteProgressAsync(new ProgressRecord(1, $"Fetching model {manifest.Name} {manifest.Version} from offsite {Offsite}", "Downloading and decrypting"));
+            try { await BackupTools.Engine.Offsite.OffsiteModels.FetchVersionAsync(store, key, manifest, fetched.Path, WriteVerboseAsync, CancelToken); }
+            catch
+            {
+                fetched.Dispose();
+                throw;
+            }
+            repository = fetched.Path;
+        }
+        try { await RestoreAsync(policy, repository, manifest, destination); }
+        finally { fetched?.Dispose(); }
+    }
+
+    private async Task RestoreAsync(BackupPolicy policy, string repository, ModelManifest manifest, string destination)
+    {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Func<string, Task<bool>>? validate = ValidationScript is null ? null : dir => InvokeOnPipelineAsync(() =>
         {
             var output = ValidationScript.Invoke(dir);
             return output.Count > 0 && LanguagePrimitives.IsTrue(output[^1]);
         });
-        var result = await ModelRestore.RunAsync(policy.Repository, manifest, destination, validate, WriteVerboseAsync, CancelToken,
+        var result = await ModelRestore.RunAsync(repository, manifest, destination, validate, WriteVerboseAsync, CancelToken,
             keepSpecialBits: policy.Models.FirstOrDefault(m => string.Equals(m.Name, manifest.Name, StringComparison.OrdinalIgnoreCase))?.KeepSpecialBits ?? false);
         WriteObjectAsync(new ModelRestoreResult
         {

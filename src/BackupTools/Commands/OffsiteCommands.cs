@@ -18,11 +18,16 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
 {
     private const string TargetSet = "Target";
     private const string RecordSet = "Record";
+    private const string ModelSet = "Model";
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = RecordSet)]
     public BackupRecord[] InputObject { get; set; } = [];
 
-    /// <summary>Only these targets (of the offsite's copies); all of them when omitted.</summary>
+    /// <summary>Model versions from Get-AiModelBackup or Backup-AiModel: their blobs (those not there yet) and manifests.</summary>
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ModelSet)]
+    public ModelBackupRecord[] ModelVersion { get; set; } = [];
+
+    /// <summary>Only these targets and models (of the offsite's copies); all of them when omitted.</summary>
     [Parameter(Position = 0, ParameterSetName = TargetSet)]
     [ArgumentCompleter(typeof(TargetNameCompleter))]
     [ValidateNotNullOrEmpty]
@@ -33,11 +38,17 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
     [ValidateNotNullOrEmpty]
     public string? Offsite { get; set; }
 
+    /// <summary>Also read every object back and decrypt it against its SHA-256 (the store's per-part MD5 and the stored size and SHA-256 are always checked).</summary>
+    [Parameter]
+    public SwitchParameter ReadBack { get; set; }
+
     private readonly List<BackupRecord> _records = [];
+    private readonly List<ModelBackupRecord> _models = [];
 
     protected override Task ProcessRecordAsync()
     {
         _records.AddRange(InputObject);
+        _models.AddRange(ModelVersion);
         return Task.CompletedTask;
     }
 
@@ -53,8 +64,22 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
                 WriteWarningAsync($"Backup {failed.Id} of {failed.Target} failed when it was taken; there is no set to copy.");
             sets = OffsiteStores.SetsFor(policy, offsite, null).Where(e => ids.Contains(e.Manifest.Id)).ToList();
         }
+        else if (ParameterSetName == ModelSet) sets = [];
         else sets = OffsiteStores.SetsFor(policy, offsite, Target);
-        if (sets.Count == 0) return;
+        var models = ParameterSetName switch
+        {
+            ModelSet => _models.Where(m => m.Status is ModelBackupOutcome.Succeeded or ModelBackupOutcome.Unchanged)
+                .Select(m => BackupTools.Engine.Models.ModelRestore.Find(policy.Repository, m.Name, m.Version)
+                             ?? throw new ItemNotFoundException($"Model '{m.Name}' version '{m.Version}' is not in {policy.Repository}."))
+                .ToList(),
+            RecordSet => [],
+            _ => OffsiteStores.ModelsFor(policy, offsite, Target),
+        };
+        // The config history goes with a copy of everything (no -Target, no records) when the offsite copies it.
+        var config = ParameterSetName == TargetSet && (Target is null || Target.Contains("config", StringComparer.OrdinalIgnoreCase))
+                     && (offsite.Copies is null || offsite.Copies.Contains("config"));
+        if (sets.Count == 0 && models.Count == 0 && !config) return;
+        var options = OffsiteStores.CopyOptions(policy, offsite, ReadBack);
         var index = 0;
         foreach (var set in sets)
         {
@@ -62,13 +87,13 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
             index++;
             if (!await ShouldProcessAsync(store.Describe, $"Copy {m.Target} {m.Type} {m.Id} (encrypted with key {key.Id})")) continue;
             WriteProgressAsync(new ProgressRecord(1, $"Copying to offsite {offsite.Name}", $"{m.Target} {m.Type} {m.Id}")
-                { PercentComplete = Math.Min(100, 100 * (index - 1) / sets.Count) });
+                { PercentComplete = Math.Min(100, 100 * (index - 1) / (sets.Count + models.Count)) });
             var clock = Stopwatch.StartNew();
             OffsiteCopyResult result;
             try
             {
-                var copied = await OffsiteCopier.CopySetAsync(policy.Repository, set, store, key, WriteVerboseAsync, CancelToken);
-                result = Result(offsite, m, BackupOutcome.Succeeded, clock, policy.Path) with { Sent = copied.Sent, AlreadyThere = copied.AlreadyThere, BytesSent = copied.BytesSent };
+                var copied = await OffsiteCopier.CopySetAsync(policy.Repository, set, store, key, options, WriteVerboseAsync, CancelToken);
+                result = Result(offsite, m, BackupOutcome.Succeeded, clock, policy.Path) with { Sent = copied.Sent, AlreadyThere = copied.AlreadyThere, BytesSent = copied.BytesSent, PartsResumed = copied.PartsResumed };
             }
             catch (Exception e) when (e is not OperationCanceledException || !CancelToken.IsCancellationRequested)
             {
@@ -76,6 +101,52 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
                 WriteErrorAsync(EngineErrors.ToErrorRecord(e, result));
             }
             WriteObjectAsync(result);
+        }
+        foreach (var m in models)
+        {
+            index++;
+            if (!await ShouldProcessAsync(store.Describe, $"Copy model {m.Name} {m.Version} (the blobs not there yet, encrypted with key {key.Id})")) continue;
+            WriteProgressAsync(new ProgressRecord(1, $"Copying to offsite {offsite.Name}", $"model {m.Name} {m.Version}")
+                { PercentComplete = Math.Min(100, 100 * (index - 1) / (sets.Count + models.Count)) });
+            var clock = Stopwatch.StartNew();
+            var result = new OffsiteCopyResult
+            {
+                Offsite = offsite.Name, Engine = BackupTools.Engine.Models.ModelBackup.Engine, Target = m.Name, Type = "model", Id = m.Version,
+                Status = BackupOutcome.Succeeded, PolicyPath = policy.Path,
+            };
+            try
+            {
+                var copied = await BackupTools.Engine.Offsite.OffsiteModels.CopyVersionAsync(policy.Repository, m, store, key, options, WriteVerboseAsync, CancelToken);
+                result = result with { Sent = copied.Sent, AlreadyThere = copied.AlreadyThere, BytesSent = copied.BytesSent, PartsResumed = copied.PartsResumed, Duration = clock.Elapsed };
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !CancelToken.IsCancellationRequested)
+            {
+                result = result with { Status = BackupOutcome.Failed, Error = e.Message, Duration = clock.Elapsed };
+                WriteErrorAsync(EngineErrors.ToErrorRecord(e, result));
+            }
+            WriteObjectAsync(result);
+        }
+        if (config && await ShouldProcessAsync(store.Describe, $"Copy the config history (the Git objects not there yet, encrypted with key {key.Id})"))
+        {
+            var clock = Stopwatch.StartNew();
+            var result = new OffsiteCopyResult
+            {
+                Offsite = offsite.Name, Engine = "config", Target = "config", Type = "history", Id = "", Status = BackupOutcome.Succeeded, PolicyPath = policy.Path,
+            };
+            try
+            {
+                if (await BackupTools.Engine.Offsite.OffsiteConfig.CopyAsync(policy.Repository, store, key, options, WriteVerboseAsync, CancelToken) is { } copied)
+                    WriteObjectAsync(result with
+                    {
+                        Id = copied.SetPath[(copied.SetPath.LastIndexOf('/') + 1)..], Sent = copied.Sent, AlreadyThere = copied.AlreadyThere, BytesSent = copied.BytesSent, Duration = clock.Elapsed,
+                    });
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !CancelToken.IsCancellationRequested)
+            {
+                result = result with { Status = BackupOutcome.Failed, Error = e.Message, Duration = clock.Elapsed };
+                WriteErrorAsync(EngineErrors.ToErrorRecord(e, result));
+                WriteObjectAsync(result);
+            }
         }
         WriteProgressAsync(new ProgressRecord(1, $"Copying to offsite {offsite.Name}", "Done") { RecordType = ProgressRecordType.Completed });
     }

@@ -28,6 +28,24 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
     /// The offsite repository named (or the policy's only one when none is named), opened with its secret, and the
     /// policy's encryption key: what every -Offsite parameter needs, with one set of errors.
     /// </summary>
+    /// <summary>The offsite repository's newest config history, fetched into a scratch repository (the caller disposes it).</summary>
+    protected async Task<BackupTools.Engine.Repository.ScratchDirectory> FetchConfigHistoryAsync(BackupPolicy policy, string offsiteName)
+    {
+        var (offsite, store, key) = OpenOffsite(policy, offsiteName);
+        var scratch = BackupTools.Engine.Repository.ScratchDirectory.Create(policy.Repository, "offsite-config");
+        try
+        {
+            if (!await BackupTools.Engine.Offsite.OffsiteConfig.FetchAsync(store, key, scratch.Path, WriteVerboseAsync, CancelToken))
+                throw new ItemNotFoundException($"Offsite '{offsite.Name}' holds no config history. Copy-BackupSet -Offsite {offsite.Name} copies it.");
+            return scratch;
+        }
+        catch
+        {
+            scratch.Dispose();
+            throw;
+        }
+    }
+
     protected (OffsitePolicy Offsite, BackupTools.Engine.Offsite.IRemoteStore Store, BackupTools.Engine.Encryption.EncryptionKey Key) OpenOffsite(
         BackupPolicy policy, string? name)
     {

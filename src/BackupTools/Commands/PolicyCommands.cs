@@ -55,12 +55,6 @@ public sealed class TestBackupPolicyCommand : AsyncPSCmdlet
                 },
             });
         WriteVerboseAsync(problems.Count == 0 ? $"{path}: no problems." : $"{path}: {problems.Count} problem(s).");
-        // Said plainly, so nobody believes copies exist: the offsite section is read and checked, nothing is copied yet.
-        foreach (var o in parsed?.Offsite ?? [])
-            if (o.Kind != OffsiteKind.AzureBlob || o.ConnectionStringSource is null)
-                WriteWarningAsync($"{path}: offsite.{o.Name} is checked but this version cannot copy to it yet " +
-                                  (o.Kind == OffsiteKind.S3 ? "(S3 copies are being built)" : "(an account URL with a managed identity is being built; give connectionStringEnv or connectionStringFile)") +
-                                  ": nothing is copied there, and those backups are on this host only.");
         if (parsed is { } valid && (valid.Alerts.CriticalRoute.Count == 0 || valid.Alerts.WarningRoute.Count == 0))
             WriteWarningAsync($"{path}: no alert channel is configured for " +
                               (valid.Alerts.CriticalRoute.Count == 0 && valid.Alerts.WarningRoute.Count == 0 ? "Critical or Warning" : valid.Alerts.CriticalRoute.Count == 0 ? "Critical" : "Warning") +

@@ -1,0 +1,80 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using BackupTools.Engine.Encryption;
+using BackupTools.Engine.Models;
+
+namespace BackupTools.Engine.Offsite;
+
+/// <summary>
+/// Model versions offsite, deduplicated as locally: each distinct content is one object under its SHA-256
+/// (_models/&lt;name&gt;/blobs/&lt;sha&gt;.btenc), listed once per copy so a blob already there is not sent again; the
+/// version's manifest (_models/&lt;name&gt;/versions/&lt;version&gt;.json.btenc) goes after every blob it names, so a
+/// version listed there always restores.
+/// </summary>
+public static class OffsiteModels
+{
+    private static string Root(string name) => $"{OffsiteCatalog.ModelPrefix}{name}/";
+    private static string BlobName(string name, string sha) => $"{Root(name)}blobs/{sha}{OffsiteCopier.Suffix}";
+    private static string VersionName(string name, string version) => $"{Root(name)}versions/{version}.json{OffsiteCopier.Suffix}";
+
+    public static async Task<SetCopyResult> CopyVersionAsync(string repositoryRoot, ModelManifest manifest, IRemoteStore store, EncryptionKey key,
+        OffsiteCopyOptions options, Action<string>? log, CancellationToken ct)
+    {
+        var there = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var n in store.ListAsync($"{Root(manifest.Name)}blobs/", ct)) there.Add(n);
+        var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, manifest.Name), "blobs"));
+        var needed = manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct().ToList();
+        var missing = needed.Where(sha => !there.Contains(BlobName(manifest.Name, sha))).ToList();
+        int sent = 0, parts = 0, resumed = 0;
+        long bytes = 0;
+        await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (sha, token) =>
+        {
+            var r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
+            Interlocked.Increment(ref sent);
+            Interlocked.Add(ref bytes, r.Bytes);
+            Interlocked.Add(ref parts, r.Parts);
+            Interlocked.Add(ref resumed, r.PartsResumed);
+        });
+        var versionPath = ModelBackup.VersionPath(repositoryRoot, manifest.Name, manifest.Version);
+        var versionSha = Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(versionPath, ct))).ToLowerInvariant();
+        var v = await OffsiteCopier.CopyFileAsync(versionPath, VersionName(manifest.Name, manifest.Version), versionSha, store, key, options, ct);
+        if (v.Sent) { sent++; bytes += v.Bytes; }
+        if (sent > 0) log?.Invoke($"Copied model {manifest.Name} {manifest.Version} to {store.Describe}: {sent} object(s) sent, {needed.Count - missing.Count} blob(s) already there");
+        return new SetCopyResult($"{Root(manifest.Name)}{manifest.Version}", sent, needed.Count - missing.Count + (v.Sent ? 0 : 1), bytes, parts, resumed);
+    }
+
+    /// <summary>The versions of a model (or of every model) offsite, read from their manifests there, newest first.</summary>
+    public static async Task<IReadOnlyList<ModelManifest>> ListVersionsAsync(IRemoteStore store, EncryptionKey key, string? name, CancellationToken ct)
+    {
+        var versions = new List<ModelManifest>();
+        await foreach (var n in store.ListAsync(name is null ? OffsiteCatalog.ModelPrefix : $"{Root(name)}versions/", ct))
+        {
+            if (!n.Contains("/versions/", StringComparison.Ordinal) || !n.EndsWith(".json" + OffsiteCopier.Suffix, StringComparison.Ordinal)) continue;
+            await using var stored = await store.OpenReadAsync(n, ct);
+            await using var plain = new DecryptingStream(stored, key);
+            versions.Add(await JsonSerializer.DeserializeAsync(plain, ModelJson.Default.ModelManifest, ct)
+                ?? throw new InvalidDataException($"The model manifest {n} in {store.Describe} is empty."));
+        }
+        return versions.OrderByDescending(m => m.Created).ToList();
+    }
+
+    /// <summary>
+    /// Brings one version back into a scratch repository of the local layout (blobs checked against their SHA-256,
+    /// the version's manifest last), so the restore runs on it as on the local repository.
+    /// </summary>
+    public static async Task FetchVersionAsync(IRemoteStore store, EncryptionKey key, ModelManifest manifest, string scratchRoot, Action<string>? log, CancellationToken ct)
+    {
+        var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(scratchRoot, manifest.Name), "blobs"));
+        await Parallel.ForEachAsync(manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct(),
+            new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (sha, token) =>
+            {
+                var path = blobs.PathOf(sha);
+                Repository.FileModes.CreatePrivateDirectory(Path.GetDirectoryName(path)!);
+                await OffsiteFetch.FetchFileAsync(store, key, BlobName(manifest.Name, sha), path, sha, token);
+            });
+        var versionPath = ModelBackup.VersionPath(scratchRoot, manifest.Name, manifest.Version);
+        Repository.FileModes.CreatePrivateDirectory(Path.GetDirectoryName(versionPath)!);
+        await OffsiteFetch.FetchFileAsync(store, key, VersionName(manifest.Name, manifest.Version), versionPath, null, ct);
+        log?.Invoke($"Fetched model {manifest.Name} {manifest.Version} ({manifest.Files.Count} files) from {store.Describe}");
+    }
+}
