@@ -61,3 +61,29 @@ public sealed record OffsiteCopyResult
     public string? Error { get; init; }
     public string? PolicyPath { get; init; }
 }
+
+/// <summary>
+/// How far an offsite repository is behind the local one (Get-BackupStatus): the published sets and model versions not
+/// copied yet, the age of the oldest of them, the bytes behind, and the last copy's outcome. Times are UTC.
+/// </summary>
+public sealed record OffsiteStatus
+{
+    public required string Offsite { get; init; }
+    public required OffsiteKind Kind { get; init; }
+    /// <summary>Ok, Delayed (lag past maxLag), Failed (the last copy failed) or Never (nothing copied yet while sets wait).</summary>
+    public required BackupState State { get; init; }
+    public required AlertSeverity Severity { get; init; }
+    public int PendingSets { get; init; }
+    public long PendingBytes { get; init; }
+    /// <summary>When the oldest set not copied yet was published.</summary>
+    public DateTime? OldestPending { get; init; }
+    /// <summary>Its age: how much would be lost with the host now.</summary>
+    public TimeSpan Lag { get; init; }
+    public TimeSpan MaxLag { get; init; }
+    public DateTime? LastSuccess { get; init; }
+    public DateTime? LastFailure { get; init; }
+    public string? LastError { get; init; }
+    public string? Message { get; init; }
+    public DateTime AsOf { get; init; }
+    public string? PolicyPath { get; init; }
+}

@@ -45,6 +45,20 @@ Describe 'Copy-BackupSet' {
         $err.Count | Should -BeGreaterOrEqual 1
     }
 
+    It 'Get-BackupStatus shows the failed copy as Critical, then Ok with nothing pending after a copy that succeeds; the metrics carry it' {
+        $status = Get-BackupStatus -Policy $policy | Where-Object { $_ -is [BackupTools.Model.OffsiteStatus] }
+        ($status.Offsite, $status.State, $status.Severity) | Should -Be @('azure', 'Failed', 'Critical')
+        $status.Message | Should -Match 'failed'
+        $null = Copy-BackupSet -Policy $policy
+        $status = Get-BackupStatus -Policy $policy | Where-Object { $_ -is [BackupTools.Model.OffsiteStatus] }
+        ($status.State, $status.PendingSets, $status.Lag) | Should -Be @('Ok', 0, [TimeSpan]::Zero)
+        $status.LastSuccess | Should -BeGreaterThan ([DateTime]::UtcNow.AddMinutes(-5))
+        ($status | Format-Table | Out-String) | Should -Match 'azure\s+AzureBlob\s+Ok'
+        $prom = Join-Path $dir 'offsite.prom'
+        $null = Export-BackupMetric $prom -Policy $policy
+        Get-Content $prom -Raw | Should -Match 'backuptools_offsite_pending_sets\{offsite="azure",kind="AzureBlob"\} 0'
+    }
+
     It 'Test-BackupTarget -Offsite checks the key, the store and a write; an unreachable store and a lock it cannot give are errors with a fix' {
         $ok = @(Test-BackupTarget -Offsite azure -Policy $policy)
         $ok.Check | Should -Be @('EncryptionKey', 'Reachable', 'Writable')

@@ -43,6 +43,9 @@ public static class AlertBuilder
             $"{c.Target} copy to offsite {c.Offsite} {(c.Status == BackupOutcome.Failed ? "failed" : "succeeded")}",
             c.Status == BackupOutcome.Failed ? $"{c.Target} {c.Type} {c.Id} was not copied to {c.Offsite}: {c.Error?.Split('\n')[0].Trim()}"
                                              : $"{c.Target} {c.Type} {c.Id} is in {c.Offsite}", DateTime.UtcNow),
+        OffsiteStatus o => new Alert($"offsite|{o.Offsite}", o.State.ToString(), o.Severity,
+            $"offsite {o.Offsite}: {(o.State == BackupState.Ok ? "up to date" : o.State.ToString().ToLowerInvariant())}",
+            o.Message ?? $"Offsite {o.Offsite} is within its lag ({o.PendingSets} set(s) waiting)", o.LastFailure ?? o.OldestPending ?? o.AsOf),
         _ => null,
     };
 }

@@ -14,6 +14,8 @@ namespace BackupTools.Engine.Offsite;
 public static class OffsiteModels
 {
     private static string Root(string name) => $"{OffsiteCatalog.ModelPrefix}{name}/";
+    /// <summary>How a version is named in the offsite journal and results.</summary>
+    public static string SetName(ModelManifest m) => $"{Root(m.Name)}{m.Version}";
     private static string BlobName(string name, string sha) => $"{Root(name)}blobs/{sha}{OffsiteCopier.Suffix}";
     private static string VersionName(string name, string version) => $"{Root(name)}versions/{version}.json{OffsiteCopier.Suffix}";
 
@@ -40,7 +42,7 @@ public static class OffsiteModels
         var v = await OffsiteCopier.CopyFileAsync(versionPath, VersionName(manifest.Name, manifest.Version), versionSha, store, key, options, ct);
         if (v.Sent) { sent++; bytes += v.Bytes; }
         if (sent > 0) log?.Invoke($"Copied model {manifest.Name} {manifest.Version} to {store.Describe}: {sent} object(s) sent, {needed.Count - missing.Count} blob(s) already there");
-        return new SetCopyResult($"{Root(manifest.Name)}{manifest.Version}", sent, needed.Count - missing.Count + (v.Sent ? 0 : 1), bytes, parts, resumed);
+        return new SetCopyResult(SetName(manifest), sent, needed.Count - missing.Count + (v.Sent ? 0 : 1), bytes, parts, resumed);
     }
 
     /// <summary>The versions of a model (or of every model) offsite, read from their manifests there, newest first.</summary>

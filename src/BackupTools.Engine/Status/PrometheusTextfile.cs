@@ -12,7 +12,7 @@ namespace BackupTools.Engine.Status;
 /// </summary>
 public static class PrometheusTextfile
 {
-    public static string Render(IReadOnlyList<BackupStatus> statuses, StorageStatus storage)
+    public static string Render(IReadOnlyList<BackupStatus> statuses, StorageStatus storage, IReadOnlyList<OffsiteStatus>? offsite = null)
     {
         var text = new StringBuilder();
         void Family(string name, string help, IEnumerable<(string Labels, double Value)> samples)
@@ -46,6 +46,20 @@ public static class PrometheusTextfile
         Family("backuptools_storage_growth_bytes_per_day", "Growth of the repository over the last 14 days (least squares).", [(p, storage.GrowthBytesPerDay)]);
         Family("backuptools_storage_days_until_full", "Days until the file system is full at the current growth; +Inf when not growing.",
             [(p, storage.DaysUntilFull ?? double.PositiveInfinity)]);
+        string O(OffsiteStatus o) => $"offsite=\"{Escape(o.Offsite)}\",kind=\"{Escape(o.Kind.ToString())}\"";
+        var copies = offsite ?? [];
+        Family("backuptools_offsite_pending_sets", "Published sets and model versions not copied to the offsite repository yet.",
+            copies.Select(o => (O(o), (double)o.PendingSets)));
+        Family("backuptools_offsite_pending_bytes", "Stored bytes not copied to the offsite repository yet.",
+            copies.Select(o => (O(o), (double)o.PendingBytes)));
+        Family("backuptools_offsite_lag_seconds", "Age of the oldest set not copied to the offsite repository (0 when none waits).",
+            copies.Select(o => (O(o), o.Lag.TotalSeconds)));
+        Family("backuptools_offsite_max_lag_seconds", "The lag past which the offsite repository is a Warning (offsite.<name>.maxLag).",
+            copies.Select(o => (O(o), o.MaxLag.TotalSeconds)));
+        Family("backuptools_offsite_last_success_timestamp_seconds", "Unix time of the last copy run that succeeded.",
+            copies.Where(o => o.LastSuccess is not null).Select(o => (O(o), Unix(o.LastSuccess!.Value))));
+        Family("backuptools_offsite_severity", "Offsite alert severity: 0 none, 1 warning (lag), 2 critical (the last copy failed).",
+            copies.Select(o => (O(o), (double)(int)o.Severity)));
         return text.ToString();
     }
 

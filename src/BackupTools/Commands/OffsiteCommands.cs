@@ -55,6 +55,9 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
     protected override async Task EndProcessingAsync()
     {
         var policy = LoadPolicy();
+        // A copy that cannot even start (a secret or the key missing in the job's environment) is a failed copy in
+        // the journal, so Get-BackupStatus says Critical instead of staying quiet while nothing leaves the host.
+        OffsiteOpenFailed = (o, e) => OffsiteJournal.Append(policy.Repository, o.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: false, Error: e.Message));
         var (offsite, store, key) = OpenOffsite(policy, Offsite);
         IReadOnlyList<CatalogEntry> sets;
         if (ParameterSetName == RecordSet)
@@ -78,8 +81,16 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
         // The config history goes with a copy of everything (no -Target, no records) when the offsite copies it.
         var config = ParameterSetName == TargetSet && (Target is null || Target.Contains("config", StringComparer.OrdinalIgnoreCase))
                      && (offsite.Copies is null || offsite.Copies.Contains("config"));
-        if (sets.Count == 0 && models.Count == 0 && !config) return;
+        if (sets.Count == 0 && models.Count == 0 && !config)
+        {
+            OffsiteJournal.Append(policy.Repository, offsite.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: true));
+            return;
+        }
         var options = OffsiteStores.CopyOptions(policy, offsite, ReadBack);
+        string? firstError = null;
+        var attempted = false;
+        void Arrived(string set, long bytes) => OffsiteJournal.Append(policy.Repository, offsite.Name, new OffsiteJournalEntry(DateTime.UtcNow, set, bytes));
+        void Failed(string error) => firstError ??= error;
         var index = 0;
         foreach (var set in sets)
         {
@@ -92,12 +103,15 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
             OffsiteCopyResult result;
             try
             {
+                attempted = true;
                 var copied = await OffsiteCopier.CopySetAsync(policy.Repository, set, store, key, options, WriteVerboseAsync, CancelToken);
+                Arrived(copied.SetPath, copied.BytesSent);
                 result = Result(offsite, m, BackupOutcome.Succeeded, clock, policy.Path) with { Sent = copied.Sent, AlreadyThere = copied.AlreadyThere, BytesSent = copied.BytesSent, PartsResumed = copied.PartsResumed };
             }
             catch (Exception e) when (e is not OperationCanceledException || !CancelToken.IsCancellationRequested)
             {
                 result = Result(offsite, m, BackupOutcome.Failed, clock, policy.Path) with { Error = e.Message };
+                Failed($"{m.Target} {m.Type} {m.Id}: {e.Message}");
                 WriteErrorAsync(EngineErrors.ToErrorRecord(e, result));
             }
             WriteObjectAsync(result);
@@ -116,12 +130,15 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
             };
             try
             {
+                attempted = true;
                 var copied = await BackupTools.Engine.Offsite.OffsiteModels.CopyVersionAsync(policy.Repository, m, store, key, options, WriteVerboseAsync, CancelToken);
+                Arrived(copied.SetPath, copied.BytesSent);
                 result = result with { Sent = copied.Sent, AlreadyThere = copied.AlreadyThere, BytesSent = copied.BytesSent, PartsResumed = copied.PartsResumed, Duration = clock.Elapsed };
             }
             catch (Exception e) when (e is not OperationCanceledException || !CancelToken.IsCancellationRequested)
             {
                 result = result with { Status = BackupOutcome.Failed, Error = e.Message, Duration = clock.Elapsed };
+                Failed($"model {m.Name} {m.Version}: {e.Message}");
                 WriteErrorAsync(EngineErrors.ToErrorRecord(e, result));
             }
             WriteObjectAsync(result);
@@ -135,6 +152,7 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
             };
             try
             {
+                attempted = true;
                 if (await BackupTools.Engine.Offsite.OffsiteConfig.CopyAsync(policy.Repository, store, key, options, WriteVerboseAsync, CancelToken) is { } copied)
                     WriteObjectAsync(result with
                     {
@@ -144,10 +162,14 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
             catch (Exception e) when (e is not OperationCanceledException || !CancelToken.IsCancellationRequested)
             {
                 result = result with { Status = BackupOutcome.Failed, Error = e.Message, Duration = clock.Elapsed };
+                Failed($"config history: {e.Message}");
                 WriteErrorAsync(EngineErrors.ToErrorRecord(e, result));
                 WriteObjectAsync(result);
             }
         }
+        // The run's outcome, for Get-BackupStatus (what a -WhatIf run only listed is not a copy).
+        if (attempted || firstError is not null)
+            OffsiteJournal.Append(policy.Repository, offsite.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: firstError is null, Error: firstError));
         WriteProgressAsync(new ProgressRecord(1, $"Copying to offsite {offsite.Name}", "Done") { RecordType = ProgressRecordType.Completed });
     }
 

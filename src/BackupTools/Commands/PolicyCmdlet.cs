@@ -24,10 +24,6 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
     /// <summary>Loads the policy; a missing or invalid one stops the cmdlet with an error that says what to fix.</summary>
     protected BackupPolicy LoadPolicy() => PolicyParser.Load(ResolvedPolicyPath);
 
-    /// <summary>
-    /// The offsite repository named (or the policy's only one when none is named), opened with its secret, and the
-    /// policy's encryption key: what every -Offsite parameter needs, with one set of errors.
-    /// </summary>
     /// <summary>The offsite repository's newest config history, fetched into a scratch repository (the caller disposes it).</summary>
     protected async Task<BackupTools.Engine.Repository.ScratchDirectory> FetchConfigHistoryAsync(BackupPolicy policy, string offsiteName)
     {
@@ -46,6 +42,10 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
         }
     }
 
+    /// <summary>
+    /// The offsite repository named (or the policy's only one when none is named), opened with its secret, and the
+    /// policy's encryption key: what every -Offsite parameter needs, with one set of errors.
+    /// </summary>
     protected (OffsitePolicy Offsite, BackupTools.Engine.Offsite.IRemoteStore Store, BackupTools.Engine.Encryption.EncryptionKey Key) OpenOffsite(
         BackupPolicy policy, string? name)
     {
@@ -56,8 +56,16 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
                 : $"The policy has {policy.Offsite.Count} offsite repositories; name one with -Offsite ({names}).")
             : policy.Offsite.FirstOrDefault(o => o.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
               ?? throw new ItemNotFoundException($"The policy has no offsite '{name}'. Its offsite repositories: {(names.Length > 0 ? names : "none")}.");
-        return (offsite, BackupTools.Engine.Offsite.OffsiteStores.Open(offsite), BackupTools.Engine.Offsite.OffsiteStores.Key(policy));
+        try { return (offsite, BackupTools.Engine.Offsite.OffsiteStores.Open(offsite), BackupTools.Engine.Offsite.OffsiteStores.Key(policy)); }
+        catch (Exception e)
+        {
+            OffsiteOpenFailed?.Invoke(offsite, e);
+            throw;
+        }
     }
+
+    /// <summary>Told when an offsite repository was found but could not be opened (a missing secret or key): the copy records it.</summary>
+    protected Action<OffsitePolicy, Exception>? OffsiteOpenFailed { get; set; }
 
     /// <summary>The named targets (all when none are named); an unknown name is a non-terminating error.</summary>
     protected IEnumerable<TargetPolicy> SelectTargets(BackupPolicy policy, IEnumerable<string>? names)
