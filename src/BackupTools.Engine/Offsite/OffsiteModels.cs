@@ -18,6 +18,17 @@ public static class OffsiteModels
     public static string SetName(ModelManifest m) => $"{Root(m.Name)}{m.Version}";
     private static string BlobName(string name, string sha) => $"{Root(name)}blobs/{sha}{OffsiteCopier.Suffix}";
     private static string VersionName(string name, string version) => $"{Root(name)}versions/{version}.json{OffsiteCopier.Suffix}";
+    public static string VersionObject(ModelManifest m) => VersionName(m.Name, m.Version);
+
+    /// <summary>The blobs of a model there: object name and SHA-256.</summary>
+    public static async IAsyncEnumerable<(string Name, string Sha)> ListBlobsAsync(IRemoteStore store, string model,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        var prefix = $"{Root(model)}blobs/";
+        await foreach (var n in store.ListAsync(prefix, ct))
+            if (n.EndsWith(OffsiteCopier.Suffix, StringComparison.Ordinal))
+                yield return (n, n[prefix.Length..^OffsiteCopier.Suffix.Length]);
+    }
 
     public static async Task<SetCopyResult> CopyVersionAsync(string repositoryRoot, ModelManifest manifest, IRemoteStore store, EncryptionKey key,
         OffsiteCopyOptions options, Action<string>? log, CancellationToken ct)

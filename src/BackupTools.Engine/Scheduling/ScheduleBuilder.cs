@@ -45,7 +45,9 @@ public static class ScheduleBuilder
         }
         if (targets is null)
         {
-            jobs.Add(Job("retention", null, RetentionSchedule, $"Remove-ExpiredBackup {p} -Confirm:$false"));
+            // Daily, locally and then in each offsite repository (its own rules; what is locked there stays).
+            jobs.Add(Job("retention", null, RetentionSchedule, $"Remove-ExpiredBackup {p} -Confirm:$false" +
+                string.Concat(policy.Offsite.Select(o => $"; Remove-ExpiredBackup -Offsite \"{o.Name}\" {p} -Confirm:$false"))));
             // The first status run after registering sends a test message through every channel: alerting proven
             // from the job's own environment (cron's), before anything goes wrong.
             var pending = AlertTestPending(policy.Repository);

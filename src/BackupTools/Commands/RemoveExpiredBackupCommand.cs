@@ -33,6 +33,11 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
     [Parameter]
     public DateTimeOffset? AsOf { get; set; }
 
+    /// <summary>Apply retention to this offsite repository instead (its sets and model versions, by its own rules where it has them).</summary>
+    [Parameter(ParameterSetName = TargetSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
     private readonly List<BackupRecord> _records = [];
 
     protected override Task ProcessRecordAsync()
@@ -45,6 +50,11 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
     {
         var policy = LoadPolicy();
         var now = AsOf?.UtcDateTime ?? DateTime.UtcNow;
+        if (Offsite is not null)
+        {
+            await OffsiteAsync(policy, now);
+            return;
+        }
         var only = ParameterSetName == RecordSet ? _records.Select(r => r.Id).ToHashSet(StringComparer.Ordinal) : null;
         var names = ParameterSetName == RecordSet ? _records.Select(r => r.Target).Distinct(StringComparer.OrdinalIgnoreCase).ToArray() : Target;
         if (ParameterSetName == RecordSet && _records.Count == 0) return;
@@ -106,5 +116,18 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
                 : $"removed {outcome.Removed.Count} backup(s), {FormatBytes(freed)}";
             WriteHostAsync($"{target.Name}: {what}; {engine.RetentionSummary(outcome)}");
         }
+    }
+
+    private async Task OffsiteAsync(BackupPolicy policy, DateTime now)
+    {
+        var (offsite, store, key) = OpenOffsite(policy, Offsite);
+        // ShouldProcess decides whether this is a what-if: then the plan is listed and nothing is deleted there.
+        var (go, whatIf) = await AskAsync(store.Describe, $"Remove what the retention of offsite {offsite.Name} expires");
+        if (!go && !whatIf) return;
+        var decisions = await BackupTools.Engine.Offsite.OffsiteRetention.RunAsync(policy, offsite, store, key, now,
+            (what, action) => ShouldProcessAsync(what, action), WriteVerboseAsync, whatIf, CancelToken);
+        foreach (var d in decisions) WriteObjectAsync(d);
+        if (decisions.Any(d => d.Removed))
+            WriteHostAsync($"offsite {offsite.Name}: removed {decisions.Count(d => d.Removed)} set(s) and model version(s), {FormatBytes(decisions.Where(d => d.Removed).Sum(d => d.BytesFreed))}");
     }
 }

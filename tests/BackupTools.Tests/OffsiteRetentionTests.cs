@@ -1,0 +1,174 @@
+using BackupTools.Engine.Encryption;
+using BackupTools.Engine.Models;
+using BackupTools.Engine.Offsite;
+using BackupTools.Engine.Redis;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+using BackupTools.TestServers;
+
+namespace BackupTools.Tests;
+
+/// <summary>
+/// Retention of an offsite repository (Azurite): the planner's rules with the offsite's own ages, manifests first, locks
+/// honoured (Azurite cannot lock, so a recorder in front of it keeps the locks the copier asks for, as a locking store would).
+/// </summary>
+public sealed class OffsiteRetentionTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly AzuriteServer _azurite;
+    private readonly RedisServer _redis;
+    private readonly EncryptionKey _key = EncryptionKey.Generate();
+
+    public OffsiteRetentionTests()
+    {
+        _azurite = AzuriteServer.Start(_dir.Combine("azurite"));
+        _redis = RedisServer.Start(_dir.Combine("redis"));
+    }
+
+    public void Dispose()
+    {
+        _redis.Dispose();
+        _azurite.Dispose();
+        _dir.Dispose();
+    }
+
+    private string Repo => _dir.Combine("repo");
+    private TargetPolicy Target => new()
+    {
+        Name = "cache", Engine = TargetEngine.Redis, Host = "127.0.0.1", Port = _redis.Port,
+        Retention = new Dictionary<string, TimeSpan> { ["snapshot"] = TimeSpan.FromDays(30) },
+    };
+    private OffsitePolicy Offsite => new()
+    {
+        Name = "away", Kind = OffsiteKind.AzureBlob, ConnectionStringSource = "env:X", Container = "c",
+        Retention = new Dictionary<string, TimeSpan> { ["snapshot"] = TimeSpan.FromDays(1) }, ModelVersionsKept = 1,
+    };
+    private BackupPolicy Policy => new()
+    {
+        Path = _dir.Combine("policy.yml"), Repository = Repo, Targets = [Target], Models = [new ModelPolicy("llm", _dir.Combine("llm"), 5)], ConfigPaths = [],
+        Storage = new StoragePolicy(20, 10), Alerts = new AlertPolicy(), Offsite = [Offsite],
+    };
+
+    private async Task<CatalogEntry> SnapshotAsync()
+    {
+        var attempt = await RedisBackup.RunAsync(new BackupRequest { RepositoryRoot = Repo, Target = Target, Compression = CompressionOptions.None },
+            RedisBackupMethod.Replication, CancellationToken.None);
+        Assert.Null(attempt.Error);
+        return BackupCatalog.List(Repo, "redis", "cache").Single(e => e.Manifest.Id == attempt.Record.Id);
+    }
+
+    private static Task<bool> Yes(string what, string action) => Task.FromResult(true);
+
+    [Fact]
+    public async Task ExpiredSetsGoManifestFirstTheNewestStaysAndLockedOnesWaitForTheirLock()
+    {
+        var store = new LockingStore(new AzureBlobStore(_azurite.ConnectionString, "retention"));
+        var options = new OffsiteCopyOptions(_dir.Combine("state")) { ImmutableDays = 3 };
+        var sets = new List<CatalogEntry>();
+        for (var i = 0; i < 3; i++)
+        {
+            var set = await SnapshotAsync();
+            await OffsiteCopier.CopySetAsync(Repo, set, store, _key, options, null, CancellationToken.None);
+            sets.Add(set);
+        }
+        var now = DateTime.UtcNow;
+
+        // Two days on: expired offsite (1 day) though not locally (30 days), but locked for three days: all kept.
+        Assert.Empty(await OffsiteRetention.RunAsync(Policy, Offsite, store, _key, now.AddDays(2), Yes, null, dryRun: false, CancellationToken.None));
+        Assert.Equal(3, (await OffsiteCopier.ListCopiedSetsAsync(store, CancellationToken.None)).Count);
+
+        // Four days on, a what-if: the plan names the two older ones and nothing goes.
+        store.Now = now.AddDays(4);
+        var planned = await OffsiteRetention.RunAsync(Policy, Offsite, store, _key, now.AddDays(4), Yes, null, dryRun: true, CancellationToken.None);
+        Assert.Equal(sets.Take(2).Select(s => s.Manifest.Id), planned.Select(d => d.Id));
+        Assert.All(planned, d => Assert.False(d.Removed));
+        Assert.Equal(3, (await OffsiteCopier.ListCopiedSetsAsync(store, CancellationToken.None)).Count);
+
+        // For real: the two older ones go (manifest first), the newest snapshot stays, the local repository is untouched.
+        var removed = await OffsiteRetention.RunAsync(Policy, Offsite, store, _key, now.AddDays(4), Yes, null, dryRun: false, CancellationToken.None);
+        Assert.Equal(sets.Take(2).Select(s => s.Manifest.Id), removed.Where(d => d.Removed).Select(d => d.Id));
+        Assert.Equal([Path.GetRelativePath(Repo, sets[2].Path)], await OffsiteCopier.ListCopiedSetsAsync(store, CancellationToken.None));
+        var left = new List<string>();
+        await foreach (var n in store.ListAsync("", CancellationToken.None)) left.Add(n);
+        Assert.All(left, n => Assert.StartsWith(Path.GetRelativePath(Repo, sets[2].Path), n));
+        Assert.Equal(3, BackupCatalog.List(Repo, "redis", "cache").Count);
+        Assert.True(store.DeletedManifestBeforeFiles, "a set's manifest goes before its files");
+    }
+
+    [Fact]
+    public async Task ModelVersionsBeyondTheKeptGoAndOnlyBlobsNoKeptVersionNamesWithThem()
+    {
+        var store = new AzureBlobStore(_azurite.ConnectionString, "models");
+        var source = _dir.Combine("llm");
+        Directory.CreateDirectory(source);
+        await File.WriteAllBytesAsync(Path.Combine(source, "weights.bin"), new byte[300_000]);
+        var options = new OffsiteCopyOptions(_dir.Combine("state"));
+        foreach (var v in new[] { "1", "2", "3" })
+        {
+            await File.WriteAllTextAsync(Path.Combine(source, "config.json"), $"{{ \"version\": \"{v}\" }}");
+            var (m, _) = await ModelBackup.RunAsync(Repo, "llm", source, null, [], false, null, CancellationToken.None);
+            await OffsiteModels.CopyVersionAsync(Repo, m, store, _key, options, null, CancellationToken.None);
+        }
+        var blobsBefore = await CountAsync(OffsiteModels.ListBlobsAsync(store, "llm", CancellationToken.None));
+        Assert.Equal(4, blobsBefore); // the shared weights once, three configs
+        // While the local repository still has every version, their blobs stay (a copy of a new version is never raced).
+        var first = await OffsiteRetention.RunAsync(Policy, Offsite, store, _key, DateTime.UtcNow, Yes, null, dryRun: false, CancellationToken.None);
+        Assert.Equal(["2", "1"], first.Where(d => d.Removed).Select(d => d.Id));
+        Assert.Equal(["3"], (await OffsiteModels.ListVersionsAsync(store, _key, "llm", CancellationToken.None)).Select(m => m.Version));
+        Assert.Equal(4, await CountAsync(OffsiteModels.ListBlobsAsync(store, "llm", CancellationToken.None)));
+
+        // Local versions gone: a further run with nothing to remove leaves the blobs; one that removes a version collects them.
+        Directory.Delete(Path.Combine(Repo, ModelBackup.Engine), recursive: true);
+        await File.WriteAllTextAsync(Path.Combine(source, "config.json"), "{ \"version\": \"4\" }");
+        var (v4, _) = await ModelBackup.RunAsync(Repo, "llm", source, null, [], false, null, CancellationToken.None);
+        await OffsiteModels.CopyVersionAsync(Repo, v4, store, _key, options, null, CancellationToken.None);
+        Directory.Delete(Path.Combine(Repo, ModelBackup.Engine), recursive: true);
+        await OffsiteRetention.RunAsync(Policy, Offsite, store, _key, DateTime.UtcNow, Yes, null, dryRun: false, CancellationToken.None);
+        var kept = (await OffsiteModels.ListVersionsAsync(store, _key, "llm", CancellationToken.None)).Single();
+        Assert.Equal("4", kept.Version);
+        var blobs = new List<string>();
+        await foreach (var b in OffsiteModels.ListBlobsAsync(store, "llm", CancellationToken.None)) blobs.Add(b.Sha);
+        Assert.Equal(kept.Files.Select(f => f.Sha256).Order(), blobs.Order());
+    }
+
+    private static async Task<int> CountAsync<T>(IAsyncEnumerable<T> items)
+    {
+        var n = 0;
+        await foreach (var _ in items) n++;
+        return n;
+    }
+
+    /// <summary>A store in front of another that keeps the locks asked for (what Azure immutability or S3 Object Lock do) and refuses deletes while they run.</summary>
+    private sealed class LockingStore(IRemoteStore inner) : IRemoteStore
+    {
+        private readonly Dictionary<string, DateTimeOffset> _locks = [];
+        private readonly List<string> _deleted = [];
+        public DateTime Now { get; set; } = DateTime.UtcNow;
+        public bool DeletedManifestBeforeFiles => _deleted.Count > 0 && _deleted.GroupBy(d => d[..d.LastIndexOf('/')]).All(g => g.First().Contains(BackupManifest.FileName));
+        public string Describe => "locking " + inner.Describe;
+        public Task PutAsync(string name, ReadOnlyMemory<byte> content, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? lockUntil, CancellationToken ct)
+        {
+            if (lockUntil is { } u) _locks[name] = u;
+            return inner.PutAsync(name, content, metadata, null, ct);
+        }
+        public Task<(string Token, IReadOnlyDictionary<int, string> Done)> StartPartsAsync(string name, string? resumeToken, IReadOnlyDictionary<int, string> saved,
+            IReadOnlyDictionary<string, string> metadata, DateTimeOffset? lockUntil, CancellationToken ct) => inner.StartPartsAsync(name, resumeToken, saved, metadata, null, ct);
+        public Task<string> PutPartAsync(string name, string token, int part, ReadOnlyMemory<byte> content, CancellationToken ct) => inner.PutPartAsync(name, token, part, content, ct);
+        public Task CompletePartsAsync(string name, string token, IReadOnlyList<string> receipts, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? lockUntil, CancellationToken ct)
+        {
+            if (lockUntil is { } u) _locks[name] = u;
+            return inner.CompletePartsAsync(name, token, receipts, metadata, null, ct);
+        }
+        public Task<Stream> OpenReadAsync(string name, CancellationToken ct) => inner.OpenReadAsync(name, ct);
+        public async Task<RemoteObject?> StatAsync(string name, CancellationToken ct) =>
+            await inner.StatAsync(name, ct) is { } o ? o with { LockedUntil = _locks.TryGetValue(name, out var u) ? u : null } : null;
+        public IAsyncEnumerable<string> ListAsync(string prefix, CancellationToken ct) => inner.ListAsync(prefix, ct);
+        public async Task<bool> DeleteAsync(string name, CancellationToken ct)
+        {
+            if (_locks.TryGetValue(name, out var u) && u > Now) return false;
+            _deleted.Add(name);
+            return await inner.DeleteAsync(name, ct);
+        }
+        public Task<(bool Available, string Reason)> LockAvailableAsync(CancellationToken ct) => Task.FromResult((true, ""));
+    }
+}
