@@ -121,3 +121,60 @@ Describe 'Copy-BackupSet' {
         $err[0].FullyQualifiedErrorId | Should -Be 'OffsiteEmpty,BackupTools.Commands.TestDbBackupCommand'
     }
 }
+
+Describe 'Copy-BackupSet killed with SIGKILL mid-upload' {
+    It 'lists no half version there, and the next run sends only the parts that had not arrived' {
+        $dir = New-TestDirectory
+        $azurite = [BackupTools.TestServers.AzuriteServer]::Start((Join-Path $dir 'azurite'))
+        $env:BT_TEST_KILL_CONN = $azurite.ConnectionString
+        try {
+            $policy = New-TestPolicy $dir
+            $key = New-BackupEncryptionKey (Join-Path $dir 'backup.key')
+            $model = Join-Path $dir 'big'
+            New-Item -ItemType Directory $model | Out-Null
+            '3' | Set-Content (Join-Path $model 'VERSION')
+            $weights = [byte[]]::new(48MB); [Random]::new(11).NextBytes($weights)
+            [IO.File]::WriteAllBytes((Join-Path $model 'weights.bin'), $weights)
+            # 4 MB/s: the 48 MiB file (6 parts) takes about 12 s, so the kill lands between parts.
+            "`nmodels: { big: { path: $model } }`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_KILL_CONN, container: kill, copies: [big], maxMBps: 4 }`nencryption: { keyFile: $($key.Path) }" |
+                Add-Content $policy
+            $null = Backup-AiModel big -Path $model -Policy $policy
+
+            $psi = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+            foreach ($a in @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command',
+                    "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; Copy-BackupSet -Offsite azure -Policy '$policy'")) { $psi.ArgumentList.Add($a) }
+            $psi.RedirectStandardOutput = $true
+            $child = [Diagnostics.Process]::Start($psi)
+            $uploads = Join-Path $dir 'repo/_offsite/azure/uploads'
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            $arrived = 0
+            while ([DateTime]::UtcNow -lt $deadline -and $arrived -lt 2) {
+                $record = Get-ChildItem $uploads -Filter *.json -ErrorAction Ignore | Select-Object -First 1
+                if ($record) { try { $arrived = @((Get-Content $record.FullName -Raw | ConvertFrom-Json).Parts.PSObject.Properties).Count } catch { } }
+                Start-Sleep -Milliseconds 20
+            }
+            $child.HasExited | Should -BeFalse -Because 'the copy must still be uploading when it is killed'
+            kill -9 $child.Id
+            $child.WaitForExit()
+            $arrived | Should -BeGreaterOrEqual 2
+            $arrived | Should -BeLessThan 6
+
+            Get-AiModelBackup -Offsite azure -Policy $policy | Should -BeNullOrEmpty -Because 'the version manifest goes after its blobs'
+            $done = @((Get-Content (Get-ChildItem $uploads -Filter *.json)[0].FullName -Raw | ConvertFrom-Json).Parts.PSObject.Properties).Count
+            $again = Copy-BackupSet -Offsite azure -Policy $policy
+            $again.Status | Should -Be 'Succeeded'
+            # The store's list of staged blocks is the truth (a part can arrive just before the kill and before its record line).
+            $again.PartsResumed | Should -BeGreaterOrEqual $done -Because 'every part that arrived is used, none is sent again'
+            $again.PartsResumed | Should -BeLessThan 6
+            Get-ChildItem $uploads -Filter *.json | Should -BeNullOrEmpty
+            (Get-AiModelBackup -Offsite azure -Policy $policy).Version | Should -Be '3'
+            $out = Join-Path $dir 'restored'
+            $null = Restore-AiModel big -Offsite azure -Destination $out -Policy $policy -Confirm:$false
+            (Get-FileHash (Join-Path $out 'weights.bin')).Hash | Should -Be (Get-FileHash (Join-Path $model 'weights.bin')).Hash
+        }
+        finally {
+            $azurite.Dispose()
+            Remove-Item Env:BT_TEST_KILL_CONN -ErrorAction SilentlyContinue
+        }
+    }
+}

@@ -22,16 +22,28 @@ public sealed class AzureBlobStore : IRemoteStore
     private readonly string _prefix;
     private bool _created;
 
+    // Retries with a short back-off: a store that does not answer is reported in seconds (the SDK's default spends
+    // over 20 s on a refused connection); a copy that fails is taken up again by the next hourly run, where it stopped.
+    private static BlobClientOptions Options()
+    {
+        var o = new BlobClientOptions();
+        o.Retry.MaxRetries = 3;
+        o.Retry.Delay = TimeSpan.FromMilliseconds(500);
+        o.Retry.MaxDelay = TimeSpan.FromSeconds(4);
+        o.Retry.Mode = RetryMode.Exponential;
+        return o;
+    }
+
     public AzureBlobStore(string connectionString, string container, string prefix = "")
     {
-        _container = new BlobContainerClient(connectionString, container);
+        _container = new BlobContainerClient(connectionString, container, Options());
         _prefix = prefix;
     }
 
     /// <summary>An account URL with a token credential: in Azure Automation, the account's managed identity.</summary>
     public AzureBlobStore(Uri accountUrl, TokenCredential credential, string container, string prefix = "")
     {
-        _container = new BlobContainerClient(new Uri(accountUrl.ToString().TrimEnd('/') + "/" + container), credential);
+        _container = new BlobContainerClient(new Uri(accountUrl.ToString().TrimEnd('/') + "/" + container), credential, Options());
         _prefix = prefix;
     }
 

@@ -27,6 +27,8 @@ public sealed class S3Store : IRemoteStore, IDisposable
             // Our own MD5 per part is what stores check; the SDK's newer trailing checksums are not spoken by every S3-compatible store.
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            // A few quick retries: a store that does not answer is reported in seconds; the next hourly run resumes.
+            MaxErrorRetry = 3,
         };
         if (endpoint is not null) config.ServiceURL = endpoint;
         if (region is not null)
