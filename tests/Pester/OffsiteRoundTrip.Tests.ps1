@@ -91,7 +91,11 @@ Describe 'Offsite round trip through <Kind>' -ForEach @(@{ Kind = 'azureBlob' },
         $plan = @(Get-DbBackup -Target main-db -Offsite away -Policy $policy)
         $plan.Type | Should -Contain 'incremental'
         $dest = Join-Path $dir 'db'
-        $r = Restore-DbToPointInTime main-db $point -Destination $dest -Offsite away -Policy $policy -Confirm:$false `
+        $restorePlan = Get-DbRestorePlan main-db $point -Offsite away -Policy $policy
+        $restorePlan.ChecksumsVerified | Should -BeTrue
+        $restorePlan.Incrementals.Count | Should -BeGreaterOrEqual 1
+        Get-ChildItem (Join-Path (Get-BackupPolicy -Policy $policy).Repository '_scratch') | Should -BeNullOrEmpty -Because 'the planning fetch is removed'
+        $r = $restorePlan | Restore-DbToPointInTime -Destination $dest -Offsite away -Policy $policy -Confirm:$false `
             -ValidationQuery "SELECT COUNT(*) = 3 AND MAX(id) = 3 FROM $schema.t"
         $r.Validated | Should -BeTrue
         ($r.Tables | Where-Object Table -eq "$schema.t").Rows | Should -Be 3 -Because 'rows 1-3 were committed before the point and row 4 after it'

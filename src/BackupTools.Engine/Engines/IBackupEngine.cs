@@ -92,6 +92,9 @@ public interface ITargetEngine : IBackupEngine
     /// </summary>
     Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct);
 
+    /// <summary>Whether <see cref="PlanAsync"/> makes a plan (point-in-time engines), so a caller knows before fetching anything.</summary>
+    bool CanPlan => false;
+
     /// <summary>Whether retention must also remove a set's data on the server (Elasticsearch snapshots), which needs the target's secret.</summary>
     bool RemovesFromServer { get; }
 

@@ -6,6 +6,8 @@ namespace BackupTools.Engine.Engines;
 
 internal sealed partial class MariaDbEngine
 {
+    public bool CanPlan => true;
+
     public bool NeedsSecretToPlan(RestoreOptions options) => false;
 
     public async Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct)

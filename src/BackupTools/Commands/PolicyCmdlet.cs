@@ -24,6 +24,25 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
     /// <summary>Loads the policy; a missing or invalid one stops the cmdlet with an error that says what to fix.</summary>
     protected BackupPolicy LoadPolicy() => PolicyParser.Load(ResolvedPolicyPath);
 
+    /// <summary>A target's sets fetched from an offsite repository into a scratch repository (the caller disposes it); none there is an error.</summary>
+    protected async Task<BackupTools.Engine.Repository.ScratchDirectory> FetchTargetAsync(BackupPolicy policy, TargetPolicy target, string offsiteName)
+    {
+        var (offsite, store, key) = OpenOffsite(policy, offsiteName);
+        var fetched = BackupTools.Engine.Repository.ScratchDirectory.Create(policy.Repository, "offsite-" + target.Name);
+        try
+        {
+            WriteProgressAsync(new ProgressRecord(1, $"Fetching {target.Name} from offsite {offsite.Name}", "Downloading and decrypting"));
+            if (await BackupTools.Engine.Offsite.OffsiteFetch.FetchTargetAsync(store, key, offsite.Name, target.Name, fetched.Path, WriteVerboseAsync, CancelToken) == 0)
+                throw new ItemNotFoundException($"Offsite '{offsite.Name}' holds no sets of {target.Name}.");
+            return fetched;
+        }
+        catch
+        {
+            fetched.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The offsite repository's newest config history, fetched into a scratch repository (the caller disposes it).</summary>
     protected async Task<BackupTools.Engine.Repository.ScratchDirectory> FetchConfigHistoryAsync(BackupPolicy policy, string offsiteName)
     {

@@ -27,14 +27,23 @@ public sealed class GetDbRestorePlanCommand : PolicyCmdlet
     [Parameter]
     public SwitchParameter SkipChecksum { get; set; }
 
+    /// <summary>Plan from this offsite repository: the target's sets are fetched (decrypted, checked) into scratch, planned, and removed.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
     protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
         var target = RestoreTargets.Require(policy, Target);
-        var options = new RestoreOptions { RepositoryRoot = policy.Repository, Target = target, PointInTime = PointInTime.UtcDateTime, PolicyPath = policy.Path };
-        var plan = await EngineRegistry.For(target).PlanAsync(options, !SkipChecksum,
+        var engine = EngineRegistry.For(target);
+        if (!engine.CanPlan)
+            throw new NotSupportedException($"Target '{target.Name}' is a {target.Engine} target: its restores are snapshot restores with no plan to make. See which snapshot would be used with: Restore-DbToPointInTime -Target {target.Name} -PointInTime <time> -Destination <dir> -WhatIf");
+        using var fetched = Offsite is null ? null : await FetchTargetAsync(policy, target, Offsite);
+        var options = new RestoreOptions { RepositoryRoot = fetched?.Path ?? policy.Repository, Target = target, PointInTime = PointInTime.UtcDateTime, PolicyPath = policy.Path };
+        var plan = await engine.PlanAsync(options, !SkipChecksum,
             CreateTransferProgress($"Checking the files of the restore plan for {target.Name}"), CancelToken)
-            ?? throw new NotSupportedException($"Target '{target.Name}' is a {target.Engine} target: its restores are snapshot restores with no plan to make. See which snapshot would be used with: Restore-DbToPointInTime -Target {target.Name} -PointInTime <time> -Destination <dir> -WhatIf");
+            ?? throw new NotSupportedException($"Target '{target.Name}' has no restore plan.");
         foreach (var w in plan.Warnings) WriteWarningAsync(w);
         WriteObjectAsync(plan);
     }
@@ -133,17 +142,11 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         if (Offsite is not null)
         {
             if (Replace) throw new ArgumentException("-Replace with -Offsite is not supported yet: restore from the offsite copy with -Destination, then put it in place.");
-            var (offsite, store, key) = OpenOffsite(policy, Offsite);
+            var (_, store, _) = OpenOffsite(policy, Offsite);
             // A what-if fetches nothing: it says what would be fetched (the restore's own steps need the fetched sets).
             var (fetch, _) = await AskAsync(store.Describe, $"Fetch the sets of {target.Name} (decrypted and checked) into a scratch repository, then restore from them");
             if (!fetch) return;
-            fetched = BackupTools.Engine.Repository.ScratchDirectory.Create(policy.Repository, "offsite-" + target.Name);
-            WriteProgressAsync(new ProgressRecord(1, $"Fetching {target.Name} from offsite {offsite.Name}", "Downloading and decrypting"));
-            if (await BackupTools.Engine.Offsite.OffsiteFetch.FetchTargetAsync(store, key, offsite.Name, target.Name, fetched.Path, WriteVerboseAsync, CancelToken) == 0)
-            {
-                fetched.Dispose();
-                throw new ItemNotFoundException($"Offsite '{offsite.Name}' holds no sets of {target.Name}.");
-            }
+            fetched = await FetchTargetAsync(policy, target, Offsite);
         }
         try
         {
