@@ -126,3 +126,44 @@ Describe 'Offsite round trip through <Kind>' -ForEach @(@{ Kind = 'azureBlob' },
         Get-Content $out | Should -Be 'first = 1'
     }
 }
+
+# s3rver keeps each object as a plain file, so a test can flip one byte of what is stored, as a failing disk or an
+# attacker there would.
+Describe 'A damaged or foreign offsite copy' {
+    BeforeAll {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $key = New-BackupEncryptionKey (Join-Path $dir 'backup.key')
+        $server = [BackupTools.TestServers.S3rverServer]::Start((Join-Path $dir 'store'))
+        $env:BT_TEST_DMG_KEY = [BackupTools.TestServers.S3rverServer]::AccessKeyId
+        $env:BT_TEST_DMG_SECRET = [BackupTools.TestServers.S3rverServer]::SecretAccessKey
+        "`noffsite:`n  away: { kind: s3, endpoint: $($server.Endpoint), region: us-east-1, bucket: damaged, accessKeyIdEnv: BT_TEST_DMG_KEY, secretAccessKeyEnv: BT_TEST_DMG_SECRET, copies: [cache] }`nencryption: { keyFile: $($key.Path) }" |
+            Add-Content $policy
+        (Start-DbBackup cache -Policy $policy).Status | Should -Be 'Succeeded'
+        (Copy-BackupSet -Offsite away -Policy $policy).Status | Should -Be 'Succeeded'
+    }
+    AfterAll {
+        $server.Dispose()
+        Remove-Item Env:BT_TEST_DMG_KEY, Env:BT_TEST_DMG_SECRET -ErrorAction SilentlyContinue
+    }
+
+    It 'names the key id a restore needs when it is given another key' {
+        $other = New-BackupEncryptionKey (Join-Path $dir 'other.key')
+        $foreign = Join-Path $dir 'foreign.yml'
+        (Get-Content $policy -Raw) -replace [regex]::Escape($key.Path), $other.Path | Set-Content $foreign
+        $e = { Get-DbBackup -Target cache -Offsite away -Policy $foreign } | Should -Throw -PassThru
+        $e.Exception.Message | Should -Match $key.KeyId
+        $e.Exception.Message | Should -Match $other.KeyId
+    }
+
+    It 'fails the restore on one flipped byte before anything is written to the destination' {
+        $dump = Get-ChildItem (Join-Path $dir 'store') -Recurse -File | Where-Object Name -like 'dump.rdb*.btenc._S3rver_object' | Select-Object -First 1
+        $bytes = [IO.File]::ReadAllBytes($dump.FullName)
+        $bytes[$bytes.Length - 20] = $bytes[$bytes.Length - 20] -bxor 1
+        [IO.File]::WriteAllBytes($dump.FullName, $bytes)
+        $dest = Join-Path $dir 'never'
+        { Restore-DbToPointInTime cache ([DateTime]::UtcNow) -Destination $dest -Offsite away -Policy $policy -Confirm:$false } | Should -Throw '*damaged*Copy-BackupSet*'
+        Test-Path $dest | Should -BeFalse
+        Get-ChildItem (Join-Path (Get-BackupPolicy -Policy $policy).Repository '_scratch') | Should -BeNullOrEmpty
+    }
+}

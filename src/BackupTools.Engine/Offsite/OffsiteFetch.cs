@@ -31,6 +31,18 @@ public static class OffsiteFetch
 
     internal static async Task FetchFileAsync(IRemoteStore store, EncryptionKey key, string remote, string local, string? sha, CancellationToken ct)
     {
+        try { await FetchCheckedAsync(store, key, remote, local, sha, ct); }
+        // Whoever notices first (our authentication, or the store client's own checksum of the download), the user hears
+        // which object is damaged and what to do, not a library's words alone.
+        catch (Exception e) when (e is EncryptedDataException || e.GetType().Name == "AmazonClientException" && e.Message.Contains("hash", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"'{remote}' in {store.Describe} is damaged ({e.Message}); nothing was restored from it. " +
+                "Copy the set there again from a host that has it (Copy-BackupSet), or restore from another copy.", e);
+        }
+    }
+
+    private static async Task FetchCheckedAsync(IRemoteStore store, EncryptionKey key, string remote, string local, string? sha, CancellationToken ct)
+    {
         await using (var stored = await store.OpenReadAsync(remote, ct))
         await using (var plain = new DecryptingStream(stored, key))
         await using (var output = FileModes.CreatePrivateFile(local))
