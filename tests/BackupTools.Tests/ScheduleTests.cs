@@ -27,6 +27,22 @@ public sealed class ScheduleTests
         """, "/etc/backuptools/policy.yml").Policy!;
 
     [Fact]
+    public void AnOffsiteAddsItsHourlyCopyItsWeeklyDrillPerCopiedTargetAndItsRetentionToTheDailyJob()
+    {
+        var policy = Policy("offsite:\n  away: { kind: azureBlob, connectionStringFile: /etc/backuptools/azure.conn, container: backups, copies: [main-db, llm] }\n" +
+                            "encryption: { keyFile: /etc/backuptools/backup.key }");
+        var jobs = ScheduleBuilder.Build(policy, "/opt/bt/BackupTools.psd1", null);
+        var copy = jobs.Single(j => j.Name == "offsite-away");
+        Assert.Equal(("40 * * * *", null), (copy.Schedule, copy.Target));
+        Assert.Contains("Copy-BackupSet -Offsite \"away\" -Policy \"/etc/backuptools/policy.yml\" | Send-BackupAlert", copy.Script);
+        var drill = jobs.Single(j => j.Name == "offsite-away-drill-main-db");
+        Assert.Equal(("30 6 * * 0", "main-db"), (drill.Schedule, drill.Target));
+        Assert.Contains("Test-DbBackup -Target \"main-db\" -Restore -Offsite \"away\"", drill.Script);
+        Assert.DoesNotContain(jobs, j => j.Name.Contains("drill-search")); // not copied there (and no restore drill for snapshots kept on the cluster)
+        Assert.Contains("; Remove-ExpiredBackup -Offsite \"away\" -Policy \"/etc/backuptools/policy.yml\" -Confirm:$false", jobs.Single(j => j.Name == "retention").Script);
+    }
+
+    [Fact]
     public void APolicyBecomesItsScheduleEntriesAndTheHousekeepingJobs()
     {
         var jobs = ScheduleBuilder.Build(Policy(), "/opt/bt/BackupTools.psd1", null);

@@ -32,6 +32,13 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         (Get-Content $policy -Raw) -replace '(?m)^  search:', "  cold:`n    engine: redis`n    host: 127.0.0.1`n    port: $($global:BackupToolsTestServers.Redis.Port)`n    schedule: { snapshot: `"0 * * * *`" }`n  search:" | Set-Content $policy
         New-Item -ItemType Directory "$dir/etc" | Out-Null
         'a = 1' | Set-Content "$dir/etc/app.conf"
+        # An offsite repository (Azurite) whose secret is a 0600 file, as cron gives no environment.
+        $azurite = [BackupTools.TestServers.AzuriteServer]::Start((Join-Path $dir 'azurite'))
+        $connFile = Join-Path $dir 'azure.conn'
+        Set-Content $connFile $azurite.ConnectionString -NoNewline
+        chmod 600 $connFile
+        $key = New-BackupEncryptionKey (Join-Path $dir 'backup.key')
+        "offsite:`n  away: { kind: azureBlob, connectionStringFile: $connFile, container: cron, copies: [cache, llm, config] }`nencryption: { keyFile: $($key.Path) }" | Add-Content $policy
         $cron = Join-Path $dir 'backuptools'
         $foreign = '17 1 * * * root /usr/local/bin/other-job # not ours'
         Set-Content $cron $foreign
@@ -41,7 +48,10 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         chmod 755 $pwsh
         $registered = Register-BackupSchedule -Policy $policy -CronFile $cron -PwshPath $pwsh
     }
-    AfterAll { $recorder.Dispose() }
+    AfterAll {
+        $recorder.Dispose()
+        $azurite.Dispose()
+    }
 
     It 'writes every job in the form cron accepts, beside the foreign line' {
         $registered.Name | Should -Contain 'main-db-full'
@@ -103,6 +113,18 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         @($recorder.Requests | Where-Object { $_.Path -eq '/hook' -and $_.Body -match 'TEST from' }).Count | Should -Be 0 -Because 'the test message goes out once'
         Invoke-AsCron $cron 'retention' | Should -Be 0
         Get-Content (Join-Path $dir 'repo/_logs/retention.log') -Raw | Should -Match 'main-db: removed 0 backup'
+    }
+
+    It 'runs the offsite copy, its weekly drill from the offsite copy and the offsite retention the way cron does' {
+        Invoke-AsCron $cron 'offsite-away' | Should -Be 0 -Because "its log: $(Get-Content (Join-Path $dir 'repo/_logs/offsite-away.log') -Raw -ErrorAction Ignore)"
+        $copied = @(Get-DbBackup -Target cache -Offsite away -Policy $policy)
+        $copied.Count | Should -Be (@(Get-DbBackup -Target cache -Policy $policy).Count)
+        (Get-AiModelBackup -Offsite away -Policy $policy).Version | Should -Be '1.0'
+        @(Get-ConfigFileHistory -Offsite away -Policy $policy).Count | Should -BeGreaterOrEqual 1
+        (Get-BackupStatus -Policy $policy | Where-Object { $_ -is [BackupTools.Model.OffsiteStatus] }).PendingSets | Should -Be 0
+        Invoke-AsCron $cron 'offsite-away-drill-cache' | Should -Be 0 -Because "its log: $(Get-Content (Join-Path $dir 'repo/_logs/offsite-away-drill-cache.log') -Raw -ErrorAction Ignore)"
+        Invoke-AsCron $cron 'retention' | Should -Be 0
+        @(Get-DbBackup -Target cache -Offsite away -Policy $policy).Count | Should -Be $copied.Count -Because 'nothing there is old enough to go'
     }
 
     It 'pings the heartbeat at the start and the end of every job, and /fail with the first error when it fails' {

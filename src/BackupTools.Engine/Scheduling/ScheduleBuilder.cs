@@ -19,7 +19,7 @@ public static class ScheduleBuilder
 {
     public const string RetentionSchedule = "30 3 * * *", StatusSchedule = "*/15 * * * *", ConfigSchedule = "0 * * * *";
     public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0", MetricsSchedule = "*/5 * * * *";
-    public const string ReadinessSchedule = "10 6 * * *", OffsiteSchedule = "40 * * * *";
+    public const string ReadinessSchedule = "10 6 * * *", OffsiteSchedule = "40 * * * *", OffsiteDrillSchedule = "30 6 * * 0";
 
     /// <summary>Refuses a value cron or /bin/sh would change: quotes, $, `, % (a newline to cron) and newlines.</summary>
     public static void CheckPassable(string what, string value)
@@ -62,7 +62,14 @@ public static class ScheduleBuilder
                 jobs.Add(Job($"model-{m.Name}", null, ModelSchedule, $"Backup-AiModel -Name \"{m.Name}\" {p}"));
             // Hourly: every published set not yet offsite goes there; a failed copy is a Critical alert.
             foreach (var o in policy.Offsite)
+            {
                 jobs.Add(Job($"offsite-{o.Name}", null, OffsiteSchedule, $"Copy-BackupSet -Offsite \"{o.Name}\" {p} | Send-BackupAlert {p}"));
+                // Weekly, after the local drill: each copied target restored from the offsite copy alone, as after losing the host.
+                foreach (var t in policy.Targets.Where(t => Engines.EngineRegistry.For(t).CanTestRestore && t.Schedule.Count > 0
+                                                           && (o.Copies is null || o.Copies.Contains(t.Name, StringComparer.OrdinalIgnoreCase))))
+                    jobs.Add(Job($"offsite-{o.Name}-drill-{t.Name}", t.Name, OffsiteDrillSchedule,
+                        $"Test-DbBackup -Target \"{t.Name}\" -Restore -Offsite \"{o.Name}\" {p} | Send-BackupAlert {p}"));
+            }
         }
         return jobs;
 
