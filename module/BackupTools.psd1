@@ -14,6 +14,7 @@
     CmdletsToExport      = @(
         'Get-BackupPolicy'
         'New-BackupEncryptionKey'
+        'Update-BackupEncryptionKey'
         'Copy-BackupSet'
         'Test-BackupPolicy'
         'Test-BackupTarget'

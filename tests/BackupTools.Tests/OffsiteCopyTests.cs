@@ -161,4 +161,39 @@ public abstract class OffsiteCopyTests : IDisposable
         Assert.Empty(await OffsiteCopier.ListCopiedSetsAsync(store, CancellationToken.None));
         Assert.False((await store.LockAvailableAsync(CancellationToken.None)).Available);
     }
+
+    [Fact]
+    public async Task ARotationRewrapsEveryObjectInItsMetadataAndBothKeysReadUntilThePolicyMoves()
+    {
+        var store = Store();
+        var set = await SnapshotAsync("ROTATE-ME");
+        await OffsiteCopier.CopySetAsync(Repo, set, store, _key, Options, null, CancellationToken.None);
+        var relative = Path.GetRelativePath(Repo, set.Path);
+        var dump = $"{relative}/{set.Manifest.Files[0].Name}{OffsiteCopier.Suffix}";
+        var sizeBefore = (await store.StatAsync(dump, CancellationToken.None))!.Size;
+        var newKey = EncryptionKey.Generate();
+
+        var first = await OffsiteKeyRotation.RunAsync(store, _key, newKey, null, CancellationToken.None);
+        Assert.Equal((2, 0, 0), (first.Rewrapped, first.AlreadyNew, first.Failed.Count));
+        Assert.Equal(sizeBefore, (await store.StatAsync(dump, CancellationToken.None))!.Size); // the bytes are as they were
+        Assert.NotNull(await store.StatAsync(OffsiteRead.RewrapName(dump, newKey.Id), CancellationToken.None)); // the new wrap beside them
+        foreach (var key in new[] { newKey, _key })
+        {
+            await using var plain = await OffsiteRead.OpenDecryptedAsync(store, dump, key, CancellationToken.None);
+            using var copy = new MemoryStream();
+            await plain.CopyToAsync(copy);
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(set.Path, set.Manifest.Files[0].Name)), copy.ToArray());
+        }
+        Assert.Single(await OffsiteCatalog.ListAsync(store, newKey, "x", CancellationToken.None));
+        Assert.Single(await OffsiteCopier.ListCopiedSetsAsync(store, CancellationToken.None)); // the rotated headers are not sets
+        // Nothing is sent again under either key; a third key reads nothing and is named.
+        Assert.Equal(0, (await OffsiteCopier.CopySetAsync(Repo, set, store, newKey, Options, null, CancellationToken.None)).Sent);
+        Assert.Equal(0, (await OffsiteCopier.CopySetAsync(Repo, set, store, _key, Options, null, CancellationToken.None)).Sent);
+        var stranger = EncryptionKey.Generate();
+        var e = await Assert.ThrowsAsync<EncryptionKeyException>(() => OffsiteCatalog.ListAsync(store, stranger, "x", CancellationToken.None));
+        Assert.Contains(newKey.Id, e.Message);
+        // Run again (an interrupted rotation is finished this way): nothing left to do.
+        var again = await OffsiteKeyRotation.RunAsync(store, _key, newKey, null, CancellationToken.None);
+        Assert.Equal((0, 2), (again.Rewrapped, again.AlreadyNew));
+    }
 }

@@ -120,6 +120,20 @@ Describe 'Copy-BackupSet' {
         $none | Should -BeNullOrEmpty
         $err[0].FullyQualifiedErrorId | Should -Be 'OffsiteEmpty,BackupTools.Commands.TestDbBackupCommand'
     }
+
+    It 'Update-BackupEncryptionKey re-wraps every object to a new key (-WhatIf writes nothing); the new key then reads the copies' {
+        $newKey = New-BackupEncryptionKey (Join-Path $dir 'rotated.key')
+        Update-BackupEncryptionKey $newKey.Path -Offsite azure -Policy $policy -WhatIf | Should -BeNullOrEmpty
+        $rotated = Join-Path $dir 'rotated.yml'
+        (Get-Content $policy -Raw) -replace [regex]::Escape($key.Path), $newKey.Path | Set-Content $rotated
+        { Get-DbBackup -Target cache -Offsite azure -Policy $rotated } | Should -Throw "*$($key.KeyId)*"
+        $r = Update-BackupEncryptionKey $newKey.Path -Offsite azure -Policy $policy -Confirm:$false
+        $r | Should -BeOfType ([BackupTools.Model.EncryptionKeyRotation])
+        ($r.OldKeyId, $r.NewKeyId, $r.Complete) | Should -Be @($key.KeyId, $newKey.KeyId, $true)
+        $r.Rewrapped | Should -BeGreaterThan 0
+        @(Get-DbBackup -Target cache -Offsite azure -Policy $rotated).Count | Should -Be @(Get-DbBackup -Target cache -Offsite azure -Policy $policy).Count
+        (Update-BackupEncryptionKey $newKey.Path -Offsite azure -Policy $policy -Confirm:$false).Rewrapped | Should -Be 0 -Because 'a second run finds everything rotated'
+    }
 }
 
 Describe 'Copy-BackupSet killed with SIGKILL mid-upload' {

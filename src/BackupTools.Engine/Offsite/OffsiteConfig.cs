@@ -83,8 +83,7 @@ public static class OffsiteConfig
         if (manifests.Count == 0) return false;
         var newest = manifests.Order(StringComparer.Ordinal).Last();
         ConfigOffsiteManifest manifest;
-        await using (var stored = await store.OpenReadAsync(newest, ct))
-        await using (var plain = new DecryptingStream(stored, key))
+        await using (var plain = await OffsiteRead.OpenDecryptedAsync(store, newest, key, ct))
             manifest = await JsonSerializer.DeserializeAsync(plain, ConfigOffsiteJson.Default.ConfigOffsiteManifest, ct)
                 ?? throw new InvalidDataException($"The config manifest {newest} in {store.Describe} is empty.");
         var git = Path.Combine(scratchRoot, ConfigRepository.DirectoryName, ".git");

@@ -70,7 +70,8 @@ public static class OffsiteCopier
         OffsiteCopyOptions options, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        if (await store.StatAsync(remote, ct) is { } existing && existing.Metadata.GetValueOrDefault(ShaKey) == sha && existing.Metadata.GetValueOrDefault(KeyIdKey) == key.Id)
+        if (await store.StatAsync(remote, ct) is { } existing && existing.Metadata.GetValueOrDefault(ShaKey) == sha
+            && await OffsiteRead.ReadsAsync(store, remote, existing.Metadata, key, ct))
             return new FileCopyResult(false, 0, 0, 0);
         var metadata = new Dictionary<string, string> { [ShaKey] = sha, [KeyIdKey] = key.Id };
         DateTimeOffset? lockUntil = options.ImmutableDays is { } days ? DateTimeOffset.UtcNow.AddDays(days) : null;
@@ -130,8 +131,7 @@ public static class OffsiteCopier
     /// <summary>Reads the object back, decrypts and hashes it: what arrived is what the manifest says, or the copy fails.</summary>
     public static async Task VerifyAsync(string remote, string sha, IRemoteStore store, EncryptionKey key, CancellationToken ct)
     {
-        await using var stored = await store.OpenReadAsync(remote, ct);
-        await using var plain = new DecryptingStream(stored, key);
+        await using var plain = await OffsiteRead.OpenDecryptedAsync(store, remote, key, ct);
         var actual = Convert.ToHexString(await SHA256.HashDataAsync(plain, ct)).ToLowerInvariant();
         if (actual != sha)
             throw new InvalidDataException($"'{remote}' in {store.Describe} reads back with SHA-256 {actual}, not {sha}: the copy is not good and the set is not listed there.");
@@ -166,8 +166,7 @@ public static class OffsiteCatalog
         foreach (var set in await OffsiteCopier.ListCopiedSetsAsync(store, ct))
         {
             if (set.StartsWith(ModelPrefix, StringComparison.Ordinal)) continue; // model versions have their own manifests
-            await using var stored = await store.OpenReadAsync($"{set}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", ct);
-            await using var plain = new DecryptingStream(stored, key);
+            await using var plain = await OffsiteRead.OpenDecryptedAsync(store, $"{set}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", key, ct);
             var manifest = await System.Text.Json.JsonSerializer.DeserializeAsync(plain, RepositoryJson.Default.BackupManifest, ct)
                 ?? throw new InvalidDataException($"The manifest of {set} in {store.Describe} is empty.");
             // Where it is: offsite:<name>/<engine>/<target>/<type>/<id>, never a local path.

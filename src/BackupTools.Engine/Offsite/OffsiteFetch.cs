@@ -43,8 +43,7 @@ public static class OffsiteFetch
 
     private static async Task FetchCheckedAsync(IRemoteStore store, EncryptionKey key, string remote, string local, string? sha, CancellationToken ct)
     {
-        await using (var stored = await store.OpenReadAsync(remote, ct))
-        await using (var plain = new DecryptingStream(stored, key))
+        await using (var plain = await OffsiteRead.OpenDecryptedAsync(store, remote, key, ct))
         await using (var output = FileModes.CreatePrivateFile(local))
         using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {

@@ -21,13 +21,18 @@ public static class OffsiteModels
     public static string VersionObject(ModelManifest m) => VersionName(m.Name, m.Version);
 
     /// <summary>The blobs of a model there: object name and SHA-256.</summary>
+    /// <param name="withRotatedHeaders">Also the rotated headers beside them (&lt;sha&gt;.btenc.&lt;keyid&gt;.rewrap), with their blob's SHA-256.</param>
     public static async IAsyncEnumerable<(string Name, string Sha)> ListBlobsAsync(IRemoteStore store, string model,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct, bool withRotatedHeaders = false)
     {
         var prefix = $"{Root(model)}blobs/";
         await foreach (var n in store.ListAsync(prefix, ct))
+        {
             if (n.EndsWith(OffsiteCopier.Suffix, StringComparison.Ordinal))
                 yield return (n, n[prefix.Length..^OffsiteCopier.Suffix.Length]);
+            else if (withRotatedHeaders && n.EndsWith(OffsiteRead.RewrapSuffix, StringComparison.Ordinal) && n.IndexOf(OffsiteCopier.Suffix, StringComparison.Ordinal) is > 0 and var at)
+                yield return (n, n[prefix.Length..at]);
+        }
     }
 
     public static async Task<SetCopyResult> CopyVersionAsync(string repositoryRoot, ModelManifest manifest, IRemoteStore store, EncryptionKey key,
@@ -63,8 +68,7 @@ public static class OffsiteModels
         await foreach (var n in store.ListAsync(name is null ? OffsiteCatalog.ModelPrefix : $"{Root(name)}versions/", ct))
         {
             if (!n.Contains("/versions/", StringComparison.Ordinal) || !n.EndsWith(".json" + OffsiteCopier.Suffix, StringComparison.Ordinal)) continue;
-            await using var stored = await store.OpenReadAsync(n, ct);
-            await using var plain = new DecryptingStream(stored, key);
+            await using var plain = await OffsiteRead.OpenDecryptedAsync(store, n, key, ct);
             versions.Add(await JsonSerializer.DeserializeAsync(plain, ModelJson.Default.ModelManifest, ct)
                 ?? throw new InvalidDataException($"The model manifest {n} in {store.Describe} is empty."));
         }

@@ -62,9 +62,12 @@ public static class OffsiteRetention
                     log?.Invoke($"Offsite {offsite.Name}: kept {relative}: the store refuses to delete its manifest (locked).");
                     continue;
                 }
-                foreach (var f in entry.Manifest.Files)
-                    if (!await store.DeleteAsync($"{relative}/{f.Name}{OffsiteCopier.Suffix}", ct))
-                        log?.Invoke($"Offsite {offsite.Name}: {relative}/{f.Name} stays until its lock ends (the set is no longer listed).");
+                // Then everything else under the set: its files and any rotated headers beside them.
+                var rest = new List<string>();
+                await foreach (var n in store.ListAsync(relative + "/", ct)) rest.Add(n);
+                foreach (var n in rest)
+                    if (!await store.DeleteAsync(n, ct))
+                        log?.Invoke($"Offsite {offsite.Name}: {n} stays until its lock ends (the set is no longer listed).");
                 log?.Invoke($"Offsite {offsite.Name}: removed {relative} ({v.Reason}).");
                 decisions.Add(decision with { Removed = true });
             }
@@ -110,9 +113,9 @@ public static class OffsiteRetention
             var still = (await OffsiteModels.ListVersionsAsync(store, key, model.Key, ct))
                 .Concat(Models.ModelBackup.Versions(policy.Repository, model.Key))
                 .SelectMany(m => m.Files).Where(f => !f.IsLink).Select(f => f.Sha256).ToHashSet(StringComparer.Ordinal);
-            await foreach (var blob in OffsiteModels.ListBlobsAsync(store, model.Key, ct))
+            await foreach (var blob in OffsiteModels.ListBlobsAsync(store, model.Key, ct, withRotatedHeaders: true))
                 if (!still.Contains(blob.Sha) && !await store.DeleteAsync(blob.Name, ct))
-                    log?.Invoke($"Offsite {offsite.Name}: blob {blob.Sha[..12]} of {model.Key} stays until its lock ends.");
+                    log?.Invoke($"Offsite {offsite.Name}: {blob.Name} of {model.Key} stays until its lock ends.");
         }
         return decisions;
     }

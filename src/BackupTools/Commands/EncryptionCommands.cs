@@ -37,3 +37,49 @@ public sealed class NewBackupEncryptionKeyCommand : AsyncPSCmdlet
         WriteObjectAsync(new EncryptionKeyInfo { Path = _path, KeyId = key.Id, Created = DateTime.UtcNow });
     }
 }
+
+/// <summary>
+/// Update-BackupEncryptionKey: rotates the key-encryption key of an offsite repository. Each object's data key is
+/// re-wrapped by the new key and kept in the object's metadata; no backup data is sent again. Then point the policy's
+/// encryption.keyFile at the new key.
+/// </summary>
+[Cmdlet(VerbsData.Update, "BackupEncryptionKey", DefaultParameterSetName = "Default", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(EncryptionKeyRotation))]
+public sealed class UpdateBackupEncryptionKeyCommand : PolicyCmdlet
+{
+    /// <summary>The new key file (from New-BackupEncryptionKey). The policy's current key is the old one.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string NewKeyPath { get; set; } = "";
+
+    /// <summary>The offsite repository to rotate (a name under offsite: in the policy); may be left out when the policy has one.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Offsite { get; set; }
+
+    private string _newKeyPath = "";
+
+    protected override void PrepareRecord()
+    {
+        base.PrepareRecord();
+        _newKeyPath = ResolvePath(this, NewKeyPath)!;
+    }
+
+    protected override async Task ProcessRecordAsync()
+    {
+        var policy = LoadPolicy();
+        var (offsite, store, oldKey) = OpenOffsite(policy, Offsite);
+        var newKey = EncryptionKey.Read(_newKeyPath);
+        if (newKey.Id == oldKey.Id) throw new ArgumentException($"'{_newKeyPath}' is the policy's current key ({oldKey.Id}); give the new key New-BackupEncryptionKey wrote.");
+        if (!await ShouldProcessAsync(store.Describe, $"Re-wrap every object's data key from key {oldKey.Id} to key {newKey.Id} (no data is sent again)")) return;
+        WriteProgressAsync(new ProgressRecord(1, $"Rotating the key of offsite {offsite.Name}", "Re-wrapping data keys"));
+        var r = await BackupTools.Engine.Offsite.OffsiteKeyRotation.RunAsync(store, oldKey, newKey, WriteVerboseAsync, CancelToken);
+        foreach (var f in r.Failed) WriteWarningAsync($"Not rotated: {f}");
+        WriteObjectAsync(new EncryptionKeyRotation
+        {
+            Offsite = offsite.Name, OldKeyId = oldKey.Id, NewKeyId = newKey.Id, Rewrapped = r.Rewrapped, AlreadyNew = r.AlreadyNew, Failed = r.Failed,
+        });
+        if (r.Failed.Count == 0)
+            WriteHostAsync($"Offsite {offsite.Name}: every object is now under key {newKey.Id}. Set encryption.keyFile to {_newKeyPath} in {policy.Path}; keep the old key until then.");
+    }
+}
