@@ -79,6 +79,16 @@ Describe 'Copy-BackupSet' {
         $err[0].FullyQualifiedErrorId | Should -Match '^OffsiteNotFound'
     }
 
+    It 'an accountUrl offsite signs in through the default credential chain (managed identity): without one here it is a Reachable error, in seconds' {
+        $mi = Join-Path $dir 'mi.yml'
+        (Get-Content $policy -Raw) -replace 'connectionStringEnv: BT_TEST_AZURE_CONN', 'accountUrl: https://127.0.0.1:9/devstoreaccount1' | Set-Content $mi
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $found = @(Test-BackupTarget -Offsite azure -Policy $mi)
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 60
+        ($found | Where-Object Check -eq 'Reachable').Level | Should -Be 'Error'
+        ($found | Where-Object Check -eq 'Reachable').Detail | Should -Match 'https://127\.0\.0\.1:9/devstoreaccount1/backups'
+    }
+
     It 'refuses without an encryption key, naming the fix' {
         $nokey = Join-Path $dir 'nokey.yml'
         (Get-Content $policy -Raw) -replace [regex]::Escape($key.Path), (Join-Path $dir 'missing.key') | Set-Content $nokey
