@@ -27,7 +27,10 @@ Describe 'Offsite round trip through <Kind>' -ForEach @(@{ Kind = 'azureBlob' },
             Add-Content $policy
         $schema = "rt_$($Kind.ToLowerInvariant())"
 
-        $db.Sql("CREATE DATABASE $schema; CREATE TABLE $schema.t (id INT PRIMARY KEY, txt TEXT) ENGINE=InnoDB; INSERT INTO $schema.t VALUES (1, 'KNOWN-ROW-$schema-in-the-full');") | Out-Null
+        $db.Sql("CREATE DATABASE $schema; CREATE TABLE $schema.t (id INT PRIMARY KEY, txt TEXT) ENGINE=InnoDB;") | Out-Null
+        # An older full the restore below does not need: the offsite fetch must leave it there.
+        (Start-DbBackup main-db Full -Policy $policy).Status | Should -Be 'Succeeded'
+        $db.Sql("INSERT INTO $schema.t VALUES (1, 'KNOWN-ROW-$schema-in-the-full');") | Out-Null
         (Start-DbBackup main-db Full -Policy $policy).Status | Should -Be 'Succeeded'
         $db.Sql("INSERT INTO $schema.t VALUES (2, 'in-the-incremental');") | Out-Null
         (Start-DbBackup main-db Incremental -Policy $policy).Status | Should -Be 'Succeeded'
@@ -91,7 +94,12 @@ Describe 'Offsite round trip through <Kind>' -ForEach @(@{ Kind = 'azureBlob' },
         $plan = @(Get-DbBackup -Target main-db -Offsite away -Policy $policy)
         $plan.Type | Should -Contain 'incremental'
         $dest = Join-Path $dir 'db'
-        $restorePlan = Get-DbRestorePlan main-db $point -Offsite away -Policy $policy
+        $verbose = @(Get-DbRestorePlan main-db $point -Offsite away -Policy $policy -Verbose 4>&1)
+        $restorePlan = $verbose | Where-Object { $_ -is [BackupTools.Model.RestorePlan] }
+        $fetchedLine = ($verbose | Where-Object { $_ -is [Management.Automation.VerboseRecord] -and $_.Message -match '^Fetched (\d+) of the (\d+) sets' }).Message
+        $fetchedLine | Should -Not -BeNullOrEmpty
+        $null = $fetchedLine -match '^Fetched (\d+) of the (\d+) sets'
+        [int]$Matches[1] | Should -Be ([int]$Matches[2] - 1) -Because 'every set but the older full is needed to reach the point'
         $restorePlan.ChecksumsVerified | Should -BeTrue
         $restorePlan.Incrementals.Count | Should -BeGreaterOrEqual 1
         Get-ChildItem (Join-Path (Get-BackupPolicy -Policy $policy).Repository '_scratch') | Should -BeNullOrEmpty -Because 'the planning fetch is removed'

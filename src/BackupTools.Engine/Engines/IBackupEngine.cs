@@ -92,6 +92,14 @@ public interface ITargetEngine : IBackupEngine
     /// </summary>
     Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct);
 
+    /// <summary>
+    /// The sets a restore to <paramref name="pointInTime"/> reads, decided from the manifests alone (the files may not be
+    /// there yet: an offsite fetch brings only these); null when it cannot tell, and then every set is brought.
+    /// </summary>
+    IReadOnlySet<string>? SetsNeeded(string repositoryRoot, string target, IReadOnlyList<CatalogEntry> entries, DateTime pointInTime) =>
+        entries.Where(e => e.Manifest.EndTime <= pointInTime).MaxBy(e => e.Manifest.EndTime) is { } newest
+            ? new HashSet<string>([newest.Manifest.Id], StringComparer.Ordinal) : null;
+
     /// <summary>Whether <see cref="PlanAsync"/> makes a plan (point-in-time engines), so a caller knows before fetching anything.</summary>
     bool CanPlan => false;
 

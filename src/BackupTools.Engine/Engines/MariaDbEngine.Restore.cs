@@ -8,6 +8,18 @@ internal sealed partial class MariaDbEngine
 {
     public bool CanPlan => true;
 
+    // The planner's choice from the manifests: the chain and the binary logs up to the point. Outside the window: null
+    // (everything is brought, and the restore itself then says why the point cannot be reached).
+    public IReadOnlySet<string>? SetsNeeded(string repositoryRoot, string target, IReadOnlyList<CatalogEntry> entries, DateTime pointInTime)
+    {
+        try
+        {
+            var planned = RestorePlanner.Plan(repositoryRoot, target, pointInTime, checkPresent: false);
+            return planned.Chain.Concat(planned.Binlogs).Select(e => e.Manifest.Id).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (Exception e) when (e is RestoreWindowException or RestoreChainException) { return null; }
+    }
+
     public bool NeedsSecretToPlan(RestoreOptions options) => false;
 
     public async Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct)

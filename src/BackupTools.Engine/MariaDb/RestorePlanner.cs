@@ -91,7 +91,8 @@ public static class RestorePlanner
         return new CatalogView(history, serving, intervals, intervals.Min(s => s.Backup.Manifest.EndTime), intervals.Max(s => s.Coverage.Until));
     }
 
-    public static PlannedRestore Plan(string repositoryRoot, string target, DateTime pointInTime, string? policyPath = null)
+    /// <param name="checkPresent">False: plan from the manifests alone (an offsite fetch choosing which sets' files to bring).</param>
+    public static PlannedRestore Plan(string repositoryRoot, string target, DateTime pointInTime, string? policyPath = null, bool checkPresent = true)
     {
         var t = pointInTime.Kind == DateTimeKind.Utc ? pointInTime : pointInTime.ToUniversalTime();
         var stop = new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
@@ -121,7 +122,7 @@ public static class RestorePlanner
             files.Add(f.Entry);
             if (f.Last >= stop) break;
         }
-        CheckPresent(chain.Concat(files));
+        if (checkPresent) CheckPresent(chain.Concat(files));
         var warnings = new List<string>();
         var timeline = choice.Coverage.Files[0].Timeline;
         // Strictly inside: one timeline ending and the next beginning in the same second (times are whole seconds) is no overlap.

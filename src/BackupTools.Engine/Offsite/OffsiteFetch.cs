@@ -11,22 +11,41 @@ namespace BackupTools.Engine.Offsite;
 /// </summary>
 public static class OffsiteFetch
 {
+    /// <param name="needed">
+    /// Given the scratch repository holding only the target's manifests, the ids of the sets the restore reads (null: all).
+    /// Only those sets' files are brought; the other manifests are removed again, so the scratch holds whole sets only.
+    /// </param>
     public static async Task<int> FetchTargetAsync(IRemoteStore store, EncryptionKey key, string offsiteName, string target, string scratchRoot,
-        Action<string>? log, CancellationToken ct)
+        Action<string>? log, CancellationToken ct, Func<string, IReadOnlyList<CatalogEntry>, IReadOnlySet<string>?>? needed = null)
     {
         var sets = (await OffsiteCatalog.ListAsync(store, key, offsiteName, ct)).Where(e => e.Manifest.Target == target).ToList();
+        var local = new List<CatalogEntry>();
         foreach (var set in sets)
         {
             var relative = set.Path[$"offsite:{offsiteName}/".Length..];
-            var local = Path.Combine(scratchRoot, relative);
-            FileModes.CreatePrivateDirectory(local);
-            foreach (var file in set.Manifest.Files)
-                await FetchFileAsync(store, key, $"{relative}/{file.Name}{OffsiteCopier.Suffix}", Path.Combine(local, file.Name), file.Sha256, ct);
-            // The manifest last: a set fetched only in part is not a set here either.
-            await FetchFileAsync(store, key, $"{relative}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", Path.Combine(local, BackupManifest.FileName), null, ct);
-            log?.Invoke($"Fetched {relative} from {store.Describe}");
+            var dir = Path.Combine(scratchRoot, relative);
+            FileModes.CreatePrivateDirectory(dir);
+            await FetchFileAsync(store, key, $"{relative}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", Path.Combine(dir, BackupManifest.FileName), null, ct);
+            local.Add(new CatalogEntry(set.Manifest, dir));
         }
-        return sets.Count;
+        var wanted = needed?.Invoke(scratchRoot, local);
+        var fetched = 0;
+        foreach (var set in local)
+        {
+            if (wanted is not null && !wanted.Contains(set.Manifest.Id))
+            {
+                File.Delete(Path.Combine(set.Path, BackupManifest.FileName)); // not needed: not a set here
+                Directory.Delete(set.Path);
+                continue;
+            }
+            var relative = Path.GetRelativePath(scratchRoot, set.Path).Replace('\\', '/');
+            foreach (var file in set.Manifest.Files)
+                await FetchFileAsync(store, key, $"{relative}/{file.Name}{OffsiteCopier.Suffix}", Path.Combine(set.Path, file.Name), file.Sha256, ct);
+            log?.Invoke($"Fetched {relative} from {store.Describe}");
+            fetched++;
+        }
+        if (wanted is not null) log?.Invoke($"Fetched {fetched} of the {local.Count} sets of {target} in {store.Describe}: those the restore reads.");
+        return fetched;
     }
 
     internal static async Task FetchFileAsync(IRemoteStore store, EncryptionKey key, string remote, string local, string? sha, CancellationToken ct)

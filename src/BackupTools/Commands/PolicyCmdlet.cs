@@ -25,14 +25,18 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
     protected BackupPolicy LoadPolicy() => PolicyParser.Load(ResolvedPolicyPath);
 
     /// <summary>A target's sets fetched from an offsite repository into a scratch repository (the caller disposes it); none there is an error.</summary>
-    protected async Task<BackupTools.Engine.Repository.ScratchDirectory> FetchTargetAsync(BackupPolicy policy, TargetPolicy target, string offsiteName)
+    /// <param name="pointInTime">When given, only the sets a restore to that point reads are brought (the engine decides from the manifests).</param>
+    protected async Task<BackupTools.Engine.Repository.ScratchDirectory> FetchTargetAsync(BackupPolicy policy, TargetPolicy target, string offsiteName, DateTime? pointInTime = null)
     {
         var (offsite, store, key) = OpenOffsite(policy, offsiteName);
         var fetched = BackupTools.Engine.Repository.ScratchDirectory.Create(policy.Repository, "offsite-" + target.Name);
         try
         {
             WriteProgressAsync(new ProgressRecord(1, $"Fetching {target.Name} from offsite {offsite.Name}", "Downloading and decrypting"));
-            if (await BackupTools.Engine.Offsite.OffsiteFetch.FetchTargetAsync(store, key, offsite.Name, target.Name, fetched.Path, WriteVerboseAsync, CancelToken) == 0)
+            var engine = BackupTools.Engine.Engines.EngineRegistry.For(target);
+            Func<string, IReadOnlyList<BackupTools.Engine.Repository.CatalogEntry>, IReadOnlySet<string>?>? needed =
+                pointInTime is { } t ? (root, entries) => engine.SetsNeeded(root, target.Name, entries, t) : null;
+            if (await BackupTools.Engine.Offsite.OffsiteFetch.FetchTargetAsync(store, key, offsite.Name, target.Name, fetched.Path, WriteVerboseAsync, CancelToken, needed) == 0)
                 throw new ItemNotFoundException($"Offsite '{offsite.Name}' holds no sets of {target.Name}.");
             return fetched;
         }

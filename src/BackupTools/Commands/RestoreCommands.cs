@@ -39,7 +39,7 @@ public sealed class GetDbRestorePlanCommand : PolicyCmdlet
         var engine = EngineRegistry.For(target);
         if (!engine.CanPlan)
             throw new NotSupportedException($"Target '{target.Name}' is a {target.Engine} target: its restores are snapshot restores with no plan to make. See which snapshot would be used with: Restore-DbToPointInTime -Target {target.Name} -PointInTime <time> -Destination <dir> -WhatIf");
-        using var fetched = Offsite is null ? null : await FetchTargetAsync(policy, target, Offsite);
+        using var fetched = Offsite is null ? null : await FetchTargetAsync(policy, target, Offsite, PointInTime.UtcDateTime);
         var options = new RestoreOptions { RepositoryRoot = fetched?.Path ?? policy.Repository, Target = target, PointInTime = PointInTime.UtcDateTime, PolicyPath = policy.Path };
         var plan = await engine.PlanAsync(options, !SkipChecksum,
             CreateTransferProgress($"Checking the files of the restore plan for {target.Name}"), CancelToken)
@@ -146,7 +146,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
             // A what-if fetches nothing: it says what would be fetched (the restore's own steps need the fetched sets).
             var (fetch, _) = await AskAsync(store.Describe, $"Fetch the sets of {target.Name} (decrypted and checked) into a scratch repository, then restore from them");
             if (!fetch) return;
-            fetched = await FetchTargetAsync(policy, target, Offsite);
+            fetched = await FetchTargetAsync(policy, target, Offsite, Plan?.PointInTime ?? PointInTime.UtcDateTime);
         }
         try
         {
