@@ -175,3 +175,37 @@ Describe 'A damaged or foreign offsite copy' {
         Get-ChildItem (Join-Path (Get-BackupPolicy -Policy $policy).Repository '_scratch') | Should -BeNullOrEmpty
     }
 }
+
+# Opt-in: real cloud stores, from environment variables (never in the repository). Each run writes under a new
+# prefix (bt-test/<random>/) and leaves its few small objects there; point it at a container or bucket for tests.
+Describe 'Offsite round trip against a real cloud store (opt-in)' {
+    BeforeAll {
+        function Test-RealStore([string] $Store) {
+            $dir = New-TestDirectory
+            $policy = New-TestPolicy $dir
+            $key = New-BackupEncryptionKey (Join-Path $dir 'backup.key')
+            $prefix = "bt-test/$([guid]::NewGuid().ToString('N').Substring(0, 8))/"
+            "`noffsite:`n  real: { $Store, prefix: $prefix, copies: [cache] }`nencryption: { keyFile: $($key.Path) }" | Add-Content $policy
+            $checks = @(Test-BackupTarget -Offsite real -Policy $policy)
+            $checks | Where-Object Level -ne 'Ok' | ForEach-Object { throw "$($_.Check): $($_.Detail)" }
+            $global:BackupToolsTestServers.Redis.Command('SET real-cloud-marker yes') | Out-Null
+            (Start-DbBackup cache -Policy $policy).Status | Should -Be 'Succeeded'
+            (Copy-BackupSet -Offsite real -Policy $policy).Status | Should -Be 'Succeeded'
+            Remove-Item (Get-BackupPolicy -Policy $policy).Repository -Recurse -Force
+            @(Get-DbBackup -Target cache -Offsite real -Policy $policy).Count | Should -Be 1
+            $r = Restore-DbToPointInTime cache ([DateTime]::UtcNow) -Destination (Join-Path $dir 'restored') -Offsite real -Policy $policy -Confirm:$false
+            $r.Validated | Should -BeTrue
+        }
+    }
+
+    It 'Azure Blob Storage (BACKUPTOOLS_TEST_AZURE_CONN, BACKUPTOOLS_TEST_AZURE_CONTAINER)' -Skip:(-not $env:BACKUPTOOLS_TEST_AZURE_CONN) {
+        Test-RealStore "kind: azureBlob, connectionStringEnv: BACKUPTOOLS_TEST_AZURE_CONN, container: $(if ($env:BACKUPTOOLS_TEST_AZURE_CONTAINER) { $env:BACKUPTOOLS_TEST_AZURE_CONTAINER } else { 'backuptools-test' })"
+    }
+
+    It 'S3 (BACKUPTOOLS_TEST_S3_BUCKET, BACKUPTOOLS_TEST_S3_REGION; BACKUPTOOLS_TEST_S3_ENDPOINT, _KEY and _SECRET optional)' -Skip:(-not $env:BACKUPTOOLS_TEST_S3_BUCKET) {
+        $store = "kind: s3, bucket: $env:BACKUPTOOLS_TEST_S3_BUCKET, region: $(if ($env:BACKUPTOOLS_TEST_S3_REGION) { $env:BACKUPTOOLS_TEST_S3_REGION } else { 'us-east-1' })"
+        if ($env:BACKUPTOOLS_TEST_S3_ENDPOINT) { $store += ", endpoint: $env:BACKUPTOOLS_TEST_S3_ENDPOINT" }
+        if ($env:BACKUPTOOLS_TEST_S3_KEY) { $store += ', accessKeyIdEnv: BACKUPTOOLS_TEST_S3_KEY, secretAccessKeyEnv: BACKUPTOOLS_TEST_S3_SECRET' }
+        Test-RealStore $store
+    }
+}
