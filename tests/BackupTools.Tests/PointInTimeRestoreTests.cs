@@ -301,11 +301,17 @@ public sealed class PointInTimeRestoreTests(ServerFixture fixture)
         (await BinlogArchiver.RunAsync(request, CancellationToken.None)).Select(Ok).ToList();
         server.Dispose(); // stopped, as -Replace requires
 
-        var planned = RestorePlanner.Plan(request.RepositoryRoot, "other", t);
+        // Read from a copy of the repository, as a restore from offsite reads its scratch: the swap records itself at home.
+        var scratch = dir.Combine("scratch");
+        CopyDirectory(request.RepositoryRoot, scratch);
+        var planned = RestorePlanner.Plan(scratch, "other", t);
         var result = await PointInTimeRestore.RunAsync(new RestoreRequest
         {
             Planned = planned, Destination = dir.Combine("restored"), Replace = true, Target = target, Password = server.BackupPassword,
+            StateRoot = request.RepositoryRoot,
         }, CancellationToken.None);
+        Assert.Single(ReplaceMarkers.Times(request.RepositoryRoot, "other")); // the new timeline is known where the next backups go
+        Assert.Empty(ReplaceMarkers.Times(scratch, "other"));
         Assert.Equal(server.DataDirectory, result.Destination);
         Assert.NotNull(result.PreviousDataDirectory);
         Assert.Matches(@"\.before-restore-\d{8}T\d{6}Z$", result.PreviousDataDirectory);

@@ -69,7 +69,7 @@ internal sealed partial class MariaDbEngine
                 var activity = $"Restore {target.Name} to {plan.PointInTime:u}";
                 var result = await PointInTimeRestore.RunAsync(new RestoreRequest
                 {
-                    Planned = planned, Destination = destination, Target = target, Password = password, Replace = o.Replace,
+                    Planned = planned, Destination = destination, Target = target, Password = password, Replace = o.Replace, StateRoot = o.StateRepositoryRoot,
                     Validation = o.Validation, ValidationQuery = o.ValidationQuery, Log = callbacks.Log,
                     Progress = callbacks.Progress?.Invoke(activity, 2), StepStarted = name => callbacks.Step?.Invoke(activity, name),
                 }, token);

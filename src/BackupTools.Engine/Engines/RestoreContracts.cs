@@ -6,6 +6,11 @@ namespace BackupTools.Engine.Engines;
 public sealed record RestoreOptions
 {
     public required string RepositoryRoot { get; init; }
+    /// <summary>
+    /// The repository a -Replace records itself in (swap intent, replace marker: the new binary-log timeline), when the
+    /// sets are read from elsewhere (a scratch repository fetched from offsite). Null: the repository read from.
+    /// </summary>
+    public string? StateRepositoryRoot { get; init; }
     public required TargetPolicy Target { get; init; }
     public required DateTime PointInTime { get; init; }
     public string? PolicyPath { get; init; }

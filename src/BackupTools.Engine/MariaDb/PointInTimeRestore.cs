@@ -16,6 +16,8 @@ public sealed record RestoreRequest
     public MariaDbTools? Tools { get; init; }
     public string? Password { get; init; }
     public bool Replace { get; init; }
+    /// <summary>Where a -Replace records its swap and marker, when the plan reads a scratch repository (offsite); null: the plan's repository.</summary>
+    public string? StateRoot { get; init; }
     public RestoreValidation Validation { get; init; } = RestoreValidation.RowCount;
     public string? ValidationQuery { get; init; }
     public IProgress<TransferProgress>? Progress { get; init; }
@@ -85,7 +87,8 @@ public static class PointInTimeRestore
         var tools = request.Tools ?? new MariaDbTools(request.Target?.ToolsDir);
         await tools.RequireRestoreReleaseAsync(request.Planned.Chain[0].Manifest.ServerVersion, $"Restoring target '{plan.Target}'", cancellationToken);
 
-        if (request.Target is { } swapTarget) DataDirectorySwap.RecoverInterrupted(plan.Repository, swapTarget.Name, request.Log, swapTarget.DataDir);
+        var home = request.StateRoot ?? plan.Repository;
+        if (request.Target is { } swapTarget) DataDirectorySwap.RecoverInterrupted(home, swapTarget.Name, request.Log, swapTarget.DataDir);
 
         var parent = Path.GetDirectoryName(destination)!;
         Directory.CreateDirectory(parent);
@@ -143,7 +146,7 @@ public static class PointInTimeRestore
                     }
                     // From here on the destination is never deleted: after the exchange it holds the old live data.
                     keepDestination = true;
-                    return DataDirectorySwap.Swap(plan.Repository, plan.Target, destination, request.Target!.DataDir!, DateTime.UtcNow, plan.PointInTime, reach.LastGtid, request.Log);
+                    return DataDirectorySwap.Swap(home, plan.Target, destination, request.Target!.DataDir!, DateTime.UtcNow, plan.PointInTime, reach.LastGtid, request.Log);
                 });
             succeeded = true;
             return new RestoreResult

@@ -141,7 +141,6 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
         BackupTools.Engine.Repository.ScratchDirectory? fetched = null;
         if (Offsite is not null)
         {
-            if (Replace) throw new ArgumentException("-Replace with -Offsite is not supported yet: restore from the offsite copy with -Destination, then put it in place.");
             var (_, store, _) = OpenOffsite(policy, Offsite);
             // A what-if fetches nothing: it says what would be fetched (the restore's own steps need the fetched sets).
             var (fetch, _) = await AskAsync(store.Describe, $"Fetch the sets of {target.Name} (decrypted and checked) into a scratch repository, then restore from them");
@@ -159,7 +158,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
     {
         var options = new RestoreOptions
         {
-            RepositoryRoot = repository, Target = target, PointInTime = Plan?.PointInTime ?? PointInTime.UtcDateTime, PolicyPath = policy.Path,
+            RepositoryRoot = repository, StateRepositoryRoot = policy.Repository, Target = target, PointInTime = Plan?.PointInTime ?? PointInTime.UtcDateTime, PolicyPath = policy.Path,
             Plan = Plan, Destination = _destination, Replace = Replace, Validation = Validation, ValidationQuery = ValidationQuery,
             Index = Index ?? [], RenamePattern = RenamePattern, RenameReplacement = RenameReplacement,
         };
