@@ -465,7 +465,6 @@ public sealed class PolicyParserTests
     [InlineData("offsite:\n  a: { kind: azureBlob, connectionStringEnv: X, container: Bad_Name }\nencryption: { keyFile: /k }\n", "offsite.a.container: 'Bad_Name' is not an Azure container name")]
     [InlineData("offsite:\n  a: { kind: s3, bucket: bkt, accessKeyIdEnv: K }\nencryption: { keyFile: /k }\n", "offsite.a: give both accessKeyId")]
     [InlineData("offsite:\n  a: { kind: s3, bucket: bkt, copies: [nope] }\nencryption: { keyFile: /k }\n", "offsite.a.copies: 'nope' is not a target or model of this policy")]
-    [InlineData("offsite:\n  a: { kind: s3, bucket: bkt }\nencryption: { keyFile: /k, local: true }\n", "encryption.local: true is not supported by this version")]
     [InlineData("offsite:\n  a: { kind: s3, bucket: B_1 }\nencryption: { keyFile: /k }\n", "offsite.a.bucket: 'B_1' is not an S3 bucket name")]
     [InlineData("offsite:\n  a: { kind: s3, bucket: bkt, prefix: /abs }\nencryption: { keyFile: /k }\n", "offsite.a.prefix: '/abs' must be a relative path ending in '/'")]
     [InlineData("encryption: { key: c2VjcmV0 }\n", "encryption.key: the key never lives in the policy")]

@@ -19,14 +19,19 @@ public sealed class DecryptingStream : Stream
     private long _index;
     private bool _done;
 
-    public DecryptingStream(Stream inner, EncryptionKey key, bool leaveOpen = false)
+    public DecryptingStream(Stream inner, EncryptionKey key, bool leaveOpen = false) : this(inner, _ => key, leaveOpen) { }
+
+    /// <summary>Decrypts with the key the file's header names, as <paramref name="keyFor"/> finds it (a keyring).</summary>
+    public static DecryptingStream WithKeyFrom(Stream inner, Func<string, EncryptionKey> keyFor) => new(inner, keyFor, leaveOpen: false);
+
+    private DecryptingStream(Stream inner, Func<string, EncryptionKey> keyFor, bool leaveOpen)
     {
         _inner = inner;
         _leaveOpen = leaveOpen;
         var head = new byte[EncryptedFormat.HeaderLength];
         if (ReadFully(head) < head.Length) throw new EncryptedDataException("This is not a BackupTools encrypted file: it is shorter than the BTENC1 header.");
         _header = EncryptedFormat.Header.Parse(head);
-        var dataKey = EncryptedFormat.Unwrap(_header, key);
+        var dataKey = EncryptedFormat.Unwrap(_header, keyFor(_header.KeyId));
         try { _gcm = new AesGcm(dataKey, EncryptedFormat.TagLength); }
         finally { CryptographicOperations.ZeroMemory(dataKey); }
         _sealed = new byte[_header.ChunkSize + EncryptedFormat.TagLength + 1];

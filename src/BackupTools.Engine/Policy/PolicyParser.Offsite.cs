@@ -131,10 +131,6 @@ public static partial class PolicyParser
             r.Problem(map, "encryption.keyFile", "is required: the key file New-BackupEncryptionKey wrote (or keyEnv)");
         var localText = r.Text(map, "local", "encryption.local", required: false);
         if (localText is not (null or "true" or "false")) r.Problem(PolicyNode.Child(map, "local")!, "encryption.local", $"'{localText}' is not true or false");
-        // Refused, not ignored: a policy that asks for an encrypted local repository must not run believing it has one.
-        if (localText == "true")
-            r.Problem(PolicyNode.Child(map, "local")!, "encryption.local",
-                "true is not supported by this version: the local repository is stored unencrypted (protect it with disk encryption, e.g. LUKS); offsite copies are always encrypted. Remove local or set it to false");
         if (file is null && env is null) return null;
         return new EncryptionPolicy { KeySource = file is not null ? "file:" + file : "env:" + env, Local = localText == "true" };
     }

@@ -30,8 +30,11 @@ public static class StreamingWriter
         {
             await using var file = FileModes.CreatePrivateFile(path);
             using var stored = new HashingStream(file);
-            Stream? zstd = compression.Kind == CompressionKind.Zstd ? OpenCompressor(stored, compression) : null;
-            var sink = zstd ?? stored;
+            // encryption.local: compressed, then encrypted, then hashed as stored (so every check of stored bytes works without the key).
+            var encrypted = compression.Encrypt is { } key ? new Encryption.EncryptingStream(stored, key, leaveOpen: true) : null;
+            Stream below = (Stream?)encrypted ?? stored;
+            Stream? zstd = compression.Kind == CompressionKind.Zstd ? OpenCompressor(below, compression) : null;
+            var sink = zstd ?? below;
             var lastReport = 0L;
             var writtenBack = 0L;
             int read;
@@ -48,11 +51,12 @@ public static class StreamingWriter
                 }
             }
             if (zstd is not null) await zstd.DisposeAsync(); // writes the final frame
+            if (encrypted is not null) await encrypted.DisposeAsync(); // seals the last chunk
             await file.FlushAsync(cancellationToken);
             file.Flush(flushToDisk: true);
             progress?.Report(new TransferProgress("Writing", raw, totalBytes));
             return new WrittenFile(Path.GetFileName(path), raw, stored.BytesWritten,
-                compression.Kind == CompressionKind.Zstd ? "zstd" : "none",
+                (compression.Kind == CompressionKind.Zstd ? "zstd" : "none") + (encrypted is null ? "" : CompressionOptions.EncryptedSuffix),
                 stored.FinishHash(), Convert.ToHexString(rawHash.GetHashAndReset()).ToLowerInvariant());
         }
         finally
@@ -90,11 +94,19 @@ public static class StreamingWriter
     private static FileStream OpenStored(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
 
-    private static Stream Decompress(Stream stored, string compression) => compression != "zstd"
-        ? stored
-        : NativeZstd.IsAvailable && !ForceManagedZstd
-            ? new NativeZstdDecompressionStream(stored)
-            : new DecompressionStream(stored, BufferSize, checkEndOfStream: true, leaveOpen: false);
+    private static Stream Decompress(Stream stored, string compression)
+    {
+        if (compression.EndsWith(CompressionOptions.EncryptedSuffix, StringComparison.Ordinal))
+        {
+            stored = Encryption.DecryptingStream.WithKeyFrom(stored, Encryption.LocalKeys.Find);
+            compression = compression[..^CompressionOptions.EncryptedSuffix.Length];
+        }
+        return compression != "zstd"
+            ? stored
+            : NativeZstd.IsAvailable && !ForceManagedZstd
+                ? new NativeZstdDecompressionStream(stored)
+                : new DecompressionStream(stored, BufferSize, checkEndOfStream: true, leaveOpen: false);
+    }
 
     /// <summary>SHA-256 of a file as stored on disk, read once; for verification.</summary>
     public static async Task<string> HashFileAsync(string path, CancellationToken cancellationToken)

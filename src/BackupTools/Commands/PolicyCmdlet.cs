@@ -22,7 +22,15 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
         path is null ? null : cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
     /// <summary>Loads the policy; a missing or invalid one stops the cmdlet with an error that says what to fix.</summary>
-    protected BackupPolicy LoadPolicy() => PolicyParser.Load(ResolvedPolicyPath);
+    protected BackupPolicy LoadPolicy()
+    {
+        var policy = PolicyParser.Load(ResolvedPolicyPath);
+        // Sets stored encrypted (encryption.local) are read with the key their header names: this policy's key is one
+        // a reader may ask for (read only then, so a policy whose key is elsewhere still lists and reports).
+        if (policy.Encryption is { } encryption)
+            BackupTools.Engine.Encryption.LocalKeys.Register(encryption.KeySource, () => BackupTools.Engine.Offsite.OffsiteStores.Key(policy));
+        return policy;
+    }
 
     /// <summary>A target's sets fetched from an offsite repository into a scratch repository (the caller disposes it); none there is an error.</summary>
     /// <param name="pointInTime">When given, only the sets a restore to that point reads are brought (the engine decides from the manifests).</param>

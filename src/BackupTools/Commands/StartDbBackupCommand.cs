@@ -72,10 +72,20 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
                 Report(BackupRecords.FailedBeforeStart(policy.Repository, engine.Name, target.Name, type.Name(), e, ResolvedPolicyPath ?? policy.Path));
                 continue;
             }
+            BackupTools.Engine.Encryption.EncryptionKey? localKey;
+            try { localKey = LocalEncryptionKey(policy); }
+            catch (Exception e) when (e is BackupTools.Engine.Encryption.EncryptionKeyException or SecretUnavailableException or IOException or UnauthorizedAccessException)
+            {
+                // A failed backup (journal, alert), never one stored in the clear because the key could not be read.
+                Report(BackupRecords.FailedBeforeStart(policy.Repository, engine.Name, target.Name, type.Name(),
+                    new BackupTools.Engine.Encryption.EncryptionKeyException($"encryption.local is on and the key cannot be read, so nothing was backed up: {e.Message}"),
+                    ResolvedPolicyPath ?? policy.Path));
+                continue;
+            }
             var request = new BackupRequest
             {
                 RepositoryRoot = policy.Repository, Target = target, Password = password,
-                Compression = CompressionOptions.FromPolicy(policy.Storage), Verify = Verify, PolicyPath = policy.Path,
+                Compression = CompressionOptions.FromPolicy(policy.Storage) with { Encrypt = localKey }, Verify = Verify, PolicyPath = policy.Path,
                 Progress = CreateTransferProgress($"{type.Name()} backup of {target.Name}"), Log = WriteVerboseAsync, Warn = WriteWarningAsync,
             };
             WriteVerboseAsync($"Starting {type.Name()} backup of {target.Name} at {target.Endpoint} into {policy.Repository}");
@@ -101,4 +111,8 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
         if (attempt.Error is not null) WriteErrorAsync(EngineErrors.ToErrorRecord(attempt.Error, attempt.Record.Target));
         WriteObjectAsync(attempt.Record);
     }
+
+    /// <summary>encryption.local: the key every set is stored under; a missing key refuses the backup, by name, before anything is written.</summary>
+    private static BackupTools.Engine.Encryption.EncryptionKey? LocalEncryptionKey(BackupPolicy policy) =>
+        policy.Encryption is { Local: true } ? BackupTools.Engine.Offsite.OffsiteStores.Key(policy) : null;
 }

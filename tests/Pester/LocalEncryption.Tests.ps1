@@ -1,0 +1,78 @@
+BeforeAll { . $PSScriptRoot/Common.ps1 }
+
+# encryption.local: the database sets stored on this host are BTENC1 (compressed, then encrypted), verified without
+# the key, restored with it, and copied offsite (encrypted again there).
+Describe 'An encrypted local repository (encryption.local)' {
+    BeforeAll {
+        $db = $global:BackupToolsTestServers.MariaDb
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $key = New-BackupEncryptionKey (Join-Path $dir 'backup.key')
+        $azurite = [BackupTools.TestServers.AzuriteServer]::Start((Join-Path $dir 'azurite'))
+        $env:BT_TEST_LOCAL_CONN = $azurite.ConnectionString
+        "`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_LOCAL_CONN, container: local, copies: [main-db, cache] }`nencryption: { keyFile: $($key.Path), local: true }" | Add-Content $policy
+        $db.Sql("CREATE DATABASE IF NOT EXISTS locenc; CREATE TABLE IF NOT EXISTS locenc.t (id INT PRIMARY KEY, txt TEXT) ENGINE=InnoDB; DELETE FROM locenc.t; INSERT INTO locenc.t VALUES (1, 'LOCAL-SECRET-ROW-ONE');") | Out-Null
+        $full = Start-DbBackup main-db Full -Policy $policy
+        $db.Sql("INSERT INTO locenc.t VALUES (2, 'LOCAL-SECRET-ROW-TWO');") | Out-Null
+        Start-Sleep -Milliseconds 1100
+        $point = [DateTime]::UtcNow
+        Start-Sleep -Milliseconds 1100
+        $db.Sql("INSERT INTO locenc.t VALUES (3, 'LOCAL-SECRET-ROW-AFTER');") | Out-Null
+        $binlogs = @(Start-DbBackup main-db Binlog -Policy $policy)
+        $global:BackupToolsTestServers.Redis.Command('SET locenc-marker LOCAL-SECRET-REDIS') | Out-Null
+        $snapshot = Start-DbBackup cache -Policy $policy
+        $repo = (Get-BackupPolicy -Policy $policy).Repository
+    }
+    AfterAll {
+        $azurite.Dispose()
+        Remove-Item Env:BT_TEST_LOCAL_CONN -ErrorAction SilentlyContinue
+        $db.Sql('DROP DATABASE IF EXISTS locenc;') | Out-Null
+    }
+
+    It 'stores every data file of the sets as BTENC1 with nothing of the rows or keys in the clear' {
+        ($full.Status, $snapshot.Status) | Should -Be @('Succeeded', 'Succeeded')
+        $binlogs.Status | Sort-Object -Unique | Should -Be 'Succeeded'
+        $all = @(Get-ChildItem (Join-Path $repo 'mariadb'), (Join-Path $repo 'redis') -Recurse -File)
+        # The manifests and mariabackup's two metadata files (LSNs, binlog position, times) hold positions, no data.
+        $data = @($all | Where-Object Name -notin 'manifest.json', 'xtrabackup_checkpoints', 'xtrabackup_info', 'mariadb_backup_checkpoints', 'mariadb_backup_info')
+        $data.Count | Should -BeGreaterOrEqual 3
+        foreach ($f in $data) {
+            $f.Name | Should -BeLike '*.btenc'
+            [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes($f.FullName), 0, 7) | Should -Be "BTENC1`n"
+        }
+        foreach ($f in $all) { [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes($f.FullName)) | Should -Not -Match 'LOCAL-SECRET' -Because $f.FullName }
+    }
+
+    It 'verifies the sets without decrypting them, and restores MariaDB to the second and Redis from them' {
+        Test-DbBackup -Target main-db -Policy $policy | ForEach-Object { $_.Status | Should -Be 'Verified' }
+        $r = Restore-DbToPointInTime main-db $point -Destination (Join-Path $dir 'db') -Policy $policy -Confirm:$false -ValidationQuery 'SELECT COUNT(*) = 2 FROM locenc.t'
+        $r.Validated | Should -BeTrue
+        ($r.Tables | Where-Object Table -eq 'locenc.t').Rows | Should -Be 2
+        $dest = Join-Path $dir 'redis'
+        (Restore-DbToPointInTime cache ([DateTime]::UtcNow) -Destination $dest -Policy $policy -Confirm:$false).Validated | Should -BeTrue
+        [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes((Join-Path $dest 'dump.rdb'))) | Should -Match 'LOCAL-SECRET-REDIS'
+    }
+
+    It 'copies them offsite and restores from there alone' {
+        (Copy-BackupSet -Offsite azure -Policy $policy).Status | Sort-Object -Unique | Should -Be 'Succeeded'
+        Remove-Item $repo -Recurse -Force
+        $r = Restore-DbToPointInTime main-db $point -Destination (Join-Path $dir 'db-offsite') -Offsite azure -Policy $policy -Confirm:$false
+        ($r.Tables | Where-Object Table -eq 'locenc.t').Rows | Should -Be 2
+    }
+
+    It 'refuses a backup, as a failed one, when the key cannot be read: nothing is stored in the clear' {
+        $nokey = Join-Path $dir 'nokey.yml'
+        (Get-Content $policy -Raw) -replace [regex]::Escape($key.Path), (Join-Path $dir 'missing.key') | Set-Content $nokey
+        $b = Start-DbBackup cache -Policy $nokey -ErrorAction SilentlyContinue -ErrorVariable err
+        $b.Status | Should -Be 'Failed'
+        $b.Error | Should -Match 'encryption.local is on and the key cannot be read'
+        $err.Count | Should -BeGreaterOrEqual 1
+        @(Get-DbBackup -Target cache -Policy $nokey).Count | Should -Be 0
+    }
+
+    It 'Test-BackupPolicy says what encryption.local does not cover' {
+        "models: { llm: { path: $dir/models/llm } }" | Add-Content $policy
+        Test-BackupPolicy -Policy $policy -WarningVariable warned 3>$null | Should -BeTrue
+        ($warned -join ' ') | Should -Match 'model blobs .*stay unencrypted on this host'
+    }
+}
