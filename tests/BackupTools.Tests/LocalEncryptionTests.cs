@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using BackupTools.Engine.Encryption;
+using BackupTools.Engine.Models;
 using BackupTools.Engine.Repository;
 
 namespace BackupTools.Tests;
@@ -49,5 +50,35 @@ public sealed class LocalEncryptionTests
         var e = Assert.Throws<EncryptionKeyException>(() => StreamingWriter.OpenVerifiedRead(path, written.Compression, written.Sha256, out _));
         Assert.Contains(stranger.Id, e.Message);
         Assert.Contains("encryption.keyFile", e.Message);
+    }
+
+    [Fact]
+    public async Task AnEncryptedBlobIsNamedByItsPlaintextReadsBackPlainAndAFlippedByteIsDamage()
+    {
+        using var dir = new TempDirectory();
+        var key = EncryptionKey.Generate();
+        var source = dir.Combine("weights.bin");
+        await File.WriteAllTextAsync(source, string.Concat(Enumerable.Repeat("WEIGHTS-IN-THE-CLEAR ", 100_000)));
+        var store = new BlobStore(dir.Combine("blobs"), key);
+        var (sha, _, written) = await store.AddAsync(source, null, CancellationToken.None);
+        Assert.True(written);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(source))).ToLowerInvariant(), sha);
+        Assert.EndsWith(sha + BlobStore.EncryptedSuffix, store.PathOf(sha));
+        Assert.DoesNotContain("WEIGHTS-IN-THE-CLEAR", Encoding.Latin1.GetString(await File.ReadAllBytesAsync(store.PathOf(sha))));
+        // A reader without the key at hand (a restore) finds it through the keyring.
+        LocalKeys.Register("test-blob:" + key.Id, () => key);
+        var reader = new BlobStore(dir.Combine("blobs"));
+        Assert.True(await reader.VerifyAsync(sha, CancellationToken.None));
+        await using (var plain = reader.OpenPlain(sha))
+        using (var copy = new MemoryStream())
+        {
+            await plain.CopyToAsync(copy);
+            Assert.Equal(await File.ReadAllBytesAsync(source), copy.ToArray());
+        }
+        Assert.False((await store.AddAsync(source, null, CancellationToken.None)).Written); // stored once
+        var bytes = await File.ReadAllBytesAsync(store.PathOf(sha));
+        bytes[^30] ^= 1;
+        await File.WriteAllBytesAsync(store.PathOf(sha), bytes);
+        Assert.False(await reader.VerifyAsync(sha, CancellationToken.None));
     }
 }

@@ -10,7 +10,11 @@ Describe 'An encrypted local repository (encryption.local)' {
         $key = New-BackupEncryptionKey (Join-Path $dir 'backup.key')
         $azurite = [BackupTools.TestServers.AzuriteServer]::Start((Join-Path $dir 'azurite'))
         $env:BT_TEST_LOCAL_CONN = $azurite.ConnectionString
-        "`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_LOCAL_CONN, container: local, copies: [main-db, cache] }`nencryption: { keyFile: $($key.Path), local: true }" | Add-Content $policy
+        $model = Join-Path $dir 'models/llm'
+        New-Item -ItemType Directory $model -Force | Out-Null
+        '{ "version": "1.0" }' | Set-Content (Join-Path $model 'config.json')
+        'LOCAL-SECRET-WEIGHTS ' * 50000 | Set-Content (Join-Path $model 'weights.txt')
+        "`nmodels: { llm: { path: $model } }`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_LOCAL_CONN, container: local, copies: [main-db, cache, llm] }`nencryption: { keyFile: $($key.Path), local: true }" | Add-Content $policy
         $db.Sql("CREATE DATABASE IF NOT EXISTS locenc; CREATE TABLE IF NOT EXISTS locenc.t (id INT PRIMARY KEY, txt TEXT) ENGINE=InnoDB; DELETE FROM locenc.t; INSERT INTO locenc.t VALUES (1, 'LOCAL-SECRET-ROW-ONE');") | Out-Null
         $full = Start-DbBackup main-db Full -Policy $policy
         $db.Sql("INSERT INTO locenc.t VALUES (2, 'LOCAL-SECRET-ROW-TWO');") | Out-Null
@@ -21,6 +25,8 @@ Describe 'An encrypted local repository (encryption.local)' {
         $binlogs = @(Start-DbBackup main-db Binlog -Policy $policy)
         $global:BackupToolsTestServers.Redis.Command('SET locenc-marker LOCAL-SECRET-REDIS') | Out-Null
         $snapshot = Start-DbBackup cache -Policy $policy
+        $modelVersion = Backup-AiModel llm -Policy $policy
+        $modelHash = (Get-FileHash (Join-Path $model 'weights.txt')).Hash
         $repo = (Get-BackupPolicy -Policy $policy).Repository
     }
     AfterAll {
@@ -32,7 +38,8 @@ Describe 'An encrypted local repository (encryption.local)' {
     It 'stores every data file of the sets as BTENC1 with nothing of the rows or keys in the clear' {
         ($full.Status, $snapshot.Status) | Should -Be @('Succeeded', 'Succeeded')
         $binlogs.Status | Sort-Object -Unique | Should -Be 'Succeeded'
-        $all = @(Get-ChildItem (Join-Path $repo 'mariadb'), (Join-Path $repo 'redis') -Recurse -File)
+        $modelVersion.Status | Should -Be 'Succeeded'
+        $all = @(Get-ChildItem (Join-Path $repo 'mariadb'), (Join-Path $repo 'redis'), (Join-Path $repo 'models/llm/blobs') -Recurse -File)
         # The manifests and mariabackup's two metadata files (LSNs, binlog position, times) hold positions, no data.
         $data = @($all | Where-Object Name -notin 'manifest.json', 'xtrabackup_checkpoints', 'xtrabackup_info', 'mariadb_backup_checkpoints', 'mariadb_backup_info')
         $data.Count | Should -BeGreaterOrEqual 3
@@ -53,11 +60,21 @@ Describe 'An encrypted local repository (encryption.local)' {
         [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes((Join-Path $dest 'dump.rdb'))) | Should -Match 'LOCAL-SECRET-REDIS'
     }
 
+    It 'verifies and restores the model from its encrypted blobs, byte-exact' {
+        (Test-AiModelBackup llm -Policy $policy).Status | Should -Be 'Verified'
+        $out = Join-Path $dir 'llm-restored'
+        (Restore-AiModel llm -Destination $out -Policy $policy -Confirm:$false -ValidationScript { $true }).Validated | Should -BeTrue
+        (Get-FileHash (Join-Path $out 'weights.txt')).Hash | Should -Be $modelHash
+    }
+
     It 'copies them offsite and restores from there alone' {
         (Copy-BackupSet -Offsite azure -Policy $policy).Status | Sort-Object -Unique | Should -Be 'Succeeded'
         Remove-Item $repo -Recurse -Force
         $r = Restore-DbToPointInTime main-db $point -Destination (Join-Path $dir 'db-offsite') -Offsite azure -Policy $policy -Confirm:$false
         ($r.Tables | Where-Object Table -eq 'locenc.t').Rows | Should -Be 2
+        $out = Join-Path $dir 'llm-offsite'
+        $null = Restore-AiModel llm -Destination $out -Offsite azure -Policy $policy -Confirm:$false
+        (Get-FileHash (Join-Path $out 'weights.txt')).Hash | Should -Be $modelHash
     }
 
     It 'refuses a backup, as a failed one, when the key cannot be read: nothing is stored in the clear' {
@@ -68,11 +85,13 @@ Describe 'An encrypted local repository (encryption.local)' {
         $b.Error | Should -Match 'encryption.local is on and the key cannot be read'
         $err.Count | Should -BeGreaterOrEqual 1
         @(Get-DbBackup -Target cache -Policy $nokey).Count | Should -Be 0
+        $m = Backup-AiModel llm -Force -Policy $nokey -ErrorAction SilentlyContinue
+        $m.Status | Should -Be 'Failed'
     }
 
     It 'Test-BackupPolicy says what encryption.local does not cover' {
-        "models: { llm: { path: $dir/models/llm } }" | Add-Content $policy
+        "config: { paths: [$dir/etc] }" | Add-Content $policy
         Test-BackupPolicy -Policy $policy -WarningVariable warned 3>$null | Should -BeTrue
-        ($warned -join ' ') | Should -Match 'model blobs .*stay unencrypted on this host'
+        ($warned -join ' ') | Should -Match 'the config history .*stays unencrypted on this host'
     }
 }

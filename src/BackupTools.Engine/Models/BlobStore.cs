@@ -10,15 +10,38 @@ namespace BackupTools.Engine.Models;
 /// flushed to disk, read back against its hash, and only then renamed to its final name: a crash never leaves a corrupt
 /// blob under a final name.
 /// </summary>
-public sealed class BlobStore(string directory)
+/// <param name="encrypt">encryption.local: new blobs are stored BTENC1 under this key (&lt;sha&gt;.btenc, named by the
+/// plaintext's hash as ever); blobs stored in the clear before stay as they are, and both read the same.</param>
+public sealed class BlobStore(string directory, Encryption.EncryptionKey? encrypt = null)
 {
     private const int BufferSize = 1 << 20;
+    public const string EncryptedSuffix = ".btenc";
 
     public string Directory { get; } = directory;
 
-    public string PathOf(string sha256) => Path.Combine(Directory, sha256[..2], sha256);
+    private string PlainPathOf(string sha256) => Path.Combine(Directory, sha256[..2], sha256);
 
-    public bool Contains(string sha256) => File.Exists(PathOf(sha256));
+    /// <summary>Where the blob is stored: encrypted or in the clear, whichever is there (the encrypted name when neither is).</summary>
+    public string PathOf(string sha256) =>
+        File.Exists(PlainPathOf(sha256)) ? PlainPathOf(sha256) : PlainPathOf(sha256) + (encrypt is not null || File.Exists(PlainPathOf(sha256) + EncryptedSuffix) ? EncryptedSuffix : "");
+
+    public bool IsEncrypted(string sha256) => PathOf(sha256).EndsWith(EncryptedSuffix, StringComparison.Ordinal);
+
+    public bool Contains(string sha256) => File.Exists(PlainPathOf(sha256)) || File.Exists(PlainPathOf(sha256) + EncryptedSuffix);
+
+    /// <summary>The SHA-256 a blob file's name says (the plaintext's), with or without the encrypted suffix.</summary>
+    public static string ShaOfFileName(string fileName) =>
+        fileName.EndsWith(EncryptedSuffix, StringComparison.Ordinal) ? fileName[..^EncryptedSuffix.Length] : fileName;
+
+    /// <summary>The blob's original bytes (decrypted with the key its header names when it is stored encrypted).</summary>
+    public Stream OpenPlain(string sha256)
+    {
+        var path = PathOf(sha256);
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan | FileOptions.Asynchronous);
+        return path.EndsWith(EncryptedSuffix, StringComparison.Ordinal) ? Encryption.DecryptingStream.WithKeyFrom(file, KeyFor) : file;
+    }
+
+    private Encryption.EncryptionKey KeyFor(string keyId) => encrypt is { } k && k.Id == keyId ? k : Encryption.LocalKeys.Find(keyId);
 
     /// <summary>Copies <paramref name="sourcePath"/> in, hashing in the same pass. Returns its hash and whether new bytes were written.</summary>
     public async Task<(string Sha256, long Bytes, bool Written)> AddAsync(string sourcePath, IProgress<long>? progress, CancellationToken ct,
@@ -34,8 +57,10 @@ public sealed class BlobStore(string directory)
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             long total = 0;
             await using (var source = open?.Invoke() ?? new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan))
-            await using (var target = FileModes.CreatePrivateFile(tempPath))
+            await using (var file = FileModes.CreatePrivateFile(tempPath))
+            await using (var sealing = encrypt is null ? null : new Encryption.EncryptingStream(file, encrypt, leaveOpen: true))
             {
+                Stream target = (Stream?)sealing ?? file;
                 var writtenBack = 0L;
                 int n;
                 while ((n = await source.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
@@ -44,10 +69,11 @@ public sealed class BlobStore(string directory)
                     await target.WriteAsync(buffer.AsMemory(0, n), ct);
                     total += n;
                     progress?.Report(n);
-                    if (total - writtenBack >= WriteBehind.Interval) writtenBack = WriteBehind.Start(target, writtenBack);
+                    if (total - writtenBack >= WriteBehind.Interval) writtenBack = WriteBehind.Start(file, writtenBack);
                 }
-                await target.FlushAsync(ct);
-                target.Flush(flushToDisk: true);
+                if (sealing is not null) await sealing.DisposeAsync(); // the last chunk, before the flush to disk
+                await file.FlushAsync(ct);
+                file.Flush(flushToDisk: true);
             }
             var sha = Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
             if (Contains(sha))
@@ -55,11 +81,12 @@ public sealed class BlobStore(string directory)
                 File.Delete(tempPath); // the same content is already stored: nothing new
                 return (sha, total, false);
             }
-            var readBack = await StreamingWriter.HashFileAsync(tempPath, ct);
+            var readBack = await HashPlainAsync(tempPath, encrypt is not null, ct);
             if (readBack != sha)
                 throw new BackupVerificationException($"'{sourcePath}' was copied, but the copy reads back with SHA-256 {readBack} instead of {sha}; check the disk.");
-            FileModes.CreatePrivateDirectory(Path.GetDirectoryName(PathOf(sha))!);
-            try { File.Move(tempPath, PathOf(sha), overwrite: false); }
+            var final = PlainPathOf(sha) + (encrypt is null ? "" : EncryptedSuffix);
+            FileModes.CreatePrivateDirectory(Path.GetDirectoryName(final)!);
+            try { File.Move(tempPath, final, overwrite: false); }
             catch (IOException) when (Contains(sha))
             {
                 File.Delete(tempPath); // another file with the same content got there first
@@ -78,9 +105,21 @@ public sealed class BlobStore(string directory)
         }
     }
 
-    /// <summary>Whether a stored blob still hashes to its name.</summary>
-    public async Task<bool> VerifyAsync(string sha256, CancellationToken ct) =>
-        Contains(sha256) && await StreamingWriter.HashFileAsync(PathOf(sha256), ct) == sha256;
+    /// <summary>Whether a stored blob still hashes to its name (its plaintext: an encrypted one is decrypted, and authenticated, on the way).</summary>
+    public async Task<bool> VerifyAsync(string sha256, CancellationToken ct)
+    {
+        if (!Contains(sha256)) return false;
+        try { return await HashPlainAsync(PathOf(sha256), IsEncrypted(sha256), ct) == sha256; }
+        catch (Encryption.EncryptedDataException) { return false; } // a flipped byte fails authentication: damaged
+    }
+
+    private async Task<string> HashPlainAsync(string path, bool encrypted, CancellationToken ct)
+    {
+        if (!encrypted) return await StreamingWriter.HashFileAsync(path, ct);
+        await using var plain = Encryption.DecryptingStream.WithKeyFrom(
+            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan | FileOptions.Asynchronous), KeyFor);
+        return Convert.ToHexString(await SHA256.HashDataAsync(plain, ct)).ToLowerInvariant();
+    }
 
     /// <summary>Temporary files left by a crashed copy.</summary>
     public void RemoveLeftovers()

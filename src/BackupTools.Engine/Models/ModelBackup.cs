@@ -55,7 +55,7 @@ public static partial class ModelBackup
 
     public static async Task<(ModelManifest Manifest, ModelBackupStatus Status)> RunAsync(string repositoryRoot, string name, string sourcePath,
         string? version, IReadOnlyList<string> configPaths, bool force, IProgress<TransferProgress>? progress, CancellationToken ct,
-        bool rehash = false, Action<string>? warn = null)
+        bool rehash = false, Action<string>? warn = null, Encryption.EncryptionKey? encrypt = null)
     {
         if (!Directory.Exists(sourcePath))
             throw new DirectoryNotFoundException($"Model '{name}': the model directory '{sourcePath}' does not exist.");
@@ -78,7 +78,7 @@ public static partial class ModelBackup
                 return (existing, ModelBackupStatus.Unchanged);
         }
 
-        var store = new BlobStore(Path.Combine(ModelDirectory(repositoryRoot, name), "blobs"));
+        var store = new BlobStore(Path.Combine(ModelDirectory(repositoryRoot, name), "blobs"), encrypt);
         store.RemoveLeftovers();
         // As restic does with its parent snapshot: a file whose path, size and modification time match the newest
         // version is not read again; its stored blob is reused. A changed file always has a new mtime.

@@ -68,7 +68,7 @@ public static class ModelRestore
             {
                 ct.ThrowIfCancellationRequested();
                 SafeDirectory.Pause("model:materialise");
-                await tree.WriteFileAsync(f.Path, store.PathOf(f.Sha256),
+                await tree.WriteFileAsync(f.Path, () => store.OpenPlain(f.Sha256),
                     (UnixFileMode)(Convert.ToInt32(f.Mode, 8) & (keepSpecialBits ? 0xFFF : 0x1FF)), f.Modified, ct);
             }
             foreach (var f in manifest.Files.Where(f => f.IsLink)) tree.CreateLink(f.Path, f.LinkTarget!);

@@ -43,7 +43,7 @@ public static class ModelRetention
         var live = ModelBackup.Versions(repositoryRoot, model.Name).SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
         long freed = 0;
         foreach (var blob in Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories)
-                     .Where(b => Path.GetFileName(Path.GetDirectoryName(b)) != "tmp" && !live.Contains(Path.GetFileName(b))).ToList())
+                     .Where(b => Path.GetFileName(Path.GetDirectoryName(b)) != "tmp" && !live.Contains(BlobStore.ShaOfFileName(Path.GetFileName(b)))).ToList())
         {
             freed += new FileInfo(blob).Length;
             File.Delete(blob);

@@ -13,12 +13,13 @@ internal sealed class ModelTree(SafeDirectory root, (uint Uid, uint Gid)? owner)
 {
     private readonly Dictionary<string, SafeDirectory> _directories = new(StringComparer.Ordinal) { [""] = root };
 
-    public async Task WriteFileAsync(string relative, string blobPath, UnixFileMode mode, DateTime modified, CancellationToken ct)
+    /// <param name="openBlob">The blob's original bytes (BlobStore.OpenPlain: decrypted when it is stored encrypted).</param>
+    public async Task WriteFileAsync(string relative, Func<Stream> openBlob, UnixFileMode mode, DateTime modified, CancellationToken ct)
     {
         var (directory, name) = Locate(relative, create: true);
         await using (var target = directory.CreateFile(name, FileModes.PrivateFile))
         {
-            await using (var source = new FileStream(blobPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
+            await using (var source = openBlob())
                 await source.CopyToAsync(target, 1 << 20, ct);
             target.Flush(flushToDisk: true);
             // Owner, mode and time on the open file (fchown, then fchmod, as chown clears setuid; futimens after the last

@@ -47,7 +47,23 @@ public static class OffsiteModels
         long bytes = 0;
         await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (sha, token) =>
         {
-            var r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
+            FileCopyResult r;
+            if (!blobs.IsEncrypted(sha)) r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
+            else
+            {
+                // Stored encrypted here (encryption.local): the offsite object is made from the plaintext, so it is the
+                // same whichever way the blob is kept locally; the plaintext passes through a private file of our own.
+                var plain = Path.Combine(options.StateDirectory, $"blob-{Guid.NewGuid():N}");
+                Repository.FileModes.CreatePrivateDirectory(options.StateDirectory);
+                try
+                {
+                    await using (var source = blobs.OpenPlain(sha))
+                    await using (var copy = Repository.FileModes.CreatePrivateFile(plain))
+                        await source.CopyToAsync(copy, token);
+                    r = await OffsiteCopier.CopyFileAsync(plain, BlobName(manifest.Name, sha), sha, store, key, options, token);
+                }
+                finally { File.Delete(plain); }
+            }
             Interlocked.Increment(ref sent);
             Interlocked.Add(ref bytes, r.Bytes);
             Interlocked.Add(ref parts, r.Parts);

@@ -66,11 +66,14 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
         var start = DateTime.UtcNow;
         try
         {
+            // encryption.local: new blobs are stored encrypted; a key that cannot be read fails the backup (never in the clear).
+            var encrypt = policy.Encryption is { Local: true } ? BackupTools.Engine.Offsite.OffsiteStores.Key(policy) : null;
             var (manifest, status) = await ModelBackup.RunAsync(policy.Repository, Name, source, Version, _configs, Force,
-                CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash, WriteWarningAsync);
+                CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash, WriteWarningAsync, encrypt);
             WriteObjectAsync(ModelRecords.From(manifest, status == ModelBackupStatus.Unchanged ? ModelBackupOutcome.Unchanged : ModelBackupOutcome.Succeeded, policy.Path));
         }
-        catch (Exception e) when (e is ModelVersionConflictException or DirectoryNotFoundException or IOException or ArgumentException)
+        catch (Exception e) when (e is ModelVersionConflictException or DirectoryNotFoundException or IOException or ArgumentException
+                                      or BackupTools.Engine.Encryption.EncryptionKeyException or BackupTools.Engine.Targets.SecretUnavailableException)
         {
             WriteErrorAsync(new ErrorRecord(e, e is ModelVersionConflictException ? "ModelVersionConflict" : "ModelBackupFailed", ErrorCategory.InvalidOperation, Name));
             WriteObjectAsync(new ModelBackupRecord

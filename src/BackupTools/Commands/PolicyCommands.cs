@@ -56,11 +56,9 @@ public sealed class TestBackupPolicyCommand : AsyncPSCmdlet
             });
         WriteVerboseAsync(problems.Count == 0 ? $"{path}: no problems." : $"{path}: {problems.Count} problem(s).");
         // Said plainly: encryption.local covers the database sets; what it does not cover is named.
-        if (parsed is { Encryption.Local: true } local && (local.Models.Count > 0 || local.ConfigPaths.Count > 0))
-            WriteWarningAsync($"{path}: encryption.local encrypts the database backup sets (MariaDB, Redis) stored here; " +
-                              (local.Models.Count > 0 ? "model blobs " : "") + (local.Models.Count > 0 && local.ConfigPaths.Count > 0 ? "and " : "") +
-                              (local.ConfigPaths.Count > 0 ? "the config history (secrets are never committed to it) " : "") +
-                              "stay unencrypted on this host; their offsite copies are encrypted.");
+        if (parsed is { Encryption.Local: true } local && local.ConfigPaths.Count > 0)
+            WriteWarningAsync($"{path}: encryption.local encrypts the backup sets and model blobs stored here; the config history (a Git " +
+                              "repository; secrets are never committed to it) stays unencrypted on this host. Its offsite copies are encrypted.");
         if (parsed is { } valid && (valid.Alerts.CriticalRoute.Count == 0 || valid.Alerts.WarningRoute.Count == 0))
             WriteWarningAsync($"{path}: no alert channel is configured for " +
                               (valid.Alerts.CriticalRoute.Count == 0 && valid.Alerts.WarningRoute.Count == 0 ? "Critical or Warning" : valid.Alerts.CriticalRoute.Count == 0 ? "Critical" : "Warning") +
