@@ -40,6 +40,8 @@ public sealed record EncryptionPolicy
     /// <summary>"file:/p" or "env:X"; never the key.</summary>
     public required string KeySource { get; init; }
     public bool Local { get; init; }
+    /// <summary>Keys local sets were stored under before a rotation ("file:/p"): read with, never written with.</summary>
+    public IReadOnlyList<string> PreviousKeySources { get; init; } = [];
 }
 
 /// <summary>One set's copy to an offsite repository (Copy-BackupSet).</summary>

@@ -95,3 +95,35 @@ Describe 'An encrypted local repository (encryption.local)' {
         ($warned -join ' ') | Should -Match 'the config history .*stays unencrypted on this host'
     }
 }
+
+Describe 'Rotating the key of an encrypted local repository (previousKeyFiles)' {
+    It 'reads the older sets with the previous key, stores new ones under the new key, and names the key a set needs when it is missing' {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $old = New-BackupEncryptionKey (Join-Path $dir 'old.key')
+        $new = New-BackupEncryptionKey (Join-Path $dir 'new.key')
+        $base = Get-Content $policy -Raw
+        Set-Content $policy ($base + "`nencryption: { keyFile: $($old.Path), local: true }")
+        (Start-DbBackup cache -Policy $policy).Status | Should -Be 'Succeeded'
+        Set-Content $policy ($base + "`nencryption: { keyFile: $($new.Path), local: true, previousKeyFiles: [$($old.Path)] }")
+        Start-Sleep -Milliseconds 1100
+        $second = Start-DbBackup cache -Policy $policy
+        $second.Status | Should -Be 'Succeeded'
+        $newest = Get-ChildItem (Join-Path $dir "repo/redis/cache/snapshot/$($second.Id)") -Filter '*.btenc'
+        [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes($newest.FullName), 7, 16) | Should -Be $new.KeyId
+        $first = (Get-DbBackup -Target cache -Policy $policy | Sort-Object StartTime)[0]
+        $first.Id | Should -Not -Be $second.Id
+        $point = $first.EndTime
+        # Each restore in a fresh pwsh: keys are found among those the policies loaded in the process name.
+        function Invoke-Restore([string] $Destination) {
+            $command = "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; try { `$r = Restore-DbToPointInTime cache ([DateTime]::Parse('$($point.ToString('o'))').ToUniversalTime()) -Destination '$Destination' -Policy '$policy' -Confirm:`$false -ErrorAction Stop; 'PLAN ' + `$r.Plan } catch { `$_.Exception.Message }"
+            & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $command | Out-String
+        }
+        Invoke-Restore "$dir/old" | Should -Match "PLAN .*$($first.Id)" -Because 'the older set, stored under the previous key, is restored'
+        Test-Path (Join-Path $dir 'old/dump.rdb') | Should -BeTrue
+        # Without the previous key, the older set is refused by its key id.
+        Set-Content $policy ($base + "`nencryption: { keyFile: $($new.Path), local: true }")
+        Invoke-Restore "$dir/refused" | Should -Match $old.KeyId
+        Test-Path (Join-Path $dir 'refused/dump.rdb') | Should -BeFalse
+    }
+}

@@ -37,10 +37,12 @@ public static class OffsiteStores
         };
 
     /// <summary>The policy's encryption key; a missing key is refused clearly (copies are never sent in the clear).</summary>
-    public static EncryptionKey Key(BackupPolicy policy)
+    public static EncryptionKey Key(BackupPolicy policy) => KeyFrom(policy.Encryption?.KeySource
+        ?? throw new EncryptionKeyException("The policy has no encryption section: offsite copies are always encrypted. Add encryption: { keyFile: <path> } (New-BackupEncryptionKey writes one)."));
+
+    /// <summary>A key from its source ("file:/p" refused when others can read it, or "env:X").</summary>
+    public static EncryptionKey KeyFrom(string source)
     {
-        var source = policy.Encryption?.KeySource
-            ?? throw new EncryptionKeyException("The policy has no encryption section: offsite copies are always encrypted. Add encryption: { keyFile: <path> } (New-BackupEncryptionKey writes one).");
         if (source.StartsWith("env:", StringComparison.Ordinal))
             return EncryptionKey.FromText(SecretResolver.ResolveSource(source, "Encryption", "key"), $"the environment variable {source[4..]}");
         var path = source[5..];

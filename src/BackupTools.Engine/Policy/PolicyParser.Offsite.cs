@@ -12,7 +12,7 @@ public static partial class PolicyParser
     private static readonly string[] S3Keys =
         ["kind", "endpoint", "bucket", "region", "accessKeyIdEnv", "accessKeyIdFile", "secretAccessKeyEnv", "secretAccessKeyFile", "prefix", "copies",
          "retention", "immutableDays", "maxMBps", "maxLag"];
-    private static readonly string[] EncryptionKeys = ["keyFile", "keyEnv", "local"];
+    private static readonly string[] EncryptionKeys = ["keyFile", "keyEnv", "local", "previousKeyFiles"];
     private static readonly string[] OffsiteRetentionTypes = ["full", "incremental", "binlog", "snapshot", "model"];
 
     private static IReadOnlyList<OffsitePolicy> ReadOffsite(PolicyNode r, YamlMappingNode root, IReadOnlyCollection<string> copyable)
@@ -131,8 +131,16 @@ public static partial class PolicyParser
             r.Problem(map, "encryption.keyFile", "is required: the key file New-BackupEncryptionKey wrote (or keyEnv)");
         var localText = r.Text(map, "local", "encryption.local", required: false);
         if (localText is not (null or "true" or "false")) r.Problem(PolicyNode.Child(map, "local")!, "encryption.local", $"'{localText}' is not true or false");
+        // Keys sets were stored under before a rotation (encryption.local): read, never written with.
+        var previous = PolicyNode.Child(map, "previousKeyFiles") is null ? [] : r.TextList(map, "previousKeyFiles", "encryption.previousKeyFiles");
+        foreach (var p in previous.Where(p => !Path.IsPathFullyQualified(p)))
+            r.Problem(PolicyNode.Child(map, "previousKeyFiles")!, "encryption.previousKeyFiles", $"'{p}' is not an absolute path");
         if (file is null && env is null) return null;
-        return new EncryptionPolicy { KeySource = file is not null ? "file:" + file : "env:" + env, Local = localText == "true" };
+        return new EncryptionPolicy
+        {
+            KeySource = file is not null ? "file:" + file : "env:" + env, Local = localText == "true",
+            PreviousKeySources = previous.Where(Path.IsPathFullyQualified).Select(p => "file:" + p).ToList(),
+        };
     }
 
     [System.Text.RegularExpressions.GeneratedRegex("^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\\z")]

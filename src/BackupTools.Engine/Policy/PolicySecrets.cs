@@ -22,7 +22,8 @@ public static class PolicySecrets
             foreach (var s in new[] { o.ConnectionStringSource, o.AccessKeyIdSource, o.SecretAccessKeySource }.OfType<string>())
                 yield return ($"offsite.{o.Name}", s);
         // The encryption key above all: a key file in the config history would hand the backups' key to whoever reads it.
-        if (policy.Encryption is { } e) yield return ("encryption", e.KeySource);
+        if (policy.Encryption is { } e)
+            foreach (var k in e.PreviousKeySources.Prepend(e.KeySource)) yield return ("encryption", k);
     }
 
     /// <summary>The files the policy's secrets are read from: never to be committed to the config history.</summary>

@@ -28,7 +28,8 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
         // Sets stored encrypted (encryption.local) are read with the key their header names: this policy's key is one
         // a reader may ask for (read only then, so a policy whose key is elsewhere still lists and reports).
         if (policy.Encryption is { } encryption)
-            BackupTools.Engine.Encryption.LocalKeys.Register(encryption.KeySource, () => BackupTools.Engine.Offsite.OffsiteStores.Key(policy));
+            foreach (var source in encryption.PreviousKeySources.Prepend(encryption.KeySource))
+                BackupTools.Engine.Encryption.LocalKeys.Register(source, () => BackupTools.Engine.Offsite.OffsiteStores.KeyFrom(source));
         return policy;
     }
 
