@@ -23,6 +23,7 @@ public sealed class LocalEncryptionTests
         var written = await StreamingWriter.WriteAsync(new MemoryStream(plain), path, options, null, CancellationToken.None);
 
         Assert.Equal(marker, written.Compression);
+        Assert.Equal(key.Id, written.KeyId); // recorded in the manifest with the file
         Assert.EndsWith(".btenc", path);
         var stored = await File.ReadAllBytesAsync(path);
         Assert.Equal(EncryptedFormat.Magic, stored[..EncryptedFormat.Magic.Length]);

@@ -47,6 +47,11 @@ Describe 'An encrypted local repository (encryption.local)' {
             $f.Name | Should -BeLike '*.btenc'
             [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes($f.FullName), 0, 7) | Should -Be "BTENC1`n"
         }
+        foreach ($m in Get-ChildItem (Join-Path $repo 'mariadb'), (Join-Path $repo 'redis') -Recurse -Filter manifest.json) {
+            $files = (Get-Content $m.FullName -Raw | ConvertFrom-Json).Files | Where-Object Compression -like '*+btenc'
+            $files | Should -Not -BeNullOrEmpty
+            $files.KeyId | Sort-Object -Unique | Should -Be $key.KeyId -Because 'the key id is in every manifest'
+        }
         foreach ($f in $all) { [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes($f.FullName)) | Should -Not -Match 'LOCAL-SECRET' -Because $f.FullName }
     }
 

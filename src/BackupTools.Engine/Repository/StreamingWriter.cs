@@ -6,7 +6,12 @@ using ZstdSharp.Unsafe;
 namespace BackupTools.Engine.Repository;
 
 /// <summary>What one streamed file became: sizes before and after compression and both SHA-256 sums.</summary>
-public sealed record WrittenFile(string Name, long RawBytes, long StoredBytes, string Compression, string Sha256, string RawSha256);
+public sealed record WrittenFile(string Name, long RawBytes, long StoredBytes, string Compression, string Sha256, string RawSha256)
+{
+    /// <summary>encryption.local: the id of the key the file is stored under (also in its header); null in the clear.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? KeyId { get; init; }
+}
 
 /// <summary>Progress of a long copy: what phase, and bytes read from the source so far.</summary>
 public readonly record struct TransferProgress(string Phase, long Bytes, long? TotalBytes);
@@ -57,7 +62,7 @@ public static class StreamingWriter
             progress?.Report(new TransferProgress("Writing", raw, totalBytes));
             return new WrittenFile(Path.GetFileName(path), raw, stored.BytesWritten,
                 (compression.Kind == CompressionKind.Zstd ? "zstd" : "none") + (encrypted is null ? "" : CompressionOptions.EncryptedSuffix),
-                stored.FinishHash(), Convert.ToHexString(rawHash.GetHashAndReset()).ToLowerInvariant());
+                stored.FinishHash(), Convert.ToHexString(rawHash.GetHashAndReset()).ToLowerInvariant()) { KeyId = encrypted?.KeyId };
         }
         finally
         {
