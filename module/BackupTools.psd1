@@ -21,6 +21,7 @@
         'Initialize-BackupRepository'
         'Get-BackupRepository'
         'Start-DbBackup'
+        'Start-BinlogStream'
         'Get-DbBackup'
         'Test-DbBackup'
         'Get-DbRestorePlan'

@@ -52,6 +52,13 @@ public interface ITargetEngine : IBackupEngine
     /// <summary>Takes one backup of the type; binlog archiving may publish several sets (one per closed file).</summary>
     Task<IReadOnlyList<BackupAttempt>> BackupAsync(BackupRequest request, BackupType type, BackupOptions options, CancellationToken ct);
 
+    /// <summary>Whether the engine streams its log continuously (MariaDB binary logs), so Start-BinlogStream can run for it.</summary>
+    bool CanStream => false;
+
+    /// <summary>Streams until <paramref name="ct"/> is cancelled, telling each set it seals as it is published.</summary>
+    Task StreamAsync(BackupRequest request, Action<BackupAttempt> sealedSet, CancellationToken ct) =>
+        throw new NotSupportedException($"Target '{request.Target.Name}' ({request.Target.Engine}) has no log to stream; only MariaDB targets do.");
+
     /// <summary>Logs in as the backup would (same client, same authentication) and returns the server's version.</summary>
     Task<string> ServerVersionAsync(TargetPolicy target, string? secret, TimeSpan timeout, CancellationToken ct);
 

@@ -52,6 +52,10 @@ internal sealed partial class MariaDbEngine : ITargetEngine
         : options.Method is not null ? $"-Method is for Redis targets; '{target.Name}' is a MariaDb target."
         : null;
 
+    public bool CanStream => true;
+
+    public Task StreamAsync(BackupRequest request, Action<BackupAttempt> sealedSet, CancellationToken ct) => BinlogStream.RunAsync(request, sealedSet, ct);
+
     public async Task<IReadOnlyList<BackupAttempt>> BackupAsync(BackupRequest request, BackupType type, BackupOptions options, CancellationToken ct) =>
         type == BackupType.Binlog ? await BinlogArchiver.RunAsync(request, ct) : [await MariaDbBackup.RunAsync(request, type.Name(), ct)];
 

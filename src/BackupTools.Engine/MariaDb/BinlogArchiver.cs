@@ -37,34 +37,7 @@ public static class BinlogArchiver
                 DataDirectorySwap.RecoverInterrupted(request.RepositoryRoot, target.Name, request.Log);
                 var server = await FlushAndListAsync(request, cancellationToken);
                 var history = BinlogHistory.Load(request.RepositoryRoot, target.Name);
-                var timelinesBefore = history.Logs.Select(l => l.Timeline).ToHashSet();
-                foreach (var file in server.Files.Take(server.Files.Count - 1)) // the last one is being written
-                {
-                    var id = await IdentifyAsync(server, file, cancellationToken);
-                    if (history.Find(id) is { } done)
-                    {
-                        var archivedSize = done.Entry.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.EndPosition);
-                        if (archivedSize == file.Size.ToString(CultureInfo.InvariantCulture)) continue;
-                        throw new InvalidDataException(
-                            $"{Path.Combine(server.Directory, file.Name)} has {file.Size} bytes, but its archived copy (set {done.Entry.Manifest.Id}) has {archivedSize}: " +
-                            "a closed binary log changed after it was archived, which a server never does. Compare the two files before trusting either; " +
-                            "nothing later is archived until this is resolved.");
-                    }
-                    var timeline = history.TimelineFor(id);
-                    if (FirstNeeded(history, timeline, id) is { } firstNeeded && id.Number < firstNeeded.Number)
-                    {
-                        request.Log?.Invoke($"Skipping {file.Name}: on timeline {timeline} the oldest full backup starts at {firstNeeded.Name}, so no restore can use it.");
-                        continue;
-                    }
-                    if (!timelinesBefore.Contains(timeline) && timelinesBefore.Count > 0)
-                        request.Log?.Invoke($"{id.Describe()} does not continue the archived history (RESET MASTER, a failover, or a -Replace restore): it starts timeline {timeline}. " +
-                                            $"Point-in-time restores after it need a full backup on the new timeline: Start-DbBackup -Target {target.Name} -Type Full");
-                    timelinesBefore.Add(timeline);
-                    if (attempts.Count > 0) await run.StartNextAsync();
-                    var manifest = await ArchiveFileAsync(run, request, server, file, timeline, cancellationToken);
-                    attempts.Add(new BackupAttempt(BackupRecords.FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null));
-                    history.Add(BinlogHistory.ToArchived(new CatalogEntry(manifest, run.Writer.FinalPath)));
-                }
+                await ArchiveClosedAsync(run, request, server, server.Files.Take(server.Files.Count - 1).ToList(), history, attempts, cancellationToken); // the last one is being written
                 var current = await IdentifyAsync(server, server.Files[^1], cancellationToken);
                 if (FindHole(history, history.TimelineFor(current), target.Name) is { } hole)
                 {
@@ -87,8 +60,85 @@ public static class BinlogArchiver
         return attempts;
     }
 
+    /// <summary>
+    /// Seals the streamed files that are closed (a newer one exists) into binlog sets, as the scheduled archiving
+    /// does with the server's own files, and removes each streamed file once its set is published. The newest file is
+    /// still being received and stays. Nothing to seal costs one directory listing (no lock, no set, no journal line);
+    /// the binlog lock held by a scheduled run makes this wait for the next second.
+    /// </summary>
+    public static async Task<IReadOnlyList<BackupAttempt>> SealStreamedAsync(BackupRequest request, string streamDirectory, string basename,
+        string? serverVersion, CancellationToken ct)
+    {
+        var prefix = Path.GetFileName(basename) + ".";
+        var files = Directory.EnumerateFiles(streamDirectory, prefix + "*")
+            .Select(f => new FileInfo(f)).Where(f => TrySplit(f.Name, out _, out _, out _) && !f.Name.EndsWith(".index", StringComparison.Ordinal))
+            .OrderBy(f => f.Name, Comparer<string>.Create(Compare)).ToList();
+        if (files.Count < 2) return [];
+        BackupRun run;
+        try { run = BackupRun.Start(request.RepositoryRoot, MariaDbCatalog.Engine, request.Target.Name, MariaDbCatalog.Binlog, request.Log); }
+        catch (TargetLockedException) { return []; }
+        var attempts = new List<BackupAttempt>();
+        await using (run)
+        {
+            try
+            {
+                var closed = files.Take(files.Count - 1).Select(f => new BinlogName(f.Name, f.Length)).ToList();
+                var server = new ServerBinlogs(streamDirectory, basename, [.. closed, new BinlogName(files[^1].Name, files[^1].Length)], serverVersion);
+                await ArchiveClosedAsync(run, request, server, closed, BinlogHistory.Load(request.RepositoryRoot, request.Target.Name), attempts, ct);
+                if (attempts.Count == 0) run.CompleteWithoutSet();
+                // Each closed file is in a published set now (this run's, or an earlier one's): the streamed copy goes.
+                foreach (var f in closed) File.Delete(Path.Combine(streamDirectory, f.Name));
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                await run.FailAsync(e);
+                attempts.Add(Failed(request, run.Writer.Id, run.Writer.StartTime, e));
+            }
+        }
+        return attempts;
+    }
+
     private static BackupAttempt Failed(BackupRequest request, string? id, DateTime start, Exception e) =>
         BackupRecords.Failed(MariaDbCatalog.Engine, request.Target.Name, MariaDbCatalog.Binlog, id, start, e, request.PolicyPath);
+
+    /// <summary>
+    /// Archives closed binary logs (from the server's directory, or the stream's) that the archive does not hold yet,
+    /// each into a set of its own. A file is known by its identity, so a file the stream sealed is not archived again by
+    /// the scheduled run, and the other way round.
+    /// </summary>
+    private static async Task ArchiveClosedAsync(BackupRun run, BackupRequest request, ServerBinlogs server, IReadOnlyList<BinlogName> closed,
+        BinlogHistory history, List<BackupAttempt> attempts, CancellationToken cancellationToken)
+    {
+        var target = request.Target;
+        var timelinesBefore = history.Logs.Select(l => l.Timeline).ToHashSet();
+        foreach (var file in closed)
+        {
+            var id = await IdentifyAsync(server, file, cancellationToken);
+            if (history.Find(id) is { } done)
+            {
+                var archivedSize = done.Entry.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.EndPosition);
+                if (archivedSize == file.Size.ToString(CultureInfo.InvariantCulture)) continue;
+                throw new InvalidDataException(
+                    $"{Path.Combine(server.Directory, file.Name)} has {file.Size} bytes, but its archived copy (set {done.Entry.Manifest.Id}) has {archivedSize}: " +
+                    "a closed binary log changed after it was archived, which a server never does. Compare the two files before trusting either; " +
+                    "nothing later is archived until this is resolved.");
+            }
+            var timeline = history.TimelineFor(id);
+            if (FirstNeeded(history, timeline, id) is { } firstNeeded && id.Number < firstNeeded.Number)
+            {
+                request.Log?.Invoke($"Skipping {file.Name}: on timeline {timeline} the oldest full backup starts at {firstNeeded.Name}, so no restore can use it.");
+                continue;
+            }
+            if (!timelinesBefore.Contains(timeline) && timelinesBefore.Count > 0)
+                request.Log?.Invoke($"{id.Describe()} does not continue the archived history (RESET MASTER, a failover, or a -Replace restore): it starts timeline {timeline}. " +
+                                    $"Point-in-time restores after it need a full backup on the new timeline: Start-DbBackup -Target {target.Name} -Type Full");
+            timelinesBefore.Add(timeline);
+            if (attempts.Count > 0) await run.StartNextAsync();
+            var manifest = await ArchiveFileAsync(run, request, server, file, timeline, cancellationToken);
+            attempts.Add(new BackupAttempt(BackupRecords.FromCatalog(new CatalogEntry(manifest, run.Writer.FinalPath), request.PolicyPath), null));
+            history.Add(BinlogHistory.ToArchived(new CatalogEntry(manifest, run.Writer.FinalPath)));
+        }
+    }
 
     private sealed record ServerBinlogs(string Directory, string Basename, IReadOnlyList<BinlogName> Files, string? ServerVersion);
 

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+using BackupTools.Engine.Processes;
+using BackupTools.Engine.Repository;
+using BackupTools.Engine.Targets;
+using MySqlConnector;
+
+namespace BackupTools.Engine.MariaDb;
+
+/// <summary>
+/// Continuous binary-log streaming: mariadb-binlog connects as a replica (<c>--read-from-remote-server --raw
+/// --stop-never</c>, its own server id) and writes each event into &lt;repository&gt;/_stream/&lt;target&gt;/ as it arrives
+/// (measured on 10.11: the file has the server's size within half a second of a commit). Every second the file being
+/// received is fsynced (so a committed transaction is on disk within about a second) and each file the server has
+/// rotated away from is sealed into a normal binlog set (<see cref="BinlogArchiver.SealStreamedAsync"/>), which the
+/// scheduled archiving then recognises and does not archive again. When the tool stops (a server restart, a network
+/// cut), it is started again naming the newest file it was writing, which it writes again from its start (complete,
+/// no torn tail), with a back-off of 1, 2, 4 … 30 seconds.
+/// </summary>
+public static class BinlogStream
+{
+    public const string DirectoryName = "_stream";
+
+    public static string DirectoryFor(string repositoryRoot, string target) => Path.Combine(repositoryRoot, DirectoryName, target);
+
+    /// <summary>Test hook: the replica server id (unique per stream, from the target's name, unless set).</summary>
+    internal static int? ServerIdOverride;
+
+    public static async Task RunAsync(BackupRequest request, Action<BackupAttempt> sealedSet, CancellationToken ct)
+    {
+        var target = request.Target;
+        var log = request.Log;
+        var directory = DirectoryFor(request.RepositoryRoot, target.Name);
+        FileModes.CreatePrivateDirectory(Path.GetDirectoryName(directory)!); // 0700: the tool creates its files 0644
+        FileModes.CreatePrivateDirectory(directory);
+        var (basename, version, newest) = await ServerAsync(target, request.Password, ct);
+        using var secrets = PrivateTempDirectory.Create();
+        var options = secrets.WriteSecretFile("client.cnf", ClientOptions(target, request.Password));
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!ct.IsCancellationRequested)
+        {
+            var start = Streamed(directory, basename).LastOrDefault() ?? newest;
+            log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}");
+            using var tool = ProcessRunner.StartService(new ProcessSpec(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
+            [
+                $"--defaults-extra-file={options}", "--read-from-remote-server", "--raw", "--stop-never",
+                $"--stop-never-slave-server-id={ServerId(target.Name)}", $"--result-file={directory}/", start,
+            ]));
+            var started = Stopwatch.StartNew();
+            try
+            {
+                while (!tool.HasExited)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                    SyncNewest(directory, basename);
+                    foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct)) sealedSet(a);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped (Ctrl+C, the service stopped): the tool goes too
+            finally
+            {
+                if (!tool.HasExited) { tool.Kill(entireProcessTree: true); await tool.WaitForExitAsync(CancellationToken.None); }
+                SyncNewest(directory, basename);
+            }
+            if (ct.IsCancellationRequested) break;
+            // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
+            foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct)) sealedSet(a);
+            if (started.Elapsed > TimeSpan.FromMinutes(1)) backoff = TimeSpan.FromSeconds(1);
+            log?.Invoke($"mariadb-binlog stopped (exit {tool.ExitCode}); starting again in {backoff.TotalSeconds:0} s. " +
+                        "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
+            try { await Task.Delay(backoff, ct); } catch (OperationCanceledException) { break; }
+            backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
+            try { (basename, version, newest) = await ServerAsync(target, request.Password, ct); }
+            catch (Exception e) when (e is MySqlException or TimeoutException or IOException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
+        }
+    }
+
+    /// <summary>The streamed files, oldest first.</summary>
+    public static IReadOnlyList<string> Streamed(string directory, string basename)
+    {
+        var prefix = Path.GetFileName(basename) + ".";
+        return Directory.Exists(directory)
+            ? Directory.EnumerateFiles(directory, prefix + "*").Select(Path.GetFileName).OfType<string>()
+                .Where(n => BinlogArchiver.TrySplit(n, out _, out _, out _) && !n.EndsWith(".index", StringComparison.Ordinal))
+                .Order(Comparer<string>.Create(BinlogArchiver.Compare)).ToList()
+            : [];
+    }
+
+    /// <summary>fsync of the file being received: what arrived is on disk, not only in the page cache.</summary>
+    private static void SyncNewest(string directory, string basename)
+    {
+        if (Streamed(directory, basename).LastOrDefault() is not { } newest) return;
+        try
+        {
+            using var file = new FileStream(Path.Combine(directory, newest), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            file.Flush(flushToDisk: true);
+            if (OperatingSystem.IsLinux()) Fsync(file.SafeFileHandle);
+        }
+        catch (FileNotFoundException) { } // sealed and removed in between
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static extern int FsyncNative(Microsoft.Win32.SafeHandles.SafeFileHandle fd);
+
+    // A read-only handle's Flush(true) may not reach the disk; fsync(2) on any descriptor of the file does.
+    private static void Fsync(Microsoft.Win32.SafeHandles.SafeFileHandle handle) => FsyncNative(handle);
+
+    private static async Task<(string Basename, string? Version, string Newest)> ServerAsync(Model.TargetPolicy target, string? password, CancellationToken ct)
+    {
+        await using var connection = MariaDbConnections.Create(target, password, TimeSpan.FromSeconds(10));
+        await connection.OpenAsync(ct);
+        var basename = await BinlogArchiver.LogBasenameAsync(connection, ct)
+            ?? throw new InvalidOperationException($"Target '{target.Name}': binary logging is off on the server, so there is nothing to stream. Set log_bin and restart it.");
+        string? newest = null;
+        await using (var list = new MySqlCommand("SHOW BINARY LOGS", connection))
+        await using (var reader = await list.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct)) newest = reader.GetString(0);
+        var version = connection.ServerVersion.StartsWith("5.5.5-", StringComparison.Ordinal) ? connection.ServerVersion[6..] : connection.ServerVersion;
+        return (basename, version, newest ?? throw new InvalidOperationException($"Target '{target.Name}' lists no binary log."));
+    }
+
+    /// <summary>The login, in a 0600 file in a private directory: never on the command line or in the tool's environment.</summary>
+    private static string ClientOptions(Model.TargetPolicy target, string? password) =>
+        "[client]\n" + (target.User is { } u ? $"user={MariaBackupOptionsFile.Quote(u)}\n" : "") + (password is { } p ? $"password={MariaBackupOptionsFile.Quote(p)}\n" : "") +
+        (target.Socket is { } s ? $"socket={s}\n" : $"host={target.Host}\nport={target.Port?.ToString(CultureInfo.InvariantCulture) ?? "3306"}\n");
+
+    /// <summary>A replica id of its own per target (two replicas with one id knock each other off), away from small ids servers use.</summary>
+    private static int ServerId(string target) =>
+        ServerIdOverride ?? 1_000_000 + (int)(BitConverter.ToUInt32(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(target))) % 1_000_000);
+}

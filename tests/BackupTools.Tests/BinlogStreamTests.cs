@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using BackupTools.Engine.MariaDb;
+using BackupTools.Engine.Repository;
+using BackupTools.Model;
+using BackupTools.TestServers;
+
+namespace BackupTools.Tests;
+
+/// <summary>Binary logs streamed from a real MariaDB as a replica: on disk within seconds, sealed on rotation, resumed after a kill, never archived twice.</summary>
+public sealed class BinlogStreamTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly MariaDbServer _server;
+
+    public BinlogStreamTests()
+    {
+        _server = MariaDbServer.Start(_dir.Combine("db"));
+        _server.Sql($"GRANT REPLICATION SLAVE ON *.* TO '{MariaDbServer.BackupUser}'@'localhost'; GRANT REPLICATION SLAVE ON *.* TO '{MariaDbServer.BackupUser}'@'127.0.0.1';" +
+                    "CREATE DATABASE s; CREATE TABLE s.t (id INT PRIMARY KEY) ENGINE=InnoDB;");
+    }
+
+    public void Dispose()
+    {
+        _server.Dispose();
+        _dir.Dispose();
+    }
+
+    private string Repo => _dir.Combine("repo");
+    private TargetPolicy Target => new()
+    {
+        Name = "streamed", Engine = TargetEngine.MariaDb, Socket = _server.Socket, User = MariaDbServer.BackupUser, DataDir = _server.DataDirectory,
+    };
+    private BackupRequest Request => new() { RepositoryRoot = Repo, Target = Target, Password = _server.BackupPassword, Compression = CompressionOptions.None };
+
+    private string ServerFile(string name) => Path.Combine(Path.GetDirectoryName(_server.Sql("SELECT @@log_bin_basename").Trim())!, name);
+
+    private static async Task Until(Func<bool> condition, string what, int seconds = 15)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(seconds)) Assert.Fail($"{what}: not within {seconds} s");
+            await Task.Delay(50);
+        }
+    }
+
+    private IReadOnlyList<CatalogEntry> Binlogs() => BackupCatalog.List(Repo, "mariadb", "streamed").Where(e => e.Manifest.Type == "binlog").ToList();
+
+    private string Newest() => _server.Sql("SHOW BINARY LOGS").Trim().Split('\n')[^1].Split('\t')[0];
+
+    private static string Sha(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant();
+
+    [Fact]
+    public async Task EventsAreOnDiskWithinSecondsSealedOnRotationResumedAfterAKillAndNeverArchivedTwice()
+    {
+        BinlogStream.ServerIdOverride = 4_242_001;
+        using var stop = new CancellationTokenSource();
+        var sealedSets = new List<BackupAttempt>();
+        var stream = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, a => { lock (sealedSets) sealedSets.Add(a); }, stop.Token));
+        try
+        {
+            var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+            // A commit reaches the streamed file (the server's size) within a few seconds.
+            _server.Sql("INSERT INTO s.t VALUES (1);");
+            var current = Newest();
+            var size = new FileInfo(ServerFile(current)).Length;
+            await Until(() => File.Exists(Path.Combine(directory, current)) && new FileInfo(Path.Combine(directory, current)).Length == size, "the commit in the streamed file");
+
+            // Rotation: the closed file is sealed into a binlog set whose bytes are the server's, and its streamed copy goes.
+            _server.Sql("FLUSH BINARY LOGS;");
+            await Until(() => Binlogs().Any(b => b.Manifest.EngineFields[EngineFieldNames.BinlogFile] == current), "the sealed set of " + current);
+            var set = Binlogs().Single(b => b.Manifest.EngineFields[EngineFieldNames.BinlogFile] == current);
+            Assert.Equal(Sha(ServerFile(current)), set.Manifest.Files[0].Sha256);
+            await Until(() => !File.Exists(Path.Combine(directory, current)), "the streamed copy removed once sealed");
+            Assert.Null(sealedSets.Single().Error);
+
+            // The tool killed: it is started again on the file it was writing, which comes out whole.
+            var ours = OurReplicas().ToList();
+            Assert.Single(ours);
+            foreach (var pid in ours) Process.GetProcessById(pid).Kill(); // only this stream's tool: other tests run mariadb-binlog too
+            _server.Sql("INSERT INTO s.t VALUES (2); FLUSH BINARY LOGS;");
+            var second = Binlogs().Count + 1;
+            await Until(() => Binlogs().Count >= second, "the next file sealed after the kill", 30);
+            foreach (var b in Binlogs())
+                Assert.Equal(Sha(ServerFile(b.Manifest.EngineFields[EngineFieldNames.BinlogFile])), b.Manifest.Files[0].Sha256);
+
+            // The scheduled archiving beside it archives only what the stream has not sealed.
+            foreach (var a in await BinlogArchiver.RunAsync(Request, CancellationToken.None)) Assert.Null(a.Error);
+            var names = Binlogs().Select(b => b.Manifest.EngineFields[EngineFieldNames.BinlogFile]).ToList();
+            Assert.Equal(names.Distinct().Count(), names.Count);
+        }
+        finally
+        {
+            stop.Cancel();
+            await stream;
+            BinlogStream.ServerIdOverride = null;
+        }
+        Assert.Empty(OurReplicas()); // stopped with the job: no replica of ours is left connected
+    }
+
+    private static IEnumerable<int> OurReplicas()
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
+            string cmdline;
+            try { cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")); } catch (IOException) { continue; } catch (UnauthorizedAccessException) { continue; }
+            if (cmdline.Contains("--stop-never-slave-server-id=4242001")) yield return pid;
+        }
+    }
+}
