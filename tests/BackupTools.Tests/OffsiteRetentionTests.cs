@@ -96,6 +96,17 @@ public sealed class OffsiteRetentionTests : IDisposable
     }
 
     [Fact]
+    public async Task SetsTheOffsiteRetentionWouldRemoveAreNotCopiedBackAnHourLater()
+    {
+        var older = await SnapshotAsync();
+        var newest = await SnapshotAsync();
+        Assert.Equal(2, OffsiteStores.SetsFor(Policy, Offsite, null).Count);
+        // Three days on: past the offsite's 1 day (not the local 30): the older is not taken, the newest snapshot always is.
+        Assert.Equal([newest.Manifest.Id], OffsiteStores.SetsFor(Policy, Offsite, null, DateTime.UtcNow.AddDays(3)).Select(e => e.Manifest.Id));
+        Assert.NotEqual(older.Manifest.Id, newest.Manifest.Id);
+    }
+
+    [Fact]
     public async Task ModelVersionsBeyondTheKeptGoAndOnlyBlobsNoKeptVersionNamesWithThem()
     {
         var store = new AzureBlobStore(_azurite.ConnectionString, "models");

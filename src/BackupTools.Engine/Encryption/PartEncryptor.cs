@@ -11,8 +11,11 @@ namespace BackupTools.Engine.Encryption;
 /// </summary>
 public sealed class PartEncryptor
 {
-    /// <summary>8 chunks of 1 MiB: parts of about 8 MiB (S3's smallest part but the last is 5 MiB).</summary>
-    public const int ChunksPerPart = 8;
+    /// <summary>8 chunks of 1 MiB: parts of about 8 MiB (S3's smallest part but the last is 5 MiB), more for files so large
+    /// that 8 would make over 9,000 parts (S3 takes at most 10,000). Derived from the length alone, so a resumed upload
+    /// cuts the same parts.</summary>
+    public const int MinChunksPerPart = 8, MaxParts = 9_000;
+    public int ChunksPerPart { get; }
     private readonly EncryptedFormat.Header _header;
     private readonly byte[] _dataKey;
     private readonly long _plainLength;
@@ -35,6 +38,7 @@ public sealed class PartEncryptor
         HeaderBytes = _header.ToBytes();
         _plainLength = plainLength;
         _chunks = Math.Max(1, (plainLength + _header.ChunkSize - 1) / _header.ChunkSize);
+        ChunksPerPart = (int)Math.Max(MinChunksPerPart, (_chunks + MaxParts - 1) / MaxParts);
         PartCount = (int)((_chunks + ChunksPerPart - 1) / ChunksPerPart);
         CipherLength = HeaderBytes.Length + plainLength + _chunks * EncryptedFormat.TagLength;
     }
@@ -52,6 +56,10 @@ public sealed class PartEncryptor
         var plainEnd = Math.Min(_plainLength, EndChunk(part) * _header.ChunkSize);
         return (part == 0 ? HeaderBytes.Length : 0) + (int)(plainEnd - plainStart) + (int)(EndChunk(part) - FirstChunk(part)) * EncryptedFormat.TagLength;
     }
+
+    /// <summary>The stored size of a file of this many bytes (header, chunks, tags), without making anything.</summary>
+    public static long CipherLengthOf(long plainLength, int chunkSize = EncryptedFormat.DefaultChunkSize) =>
+        EncryptedFormat.HeaderLength + plainLength + Math.Max(1, (plainLength + chunkSize - 1) / chunkSize) * EncryptedFormat.TagLength;
 
     /// <summary>Reads part <paramref name="part"/>'s plaintext from <paramref name="file"/> and returns it sealed.</summary>
     public byte[] Make(SafeFileHandle file, int part)

@@ -47,7 +47,8 @@ public sealed class AzureBlobStore : IRemoteStore
         _prefix = prefix;
     }
 
-    public string Describe => $"Azure container {_container.Uri}{(_prefix.Length > 0 ? " under " + _prefix : "")}";
+    // Without the query: a SAS connection string puts its token (sig=…) there, and this goes into messages and logs.
+    public string Describe => $"Azure container {_container.Uri.GetLeftPart(UriPartial.Path)}{(_prefix.Length > 0 ? " under " + _prefix : "")}";
 
     private BlockBlobClient Blob(string name) => _container.GetBlockBlobClient(_prefix + name);
 

@@ -70,14 +70,25 @@ public static class OffsiteCopier
         OffsiteCopyOptions options, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
+        using var file = File.OpenHandle(local, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+        var length = RandomAccess.GetLength(file);
+        // There already: the same content, readable with this key, whole (its size), and locked when locks are asked
+        // for; an object that failed a check after its upload is not taken for a good one on the next run.
         if (await store.StatAsync(remote, ct) is { } existing && existing.Metadata.GetValueOrDefault(ShaKey) == sha
+            && existing.Size == PartEncryptor.CipherLengthOf(length)
+            && (options.ImmutableDays is null || existing.LockedUntil > DateTimeOffset.UtcNow)
             && await OffsiteRead.ReadsAsync(store, remote, existing.Metadata, key, ct))
             return new FileCopyResult(false, 0, 0, 0);
         var metadata = new Dictionary<string, string> { [ShaKey] = sha, [KeyIdKey] = key.Id };
         DateTimeOffset? lockUntil = options.ImmutableDays is { } days ? DateTimeOffset.UtcNow.AddDays(days) : null;
-        using var file = File.OpenHandle(local, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
-        var length = RandomAccess.GetLength(file);
         var saved = ResumeRecord.Read(options.StateDirectory, remote, sha);
+        // Resuming re-makes parts with the saved data key and nonces: only over the very bytes the record was made for
+        // (a file changed since would reuse GCM nonces with other plaintext). One read of the file proves it.
+        if (saved is not null && await ShaOfAsync(local, ct) != sha)
+        {
+            ResumeRecord.Remove(options.StateDirectory, remote);
+            throw new InvalidDataException($"'{local}' no longer has the SHA-256 its manifest records ({sha}): it changed or is damaged on this host, so it is not copied. Run Test-DbBackup.");
+        }
         PartEncryptor parts;
         try { parts = new PartEncryptor(key, saved is null ? null : Convert.FromBase64String(saved.Header), length); }
         catch (Exception e) when (saved is not null && e is EncryptionKeyException or EncryptedDataException)
@@ -112,7 +123,14 @@ public static class OffsiteCopier
                 }
                 AfterPart?.Invoke(Path.GetFileName(local), p);
             });
-            await store.CompletePartsAsync(remote, token, Enumerable.Range(0, parts.PartCount).Select(p => record.Parts[p]).ToList(), metadata, lockUntil, ct);
+            try { await store.CompletePartsAsync(remote, token, Enumerable.Range(0, parts.PartCount).Select(p => record.Parts[p]).ToList(), metadata, lockUntil, ct); }
+            catch (Exception e) when (e.Message.Contains("NoSuchUpload", StringComparison.OrdinalIgnoreCase) || e.Message.Contains("InvalidPart", StringComparison.OrdinalIgnoreCase)
+                                      || e.GetType().Name == "AmazonS3Exception" && e.Message.Contains("upload", StringComparison.OrdinalIgnoreCase))
+            {
+                // The store no longer has that upload (expired, aborted): the next run starts it afresh instead of failing forever.
+                ResumeRecord.Remove(options.StateDirectory, remote);
+                throw;
+            }
             ResumeRecord.Remove(options.StateDirectory, remote);
             sentParts = missing.Count;
         }
@@ -122,7 +140,8 @@ public static class OffsiteCopier
         if (stored.Size != parts.CipherLength || stored.Metadata.GetValueOrDefault(ShaKey) != sha)
             throw new InvalidDataException($"'{remote}' in {store.Describe} holds {stored.Size} bytes with SHA-256 '{stored.Metadata.GetValueOrDefault(ShaKey)}', not {parts.CipherLength} with {sha}: the copy is not good and the set is not listed there.");
         // Asked to lock, the object must be locked: a store that ignores the request (no immutability there) is an error, never an unlocked copy believed safe.
-        if (lockUntil is { } until && (stored.LockedUntil is not { } locked || locked < until.AddMinutes(-5)))
+        // (A resumed upload took its lock date when it began, in an earlier run: any lock still running counts.)
+        if (lockUntil is not null && (stored.LockedUntil is not { } locked || locked <= DateTimeOffset.UtcNow))
             throw new IOException($"'{remote}' in {store.Describe} was written without the lock asked for (immutableDays {options.ImmutableDays}): enable version-level immutability (Azure) or Object Lock (S3) there, or remove immutableDays. Test-BackupTarget -Offsite checks it.");
         if (options.ReadBack) await VerifyAsync(remote, sha, store, key, ct);
         return new FileCopyResult(true, length, sentParts, resumed);
@@ -142,9 +161,21 @@ public static class OffsiteCopier
     {
         var sets = new List<string>();
         await foreach (var name in store.ListAsync("", ct))
-            if (name.EndsWith("/" + BackupManifest.FileName + Suffix, StringComparison.Ordinal))
-                sets.Add(name[..^(BackupManifest.FileName.Length + Suffix.Length + 1)]);
+            if (name.EndsWith("/" + BackupManifest.FileName + Suffix, StringComparison.Ordinal)
+                && name[..^(BackupManifest.FileName.Length + Suffix.Length + 1)] is var set && IsSetPath(set))
+                sets.Add(set);
         return sets;
+    }
+
+    /// <summary>
+    /// engine/target/type/id, each a plain name: what a set's place is, and all a name from a store may be before it
+    /// becomes a local path (a store could list "/etc/cron.d/x" or "../.."; such names are not sets).
+    /// </summary>
+    public static bool IsSetPath(string set)
+    {
+        var parts = set.Split('/');
+        return parts.Length == 4 && parts.All(p => p.Length is > 0 and <= 200 && p != "." && p != ".." && !p.Contains('\\') && !p.Contains('\0'))
+               && !set.StartsWith(OffsiteCatalog.ModelPrefix, StringComparison.Ordinal) && !set.StartsWith("_", StringComparison.Ordinal);
     }
 
     private static async Task<string> ShaOfAsync(string path, CancellationToken ct)
@@ -169,6 +200,9 @@ public static class OffsiteCatalog
             await using var plain = await OffsiteRead.OpenDecryptedAsync(store, $"{set}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", key, ct);
             var manifest = await System.Text.Json.JsonSerializer.DeserializeAsync(plain, RepositoryJson.Default.BackupManifest, ct)
                 ?? throw new InvalidDataException($"The manifest of {set} in {store.Describe} is empty.");
+            // The manifest says what it is; the name it is stored under must say the same (a store could move one).
+            if (set != $"{manifest.Engine}/{manifest.Target}/{manifest.Type}/{manifest.Id}")
+                throw new InvalidDataException($"'{set}' in {store.Describe} holds the manifest of {manifest.Engine}/{manifest.Target}/{manifest.Type}/{manifest.Id}: a set stored under another name is refused.");
             // Where it is: offsite:<name>/<engine>/<target>/<type>/<id>, never a local path.
             entries.Add(new CatalogEntry(manifest, $"offsite:{offsiteName}/{set}"));
         }

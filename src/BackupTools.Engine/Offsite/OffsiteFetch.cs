@@ -23,7 +23,9 @@ public static class OffsiteFetch
         foreach (var set in sets)
         {
             var relative = set.Path[$"offsite:{offsiteName}/".Length..];
-            var dir = Path.Combine(scratchRoot, relative);
+            var dir = Path.GetFullPath(Path.Combine(scratchRoot, relative));
+            if (!OffsiteCopier.IsSetPath(relative) || !dir.StartsWith(Path.GetFullPath(scratchRoot) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                throw new InvalidDataException($"'{relative}' in {store.Describe} is not a set's place (engine/target/type/id); nothing is written for it.");
             FileModes.CreatePrivateDirectory(dir);
             await FetchFileAsync(store, key, $"{relative}/{BackupManifest.FileName}{OffsiteCopier.Suffix}", Path.Combine(dir, BackupManifest.FileName), null, ct);
             local.Add(new CatalogEntry(set.Manifest, dir));

@@ -38,6 +38,10 @@ public static class OffsiteModels
     public static async Task<SetCopyResult> CopyVersionAsync(string repositoryRoot, ModelManifest manifest, IRemoteStore store, EncryptionKey key,
         OffsiteCopyOptions options, Action<string>? log, CancellationToken ct)
     {
+        // Plaintext of encrypted local blobs a crashed copy left on its way out: not kept a moment longer.
+        if (Directory.Exists(options.StateDirectory))
+            foreach (var leftover in Directory.EnumerateFiles(options.StateDirectory, "blob-*"))
+                if (File.GetLastWriteTimeUtc(leftover) < DateTime.UtcNow.AddHours(-1)) File.Delete(leftover); // not another copy's, in use now
         var there = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var n in store.ListAsync($"{Root(manifest.Name)}blobs/", ct)) there.Add(n);
         var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, manifest.Name), "blobs"));

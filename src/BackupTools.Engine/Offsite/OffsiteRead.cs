@@ -25,6 +25,13 @@ public static class OffsiteRead
         if (metadata?.GetValueOrDefault(OffsiteCopier.KeyIdKey) == key.Id) return new DecryptingStream(stored, key);
         if (await store.StatAsync(RewrapName(name, key.Id), ct) is null)
         {
+            // Written under a key the policy lists as previous (encryption.previousKeyFiles): that key reads it.
+            if (metadata?.GetValueOrDefault(OffsiteCopier.KeyIdKey) is { } writtenUnder)
+            {
+                EncryptionKey? previous = null;
+                try { previous = LocalKeys.Find(writtenUnder); } catch (EncryptionKeyException) { }
+                if (previous is not null) return new DecryptingStream(stored, previous);
+            }
             // Not readable with this key: name every key that does read it (written under, and rotated to).
             var keys = new List<string> { metadata?.GetValueOrDefault(OffsiteCopier.KeyIdKey) ?? "?" };
             await foreach (var n in store.ListAsync(name + ".", ct))

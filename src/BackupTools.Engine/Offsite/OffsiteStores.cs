@@ -51,11 +51,31 @@ public static class OffsiteStores
     }
 
     /// <summary>The published sets an offsite repository takes (its copies list, else every target's), oldest first.</summary>
-    public static IReadOnlyList<CatalogEntry> SetsFor(BackupPolicy policy, OffsitePolicy offsite, IReadOnlyCollection<string>? targets) =>
-        BackupCatalog.List(policy.Repository)
+    /// <remarks>
+    /// Sets the offsite's own (shorter) retention would remove there are not taken: the copy would send them back the
+    /// hour after retention removed them, again and again.
+    /// </remarks>
+    public static IReadOnlyList<CatalogEntry> SetsFor(BackupPolicy policy, OffsitePolicy offsite, IReadOnlyCollection<string>? targets, DateTime? now = null)
+    {
+        var sets = BackupCatalog.List(policy.Repository)
             .Where(e => offsite.Copies is null || offsite.Copies.Contains(e.Manifest.Target, StringComparer.OrdinalIgnoreCase))
             .Where(e => targets is null || targets.Contains(e.Manifest.Target, StringComparer.OrdinalIgnoreCase))
-            .OrderBy(e => e.Manifest.EndTime).ToList();
+            .ToList();
+        if (offsite.Retention.Count > 0)
+        {
+            var expired = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var group in sets.GroupBy(e => e.Manifest.Target, StringComparer.OrdinalIgnoreCase))
+            {
+                if (policy.FindTarget(group.Key) is not { } target) continue;
+                var retention = new Dictionary<string, TimeSpan>(target.Retention);
+                foreach (var (type, keep) in offsite.Retention) retention[type] = keep;
+                var items = Engines.EngineRegistry.For(target).RetentionItems(policy.Repository, target.Name, group.ToList());
+                foreach (var v in Retention.RetentionPlanner.Plan(items, retention, now ?? DateTime.UtcNow).Where(v => v.Remove)) expired.Add(v.Item.Id);
+            }
+            sets = sets.Where(e => !expired.Contains(e.Manifest.Id)).ToList();
+        }
+        return sets.OrderBy(e => e.Manifest.EndTime).ToList();
+    }
 
     /// <summary>The model versions an offsite repository takes (models in its copies list, else every model of the policy), oldest first.</summary>
     public static IReadOnlyList<Models.ModelManifest> ModelsFor(BackupPolicy policy, OffsitePolicy offsite, IReadOnlyCollection<string>? names) =>

@@ -73,13 +73,17 @@ public sealed class UpdateBackupEncryptionKeyCommand : PolicyCmdlet
         if (newKey.Id == oldKey.Id) throw new ArgumentException($"'{_newKeyPath}' is the policy's current key ({oldKey.Id}); give the new key New-BackupEncryptionKey wrote.");
         if (!await ShouldProcessAsync(store.Describe, $"Re-wrap every object's data key from key {oldKey.Id} to key {newKey.Id} (no data is sent again)")) return;
         WriteProgressAsync(new ProgressRecord(1, $"Rotating the key of offsite {offsite.Name}", "Re-wrapping data keys"));
-        var r = await BackupTools.Engine.Offsite.OffsiteKeyRotation.RunAsync(store, oldKey, newKey, WriteVerboseAsync, CancelToken);
+        // The re-wrapped headers are locked as the objects are: deleting them would make locked copies unreadable once the old key is gone.
+        DateTimeOffset? lockUntil = offsite.ImmutableDays is { } days ? DateTimeOffset.UtcNow.AddDays(days) : null;
+        var r = await BackupTools.Engine.Offsite.OffsiteKeyRotation.RunAsync(store, oldKey, newKey, WriteVerboseAsync, CancelToken, lockUntil);
         foreach (var f in r.Failed) WriteWarningAsync($"Not rotated: {f}");
         WriteObjectAsync(new EncryptionKeyRotation
         {
             Offsite = offsite.Name, OldKeyId = oldKey.Id, NewKeyId = newKey.Id, Rewrapped = r.Rewrapped, AlreadyNew = r.AlreadyNew, Failed = r.Failed,
         });
         if (r.Failed.Count == 0)
-            WriteHostAsync($"Offsite {offsite.Name}: every object is now under key {newKey.Id}. Set encryption.keyFile to {_newKeyPath} in {policy.Path}; keep the old key until then.");
+            WriteHostAsync($"Offsite {offsite.Name}: every object is now readable with key {newKey.Id}. Set encryption.keyFile to {_newKeyPath} in {policy.Path}, " +
+                           "then run this again (copies made in between are re-wrapped too). With encryption.local the sets keep their local key inside: " +
+                           "list the old key in encryption.previousKeyFiles until they expire.");
     }
 }
