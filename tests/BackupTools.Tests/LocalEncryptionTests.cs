@@ -7,6 +7,7 @@ using BackupTools.Engine.Repository;
 namespace BackupTools.Tests;
 
 /// <summary>encryption.local at the storage layer: compressed, then encrypted, then hashed as stored; read back through the keyring.</summary>
+[Collection(LocalKeysCollection.Name)] // the keyring is one per process: its tests never run side by side
 public sealed class LocalEncryptionTests
 {
     [Theory]
@@ -82,4 +83,10 @@ public sealed class LocalEncryptionTests
         await File.WriteAllBytesAsync(store.PathOf(sha), bytes);
         Assert.False(await reader.VerifyAsync(sha, CancellationToken.None));
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class LocalKeysCollection
+{
+    public const string Name = "LocalKeys";
 }

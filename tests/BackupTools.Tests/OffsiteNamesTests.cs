@@ -7,6 +7,7 @@ using BackupTools.Engine.Repository;
 namespace BackupTools.Tests;
 
 /// <summary>Names a store lists are data from elsewhere: only engine/target/type/id can become a local path, and a manifest must be stored under its own name.</summary>
+[Collection(LocalKeysCollection.Name)] // the keyring is one per process: its tests never run side by side
 public sealed class OffsiteNamesTests
 {
     [Theory]
@@ -40,6 +41,31 @@ public sealed class OffsiteNamesTests
         await store.PutAsync("redis/cache/snapshot/20991231T000000Z-ffffffff/manifest.json.btenc", bytes, meta, null, CancellationToken.None);
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => OffsiteCatalog.ListAsync(store, key, "x", CancellationToken.None));
         Assert.Contains("stored under another name", e.Message);
+    }
+
+    [Fact]
+    public async Task AnObjectUnderAPreviousKeyOfThePolicyIsReadAndOneUnderAStrangersKeyIsNamed()
+    {
+        var previous = EncryptionKey.Generate();
+        var current = EncryptionKey.Generate();
+        var store = new MemoryStore();
+        var sealedBytes = new MemoryStream();
+        await using (var enc = new EncryptingStream(sealedBytes, previous, leaveOpen: true)) await enc.WriteAsync("payload"u8.ToArray());
+        await store.PutAsync("o.btenc", sealedBytes.ToArray(), new Dictionary<string, string> { [OffsiteCopier.KeyIdKey] = previous.Id }, null, CancellationToken.None);
+        try
+        {
+            LocalKeys.Use([("test:previous", () => previous), ("test:current", () => current)]);
+            await using (var plain = await OffsiteRead.OpenDecryptedAsync(store, "o.btenc", current, CancellationToken.None))
+            using (var copy = new MemoryStream())
+            {
+                await plain.CopyToAsync(copy);
+                Assert.Equal("payload"u8.ToArray(), copy.ToArray());
+            }
+            LocalKeys.Use([("test:current", () => current)]); // a policy without that previous key
+            var e = await Assert.ThrowsAsync<EncryptionKeyException>(() => OffsiteRead.OpenDecryptedAsync(store, "o.btenc", current, CancellationToken.None));
+            Assert.Contains(previous.Id, e.Message);
+        }
+        finally { LocalKeys.Use([]); }
     }
 
     [Fact]

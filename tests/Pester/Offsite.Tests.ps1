@@ -18,6 +18,7 @@ Describe 'Copy-BackupSet' {
         $backup = Start-DbBackup cache -Policy $policy
         $backup.Status | Should -Be 'Succeeded'
         Copy-BackupSet -Offsite azure -Policy $policy -WhatIf | Should -BeNullOrEmpty
+        Test-Path (Join-Path (Get-BackupPolicy -Policy $policy).Repository '_offsite/azure/journal.jsonl') | Should -BeFalse -Because '-WhatIf writes nothing, the journal included'
         $copied = $backup | Copy-BackupSet
         $copied | Should -BeOfType ([BackupTools.Model.OffsiteCopyResult])
         $copied.Status | Should -Be 'Succeeded'

@@ -1,8 +1,8 @@
 namespace BackupTools.Engine.Encryption;
 
 /// <summary>
-/// The keys that can read locally encrypted sets (encryption.local): each loaded policy registers where its key comes
-/// from, and a reader asks for the key a file's header names. Sources, not keys, are kept, so a key file is read only
+/// The keys that can read locally encrypted sets (encryption.local): the policy loaded last says where its keys come
+/// from (its key and previousKeyFiles), and a reader asks for the key a file's header names. Sources, not keys, are kept, so a key file is read only
 /// when an encrypted file is read, and a policy without encryption costs nothing.
 /// </summary>
 public static class LocalKeys
@@ -15,6 +15,20 @@ public static class LocalKeys
     public static void Register(string where, Func<EncryptionKey> source)
     {
         lock (Gate) Sources.TryAdd(where, source);
+    }
+
+    /// <summary>
+    /// The keys of the policy being used now, and only those: a key another policy named earlier in the same session
+    /// must not read this policy's sets (a policy without previousKeyFiles has no previous key).
+    /// </summary>
+    public static void Use(IEnumerable<(string Where, Func<EncryptionKey> Source)> sources)
+    {
+        lock (Gate)
+        {
+            Sources.Clear();
+            Known.Clear();
+            foreach (var (where, source) in sources) Sources.TryAdd(where, source);
+        }
     }
 
     /// <summary>The key with this id, from the registered sources; refused by name when none has it.</summary>

@@ -57,8 +57,19 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
         var policy = LoadPolicy();
         // A copy that cannot even start (a secret or the key missing in the job's environment) is a failed copy in
         // the journal, so Get-BackupStatus says Critical instead of staying quiet while nothing leaves the host.
-        OffsiteOpenFailed = (o, e) => OffsiteJournal.Append(policy.Repository, o.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: false, Error: e.Message));
-        var (offsite, store, key) = OpenOffsite(policy, Offsite);
+        OffsitePolicy? failedOpen = null;
+        OffsiteOpenFailed = (o, _) => failedOpen = o;
+        OffsitePolicy offsite;
+        IRemoteStore store;
+        BackupTools.Engine.Encryption.EncryptionKey key;
+        try { (offsite, store, key) = OpenOffsite(policy, Offsite); }
+        catch (Exception e) when (failedOpen is not null)
+        {
+            // Recorded unless this is a what-if (which writes nothing, the journal included).
+            if ((await AskAsync($"offsite {failedOpen.Name}", "Record the failed copy run in the offsite journal")).Go)
+                OffsiteJournal.Append(policy.Repository, failedOpen.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: false, Error: e.Message));
+            throw;
+        }
         IReadOnlyList<CatalogEntry> sets;
         if (ParameterSetName == RecordSet)
         {
@@ -83,7 +94,9 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
                      && (offsite.Copies is null || offsite.Copies.Contains("config"));
         if (sets.Count == 0 && models.Count == 0 && !config)
         {
-            OffsiteJournal.Append(policy.Repository, offsite.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: true));
+            // Nothing needed copying: a successful run (it clears a failure whose set has gone), unless this is a what-if.
+            if ((await AskAsync(store.Describe, "Record that nothing needed copying")).Go)
+                OffsiteJournal.Append(policy.Repository, offsite.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: true));
             return;
         }
         var options = OffsiteStores.CopyOptions(policy, offsite, ReadBack);

@@ -25,11 +25,12 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
     protected BackupPolicy LoadPolicy()
     {
         var policy = PolicyParser.Load(ResolvedPolicyPath);
-        // Sets stored encrypted (encryption.local) are read with the key their header names: this policy's key is one
-        // a reader may ask for (read only then, so a policy whose key is elsewhere still lists and reports).
-        if (policy.Encryption is { } encryption)
-            foreach (var source in encryption.PreviousKeySources.Prepend(encryption.KeySource))
-                BackupTools.Engine.Encryption.LocalKeys.Register(source, () => BackupTools.Engine.Offsite.OffsiteStores.KeyFrom(source));
+        // Sets stored encrypted (encryption.local) are read with the key their header names, among this policy's keys
+        // only (read only then, so a policy whose key is elsewhere still lists and reports).
+        BackupTools.Engine.Encryption.LocalKeys.Use(policy.Encryption is { } encryption
+            ? encryption.PreviousKeySources.Prepend(encryption.KeySource)
+                .Select(source => (source, (Func<BackupTools.Engine.Encryption.EncryptionKey>)(() => BackupTools.Engine.Offsite.OffsiteStores.KeyFrom(source))))
+            : []);
         return policy;
     }
 
