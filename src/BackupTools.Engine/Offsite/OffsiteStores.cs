@@ -40,6 +40,10 @@ public static class OffsiteStores
     public static EncryptionKey Key(BackupPolicy policy) => KeyFrom(policy.Encryption?.KeySource
         ?? throw new EncryptionKeyException("The policy has no encryption section: offsite copies are always encrypted. Add encryption: { keyFile: <path> } (New-BackupEncryptionKey writes one)."));
 
+    /// <summary>encryption.local: the key new sets and blobs are stored under, or null when the local repository is not encrypted.
+    /// A key that cannot be read throws: the caller fails the backup, never stores it in the clear.</summary>
+    public static EncryptionKey? LocalKey(BackupPolicy policy) => policy.Encryption is { Local: true } ? Key(policy) : null;
+
     /// <summary>A key from its source ("file:/p" refused when others can read it, or "env:X").</summary>
     public static EncryptionKey KeyFrom(string source)
     {

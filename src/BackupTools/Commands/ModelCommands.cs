@@ -67,7 +67,7 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
         try
         {
             // encryption.local: new blobs are stored encrypted; a key that cannot be read fails the backup (never in the clear).
-            var encrypt = policy.Encryption is { Local: true } ? BackupTools.Engine.Offsite.OffsiteStores.Key(policy) : null;
+            var encrypt = BackupTools.Engine.Offsite.OffsiteStores.LocalKey(policy);
             var (manifest, status) = await ModelBackup.RunAsync(policy.Repository, Name, source, Version, _configs, Force,
                 CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash, WriteWarningAsync, encrypt);
             WriteObjectAsync(ModelRecords.From(manifest, status == ModelBackupStatus.Unchanged ? ModelBackupOutcome.Unchanged : ModelBackupOutcome.Succeeded, policy.Path));

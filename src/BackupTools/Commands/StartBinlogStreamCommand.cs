@@ -39,7 +39,7 @@ public sealed class StartBinlogStreamCommand : PolicyCmdlet
         var request = new BackupRequest
         {
             RepositoryRoot = policy.Repository, Target = target, Password = password, PolicyPath = policy.Path,
-            Compression = CompressionOptions.FromPolicy(policy.Storage) with { Encrypt = policy.Encryption is { Local: true } ? BackupTools.Engine.Offsite.OffsiteStores.Key(policy) : null },
+            Compression = CompressionOptions.FromPolicy(policy.Storage) with { Encrypt = BackupTools.Engine.Offsite.OffsiteStores.LocalKey(policy) },
             Log = WriteVerboseAsync, Warn = WriteWarningAsync,
         };
         WriteVerboseAsync($"Streaming the binary logs of {target.Name} until stopped (Ctrl+C)");

@@ -73,7 +73,7 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
                 continue;
             }
             BackupTools.Engine.Encryption.EncryptionKey? localKey;
-            try { localKey = LocalEncryptionKey(policy); }
+            try { localKey = BackupTools.Engine.Offsite.OffsiteStores.LocalKey(policy); }
             catch (Exception e) when (e is BackupTools.Engine.Encryption.EncryptionKeyException or SecretUnavailableException or IOException or UnauthorizedAccessException)
             {
                 // A failed backup (journal, alert), never one stored in the clear because the key could not be read.
@@ -111,8 +111,4 @@ public sealed class StartDbBackupCommand : PolicyCmdlet
         if (attempt.Error is not null) WriteErrorAsync(EngineErrors.ToErrorRecord(attempt.Error, attempt.Record.Target));
         WriteObjectAsync(attempt.Record);
     }
-
-    /// <summary>encryption.local: the key every set is stored under; a missing key refuses the backup, by name, before anything is written.</summary>
-    private static BackupTools.Engine.Encryption.EncryptionKey? LocalEncryptionKey(BackupPolicy policy) =>
-        policy.Encryption is { Local: true } ? BackupTools.Engine.Offsite.OffsiteStores.Key(policy) : null;
 }
