@@ -69,3 +69,22 @@ public sealed record ReadinessFinding
     public string? Fix { get; init; }
     public string? PolicyPath { get; init; }
 }
+
+/// <summary>
+/// A binary-log stream (Start-BinlogStream), as Get-BackupStatus reports it: Running, Behind (lag past the limit) or
+/// Dead (its state was not refreshed for a minute, and it was not stopped by the user). Times are UTC.
+/// </summary>
+public sealed record StreamStatus
+{
+    public required string Target { get; init; }
+    public required string State { get; init; }
+    public required AlertSeverity Severity { get; init; }
+    /// <summary>How long since the streamed file last held everything the server had written.</summary>
+    public TimeSpan Lag { get; init; }
+    public long BytesBehind { get; init; }
+    public string? File { get; init; }
+    public DateTime? Updated { get; init; }
+    public string? Message { get; init; }
+    public DateTime AsOf { get; init; }
+    public string? PolicyPath { get; init; }
+}

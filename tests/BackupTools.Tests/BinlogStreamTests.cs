@@ -31,6 +31,10 @@ public sealed class BinlogStreamTests : IDisposable
     {
         Name = "streamed", Engine = TargetEngine.MariaDb, Socket = _server.Socket, User = MariaDbServer.BackupUser, DataDir = _server.DataDirectory,
     };
+    private BackupPolicy Policy => new()
+    {
+        Path = _dir.Combine("policy.yml"), Repository = Repo, Targets = [Target], Models = [], ConfigPaths = [], Storage = new StoragePolicy(20, 10), Alerts = new AlertPolicy(),
+    };
     private BackupRequest Request => new() { RepositoryRoot = Repo, Target = Target, Password = _server.BackupPassword, Compression = CompressionOptions.None };
 
     private string ServerFile(string name) => Path.Combine(Path.GetDirectoryName(_server.Sql("SELECT @@log_bin_basename").Trim())!, name);
@@ -85,6 +89,12 @@ public sealed class BinlogStreamTests : IDisposable
             foreach (var b in Binlogs())
                 Assert.Equal(Sha(ServerFile(b.Manifest.EngineFields[EngineFieldNames.BinlogFile])), b.Manifest.Files[0].Sha256);
 
+            // It reports: in sync with the server (a lag of a second or two), the file it receives.
+            await Until(() => BinlogStreamState.Read(directory) is { } st && st.File == Newest(), "the stream's state naming the server's current file");
+            var running = BinlogStreamState.Statuses(Policy, DateTime.UtcNow).Single();
+            Assert.Equal(("Running", AlertSeverity.None), (running.State, running.Severity));
+            Assert.True(running.Lag < TimeSpan.FromSeconds(5), $"lag {running.Lag}");
+
             // The scheduled archiving beside it archives only what the stream has not sealed.
             foreach (var a in await BinlogArchiver.RunAsync(Request, CancellationToken.None)) Assert.Null(a.Error);
             var names = Binlogs().Select(b => b.Manifest.EngineFields[EngineFieldNames.BinlogFile]).ToList();
@@ -97,6 +107,25 @@ public sealed class BinlogStreamTests : IDisposable
             BinlogStream.ServerIdOverride = null;
         }
         Assert.Empty(OurReplicas()); // stopped with the job: no replica of ours is left connected
+        Assert.Empty(BinlogStreamState.Statuses(Policy, DateTime.UtcNow)); // stopped by the user: nothing reads as a dead stream
+    }
+
+    [Fact]
+    public void AStreamThatStoppedReportingIsDeadAndOneLongOutOfSyncIsBehind()
+    {
+        var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+        Directory.CreateDirectory(directory);
+        var now = DateTime.UtcNow;
+        new BinlogStreamState("h", 1, now.AddMinutes(-2), "mariadb-bin.000003", 100, "mariadb-bin.000003", 100, now.AddMinutes(-2)).Write(directory);
+        var dead = BinlogStreamState.Statuses(Policy, now).Single();
+        Assert.Equal(("Dead", AlertSeverity.Critical), (dead.State, dead.Severity));
+        Assert.Contains("Start-BinlogStream", dead.Message);
+        new BinlogStreamState("h", 1, now, "mariadb-bin.000003", 100, "mariadb-bin.000003", 4096, now.AddSeconds(-30)).Write(directory);
+        var behind = BinlogStreamState.Statuses(Policy, now).Single();
+        Assert.Equal(("Behind", AlertSeverity.Warning, 3996L), (behind.State, behind.Severity, behind.BytesBehind));
+        var text = BackupTools.Engine.Status.PrometheusTextfile.Render([], new StorageStatus { Path = Repo, TotalBytes = 1, FreeBytes = 1, Severity = AlertSeverity.None }, null, [behind]);
+        Assert.Contains("backuptools_stream_lag_seconds{target=\"streamed\"} 30\n", text);
+        Assert.Contains("backuptools_stream_up{target=\"streamed\"} 1\n", text);
     }
 
     private static IEnumerable<int> OurReplicas()

@@ -19,9 +19,12 @@ Describe 'Start-BinlogStream' {
             while ([DateTime]::UtcNow -lt $deadline -and @(Get-DbBackup -Target main-db -Type Binlog -Policy $policy).Count -le $before) { Start-Sleep -Milliseconds 200 }
             @(Get-DbBackup -Target main-db -Type Binlog -Policy $policy).Count | Should -BeGreaterThan $before -Because 'the rotated file is sealed while the stream runs'
             $child.HasExited | Should -BeFalse
+            $stream = Get-BackupStatus main-db -Policy $policy | Where-Object { $_ -is [BackupTools.Model.StreamStatus] }
+            ($stream.Target, $stream.State) | Should -Be @('main-db', 'Running')
             kill -INT $child.Id
             $child.WaitForExit(15000) | Should -BeTrue -Because 'Ctrl+C stops the stream promptly'
             $child.StandardOutput.ReadToEnd() | Should -Match 'SEALED '
+            Get-BackupStatus -Policy $policy | Where-Object { $_ -is [BackupTools.Model.StreamStatus] } | Should -BeNullOrEmpty -Because 'a stream stopped by its user is not a dead one'
             @(Get-ChildItem /proc -Directory | Where-Object { $_.Name -match '^\d+$' } | Where-Object {
                 (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction Ignore) -match "_stream/main-db" }).Count | Should -Be 0 -Because 'no replica is left connected'
         }

@@ -46,6 +46,8 @@ public static class AlertBuilder
         OffsiteStatus o => new Alert($"offsite|{o.Offsite}", o.State.ToString(), o.Severity,
             $"offsite {o.Offsite}: {(o.State == BackupState.Ok ? "up to date" : o.State.ToString().ToLowerInvariant())}",
             o.Message ?? $"Offsite {o.Offsite} is within its lag ({o.PendingSets} set(s) waiting)", o.LastFailure ?? o.OldestPending ?? o.AsOf),
+        StreamStatus st => new Alert($"{st.Target}|stream", st.State, st.Severity,
+            $"{st.Target} binary-log stream: {st.State.ToLowerInvariant()}", st.Message ?? $"{st.Target}'s binary-log stream is running", st.Updated ?? st.AsOf),
         _ => null,
     };
 }

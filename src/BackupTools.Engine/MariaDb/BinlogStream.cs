@@ -37,42 +37,83 @@ public static class BinlogStream
         using var secrets = PrivateTempDirectory.Create();
         var options = secrets.WriteSecretFile("client.cnf", ClientOptions(target, request.Password));
         var backoff = TimeSpan.FromSeconds(1);
-        while (!ct.IsCancellationRequested)
+        var lastInSync = DateTime.UtcNow;
+        try
         {
-            var start = Streamed(directory, basename).LastOrDefault() ?? newest;
-            log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}");
-            using var tool = ProcessRunner.StartService(new ProcessSpec(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
-            [
-                $"--defaults-extra-file={options}", "--read-from-remote-server", "--raw", "--stop-never",
-                $"--stop-never-slave-server-id={ServerId(target.Name)}", $"--result-file={directory}/", start,
-            ]));
-            var started = Stopwatch.StartNew();
-            try
-            {
-                while (!tool.HasExited)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
-                    SyncNewest(directory, basename);
-                    foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct)) sealedSet(a);
-                }
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped (Ctrl+C, the service stopped): the tool goes too
-            finally
-            {
-                if (!tool.HasExited) { tool.Kill(entireProcessTree: true); await tool.WaitForExitAsync(CancellationToken.None); }
-                SyncNewest(directory, basename);
-            }
-            if (ct.IsCancellationRequested) break;
-            // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
-            foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct)) sealedSet(a);
-            if (started.Elapsed > TimeSpan.FromMinutes(1)) backoff = TimeSpan.FromSeconds(1);
-            log?.Invoke($"mariadb-binlog stopped (exit {tool.ExitCode}); starting again in {backoff.TotalSeconds:0} s. " +
-                        "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
-            try { await Task.Delay(backoff, ct); } catch (OperationCanceledException) { break; }
-            backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
-            try { (basename, version, newest) = await ServerAsync(target, request.Password, ct); }
-            catch (Exception e) when (e is MySqlException or TimeoutException or IOException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
+            await StreamAsync();
         }
+        finally
+        {
+            // Stopped by the user (or the service): no state left to be taken for a dead stream.
+            if (ct.IsCancellationRequested) BinlogStreamState.Remove(directory);
+        }
+        return;
+
+        async Task StreamAsync()
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var start = Streamed(directory, basename).LastOrDefault() ?? newest;
+                log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}");
+                using var tool = ProcessRunner.StartService(new ProcessSpec(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
+                [
+                    $"--defaults-extra-file={options}", "--read-from-remote-server", "--raw", "--stop-never",
+                    $"--stop-never-slave-server-id={ServerId(target.Name)}", $"--result-file={directory}/", start,
+                ]));
+                var started = Stopwatch.StartNew();
+                try
+                {
+                    while (!tool.HasExited)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                        SyncNewest(directory, basename);
+                        foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct)) sealedSet(a);
+                        lastInSync = await ReportAsync(request, directory, basename, lastInSync, ct);
+                    }
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped (Ctrl+C, the service stopped): the tool goes too
+                finally
+                {
+                    if (!tool.HasExited) { tool.Kill(entireProcessTree: true); await tool.WaitForExitAsync(CancellationToken.None); }
+                    SyncNewest(directory, basename);
+                }
+                if (ct.IsCancellationRequested) break;
+                // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
+                foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct)) sealedSet(a);
+                if (started.Elapsed > TimeSpan.FromMinutes(1)) backoff = TimeSpan.FromSeconds(1);
+                log?.Invoke($"mariadb-binlog stopped (exit {tool.ExitCode}); starting again in {backoff.TotalSeconds:0} s. " +
+                            "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
+                try { await Task.Delay(backoff, ct); } catch (OperationCanceledException) { break; }
+                backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
+                try { (basename, version, newest) = await ServerAsync(target, request.Password, ct); }
+                catch (Exception e) when (e is MySqlException or TimeoutException or IOException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes the state file: the file being received and its size beside the server's position; in sync when they
+    /// match (then the lag is zero). A server that cannot be asked leaves the last in-sync time as it was.
+    /// </summary>
+    private static async Task<DateTime> ReportAsync(BackupRequest request, string directory, string basename, DateTime lastInSync, CancellationToken ct)
+    {
+        var now = DateTime.UtcNow;
+        var newest = Streamed(directory, basename).LastOrDefault();
+        long bytes = newest is null ? 0 : new FileInfo(Path.Combine(directory, newest)).Length;
+        string? serverFile = null;
+        long? serverBytes = null;
+        try
+        {
+            await using var connection = MariaDbConnections.Create(request.Target, request.Password, TimeSpan.FromSeconds(5));
+            await connection.OpenAsync(ct);
+            await using var status = new MySqlCommand("SHOW MASTER STATUS", connection);
+            await using var reader = await status.ExecuteReaderAsync(ct);
+            if (await reader.ReadAsync(ct)) (serverFile, serverBytes) = (reader.GetString(0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is MySqlException or TimeoutException or IOException) { }
+        if (serverFile is not null && serverFile == newest && serverBytes <= bytes) lastInSync = now;
+        new BinlogStreamState(Environment.MachineName, Environment.ProcessId, now, newest ?? "", bytes, serverFile, serverBytes, lastInSync).Write(directory);
+        return lastInSync;
     }
 
     /// <summary>The streamed files, oldest first.</summary>

@@ -12,7 +12,8 @@ namespace BackupTools.Engine.Status;
 /// </summary>
 public static class PrometheusTextfile
 {
-    public static string Render(IReadOnlyList<BackupStatus> statuses, StorageStatus storage, IReadOnlyList<OffsiteStatus>? offsite = null)
+    public static string Render(IReadOnlyList<BackupStatus> statuses, StorageStatus storage, IReadOnlyList<OffsiteStatus>? offsite = null,
+        IReadOnlyList<StreamStatus>? streams = null)
     {
         var text = new StringBuilder();
         void Family(string name, string help, IEnumerable<(string Labels, double Value)> samples)
@@ -60,6 +61,14 @@ public static class PrometheusTextfile
             copies.Where(o => o.LastSuccess is not null).Select(o => (O(o), Unix(o.LastSuccess!.Value))));
         Family("backuptools_offsite_severity", "Offsite alert severity: 0 none, 1 warning (lag), 2 critical (the last copy failed).",
             copies.Select(o => (O(o), (double)(int)o.Severity)));
+        string S(StreamStatus st) => $"target=\"{Escape(st.Target)}\"";
+        var running = streams ?? [];
+        Family("backuptools_stream_up", "1 while the binary-log stream reports (Start-BinlogStream), 0 when it stopped reporting.",
+            running.Select(st => (S(st), st.State == "Dead" ? 0.0 : 1.0)));
+        Family("backuptools_stream_lag_seconds", "Seconds since the streamed binary log last held everything the server had written.",
+            running.Select(st => (S(st), st.Lag.TotalSeconds)));
+        Family("backuptools_stream_severity", "Stream alert severity: 0 none, 1 warning (behind), 2 critical (dead).",
+            running.Select(st => (S(st), (double)(int)st.Severity)));
         return text.ToString();
     }
 

@@ -39,6 +39,9 @@ public static class StatusService
         return (statuses, storage);
     }
 
+    /// <summary>The binary-log streams that report in this repository (Start-BinlogStream), each Running, Behind or Dead.</summary>
+    public static IReadOnlyList<StreamStatus> Streams(BackupPolicy policy, DateTime asOf) => BinlogStreamState.Statuses(policy, asOf);
+
     /// <summary>Size and free space of the file system under the repository (its nearest existing ancestor).</summary>
     public static (long Total, long Free) FileSystemSpace(string path)
     {

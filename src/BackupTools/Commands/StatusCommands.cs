@@ -6,7 +6,7 @@ namespace BackupTools.Commands;
 
 /// <summary>Get-BackupStatus: one BackupStatus per target and backup type, then the repository's StorageStatus.</summary>
 [Cmdlet(VerbsCommon.Get, "BackupStatus", DefaultParameterSetName = DefaultSet)]
-[OutputType(typeof(BackupStatus), typeof(OffsiteStatus), typeof(StorageStatus))]
+[OutputType(typeof(BackupStatus), typeof(StreamStatus), typeof(OffsiteStatus), typeof(StorageStatus))]
 public sealed class GetBackupStatusCommand : PolicyCmdlet
 {
     private const string DefaultSet = "Default";
@@ -29,6 +29,9 @@ public sealed class GetBackupStatusCommand : PolicyCmdlet
             (path, why) => WriteWarningAsync($"Skipped '{path}': {why}"));
         foreach (var s in backups.OrderByDescending(s => s.Severity).ThenBy(s => s.Target, StringComparer.OrdinalIgnoreCase).ThenBy(s => s.Type))
             WriteObjectAsync(s);
+        foreach (var st in StatusService.Streams(policy, AsOf?.UtcDateTime ?? DateTime.UtcNow)
+                     .Where(st => Target is null || Target.Any(t => new WildcardPattern(t, WildcardOptions.IgnoreCase).IsMatch(st.Target))))
+            WriteObjectAsync(st);
         // Offsite lag belongs to no one target: shown when the status is asked for the whole policy.
         if (Target is null)
             foreach (var o in OffsiteStatusCalculator.Compute(policy, AsOf?.UtcDateTime ?? DateTime.UtcNow))
@@ -63,7 +66,7 @@ public sealed class ExportBackupMetricCommand : PolicyCmdlet
         var policy = LoadPolicy();
         var now = DateTime.UtcNow;
         var (backups, storage) = StatusService.Collect(policy, policy.Targets, now);
-        var text = PrometheusTextfile.Render(backups, storage, OffsiteStatusCalculator.Compute(policy, now));
+        var text = PrometheusTextfile.Render(backups, storage, OffsiteStatusCalculator.Compute(policy, now), StatusService.Streams(policy, now));
         if (!await ShouldProcessAsync(_path!, $"Write {backups.Count} backup status series and the storage status")) return;
         PrometheusTextfile.Write(_path!, text);
         WriteObjectAsync(new FileInfo(_path!));
