@@ -111,6 +111,30 @@ public sealed class BinlogStreamTests : IDisposable
     }
 
     [Fact]
+    public async Task ASealThatFailsIsTriedAgainAMinuteLaterNotEverySecond()
+    {
+        BinlogStream.ServerIdOverride = 4_242_002;
+        using var stop = new CancellationTokenSource();
+        var attempts = new List<BackupAttempt>();
+        var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+        Directory.CreateDirectory(directory);
+        await File.WriteAllTextAsync(Path.Combine(directory, "mariadb-bin.000000"), "not a binary log"); // a closed file that cannot be sealed
+        var stream = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, a => { lock (attempts) attempts.Add(a); }, stop.Token));
+        try
+        {
+            await Until(() => { lock (attempts) return attempts.Count > 0; }, "the failed seal");
+            await Task.Delay(4000);
+            lock (attempts) Assert.Single(attempts, a => a.Error is not null);
+        }
+        finally
+        {
+            stop.Cancel();
+            await stream;
+            BinlogStream.ServerIdOverride = null;
+        }
+    }
+
+    [Fact]
     public void AStreamThatStoppedReportingIsDeadAndOneLongOutOfSyncIsBehind()
     {
         var directory = BinlogStream.DirectoryFor(Repo, "streamed");

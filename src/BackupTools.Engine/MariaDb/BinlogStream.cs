@@ -33,11 +33,12 @@ public static class BinlogStream
         var directory = DirectoryFor(request.RepositoryRoot, target.Name);
         FileModes.CreatePrivateDirectory(Path.GetDirectoryName(directory)!); // 0700: the tool creates its files 0644
         FileModes.CreatePrivateDirectory(directory);
-        var (basename, version, newest) = await ServerAsync(target, request.Password, ct);
+        var (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct);
         using var secrets = PrivateTempDirectory.Create();
         var options = secrets.WriteSecretFile("client.cnf", ClientOptions(target, request.Password));
         var backoff = TimeSpan.FromSeconds(1);
         var lastInSync = DateTime.UtcNow;
+        var sealAgainAt = DateTime.MinValue;
         try
         {
             await StreamAsync();
@@ -53,7 +54,12 @@ public static class BinlogStream
         {
             while (!ct.IsCancellationRequested)
             {
-                var start = Streamed(directory, basename).LastOrDefault() ?? newest;
+                // Resume on the file it was writing, while the server still has it; else at the server's newest (a file
+                // purged in between is a gap the scheduled archiving's hole check reports loudly).
+                var resume = Streamed(directory, basename).LastOrDefault();
+                var start = resume is not null && serverFiles.Contains(resume) ? resume : serverFiles[^1];
+                if (resume is not null && resume != start)
+                    log?.Invoke($"{resume} is no longer on {target.Name}'s server: streaming from {start}.");
                 log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}");
                 using var tool = ProcessRunner.StartService(new ProcessSpec(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
                 [
@@ -67,7 +73,14 @@ public static class BinlogStream
                     {
                         await Task.Delay(TimeSpan.FromSeconds(1), ct);
                         SyncNewest(directory, basename);
-                        foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct)) sealedSet(a);
+                        // A seal that failed (a full disk, a changed file) is tried again a minute later, not every
+                        // second: one failed attempt in the journal and one alert, not 60 a minute.
+                        if (DateTime.UtcNow >= sealAgainAt)
+                            foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct))
+                            {
+                                if (a.Error is not null) sealAgainAt = DateTime.UtcNow.AddMinutes(1);
+                                sealedSet(a);
+                            }
                         lastInSync = await ReportAsync(request, directory, basename, lastInSync, ct);
                     }
                 }
@@ -85,7 +98,7 @@ public static class BinlogStream
                             "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
                 try { await Task.Delay(backoff, ct); } catch (OperationCanceledException) { break; }
                 backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
-                try { (basename, version, newest) = await ServerAsync(target, request.Password, ct); }
+                try { (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct); }
                 catch (Exception e) when (e is MySqlException or TimeoutException or IOException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
             }
         }
@@ -146,18 +159,18 @@ public static class BinlogStream
     // A read-only handle's Flush(true) may not reach the disk; fsync(2) on any descriptor of the file does.
     private static void Fsync(Microsoft.Win32.SafeHandles.SafeFileHandle handle) => FsyncNative(handle);
 
-    private static async Task<(string Basename, string? Version, string Newest)> ServerAsync(Model.TargetPolicy target, string? password, CancellationToken ct)
+    private static async Task<(string Basename, string? Version, IReadOnlyList<string> Files)> ServerAsync(Model.TargetPolicy target, string? password, CancellationToken ct)
     {
         await using var connection = MariaDbConnections.Create(target, password, TimeSpan.FromSeconds(10));
         await connection.OpenAsync(ct);
         var basename = await BinlogArchiver.LogBasenameAsync(connection, ct)
             ?? throw new InvalidOperationException($"Target '{target.Name}': binary logging is off on the server, so there is nothing to stream. Set log_bin and restart it.");
-        string? newest = null;
+        var files = new List<string>();
         await using (var list = new MySqlCommand("SHOW BINARY LOGS", connection))
         await using (var reader = await list.ExecuteReaderAsync(ct))
-            while (await reader.ReadAsync(ct)) newest = reader.GetString(0);
+            while (await reader.ReadAsync(ct)) files.Add(reader.GetString(0));
         var version = connection.ServerVersion.StartsWith("5.5.5-", StringComparison.Ordinal) ? connection.ServerVersion[6..] : connection.ServerVersion;
-        return (basename, version, newest ?? throw new InvalidOperationException($"Target '{target.Name}' lists no binary log."));
+        return files.Count > 0 ? (basename, version, files) : throw new InvalidOperationException($"Target '{target.Name}' lists no binary log.");
     }
 
     /// <summary>The login, in a 0600 file in a private directory: never on the command line or in the tool's environment.</summary>
