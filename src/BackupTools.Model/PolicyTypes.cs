@@ -54,6 +54,8 @@ public sealed record TargetPolicy
     /// keys, or a MariaDB full backup without user tables after one with some is then a success, not a failure.
     /// </summary>
     public bool AllowEmpty { get; init; }
+    /// <summary>MariaDB: binary-log streaming (Start-BinlogStream): a lag past this is a Warning; null when not configured (10 s then).</summary>
+    public TimeSpan? StreamMaxLag { get; init; }
     /// <summary>Backup type (full, incremental, binlog, snapshot) → 5-field cron expression.</summary>
     public IReadOnlyDictionary<string, string> Schedule { get; init; } = new Dictionary<string, string>();
     /// <summary>Backup type → how long its sets are kept.</summary>

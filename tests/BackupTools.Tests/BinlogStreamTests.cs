@@ -147,6 +147,9 @@ public sealed class BinlogStreamTests : IDisposable
         new BinlogStreamState("h", 1, now, "mariadb-bin.000003", 100, "mariadb-bin.000003", 4096, now.AddSeconds(-30)).Write(directory);
         var behind = BinlogStreamState.Statuses(Policy, now).Single();
         Assert.Equal(("Behind", AlertSeverity.Warning, 3996L), (behind.State, behind.Severity, behind.BytesBehind));
+        // With stream.maxLag: 1m in the policy, 30 s behind is within the limit.
+        var lenient = Policy with { Targets = [Target with { StreamMaxLag = TimeSpan.FromMinutes(1) }] };
+        Assert.Equal("Running", BinlogStreamState.Statuses(lenient, now).Single().State);
         var text = BackupTools.Engine.Status.PrometheusTextfile.Render([], new StorageStatus { Path = Repo, TotalBytes = 1, FreeBytes = 1, Severity = AlertSeverity.None }, null, [behind]);
         Assert.Contains("backuptools_stream_lag_seconds{target=\"streamed\"} 30\n", text);
         Assert.Contains("backuptools_stream_up{target=\"streamed\"} 1\n", text);

@@ -95,7 +95,7 @@ public sealed class PolicyParserTests
         // 3. unknown key inside a target
         {
             "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    hots: x\n",
-            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir",
+            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir, stream",
             "misspelt target key"
         },
         // 4. a password in the policy
@@ -318,7 +318,7 @@ public sealed class PolicyParserTests
         var (_, problems) = PolicyParser.Parse(yaml, File);
         Assert.Equal(
         [
-            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir",
+            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir, stream",
             "policy.yml:5:11: targets.db.port: '0' is not a whole number from 1 to 65535",
             "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
             "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",
@@ -474,5 +474,17 @@ public sealed class PolicyParserTests
         var (policy, problems) = PolicyParser.Parse(OffsiteBase + yaml, File);
         Assert.Null(policy);
         Assert.Contains(problems, p => $"{p.Key}: {p.Message}".StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AStreamSectionGivesTheLagLimitAndOnlyWhatIsBuilt()
+    {
+        var (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { maxLag: 30s, sync: second } }\n", File);
+        Assert.Empty(problems);
+        Assert.Equal(TimeSpan.FromSeconds(30), policy!.Targets[0].StreamMaxLag);
+        (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { sync: commit } }\n", File);
+        Assert.Contains(problems, p => p.Key == "targets.db.stream.sync" && p.Message.Contains("not supported by this version"));
+        (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  c: { engine: redis, host: h, port: 1, stream: { maxLag: 1m } }\n", File);
+        Assert.Contains(problems, p => p.Key == "targets.c.stream" && p.Message.Contains("mariadb"));
     }
 }

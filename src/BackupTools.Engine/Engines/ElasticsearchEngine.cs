@@ -19,7 +19,7 @@ internal sealed partial class ElasticsearchEngine : ITargetEngine
         if (keys.Url is null && !keys.Present.Contains("url")) problem("url", "is required for elasticsearch targets, e.g. http://127.0.0.1:9200");
         if (keys.SnapshotRepository is null && !keys.Present.Contains("snapshotRepository"))
             problem("snapshotRepository", "is required for elasticsearch targets: the name of the snapshot repository registered in the cluster");
-        EngineDefaults.Foreign(keys, problem, new[] { "socket", "dataDir", "configFile", "host", "port", "startCommand", "toolsDir" }
+        EngineDefaults.Foreign(keys, problem, new[] { "socket", "dataDir", "configFile", "host", "port", "startCommand", "toolsDir", "stream" }
             .Select(k => (k, "is not used by elasticsearch targets; give 'url' instead")));
     }
 

@@ -30,7 +30,8 @@ internal sealed partial class RedisEngine : ITargetEngine
             problem(null, "needs 'socket' (the server's unixsocket), or both 'host' and 'port', to reach the server");
         EngineDefaults.Foreign(keys, problem, EngineDefaults.ElasticsearchKeys.Select(k => (k, $"is for elasticsearch targets, not {Name}"))
             .Append(("toolsDir", "is for mariadb targets (where that release's mariabackup and mariadbd are)"))
-            .Append(("configFile", "is for mariadb targets (the server's option file mariabackup includes)")));
+            .Append(("configFile", "is for mariadb targets (the server's option file mariabackup includes)"))
+            .Append(("stream", "is for mariadb targets (Start-BinlogStream streams their binary logs)")));
     }
 
     public string? WhyNot(TargetPolicy target, BackupType type, BackupOptions options) =>

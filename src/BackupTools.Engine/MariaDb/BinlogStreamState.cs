@@ -45,7 +45,7 @@ public sealed record BinlogStreamState(string Host, int ProcessId, DateTime Upda
             var behind = s.ServerFile == s.File && s.ServerBytes is { } sb ? Math.Max(0, sb - s.Bytes) : 0;
             var (state, severity, message) =
                 asOf - s.Updated > DeadAfter ? ("Dead", AlertSeverity.Critical, $"The binary-log stream of {target.Name} (host {s.Host}, process {s.ProcessId}) has not reported since {s.Updated:u}: it died or its host is down. Start it again (Start-BinlogStream, or its service); the scheduled archiving still runs.")
-                : lag > DefaultMaxLag ? ("Behind", AlertSeverity.Warning, $"The binary-log stream of {target.Name} is {lag.TotalSeconds:0} s behind the server ({behind} bytes of {s.ServerFile}).")
+                : lag > (target.StreamMaxLag ?? DefaultMaxLag) ? ("Behind", AlertSeverity.Warning, $"The binary-log stream of {target.Name} is {lag.TotalSeconds:0} s behind the server ({behind} bytes of {s.ServerFile}; stream.maxLag {(target.StreamMaxLag ?? DefaultMaxLag).TotalSeconds:0} s).")
                 : ("Running", AlertSeverity.None, (string?)null);
             list.Add(new StreamStatus
             {

@@ -15,7 +15,7 @@ public static partial class PolicyParser
     private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts", "metrics", "offsite", "encryption"];
     private static readonly string[] TargetKeys =
         ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
-         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings", "allowEmpty", "toolsDir"];
+         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings", "allowEmpty", "toolsDir", "stream"];
     private static readonly Dictionary<string, string> SecretKeys = new()
     {
         ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
@@ -176,6 +176,17 @@ public static partial class PolicyParser
             if (!repositorySettings.ContainsKey("type"))
                 r.Problem(rs, key + ".snapshotRepositorySettings.type", "is required: the repository type (fs, s3, azure, gcs, url), e.g. { type: fs, location: /mnt/es-backups }");
         }
+        // stream: { maxLag: 10s, sync: second } for Start-BinlogStream (mariadb; the engine refuses it elsewhere).
+        TimeSpan? streamMaxLag = null;
+        if (r.Mapping(PolicyNode.Child(t, "stream"), key + ".stream", required: false, t) is { } sm)
+        {
+            r.RejectUnknownKeys(sm, key + ".stream", ["maxLag", "sync"], new Dictionary<string, string>());
+            if (PolicyNode.Child(sm, "maxLag") is { } ml) streamMaxLag = r.DurationValue(ml, key + ".stream.maxLag");
+            var sync = r.Text(sm, "sync", key + ".stream.sync", required: false);
+            if (sync is not (null or "second"))
+                r.Problem(PolicyNode.Child(sm, "sync")!, key + ".stream.sync",
+                    $"'{sync}' is not supported by this version: the stream fsyncs the file being received once a second (sync: second); a sync at each transaction end is not built yet");
+        }
         if (startCommand.Count > 0 && !Path.IsPathRooted(startCommand[0]))
             r.Problem(PolicyNode.Child(t, "startCommand")!, key + ".startCommand", $"'{startCommand[0]}' must be an absolute path (cron and services have a minimal PATH), e.g. [/usr/bin/systemctl, start, redis-server]");
         if (engine is null) return null;
@@ -203,7 +214,7 @@ public static partial class PolicyParser
             PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
             DataDir = dataDir, ConfigFile = configFile, ToolsDir = toolsDir, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
             Schedule = schedule, Retention = retention, StartCommand = startCommand, SnapshotRepositorySettings = repositorySettings,
-            AllowEmpty = allowEmptyText == "true",
+            AllowEmpty = allowEmptyText == "true", StreamMaxLag = streamMaxLag,
         };
     }
 
