@@ -17,7 +17,7 @@ public sealed class LocalEncryptionTests
     {
         using var dir = new TempDirectory();
         var key = EncryptionKey.Generate();
-        LocalKeys.Register("test:" + key.Id, () => key);
+        LocalKeys.Use([("test:" + key.Id, () => key)]);
         var plain = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("ROW-IN-THE-CLEAR-0123456789;", 50_000)));
         var options = new CompressionOptions(kind, 3, 1) { Encrypt = key };
         var path = dir.Combine("stream" + options.FileSuffix);
@@ -68,7 +68,7 @@ public sealed class LocalEncryptionTests
         Assert.EndsWith(sha + BlobStore.EncryptedSuffix, store.PathOf(sha));
         Assert.DoesNotContain("WEIGHTS-IN-THE-CLEAR", Encoding.Latin1.GetString(await File.ReadAllBytesAsync(store.PathOf(sha))));
         // A reader without the key at hand (a restore) finds it through the keyring.
-        LocalKeys.Register("test-blob:" + key.Id, () => key);
+        LocalKeys.Use([("test-blob:" + key.Id, () => key)]);
         var reader = new BlobStore(dir.Combine("blobs"));
         Assert.True(await reader.VerifyAsync(sha, CancellationToken.None));
         await using (var plain = reader.OpenPlain(sha))

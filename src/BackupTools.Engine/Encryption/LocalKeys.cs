@@ -11,12 +11,6 @@ public static class LocalKeys
     private static readonly Dictionary<string, Func<EncryptionKey>> Sources = new(StringComparer.Ordinal);
     private static readonly Dictionary<string, EncryptionKey> Known = new(StringComparer.Ordinal);
 
-    /// <param name="where">Where the key comes from ("file:/etc/backuptools/backup.key"): registered once however often a policy loads.</param>
-    public static void Register(string where, Func<EncryptionKey> source)
-    {
-        lock (Gate) Sources.TryAdd(where, source);
-    }
-
     /// <summary>
     /// The keys of the policy being used now, and only those: a key another policy named earlier in the same session
     /// must not read this policy's sets (a policy without previousKeyFiles has no previous key).

@@ -39,6 +39,7 @@ public static class BinlogStream
         var backoff = TimeSpan.FromSeconds(1);
         var lastInSync = DateTime.UtcNow;
         var sealAgainAt = DateTime.MinValue;
+        await using var position = new PositionReader(target, request.Password);
         try
         {
             await StreamAsync();
@@ -81,7 +82,7 @@ public static class BinlogStream
                                 if (a.Error is not null) sealAgainAt = DateTime.UtcNow.AddMinutes(1);
                                 sealedSet(a);
                             }
-                        lastInSync = await ReportAsync(request, directory, basename, lastInSync, ct);
+                        lastInSync = await ReportAsync(position, directory, basename, lastInSync, ct);
                     }
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped (Ctrl+C, the service stopped): the tool goes too
@@ -108,25 +109,50 @@ public static class BinlogStream
     /// Writes the state file: the file being received and its size beside the server's position; in sync when they
     /// match (then the lag is zero). A server that cannot be asked leaves the last in-sync time as it was.
     /// </summary>
-    private static async Task<DateTime> ReportAsync(BackupRequest request, string directory, string basename, DateTime lastInSync, CancellationToken ct)
+    private static async Task<DateTime> ReportAsync(PositionReader server, string directory, string basename, DateTime lastInSync, CancellationToken ct)
     {
         var now = DateTime.UtcNow;
         var newest = Streamed(directory, basename).LastOrDefault();
         long bytes = newest is null ? 0 : new FileInfo(Path.Combine(directory, newest)).Length;
-        string? serverFile = null;
-        long? serverBytes = null;
-        try
-        {
-            await using var connection = MariaDbConnections.Create(request.Target, request.Password, TimeSpan.FromSeconds(5));
-            await connection.OpenAsync(ct);
-            await using var status = new MySqlCommand("SHOW MASTER STATUS", connection);
-            await using var reader = await status.ExecuteReaderAsync(ct);
-            if (await reader.ReadAsync(ct)) (serverFile, serverBytes) = (reader.GetString(0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture));
-        }
-        catch (Exception e) when (e is MySqlException or TimeoutException or IOException) { }
+        var (serverFile, serverBytes) = await server.ReadAsync(ct);
         if (serverFile is not null && serverFile == newest && serverBytes <= bytes) lastInSync = now;
         new BinlogStreamState(Environment.MachineName, Environment.ProcessId, now, newest ?? "", bytes, serverFile, serverBytes, lastInSync).Write(directory);
         return lastInSync;
+    }
+
+    /// <summary>
+    /// The server's current binary-log position (SHOW MASTER STATUS), asked once a second over one connection kept
+    /// open (opened again after a failure); (null, null) while the server cannot be asked.
+    /// </summary>
+    private sealed class PositionReader(Model.TargetPolicy target, string? password) : IAsyncDisposable
+    {
+        private MySqlConnection? _connection;
+
+        public async Task<(string? File, long? Bytes)> ReadAsync(CancellationToken ct)
+        {
+            try
+            {
+                if (_connection is null)
+                {
+                    _connection = MariaDbConnections.Create(target, password, TimeSpan.FromSeconds(5));
+                    await _connection.OpenAsync(ct);
+                }
+                await using var status = new MySqlCommand("SHOW MASTER STATUS", _connection);
+                await using var reader = await status.ExecuteReaderAsync(ct);
+                return await reader.ReadAsync(ct) ? (reader.GetString(0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture)) : (null, null);
+            }
+            catch (Exception e) when (e is MySqlException or TimeoutException or IOException or InvalidOperationException)
+            {
+                await DisposeAsync(); // opened again next second
+                return (null, null);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_connection is not null) await _connection.DisposeAsync();
+            _connection = null;
+        }
     }
 
     /// <summary>The streamed files, oldest first.</summary>
@@ -140,24 +166,21 @@ public static class BinlogStream
             : [];
     }
 
-    /// <summary>fsync of the file being received: what arrived is on disk, not only in the page cache.</summary>
+    /// <summary>
+    /// fsync of the file being received: what arrived is on disk, not only in the page cache. Opened for writing (never
+    /// written): .NET flushes a handle to disk only when it can write, and fsync on any descriptor of the file covers
+    /// what the tool wrote through its own. A failing fsync (a failing disk) is not hidden: the stream stops on it.
+    /// </summary>
     private static void SyncNewest(string directory, string basename)
     {
         if (Streamed(directory, basename).LastOrDefault() is not { } newest) return;
         try
         {
-            using var file = new FileStream(Path.Combine(directory, newest), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var file = new FileStream(Path.Combine(directory, newest), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
             file.Flush(flushToDisk: true);
-            if (OperatingSystem.IsLinux()) Fsync(file.SafeFileHandle);
         }
         catch (FileNotFoundException) { } // sealed and removed in between
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static extern int FsyncNative(Microsoft.Win32.SafeHandles.SafeFileHandle fd);
-
-    // A read-only handle's Flush(true) may not reach the disk; fsync(2) on any descriptor of the file does.
-    private static void Fsync(Microsoft.Win32.SafeHandles.SafeFileHandle handle) => FsyncNative(handle);
 
     private static async Task<(string Basename, string? Version, IReadOnlyList<string> Files)> ServerAsync(Model.TargetPolicy target, string? password, CancellationToken ct)
     {

@@ -57,17 +57,16 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
         var policy = LoadPolicy();
         // A copy that cannot even start (a secret or the key missing in the job's environment) is a failed copy in
         // the journal, so Get-BackupStatus says Critical instead of staying quiet while nothing leaves the host.
-        OffsitePolicy? failedOpen = null;
-        OffsiteOpenFailed = (o, _) => failedOpen = o;
+        var chosen = FindOffsite(policy, Offsite);
         OffsitePolicy offsite;
         IRemoteStore store;
         BackupTools.Engine.Encryption.EncryptionKey key;
-        try { (offsite, store, key) = OpenOffsite(policy, Offsite); }
-        catch (Exception e) when (failedOpen is not null)
+        try { (offsite, store, key) = Open(policy, chosen); }
+        catch (Exception e)
         {
             // Recorded unless this is a what-if (which writes nothing, the journal included).
-            if ((await AskAsync($"offsite {failedOpen.Name}", "Record the failed copy run in the offsite journal")).Go)
-                OffsiteJournal.Append(policy.Repository, failedOpen.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: false, Error: e.Message));
+            if ((await AskAsync($"offsite {chosen.Name}", "Record the failed copy run in the offsite journal")).Go)
+                OffsiteJournal.Append(policy.Repository, chosen.Name, new OffsiteJournalEntry(DateTime.UtcNow, RunSucceeded: false, Error: e.Message));
             throw;
         }
         IReadOnlyList<CatalogEntry> sets;

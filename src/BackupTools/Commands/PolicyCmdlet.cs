@@ -80,25 +80,24 @@ public abstract class PolicyCmdlet : AsyncPSCmdlet
     /// policy's encryption key: what every -Offsite parameter needs, with one set of errors.
     /// </summary>
     protected (OffsitePolicy Offsite, BackupTools.Engine.Offsite.IRemoteStore Store, BackupTools.Engine.Encryption.EncryptionKey Key) OpenOffsite(
-        BackupPolicy policy, string? name)
+        BackupPolicy policy, string? name) => Open(policy, FindOffsite(policy, name));
+
+    /// <summary>The offsite repository named, or the policy's only one when none is named; none or an unknown name is refused with the names it has.</summary>
+    protected static OffsitePolicy FindOffsite(BackupPolicy policy, string? name)
     {
         var names = string.Join(", ", policy.Offsite.Select(o => o.Name));
-        var offsite = name is null
+        return name is null
             ? policy.Offsite.Count == 1 ? policy.Offsite[0] : throw new ArgumentException(policy.Offsite.Count == 0
                 ? $"The policy {policy.Path} has no offsite section: there is no offsite repository. See about_BackupTools_Policy (offsite)."
                 : $"The policy has {policy.Offsite.Count} offsite repositories; name one with -Offsite ({names}).")
             : policy.Offsite.FirstOrDefault(o => o.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
               ?? throw new ItemNotFoundException($"The policy has no offsite '{name}'. Its offsite repositories: {(names.Length > 0 ? names : "none")}.");
-        try { return (offsite, BackupTools.Engine.Offsite.OffsiteStores.Open(offsite), BackupTools.Engine.Offsite.OffsiteStores.Key(policy)); }
-        catch (Exception e)
-        {
-            OffsiteOpenFailed?.Invoke(offsite, e);
-            throw;
-        }
     }
 
-    /// <summary>Told when an offsite repository was found but could not be opened (a missing secret or key): the copy records it.</summary>
-    protected Action<OffsitePolicy, Exception>? OffsiteOpenFailed { get; set; }
+    /// <summary>An offsite repository's store, opened with its secret, and the policy's key.</summary>
+    protected static (OffsitePolicy Offsite, BackupTools.Engine.Offsite.IRemoteStore Store, BackupTools.Engine.Encryption.EncryptionKey Key) Open(
+        BackupPolicy policy, OffsitePolicy offsite) =>
+        (offsite, BackupTools.Engine.Offsite.OffsiteStores.Open(offsite), BackupTools.Engine.Offsite.OffsiteStores.Key(policy));
 
     /// <summary>The named targets (all when none are named); an unknown name is a non-terminating error.</summary>
     protected IEnumerable<TargetPolicy> SelectTargets(BackupPolicy policy, IEnumerable<string>? names)
