@@ -8,6 +8,7 @@ using BackupTools.TestServers;
 namespace BackupTools.Tests;
 
 /// <summary>Copies to Azure Blob (Azurite, the emulator Microsoft ships).</summary>
+[Collection(OffsiteCopierCollection.Name)] // OffsiteCopier.AfterFile/AfterPart are process-wide test hooks
 public sealed class AzureOffsiteCopyTests : OffsiteCopyTests
 {
     private readonly AzuriteServer _azurite;
@@ -22,6 +23,7 @@ public sealed class AzureOffsiteCopyTests : OffsiteCopyTests
 }
 
 /// <summary>Copies to an S3-compatible store (s3rver) through the AWS SDK.</summary>
+[Collection(OffsiteCopierCollection.Name)] // OffsiteCopier.AfterFile/AfterPart are process-wide test hooks
 public sealed class S3OffsiteCopyTests : OffsiteCopyTests
 {
     private readonly S3rverServer _s3;
@@ -196,4 +198,10 @@ public abstract class OffsiteCopyTests : IDisposable
         var again = await OffsiteKeyRotation.RunAsync(store, _key, newKey, null, CancellationToken.None);
         Assert.Equal((0, 2), (again.Rewrapped, again.AlreadyNew));
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class OffsiteCopierCollection
+{
+    public const string Name = "OffsiteCopier";
 }

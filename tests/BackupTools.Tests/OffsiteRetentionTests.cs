@@ -12,6 +12,7 @@ namespace BackupTools.Tests;
 /// Retention of an offsite repository (Azurite): the planner's rules with the offsite's own ages, manifests first, locks
 /// honoured (Azurite cannot lock, so a recorder in front of it keeps the locks the copier asks for, as a locking store would).
 /// </summary>
+[Collection(OffsiteCopierCollection.Name)] // OffsiteCopier.AfterFile/AfterPart are process-wide test hooks
 public sealed class OffsiteRetentionTests : IDisposable
 {
     private readonly TempDirectory _dir = new();

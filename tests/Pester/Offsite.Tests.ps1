@@ -30,6 +30,8 @@ Describe 'Copy-BackupSet' {
         $again.Count | Should -BeGreaterOrEqual 1
         ($again | Measure-Object Sent -Sum).Sum | Should -Be 0
         ($again | Where-Object Id -eq $backup.Id).AlreadyThere | Should -Be $copied.Sent
+        $journal = Get-Content (Join-Path (Get-BackupPolicy -Policy $policy).Repository '_offsite/azure/journal.jsonl') | ConvertFrom-Json
+        @($journal | Where-Object { $_.Set -like "*$($backup.Id)" }).Count | Should -Be 1 -Because 'a set is journaled once, not on every run that finds it there'
     }
 
     It 'a store it cannot reach is a Failed result and a Critical alert, and the other sets are not blamed' {

@@ -130,6 +130,9 @@ Describe 'Offsite round trip through <Kind>' -ForEach @(@{ Kind = 'azureBlob' },
     It 'reads the config history and restores a file as of a time from the offsite copy alone' {
         @(Get-ConfigFileHistory -Offsite away -Policy $policy).Count | Should -Be 2
         $out = Join-Path $dir 'restored-app.conf'
+        Restore-ConfigFile (Join-Path $etc 'app.conf') -AsOf $configPoint -Destination $out -Offsite away -Policy $policy -WhatIf
+        Test-Path $out | Should -BeFalse
+        Get-ChildItem (Join-Path (Get-BackupPolicy -Policy $policy).Repository '_scratch') -ErrorAction Ignore | Should -BeNullOrEmpty -Because '-WhatIf fetches nothing'
         $null = Restore-ConfigFile (Join-Path $etc 'app.conf') -AsOf $configPoint -Destination $out -Offsite away -Policy $policy -Confirm:$false
         Get-Content $out | Should -Be 'first = 1'
     }

@@ -82,9 +82,6 @@ public static class EncryptedFormat
         return dataKey;
     }
 
-    /// <summary>The key id a header names.</summary>
-    public static string KeyIdOf(ReadOnlySpan<byte> headerBytes) => Header.Parse(headerBytes).KeyId;
-
     /// <summary>Rotation: the same file's header with its data key wrapped by a new key-encryption key; the chunks stay as they are.</summary>
     public static byte[] Rewrap(ReadOnlySpan<byte> headerBytes, EncryptionKey oldKey, EncryptionKey newKey)
     {

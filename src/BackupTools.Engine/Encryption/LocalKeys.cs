@@ -47,7 +47,7 @@ public static class LocalKeys
             }
             throw new EncryptionKeyException($"This backup set is encrypted with key {keyId}, and no key the policy names is that one" +
                 (Known.Count > 0 ? $" (it has {string.Join(", ", Known.Keys)})" : "") + (problems.Count > 0 ? $": {string.Join(" ", problems)}" : ".") +
-                " Give the key file it was made with in encryption.keyFile.");
+                " Give the key file it was made with: in encryption.previousKeyFiles after a rotation (new sets keep the new keyFile), else as encryption.keyFile.");
         }
     }
 }

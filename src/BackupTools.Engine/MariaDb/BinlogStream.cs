@@ -51,6 +51,17 @@ public static class BinlogStream
         }
         return;
 
+        // A seal that failed is tried again a minute later, whether the tool runs or keeps restarting.
+        async Task SealAsync()
+        {
+            if (DateTime.UtcNow < sealAgainAt) return;
+            foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct))
+            {
+                if (a.Error is not null) sealAgainAt = DateTime.UtcNow.AddMinutes(1);
+                sealedSet(a);
+            }
+        }
+
         async Task StreamAsync()
         {
             while (!ct.IsCancellationRequested)
@@ -76,12 +87,7 @@ public static class BinlogStream
                         SyncNewest(directory, basename);
                         // A seal that failed (a full disk, a changed file) is tried again a minute later, not every
                         // second: one failed attempt in the journal and one alert, not 60 a minute.
-                        if (DateTime.UtcNow >= sealAgainAt)
-                            foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct))
-                            {
-                                if (a.Error is not null) sealAgainAt = DateTime.UtcNow.AddMinutes(1);
-                                sealedSet(a);
-                            }
+                        await SealAsync();
                         lastInSync = await ReportAsync(position, directory, basename, lastInSync, ct);
                     }
                 }
@@ -93,7 +99,7 @@ public static class BinlogStream
                 }
                 if (ct.IsCancellationRequested) break;
                 // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
-                foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct)) sealedSet(a);
+                await SealAsync();
                 if (started.Elapsed > TimeSpan.FromMinutes(1)) backoff = TimeSpan.FromSeconds(1);
                 log?.Invoke($"mariadb-binlog stopped (exit {tool.ExitCode}); starting again in {backoff.TotalSeconds:0} s. " +
                             "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");

@@ -175,9 +175,14 @@ public sealed class S3Store : IRemoteStore, IDisposable
                 ? (true, "")
                 : (false, $"{_where} does not have Object Lock enabled, so objects cannot be locked there");
         }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "ObjectLockConfigurationNotFoundError")
+        {
+            return (false, $"{_where} does not have Object Lock enabled, so objects cannot be locked there");
+        }
         catch (AmazonS3Exception e)
         {
-            return (false, $"{_where} does not have Object Lock enabled ({e.ErrorCode}), so objects cannot be locked there");
+            // Not "no lock": the question itself failed (AccessDenied needs s3:GetBucketObjectLockConfiguration).
+            return (false, $"{_where} could not say whether Object Lock is enabled ({e.ErrorCode}: {e.Message}); give the credentials s3:GetBucketObjectLockConfiguration, or check the bucket");
         }
     }
 

@@ -20,7 +20,7 @@ public static class OffsiteStatusCalculator
             var journal = OffsiteJournal.Read(policy.Repository, offsite.Name).Where(e => e.At <= asOf).ToList();
             var copied = journal.Where(e => e.Set is not null).Select(e => e.Set!).ToHashSet(StringComparer.Ordinal);
             var pending = new List<(DateTime Published, long Bytes)>();
-            foreach (var set in OffsiteStores.SetsFor(policy, offsite, null).Where(s => s.Manifest.EndTime <= asOf))
+            foreach (var set in OffsiteStores.SetsFor(policy, offsite, null, asOf).Where(s => s.Manifest.EndTime <= asOf))
                 if (!copied.Contains(Path.GetRelativePath(policy.Repository, set.Path).Replace('\\', '/')))
                     pending.Add((set.Manifest.EndTime, set.Manifest.StoredBytes));
             foreach (var m in OffsiteStores.ModelsFor(policy, offsite, null).Where(m => m.Created <= asOf))

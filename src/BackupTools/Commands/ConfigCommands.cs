@@ -142,6 +142,9 @@ public sealed class RestoreConfigFileCommand : PolicyCmdlet
         var policy = LoadPolicy();
         var path = _path;
         var destination = _destination;
+        // From offsite, the history is fetched first: a what-if says so and fetches nothing (it writes to scratch).
+        if (Offsite is not null && !(await AskAsync($"offsite {Offsite}", $"Fetch the config history (decrypted and checked) into scratch, then restore {path} from it")).Go)
+            return;
         using var fetched = Offsite is null ? null : await FetchConfigHistoryAsync(policy, Offsite);
         var plan = ConfigRestore.Plan(fetched?.Path ?? policy.Repository, path, ParameterSetName == CommitSet ? Commit : null,
             ParameterSetName == AsOfSet ? AsOf.UtcDateTime : null, destination);

@@ -101,7 +101,12 @@ public sealed class CopyBackupSetCommand : PolicyCmdlet
         var options = OffsiteStores.CopyOptions(policy, offsite, ReadBack);
         string? firstError = null;
         var attempted = false;
-        void Arrived(string set, long bytes) => OffsiteJournal.Append(policy.Repository, offsite.Name, new OffsiteJournalEntry(DateTime.UtcNow, set, bytes));
+        // A set is journaled once, when it is first known to be there: the hourly run that finds it there again adds no line.
+        var journaled = OffsiteJournal.Read(policy.Repository, offsite.Name).Where(e => e.Set is not null).Select(e => e.Set!).ToHashSet(StringComparer.Ordinal);
+        void Arrived(string set, long bytes)
+        {
+            if (journaled.Add(set)) OffsiteJournal.Append(policy.Repository, offsite.Name, new OffsiteJournalEntry(DateTime.UtcNow, set, bytes));
+        }
         void Failed(string error) => firstError ??= error;
         var index = 0;
         foreach (var set in sets)
