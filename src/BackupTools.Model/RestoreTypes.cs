@@ -11,6 +11,13 @@ public sealed record RestorePlan
     public required DateTime PointInTime { get; init; }
     /// <summary>The second binlog replay stops at: <see cref="PointInTime"/> truncated to whole seconds (binlog resolution).</summary>
     public required DateTime StopTime { get; init; }
+    /// <summary>
+    /// Asked for the latest point (-Latest): every whole transaction the repository holds is replayed, up to the binlog
+    /// stream's last one; <see cref="PointInTime"/> is the second of the newest event, <see cref="StopTime"/> the next.
+    /// </summary>
+    public bool Latest { get; init; }
+    /// <summary>How many of the binlog files are the stream's, read up to their last whole transaction, not sealed sets.</summary>
+    public int StreamedBinlogs { get; init; }
     public required BackupRecord Full { get; init; }
     public required IReadOnlyList<BackupRecord> Incrementals { get; init; }
     public required IReadOnlyList<BackupRecord> Binlogs { get; init; }
@@ -33,7 +40,8 @@ public sealed record RestorePlan
 
     public string Summary =>
         $"full {Full.Id}" + (Incrementals.Count > 0 ? $" + {Incrementals.Count} incremental(s)" : "") +
-        $" + {Binlogs.Count} binlog file(s) from {StartBinlogFile}:{StartBinlogPosition} on timeline {Timeline}";
+        $" + {Binlogs.Count} binlog file(s)" + (StreamedBinlogs > 0 ? $" ({StreamedBinlogs} still streaming)" : "") +
+        $" from {StartBinlogFile}:{StartBinlogPosition} on timeline {Timeline}";
 }
 
 /// <summary>A stretch of time a MariaDB target can be restored to, on one binary log timeline.</summary>

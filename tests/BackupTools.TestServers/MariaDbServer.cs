@@ -122,6 +122,13 @@ public sealed class MariaDbServer : IDisposable
     /// <summary>Stops the server (as an administrator would before a -Replace restore).</summary>
     public void Stop() => ChildProcess.Stop(ProcessId, TimeSpan.FromSeconds(30));
 
+    /// <summary>SIGKILL: the server dies as it would with its host, nothing flushed or closed.</summary>
+    public void Kill()
+    {
+        try { using var p = Process.GetProcessById(ProcessId); p.Kill(); p.WaitForExit(10_000); }
+        catch (ArgumentException) { } // gone already
+    }
+
     /// <summary>Starts the server again on its directory, as it is now (after a -Replace restore, say).</summary>
     public void Restart() => ProcessId = Launch(BaseDirectory, Port, ToolsDirectory).Id;
 

@@ -8,6 +8,7 @@ using BackupTools.TestServers;
 namespace BackupTools.Tests;
 
 /// <summary>Binary logs streamed from a real MariaDB as a replica: on disk within seconds, sealed on rotation, resumed after a kill, never archived twice.</summary>
+[Collection(BinlogStreamCollection.Name)]
 public sealed class BinlogStreamTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
@@ -153,6 +154,34 @@ public sealed class BinlogStreamTests : IDisposable
         var text = BackupTools.Engine.Status.PrometheusTextfile.Render([], new StorageStatus { Path = Repo, TotalBytes = 1, FreeBytes = 1, Severity = AlertSeverity.None }, null, [behind]);
         Assert.Contains("backuptools_stream_lag_seconds{target=\"streamed\"} 30\n", text);
         Assert.Contains("backuptools_stream_up{target=\"streamed\"} 1\n", text);
+    }
+
+    [Fact]
+    public void AStreamedFileCountsUpToItsLastWholeTransactionWhereverItIsCut()
+    {
+        _server.Sql("FLUSH BINARY LOGS; CREATE TABLE s.m (id INT) ENGINE=MyISAM;" +
+                    "BEGIN; INSERT INTO s.t VALUES (10); INSERT INTO s.t VALUES (11); COMMIT; INSERT INTO s.m VALUES (1);" +
+                    "INSERT INTO s.t VALUES (12); ALTER TABLE s.t ADD COLUMN c INT; INSERT INTO s.t VALUES (13, 1);");
+        var name = Newest();
+        var bytes = File.ReadAllBytes(ServerFile(name));
+        // Where transactions end, by the server's own account: an Xid (InnoDB), a COMMIT query (MyISAM), a DDL statement.
+        var events = _server.Sql($"SHOW BINLOG EVENTS IN '{name}'").Trim().Split('\n').Select(l => l.Split('\t')).ToList();
+        var ends = events.Where(e => e[2] == "Xid" || (e[2] == "Query" && (e[5] == "COMMIT" || e[5].StartsWith("ALTER", StringComparison.Ordinal) || e[5].StartsWith("CREATE", StringComparison.Ordinal))))
+            .Select(e => long.Parse(e[4])).ToList();
+        Assert.Equal(6, ends.Count); // CREATE, the InnoDB pair, MyISAM, 12, ALTER, 13
+        var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, name);
+        var firstEnd = ends.Min();
+        for (var cut = firstEnd - 40; cut <= bytes.Length; cut++)
+        {
+            File.WriteAllBytes(path, bytes[..(int)cut]);
+            var entry = StreamedBinlogs.AddTo(Repo, "streamed", BinlogHistory.Load(Repo, "streamed")).Single();
+            var whole = StreamedBinlogs.Bytes(entry);
+            var lastEnd = ends.Where(e => e <= cut).DefaultIfEmpty(0).Max();
+            Assert.True(whole <= cut && whole >= lastEnd, $"cut at {cut}: {whole} bytes counted, the last transaction before it ends at {lastEnd}");
+            if (ends.Contains(cut)) Assert.Equal(cut, whole);
+        }
     }
 
     private static IEnumerable<int> OurReplicas()

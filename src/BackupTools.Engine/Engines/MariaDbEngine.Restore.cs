@@ -24,7 +24,7 @@ internal sealed partial class MariaDbEngine
 
     public async Task<RestorePlan?> PlanAsync(RestoreOptions options, bool verifyChecksums, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
-        var planned = RestorePlanner.Plan(options.RepositoryRoot, options.Target.Name, options.PointInTime, options.PolicyPath);
+        var planned = RestorePlanner.Plan(options.RepositoryRoot, options.Target.Name, options.PointInTime, options.PolicyPath, latest: options.Latest);
         if (!verifyChecksums) return planned.Plan;
         await RestorePlanner.VerifyChecksumsAsync(planned, progress, ct);
         return planned.Plan with { ChecksumsVerified = true };
@@ -48,12 +48,17 @@ internal sealed partial class MariaDbEngine
         PlannedRestore planned;
         if (o.Plan is { } given)
         {
-            planned = RestorePlanner.Plan(o.RepositoryRoot, target.Name, given.PointInTime, o.PolicyPath);
-            if (planned.Plan.Full.Id != given.Full.Id || !planned.Plan.Incrementals.Select(i => i.Id).SequenceEqual(given.Incrementals.Select(i => i.Id)) ||
-                !planned.Plan.Binlogs.Select(b => b.Id).SequenceEqual(given.Binlogs.Select(b => b.Id)))
+            planned = RestorePlanner.Plan(o.RepositoryRoot, target.Name, given.PointInTime, o.PolicyPath, latest: given.Latest);
+            // A plan for the latest point restores to the latest point when it runs: its files may have grown by newer
+            // ones (the stream's file sealed into a set, a new one begun), never lost any.
+            var binlogs = planned.Plan.Binlogs.Select(b => b.Id).ToList();
+            var sameBinlogs = given.Latest
+                ? given.Binlogs.Where(b => !b.Id.StartsWith(StreamedBinlogs.IdPrefix, StringComparison.Ordinal)).All(b => binlogs.Contains(b.Id))
+                : binlogs.SequenceEqual(given.Binlogs.Select(b => b.Id));
+            if (planned.Plan.Full.Id != given.Full.Id || !planned.Plan.Incrementals.Select(i => i.Id).SequenceEqual(given.Incrementals.Select(i => i.Id)) || !sameBinlogs)
                 throw new RestoreChainException("The repository changed since this plan was made, so it would restore from different backups. Run Get-DbRestorePlan again.");
         }
-        else planned = RestorePlanner.Plan(o.RepositoryRoot, target.Name, o.PointInTime, o.PolicyPath);
+        else planned = RestorePlanner.Plan(o.RepositoryRoot, target.Name, o.PointInTime, o.PolicyPath, latest: o.Latest);
         var plan = planned.Plan;
         return Task.FromResult(new PreparedRestore
         {

@@ -13,6 +13,11 @@ public sealed record RestoreOptions
     public string? StateRepositoryRoot { get; init; }
     public required TargetPolicy Target { get; init; }
     public required DateTime PointInTime { get; init; }
+    /// <summary>
+    /// The latest point the repository holds (MariaDB: through the binlog stream's last whole transaction; snapshot
+    /// engines: the newest snapshot, with <see cref="PointInTime"/> now).
+    /// </summary>
+    public bool Latest { get; init; }
     public string? PolicyPath { get; init; }
     /// <summary>MariaDB: a plan from Get-DbRestorePlan, checked again.</summary>
     public RestorePlan? Plan { get; init; }

@@ -40,7 +40,8 @@ public sealed record BinlogHeader(uint? ServerId, DateTime? Created, string? Gti
 public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long startPosition = 0) : ObservingReadStream(inner)
 {
     private const int HeaderSize = 19;
-    private const byte StopEvent = 3, RotateEvent = 4, FormatDescriptionEvent = 15, XidEvent = 16, GtidEvent = 162, GtidListEvent = 163;
+    private const byte QueryEvent = 2, StopEvent = 3, RotateEvent = 4, FormatDescriptionEvent = 15, XidEvent = 16, XaPrepareEvent = 38, GtidEvent = 162, GtidListEvent = 163;
+    private const int QueryBodyRead = 256; // enough for a COMMIT query event's status variables and text; longer ones are statements
     private readonly long? _stopAt = stopAt is { } s ? (long)(s - DateTime.UnixEpoch).TotalSeconds : null;
     private long? _stopPosition;
     private long _eventStart;
@@ -67,6 +68,19 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
     private int _events;
     private string? _gtidList;
     private string? _error;
+    private long _completeEnd;
+    private uint _completeMaxTime;
+    private int _completeEvents;
+
+    /// <summary>
+    /// Where the bytes read so far stop being whole: the end of the last event after which no transaction is open (a
+    /// file being streamed ends with a torn event or a transaction whose commit has not arrived). A replay of the file
+    /// cut here holds every complete transaction in it and nothing of one that is not.
+    /// </summary>
+    public long CompleteEnd => _completeEnd;
+
+    /// <summary>The newest event time up to <see cref="CompleteEnd"/> (null when no complete event was read).</summary>
+    public DateTime? CompleteLastEventTime => _completeEvents == 0 ? null : DateTime.UnixEpoch.AddSeconds(_completeMaxTime);
 
     public BinlogFileFacts Facts
     {
@@ -90,6 +104,12 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
     }
 
     protected override void Observe(ReadOnlySpan<byte> chunk) => Scan(chunk);
+
+    /// <summary>Scans bytes read elsewhere (a file read in parts, not through this stream).</summary>
+    public void Feed(ReadOnlySpan<byte> chunk) => Scan(chunk);
+
+    /// <summary>Bytes scanned so far.</summary>
+    public long Scanned => _position;
 
     private void CommitOpenTransaction()
     {
@@ -183,13 +203,40 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
         _bodyLeft = size - HeaderSize;
         _bodyFill = 0;
         _bodyWanted = (_type == GtidListEvent && _gtidList is null) || _type is GtidEvent or RotateEvent or FormatDescriptionEvent
+                      || (_type == QueryEvent && _openTransaction is not null && _bodyLeft <= QueryBodyRead)
             ? (int)Math.Min(_bodyLeft, _body.Length) : 0;
         if (_bodyLeft == 0) EndEvent();
     }
 
     private void EndEvent()
     {
+        EndEventCore();
+        if (_openTransaction is not null) return;
+        _completeEnd = _position;
+        _completeMaxTime = _maxTime;
+        _completeEvents = _events;
+    }
+
+    /// <summary>
+    /// A query event that ends the transaction it is in: COMMIT (a transaction on a non-transactional engine has no
+    /// Xid) or ROLLBACK. Body: thread id u32, exec time u32, db length u8, error code u16, status length u16, the
+    /// status variables, the database name and a NUL, then the statement (and a CRC32 when checksums are on).
+    /// </summary>
+    private bool EndsTransactionQuery()
+    {
+        if (_type != QueryEvent || _bodyFill < 13) return false;
+        var statusLength = BinaryPrimitives.ReadUInt16LittleEndian(_body.AsSpan(11));
+        var start = 13 + statusLength + _body[8] + 1;
+        var end = _bodyFill - (_checksums ? 4 : 0);
+        if (start > end) return false;
+        var text = System.Text.Encoding.ASCII.GetString(_body, start, end - start);
+        return text is "COMMIT" or "ROLLBACK";
+    }
+
+    private void EndEventCore()
+    {
         var wasOpen = _openTransaction;
+        if (EndsTransactionQuery() || _type == XaPrepareEvent) CommitOpenTransaction();
         _lastType = _type;
         if (_type == XidEvent || (_type != GtidEvent && wasOpen is { Standalone: true })) CommitOpenTransaction();
         if (_type == GtidEvent && _bodyFill >= 12)

@@ -106,7 +106,7 @@ public static class BinlogStream
                 try { await Task.Delay(backoff, ct); } catch (OperationCanceledException) { break; }
                 backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
                 try { (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct); }
-                catch (Exception e) when (e is MySqlException or TimeoutException or IOException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
+                catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
             }
         }
     }
@@ -147,7 +147,7 @@ public static class BinlogStream
                 await using var reader = await status.ExecuteReaderAsync(ct);
                 return await reader.ReadAsync(ct) ? (reader.GetString(0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture)) : (null, null);
             }
-            catch (Exception e) when (e is MySqlException or TimeoutException or IOException or InvalidOperationException)
+            catch (Exception e) when (e is MySqlException or TimeoutException or IOException or InvalidOperationException or System.Net.Sockets.SocketException)
             {
                 await DisposeAsync(); // opened again next second
                 return (null, null);

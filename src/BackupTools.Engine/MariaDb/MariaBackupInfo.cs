@@ -120,4 +120,9 @@ public static class EngineFieldNames
     public const string BinlogFileGtidList = "binlogFileGtidList";
     /// <summary>Full backups: how many user tables the server had (a later full of none is suspicious).</summary>
     public const string UserTables = "userTables";
+    /// <summary>
+    /// Only on the in-memory entries of files the binlog stream holds but has not sealed (never in a stored manifest):
+    /// how many bytes of the file are whole transactions, the part a restore may replay.
+    /// </summary>
+    public const string StreamedBytes = "streamedBytes";
 }

@@ -188,18 +188,12 @@ public static class PointInTimeRestore
         string? gtid = plan.StartGtid;
         foreach (var entry in request.Planned.Binlogs)
         {
-            var file = entry.Manifest.Files.Single();
             var name = entry.Manifest.EngineFields[EngineFieldNames.BinlogFile];
             var path = Path.Combine(directory, name);
             var first = paths.Count == 0;
-            BinlogScanner scanner;
-            await using (var source = StreamingWriter.OpenVerifiedRead(Path.Combine(entry.Path, file.Name), file.Compression, file.Sha256, out var verifier))
-            await using (var target = FileModes.CreatePrivateFile(path))
-            {
-                scanner = new BinlogScanner(new ProgressStream(source, request.Progress, "Extracting " + name), plan.StopTime, first ? plan.StartBinlogPosition : 0);
-                await scanner.CopyToAsync(target, ct);
-                await verifier.VerifyToEndAsync(ct);
-            }
+            var scanner = StreamedBinlogs.IsStreamed(entry)
+                ? await CopyStreamedAsync(entry, path, plan, first, ct)
+                : await ExtractArchivedAsync(entry, path, plan, first, request.Progress, ct);
             paths.Add(path);
             var facts = scanner.Facts;
             gtid = facts.LastCompleteGtid ?? gtid;
@@ -211,6 +205,26 @@ public static class PointInTimeRestore
             reach = new ReplayReach(name, facts.EndPosition, gtid);
         }
         return (paths, reach ?? new ReplayReach(plan.StartBinlogFile, plan.StartBinlogPosition, plan.StartGtid));
+    }
+
+    private static async Task<BinlogScanner> ExtractArchivedAsync(CatalogEntry entry, string path, RestorePlan plan, bool first, IProgress<TransferProgress>? progress, CancellationToken ct)
+    {
+        var file = entry.Manifest.Files.Single();
+        await using var source = StreamingWriter.OpenVerifiedRead(Path.Combine(entry.Path, file.Name), file.Compression, file.Sha256, out var verifier);
+        await using var target = FileModes.CreatePrivateFile(path);
+        var scanner = new BinlogScanner(new ProgressStream(source, progress, "Extracting " + Path.GetFileName(path)), plan.StopTime, first ? plan.StartBinlogPosition : 0);
+        await scanner.CopyToAsync(target, ct);
+        await verifier.VerifyToEndAsync(ct);
+        return scanner;
+    }
+
+    /// <summary>The stream's file, up to the last whole transaction the plan counted (the rest may still be arriving).</summary>
+    private static async Task<BinlogScanner> CopyStreamedAsync(CatalogEntry entry, string path, RestorePlan plan, bool first, CancellationToken ct)
+    {
+        var scanner = new BinlogScanner(Stream.Null, plan.StopTime, first ? plan.StartBinlogPosition : 0);
+        await using var copy = FileModes.CreatePrivateFile(path);
+        await StreamedBinlogs.CopyAsync(entry, copy, scanner, ct);
+        return scanner;
     }
 
     /// <summary>Gives the restored files to the owner of the target's data directory, else to the 'mysql' user (root only).</summary>

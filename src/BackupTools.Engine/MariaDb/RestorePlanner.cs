@@ -76,6 +76,8 @@ public static class RestorePlanner
         var entries = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target)
             .Where(e => without is null || !without.Contains(e.Manifest.Id)).ToList();
         var history = BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target));
+        // The binlog stream's files not sealed yet continue the archived ones: the window ends at its last whole transaction.
+        StreamedBinlogs.AddTo(repositoryRoot, target, history);
         var backups = entries.Where(e => e.Manifest.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)
             .OrderBy(e => e.Manifest.EndTime).ToList();
         if (!backups.Any(b => b.Manifest.Type == MariaDbCatalog.Full))
@@ -92,14 +94,22 @@ public static class RestorePlanner
     }
 
     /// <param name="checkPresent">False: plan from the manifests alone (an offsite fetch choosing which sets' files to bring).</param>
-    public static PlannedRestore Plan(string repositoryRoot, string target, DateTime pointInTime, string? policyPath = null, bool checkPresent = true)
+    /// <param name="latest">
+    /// The latest point the repository holds (<paramref name="pointInTime"/> is ignored): the run that reaches furthest,
+    /// replayed whole, through the second of its newest event.
+    /// </param>
+    public static PlannedRestore Plan(string repositoryRoot, string target, DateTime pointInTime, string? policyPath = null, bool checkPresent = true, bool latest = false)
     {
-        var t = pointInTime.Kind == DateTimeKind.Utc ? pointInTime : pointInTime.ToUniversalTime();
-        var stop = new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
         var (history, serving, intervals, from, to) = Analyze(repositoryRoot, target);
+        var t = latest ? to : pointInTime.Kind == DateTimeKind.Utc ? pointInTime : pointInTime.ToUniversalTime();
+        var stop = new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        // Latest: the events of the newest second are replayed too (the stop is the second after it).
+        if (latest) stop = stop.AddSeconds(1);
 
-        var choice = intervals.Where(s => s.Backup.Manifest.EndTime <= t && s.Coverage.Until >= stop)
-            .OrderByDescending(s => s.Backup.Manifest.EndTime).FirstOrDefault();
+        var choice = latest
+            ? intervals.Where(s => s.Coverage.Until == to).OrderByDescending(s => s.Backup.Manifest.EndTime).FirstOrDefault()
+            : intervals.Where(s => s.Backup.Manifest.EndTime <= t && s.Coverage.Until >= stop)
+                .OrderByDescending(s => s.Backup.Manifest.EndTime).FirstOrDefault();
         if (choice is null)
         {
             var window = RestoreText.Window(target, from, to);
@@ -107,7 +117,7 @@ public static class RestorePlanner
             var before = serving.Where(s => s.Chain is not null && s.Backup.Manifest.EndTime <= t).OrderByDescending(s => s.Backup.Manifest.EndTime).FirstOrDefault();
             var archivedBeyond = history.Logs.Any(b => b.Last >= stop);
             if (t > to && !archivedBeyond)
-                throw new RestoreWindowException($"{window}; {RestoreText.Time(t)} is after the newest archived binary log. " +
+                throw new RestoreWindowException($"{window}; {RestoreText.Time(t)} is after the newest archived binary log (and the binlog stream's last whole transaction). " +
                                                  $"To reach a later time archive the binary logs first: Start-DbBackup -Target {target} -Type Binlog");
             if (before is null)
                 throw new RestoreChainException($"{window}, but not at {RestoreText.Time(t)}: no backup before it has a whole chain (a full and every incremental up to it, continuing each other's LSN).");
@@ -120,7 +130,7 @@ public static class RestorePlanner
         foreach (var f in choice.Coverage.Files)
         {
             files.Add(f.Entry);
-            if (f.Last >= stop) break;
+            if (f.Last >= stop && !latest) break;
         }
         if (checkPresent) CheckPresent(chain.Concat(files));
         var warnings = new List<string>();
@@ -137,7 +147,7 @@ public static class RestorePlanner
                          $"{files.Sum(f => f.Manifest.RawBytes) / (1 << 20)} MB of binary logs. More frequent incrementals shorten that.");
         var plan = new RestorePlan
         {
-            Target = target, PointInTime = t, StopTime = stop,
+            Target = target, PointInTime = t, StopTime = stop, Latest = latest, StreamedBinlogs = files.Count(StreamedBinlogs.IsStreamed),
             Full = BackupRecords.FromCatalog(chain[0], policyPath),
             Incrementals = chain.Skip(1).Select(e => BackupRecords.FromCatalog(e, policyPath)).ToList(),
             Binlogs = files.Select(e => BackupRecords.FromCatalog(e, policyPath)).ToList(),
@@ -155,7 +165,8 @@ public static class RestorePlanner
     /// <summary>Re-hashes every file of the plan (Get-DbRestorePlan); throws naming the first bad one.</summary>
     public static async Task VerifyChecksumsAsync(PlannedRestore planned, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
-        foreach (var entry in planned.Chain.Concat(planned.Binlogs))
+        // The stream's files have no checksum yet: the restore proves its copy of them by reading their events again.
+        foreach (var entry in planned.Chain.Concat(planned.Binlogs).Where(e => !StreamedBinlogs.IsStreamed(e)))
         {
             var check = await BackupSetVerifier.CheckAsync(entry, progress, cancellationToken);
             if (!check.Good)
@@ -215,6 +226,14 @@ public static class RestorePlanner
     /// <summary>Every file of every set is on disk with the size its manifest recorded (cheap; checksums come as they are read).</summary>
     private static void CheckPresent(IEnumerable<CatalogEntry> entries)
     {
+        foreach (var e in entries)
+        {
+            if (!StreamedBinlogs.IsStreamed(e)) continue;
+            var path = Path.Combine(e.Path, e.Manifest.EngineFields[EngineFieldNames.BinlogFile]);
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length < StreamedBinlogs.Bytes(e))
+                throw new RestoreChainException($"The streamed binary log '{path}' is gone or shorter than a moment ago (sealed, or the stream restarted). Nothing was changed; run it again.");
+        }
         foreach (var e in entries)
         foreach (var f in e.Manifest.Files)
         {

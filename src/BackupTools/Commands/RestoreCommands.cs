@@ -11,6 +11,7 @@ namespace BackupTools.Commands;
 public sealed class GetDbRestorePlanCommand : PolicyCmdlet
 {
     private const string DefaultSet = "Default";
+    private const string LatestSet = "Latest";
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("Name")]
@@ -19,9 +20,13 @@ public sealed class GetDbRestorePlanCommand : PolicyCmdlet
     public string Target { get; set; } = "";
 
     /// <summary>The time to restore to; a DateTime without a zone is this machine's local time.</summary>
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true, ParameterSetName = DefaultSet)]
     [Alias("Time")]
     public DateTimeOffset PointInTime { get; set; }
+
+    /// <summary>The latest point the repository holds: through the binlog stream's last whole transaction when a stream runs.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = LatestSet)]
+    public SwitchParameter Latest { get; set; }
 
     /// <summary>Check presence and sizes only, not every checksum (the restore still verifies each file as it reads it).</summary>
     [Parameter]
@@ -39,8 +44,9 @@ public sealed class GetDbRestorePlanCommand : PolicyCmdlet
         var engine = EngineRegistry.For(target);
         if (!engine.CanPlan)
             throw new NotSupportedException($"Target '{target.Name}' is a {target.Engine} target: its restores are snapshot restores with no plan to make. See which snapshot would be used with: Restore-DbToPointInTime -Target {target.Name} -PointInTime <time> -Destination <dir> -WhatIf");
-        using var fetched = Offsite is null ? null : await FetchTargetAsync(policy, target, Offsite, PointInTime.UtcDateTime);
-        var options = new RestoreOptions { RepositoryRoot = fetched?.Path ?? policy.Repository, Target = target, PointInTime = PointInTime.UtcDateTime, PolicyPath = policy.Path };
+        var pointInTime = Latest ? DateTime.UtcNow : PointInTime.UtcDateTime;
+        using var fetched = Offsite is null ? null : await FetchTargetAsync(policy, target, Offsite, pointInTime);
+        var options = new RestoreOptions { RepositoryRoot = fetched?.Path ?? policy.Repository, Target = target, PointInTime = pointInTime, Latest = Latest, PolicyPath = policy.Path };
         var plan = await engine.PlanAsync(options, !SkipChecksum,
             CreateTransferProgress($"Checking the files of the restore plan for {target.Name}"), CancelToken)
             ?? throw new NotSupportedException($"Target '{target.Name}' has no restore plan.");
@@ -59,8 +65,10 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
 {
     private const string TargetSet = "Target";
     private const string PlanSet = "Plan";
+    private const string LatestSet = "Latest";
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = TargetSet)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = LatestSet)]
     [Alias("Name")]
     [ArgumentCompleter(typeof(TargetNameCompleter))]
     [ValidateNotNullOrEmpty]
@@ -70,6 +78,13 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = TargetSet)]
     [Alias("Time")]
     public DateTimeOffset PointInTime { get; set; }
+
+    /// <summary>
+    /// The latest point the repository holds (MariaDB: every whole transaction, through the binlog stream's last one
+    /// when a stream runs; Redis and Elasticsearch: the newest snapshot).
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = LatestSet)]
+    public SwitchParameter Latest { get; set; }
 
     /// <summary>A plan from Get-DbRestorePlan.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = PlanSet)]
@@ -127,6 +142,8 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
 
     private string? _destination;
 
+    private DateTime RequestedTime => Plan?.PointInTime ?? (Latest ? DateTime.UtcNow : PointInTime.UtcDateTime);
+
     protected override void PrepareRecord()
     {
         base.PrepareRecord();
@@ -145,7 +162,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
             // A what-if fetches nothing: it says what would be fetched (the restore's own steps need the fetched sets).
             var (fetch, _) = await AskAsync(store.Describe, $"Fetch the sets of {target.Name} (decrypted and checked) into a scratch repository, then restore from them");
             if (!fetch) return;
-            fetched = await FetchTargetAsync(policy, target, Offsite, Plan?.PointInTime ?? PointInTime.UtcDateTime);
+            fetched = await FetchTargetAsync(policy, target, Offsite, RequestedTime);
         }
         try
         {
@@ -158,7 +175,7 @@ public sealed class RestoreDbToPointInTimeCommand : PolicyCmdlet
     {
         var options = new RestoreOptions
         {
-            RepositoryRoot = repository, StateRepositoryRoot = policy.Repository, Target = target, PointInTime = Plan?.PointInTime ?? PointInTime.UtcDateTime, PolicyPath = policy.Path,
+            RepositoryRoot = repository, StateRepositoryRoot = policy.Repository, Target = target, PointInTime = RequestedTime, Latest = Latest, PolicyPath = policy.Path,
             Plan = Plan, Destination = _destination, Replace = Replace, Validation = Validation, ValidationQuery = ValidationQuery,
             Index = Index ?? [], RenamePattern = RenamePattern, RenameReplacement = RenameReplacement,
         };

@@ -1,0 +1,140 @@
+using System.Globalization;
+using BackupTools.Engine.Repository;
+
+namespace BackupTools.Engine.MariaDb;
+
+/// <summary>
+/// The files the binlog stream (<see cref="BinlogStream"/>) holds and has not sealed yet, above all the one still
+/// growing, as binlog entries the restore planner can place on a timeline like archived sets: so the window ends at the
+/// stream's last complete transaction, seconds ago, not at the last sealed file.
+/// <para>
+/// Each file counts only up to its last whole transaction (<see cref="BinlogScanner.CompleteEnd"/>): a torn last event
+/// or a transaction whose commit has not arrived is left out. The entries live in memory only (no manifest, no set
+/// id on disk); the restore copies that many bytes and proves the copy says the same (<see cref="CopyAsync"/>), since
+/// the stream may rewrite the file from its start when it restarts.
+/// </para>
+/// </summary>
+public static class StreamedBinlogs
+{
+    public const string IdPrefix = "streamed-";
+
+    public static bool IsStreamed(CatalogEntry entry) => entry.Manifest.EngineFields.ContainsKey(EngineFieldNames.StreamedBytes);
+
+    public static long Bytes(CatalogEntry entry) => long.Parse(entry.Manifest.EngineFields[EngineFieldNames.StreamedBytes], CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Reads the stream's unsealed files of a target, places each on its timeline in <paramref name="history"/> (after
+    /// the archived files, in order) and returns their entries. A file already archived (sealed, its copy not removed
+    /// yet) is left to its set; a file with no whole transaction, or that is not a binary log, is left out.
+    /// </summary>
+    public static IReadOnlyList<CatalogEntry> AddTo(string repositoryRoot, string target, BinlogHistory history)
+    {
+        var directory = BinlogStream.DirectoryFor(repositoryRoot, target);
+        if (!Directory.Exists(directory)) return [];
+        var entries = new List<CatalogEntry>();
+        var names = Directory.EnumerateFiles(directory).Select(Path.GetFileName).OfType<string>()
+            .Where(n => BinlogArchiver.TrySplit(n, out _, out _, out _) && !n.EndsWith(".index", StringComparison.Ordinal))
+            .Order(Comparer<string>.Create(BinlogArchiver.Compare));
+        foreach (var name in names)
+        {
+            if (Read(Path.Combine(directory, name)) is not var (length, facts) || facts.Events == 0) continue;
+            var fields = new Dictionary<string, string>
+            {
+                [EngineFieldNames.BinlogFile] = name,
+                [EngineFieldNames.BinlogPosition] = "4",
+                [EngineFieldNames.EndPosition] = length.ToString(CultureInfo.InvariantCulture),
+                [EngineFieldNames.StreamedBytes] = length.ToString(CultureInfo.InvariantCulture),
+            };
+            if (facts.FirstEventTime is { } first) fields[EngineFieldNames.FirstEventTime] = BackupRecords.FormatTime(first);
+            if (facts.LastEventTime is { } last) fields[EngineFieldNames.LastEventTime] = BackupRecords.FormatTime(last);
+            if (facts.GtidListAtStart is { } gtids) fields[EngineFieldNames.GtidListAtStart] = gtids;
+            if (facts.GtidStateAtEnd is { } end) fields[EngineFieldNames.GtidStateAtEnd] = end;
+            if (facts.RotatedTo is { } next) fields[EngineFieldNames.RotatedTo] = next;
+            if (facts.ServerId is { } id) fields[EngineFieldNames.ServerId] = id.ToString(CultureInfo.InvariantCulture);
+            var manifest = new BackupManifest
+            {
+                Id = IdPrefix + name, Engine = MariaDbCatalog.Engine, Target = target, Type = MariaDbCatalog.Binlog,
+                StartTime = facts.FirstEventTime ?? DateTime.UtcNow, EndTime = facts.LastEventTime ?? DateTime.UtcNow,
+                RawBytes = length, EngineFields = fields,
+            };
+            var fileId = BinlogFileId.OfArchived(manifest);
+            if (history.Find(fileId) is not null) continue; // sealed: its set serves it
+            fields[EngineFieldNames.Timeline] = history.TimelineFor(fileId).ToString(CultureInfo.InvariantCulture);
+            var entry = new CatalogEntry(manifest, directory);
+            history.Add(BinlogHistory.ToArchived(entry));
+            entries.Add(entry);
+        }
+        return entries;
+    }
+
+    /// <summary>The whole-transaction length of a streamed file and what that part holds; null when it cannot be read.</summary>
+    private static (long Length, BinlogFileFacts Facts)? Read(string path)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+            var scanner = Scan(file, file.Length);
+            if (scanner.CompleteEnd <= 4) return null;
+            if (scanner.CompleteEnd != scanner.Scanned)
+            {
+                // Read again up to the last whole transaction, so the facts (GTID state, last time) are of that part only.
+                file.Position = 0;
+                scanner = Scan(file, scanner.CompleteEnd);
+            }
+            return (scanner.CompleteEnd, scanner.Facts);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException) { return null; } // sealed and removed meanwhile; not a binlog
+    }
+
+    private static BinlogScanner Scan(Stream file, long length)
+    {
+        var scanner = new BinlogScanner(Stream.Null);
+        var buffer = new byte[1 << 16];
+        for (long left = length; left > 0;)
+        {
+            var n = file.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (n == 0) break;
+            scanner.Feed(buffer.AsSpan(0, n));
+            left -= n;
+        }
+        return scanner;
+    }
+
+    /// <summary>
+    /// Copies the planned part of a streamed file into the restore's scratch and proves it holds what the plan read
+    /// (the same length of whole events, ending at the same GTID state). The stream rewrites a file from its start
+    /// after a restart, so a copy taken at that moment is refused rather than replayed.
+    /// </summary>
+    public static async Task CopyAsync(CatalogEntry entry, Stream destination, BinlogScanner scanner, CancellationToken ct)
+    {
+        var name = entry.Manifest.EngineFields[EngineFieldNames.BinlogFile];
+        var path = Path.Combine(entry.Path, name);
+        var length = Bytes(entry);
+        try
+        {
+            await using var source = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, FileOptions.Asynchronous);
+            var buffer = new byte[1 << 16];
+            for (long left = length; left > 0;)
+            {
+                var n = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), ct);
+                if (n == 0) break;
+                scanner.Feed(buffer.AsSpan(0, n));
+                await destination.WriteAsync(buffer.AsMemory(0, n), ct);
+                left -= n;
+            }
+        }
+        catch (FileNotFoundException)
+        {
+            throw new RestoreChainException($"The streamed binary log '{path}' was sealed into a set after the plan was made. The restore stopped before replaying anything; run it again.");
+        }
+        var expected = entry.Manifest.EngineFields.GetValueOrDefault(EngineFieldNames.GtidStateAtEnd);
+        BinlogFileFacts facts;
+        try { facts = scanner.Facts; }
+        catch (InvalidDataException e) { throw Changed(path, e.Message); }
+        if (scanner.Scanned != length || scanner.CompleteEnd != length || facts.GtidStateAtEnd != expected)
+            throw Changed(path, $"{scanner.Scanned} bytes read, {scanner.CompleteEnd} whole, ending at GTID state '{facts.GtidStateAtEnd}'; the plan read {length} bytes ending at '{expected}'.");
+    }
+
+    private static RestoreChainException Changed(string path, string detail) =>
+        new($"The streamed binary log '{path}' changed under the restore (the stream restarted and is writing it again): {detail} The restore stopped before replaying anything; run it again.");
+}
