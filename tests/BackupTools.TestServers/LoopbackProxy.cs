@@ -9,7 +9,7 @@ namespace BackupTools.TestServers;
 /// </summary>
 public sealed class LoopbackProxy : IDisposable
 {
-    private readonly int _to;
+    private volatile int _to;
     private readonly List<TcpClient> _open = [];
     private TcpListener? _listener;
     private readonly CancellationTokenSource _stop = new();
@@ -59,6 +59,13 @@ public sealed class LoopbackProxy : IDisposable
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or SocketException) { }
         from.Dispose();
         to.Dispose();
+    }
+
+    /// <summary>A failover: every connection dropped, and from now on the port leads to another server.</summary>
+    public Task RetargetAsync(int to, TimeSpan down)
+    {
+        _to = to;
+        return CutAsync(down);
     }
 
     /// <summary>Drops every connection (a reset) and refuses new ones for <paramref name="down"/>.</summary>

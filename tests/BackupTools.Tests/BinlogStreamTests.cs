@@ -184,6 +184,59 @@ public sealed class BinlogStreamTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task AfterAFailoverTheOldPrimarysFileIsSealedNotOverwrittenAndTheNewOneStartsATimeline()
+    {
+        // Server B, promoted: its own server id and its own files, named as A's were (mariadb-bin.000001 …).
+        using var b = MariaDbServer.Start(_dir.Combine("db-b"), serverId: 2);
+        b.Sql($"ALTER USER '{MariaDbServer.BackupUser}'@'127.0.0.1' IDENTIFIED BY '{_server.BackupPassword}'; " +
+              $"GRANT REPLICATION SLAVE ON *.* TO '{MariaDbServer.BackupUser}'@'127.0.0.1'; CREATE DATABASE s; CREATE TABLE s.t (id INT PRIMARY KEY) ENGINE=InnoDB;");
+        using var proxy = new LoopbackProxy(_server.Port);
+        var target = Target with { Socket = null, Host = "127.0.0.1", Port = proxy.Port };
+        using var stop = new CancellationTokenSource();
+        var log = new List<string>();
+        var stream = Task.Run(() => BinlogStream.RunAsync(Request with { Target = target, Log = l => { lock (log) log.Add(l); } }, _ => { }, stop.Token));
+        try
+        {
+            var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+            _server.Sql("INSERT INTO s.t VALUES (1), (2);");
+            var aFile = Newest();
+            var aPath = ServerFile(aFile);
+            await Until(() => File.Exists(Path.Combine(directory, aFile)) && new FileInfo(Path.Combine(directory, aFile)).Length == new FileInfo(aPath).Length, "A's commits streamed");
+            _server.Kill();
+            await proxy.RetargetAsync(b.Port, TimeSpan.FromSeconds(1));
+            b.Sql("FLUSH BINARY LOGS; INSERT INTO s.t VALUES (100);");
+            var bFile = b.Sql("SHOW BINARY LOGS").Trim().Split('\n')[^1].Split('\t')[0];
+            var bPath = Path.Combine(b.BinlogDirectory, bFile);
+            // A's file, exactly as A wrote it, is sealed on its timeline; B's is streamed beside it, not over it.
+            await Until(() => Binlogs().Any(s => s.Manifest.EngineFields[EngineFieldNames.ServerId] == "1" && s.Manifest.EngineFields[EngineFieldNames.BinlogFile] == aFile),
+                "A's last file sealed", 30);
+            var sealedA = Binlogs().Single(s => s.Manifest.EngineFields[EngineFieldNames.BinlogFile] == aFile && s.Manifest.EngineFields[EngineFieldNames.ServerId] == "1");
+            // Byte for byte as A wrote it, but for the in-use flag of its format description (header flags at offset 21):
+            // A died with the file open, and the dump sends the event with the flag clear.
+            AssertSameButInUseFlag(aPath, Path.Combine(sealedA.Path, sealedA.Manifest.Files[0].Name));
+            await Until(() => File.Exists(Path.Combine(directory, bFile)) && new FileInfo(Path.Combine(directory, bFile)).Length == new FileInfo(bPath).Length, "B's commits streamed", 30);
+            AssertSameButInUseFlag(bPath, Path.Combine(directory, bFile));
+            var streamed = StreamedBinlogs.AddTo(Repo, "streamed", BinlogHistory.Load(Repo, "streamed")).Single();
+            Assert.Equal("2", streamed.Manifest.EngineFields[EngineFieldNames.ServerId]);
+            Assert.NotEqual(sealedA.Manifest.EngineFields[EngineFieldNames.Timeline], streamed.Manifest.EngineFields[EngineFieldNames.Timeline]);
+        }
+        finally
+        {
+            stop.Cancel();
+            await stream;
+            lock (log) Console.WriteLine(string.Join("\n", log));
+        }
+    }
+
+    private static void AssertSameButInUseFlag(string serverFile, string copy)
+    {
+        var a = File.ReadAllBytes(serverFile);
+        var b = File.ReadAllBytes(copy);
+        Assert.Equal(a.Length, b.Length);
+        Assert.Equal([21], Enumerable.Range(0, a.Length).Where(i => a[i] != b[i]));
+    }
+
     private static IEnumerable<int> OurReplicas()
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))

@@ -66,14 +66,18 @@ public static class BinlogArchiver
     /// still being received and stays. Nothing to seal costs one directory listing (no lock, no set, no journal line);
     /// the binlog lock held by a scheduled run makes this wait for the next second.
     /// </summary>
+    /// <param name="keep">
+    /// The file being received, which stays; every other one is sealed. Null: every file (before the stream starts
+    /// on a file of another history, after a failover).
+    /// </param>
     public static async Task<IReadOnlyList<BackupAttempt>> SealStreamedAsync(BackupRequest request, string streamDirectory, string basename,
-        string? serverVersion, CancellationToken ct)
+        string? serverVersion, string? keep, CancellationToken ct)
     {
         var prefix = Path.GetFileName(basename) + ".";
         var files = Directory.EnumerateFiles(streamDirectory, prefix + "*")
             .Select(f => new FileInfo(f)).Where(f => TrySplit(f.Name, out _, out _, out _) && !f.Name.EndsWith(".index", StringComparison.Ordinal))
             .OrderBy(f => f.Name, Comparer<string>.Create(Compare)).ToList();
-        if (files.Count < 2) return [];
+        if (!files.Any(f => f.Name != keep)) return [];
         BackupRun run;
         try { run = BackupRun.Start(request.RepositoryRoot, MariaDbCatalog.Engine, request.Target.Name, MariaDbCatalog.Binlog, request.Log); }
         catch (TargetLockedException) { return []; }
@@ -82,8 +86,8 @@ public static class BinlogArchiver
         {
             try
             {
-                var closed = files.Take(files.Count - 1).Select(f => new BinlogName(f.Name, f.Length)).ToList();
-                var server = new ServerBinlogs(streamDirectory, basename, [.. closed, new BinlogName(files[^1].Name, files[^1].Length)], serverVersion);
+                var closed = files.Where(f => f.Name != keep).Select(f => new BinlogName(f.Name, f.Length)).ToList();
+                var server = new ServerBinlogs(streamDirectory, basename, files.Select(f => new BinlogName(f.Name, f.Length)).ToList(), serverVersion);
                 await ArchiveClosedAsync(run, request, server, closed, BinlogHistory.Load(request.RepositoryRoot, request.Target.Name), attempts, ct);
                 if (attempts.Count == 0) run.CompleteWithoutSet();
                 // Each closed file is in a published set now (this run's, or an earlier one's): the streamed copy goes.

@@ -52,10 +52,10 @@ public static class BinlogStream
         return;
 
         // A seal that failed is tried again a minute later, whether the tool runs or keeps restarting.
-        async Task SealAsync()
+        async Task SealAsync(string? keep)
         {
             if (DateTime.UtcNow < sealAgainAt) return;
-            foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, ct))
+            foreach (var a in await BinlogArchiver.SealStreamedAsync(request, directory, basename, version, keep, ct))
             {
                 if (a.Error is not null) sealAgainAt = DateTime.UtcNow.AddMinutes(1);
                 sealedSet(a);
@@ -69,9 +69,28 @@ public static class BinlogStream
                 // Resume on the file it was writing, while the server still has it; else at the server's newest (a file
                 // purged in between is a gap the scheduled archiving's hole check reports loudly).
                 var resume = Streamed(directory, basename).LastOrDefault();
-                var start = resume is not null && serverFiles.Contains(resume) ? resume : serverFiles[^1];
+                bool? resumeSame = resume is not null && serverFiles.Contains(resume) ? await SameFileAsync(target, request.Password, directory, resume, log, ct) : false;
+                var start = resumeSame == true ? resume! : serverFiles[^1];
+                bool? startSame = !File.Exists(Path.Combine(directory, start)) ? false : start == resume ? resumeSame : await SameFileAsync(target, request.Password, directory, start, log, ct);
+                if (resumeSame is null || startSame is null)
+                {
+                    // Cannot tell whether the server's file is the one here: writing it could overwrite another server's.
+                    if (!await PauseAsync()) break;
+                    continue;
+                }
                 if (resume is not null && resume != start)
-                    log?.Invoke($"{resume} is no longer on {target.Name}'s server: streaming from {start}.");
+                    log?.Invoke($"{resume} is not on {target.Name}'s server, or the server's file of that name is another (a failover): streaming from {start}.");
+                // Everything else here is closed, or of another history: sealed before the tool writes, so it never
+                // overwrites the old primary's file with the new one's file of the same name.
+                var keep = startSame == true ? start : null;
+                await SealAsync(keep);
+                if (keep is null && File.Exists(Path.Combine(directory, start)))
+                {
+                    log?.Invoke($"{Path.Combine(directory, start)} is a file of another server or history that could not be sealed yet; " +
+                                "the stream waits rather than write over it. Test-DbBackup and the journal say why the seal failed.");
+                    if (!await PauseAsync()) break;
+                    continue;
+                }
                 log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}");
                 using var tool = ProcessRunner.StartService(new ProcessSpec(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
                 [
@@ -87,7 +106,7 @@ public static class BinlogStream
                         SyncNewest(directory, basename);
                         // A seal that failed (a full disk, a changed file) is tried again a minute later, not every
                         // second: one failed attempt in the journal and one alert, not 60 a minute.
-                        await SealAsync();
+                        await SealAsync(Streamed(directory, basename).LastOrDefault());
                         lastInSync = await ReportAsync(position, directory, basename, lastInSync, ct);
                     }
                 }
@@ -99,15 +118,22 @@ public static class BinlogStream
                 }
                 if (ct.IsCancellationRequested) break;
                 // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
-                await SealAsync();
+                await SealAsync(Streamed(directory, basename).LastOrDefault());
                 if (started.Elapsed > TimeSpan.FromMinutes(1)) backoff = TimeSpan.FromSeconds(1);
                 log?.Invoke($"mariadb-binlog stopped (exit {tool.ExitCode}); starting again in {backoff.TotalSeconds:0} s. " +
                             "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
-                try { await Task.Delay(backoff, ct); } catch (OperationCanceledException) { break; }
-                backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
-                try { (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct); }
-                catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
+                if (!await PauseAsync()) break;
             }
+        }
+
+        // Waits out the back-off (1, 2, 4 … 30 s), then asks the server for its files again; false when stopped.
+        async Task<bool> PauseAsync()
+        {
+            try { await Task.Delay(backoff, ct); } catch (OperationCanceledException) { return false; }
+            backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
+            try { (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct); }
+            catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
+            return true;
         }
     }
 
@@ -186,6 +212,40 @@ public static class BinlogStream
             file.Flush(flushToDisk: true);
         }
         catch (FileNotFoundException) { } // sealed and removed in between
+    }
+
+    /// <summary>
+    /// Whether the server's file of this name is the file streamed here: written by the same server id, starting from
+    /// the same GTID state (after a failover the new primary's mariadb-bin.000007 is another file). A streamed file
+    /// with no events yet holds nothing to lose. Null when the server cannot be asked (down, or the login lacks
+    /// BINLOG MONITOR): the caller waits rather than guess.
+    /// </summary>
+    private static async Task<bool?> SameFileAsync(Model.TargetPolicy target, string? password, string directory, string name, Action<string>? log, CancellationToken ct)
+    {
+        var local = await BinlogScanner.ReadHeaderAsync(Path.Combine(directory, name), ct);
+        if (local.ServerId is null) return true;
+        uint? serverId = null;
+        string? gtids = null;
+        try
+        {
+            await using var connection = MariaDbConnections.Create(target, password, TimeSpan.FromSeconds(10));
+            await connection.OpenAsync(ct);
+            await using var events = new MySqlCommand($"SHOW BINLOG EVENTS IN '{name.Replace("'", "''", StringComparison.Ordinal)}' LIMIT 5", connection);
+            await using var reader = await events.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                serverId ??= Convert.ToUInt32(reader.GetValue(3), CultureInfo.InvariantCulture);
+                if (reader.GetString(2) == "Gtid_list") gtids = reader.GetString(5).Trim('[', ']');
+            }
+        }
+        catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException)
+        {
+            log?.Invoke($"Cannot read the head of {name} on {target.Name}'s server to tell whether it is the file streamed here ({e.Message}); " +
+                        "waiting. The login needs BINLOG MONITOR and REPLICATION SLAVE.");
+            return null;
+        }
+        if (serverId != local.ServerId) return false;
+        return gtids is null || local.GtidListAtStart is null || Equals(GtidState.TryParse(gtids), GtidState.TryParse(local.GtidListAtStart));
     }
 
     private static async Task<(string Basename, string? Version, IReadOnlyList<string> Files)> ServerAsync(Model.TargetPolicy target, string? password, CancellationToken ct)
