@@ -54,8 +54,14 @@ public sealed record TargetPolicy
     /// keys, or a MariaDB full backup without user tables after one with some is then a success, not a failure.
     /// </summary>
     public bool AllowEmpty { get; init; }
+    /// <summary>MariaDB: the policy has a <c>stream:</c> section: the binary logs are streamed continuously (a service runs Start-BinlogStream).</summary>
+    public bool Stream { get; init; }
     /// <summary>MariaDB: binary-log streaming (Start-BinlogStream): a lag past this is a Warning; null when not configured (10 s then).</summary>
     public TimeSpan? StreamMaxLag { get; init; }
+    /// <summary>MariaDB streaming: not receiving (disconnected, retrying) for longer than this is a Warning; null: 1 minute.</summary>
+    public TimeSpan? StreamMaxGap { get; init; }
+    /// <summary>MariaDB streaming: fsync the file being received at every transaction end (<c>sync: commit</c>), not only once a second.</summary>
+    public bool StreamSyncCommit { get; init; }
     /// <summary>Backup type (full, incremental, binlog, snapshot) → 5-field cron expression.</summary>
     public IReadOnlyDictionary<string, string> Schedule { get; init; } = new Dictionary<string, string>();
     /// <summary>Backup type → how long its sets are kept.</summary>

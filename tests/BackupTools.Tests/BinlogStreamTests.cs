@@ -148,6 +148,19 @@ public sealed class BinlogStreamTests : IDisposable
         new BinlogStreamState("h", 1, now, "mariadb-bin.000003", 100, "mariadb-bin.000003", 4096, now.AddSeconds(-30)).Write(directory);
         var behind = BinlogStreamState.Statuses(Policy, now).Single();
         Assert.Equal(("Behind", AlertSeverity.Warning, 3996L), (behind.State, behind.Severity, behind.BytesBehind));
+        // Not receiving (the server down, retrying) past stream.maxGap: Disconnected, with what the tool said.
+        new BinlogStreamState("h", 1, now, "mariadb-bin.000003", 100, null, null, now.AddSeconds(-90), now.AddSeconds(-90), "Can't connect to server").Write(directory);
+        var gap = BinlogStreamState.Statuses(Policy, now).Single();
+        Assert.Equal(("Disconnected", AlertSeverity.Warning), (gap.State, gap.Severity));
+        Assert.Contains("Can't connect to server", gap.Message);
+        Assert.Equal("Behind", BinlogStreamState.Statuses(Policy with { Targets = [Target with { StreamMaxGap = TimeSpan.FromMinutes(5) }] }, now).Single().State);
+        // A policy that asks for a stream none runs: Stopped; without stream: nothing to say.
+        BinlogStreamState.Remove(directory);
+        Assert.Empty(BinlogStreamState.Statuses(Policy, now));
+        var stopped = BinlogStreamState.Statuses(Policy with { Targets = [Target with { Stream = true }] }, now).Single();
+        Assert.Equal(("Stopped", AlertSeverity.Warning), (stopped.State, stopped.Severity));
+        Assert.Contains("backuptools-stream@streamed.service", stopped.Message);
+        new BinlogStreamState("h", 1, now, "mariadb-bin.000003", 100, "mariadb-bin.000003", 4096, now.AddSeconds(-30)).Write(directory);
         // With stream.maxLag: 1m in the policy, 30 s behind is within the limit.
         var lenient = Policy with { Targets = [Target with { StreamMaxLag = TimeSpan.FromMinutes(1) }] };
         Assert.Equal("Running", BinlogStreamState.Statuses(lenient, now).Single().State);
@@ -226,6 +239,38 @@ public sealed class BinlogStreamTests : IDisposable
             stop.Cancel();
             await stream;
             lock (log) Console.WriteLine(string.Join("\n", log));
+        }
+    }
+
+    [Fact]
+    public async Task WithSyncCommitEachCommitIsFsyncedAsItArrivesNotAtTheNextSecond()
+    {
+        var synced = new List<(DateTime At, string File, long Length)>();
+        BinlogStream.SyncedHook = (file, length) => { lock (synced) synced.Add((DateTime.UtcNow, file, length)); };
+        using var stop = new CancellationTokenSource();
+        var stream = Task.Run(() => BinlogStream.RunAsync(Request with { Target = Target with { StreamSyncCommit = true }, Log = _ => { } }, _ => { }, stop.Token));
+        try
+        {
+            var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+            await Until(() => BinlogStreamState.Read(directory) is not null, "the stream running");
+            var delays = new List<double>();
+            for (var i = 0; i < 10; i++)
+            {
+                await Task.Delay(170 + 37 * i); // not in step with the once-a-second sync
+                _server.Sql($"INSERT INTO s.t VALUES ({100 + i});");
+                var committed = DateTime.UtcNow;
+                var (file, size) = (Newest(), new FileInfo(ServerFile(Newest())).Length);
+                await Until(() => { lock (synced) return synced.Any(x => x.File == file && x.Length >= size); }, $"commit {i} fsynced");
+                lock (synced) delays.Add((synced.First(x => x.File == file && x.Length >= size).At - committed).TotalMilliseconds);
+            }
+            // With the once-a-second sync alone, a commit waits 500 ms on average and all ten under 300 ms would be luck.
+            Assert.True(delays.All(d => d < 300), "ms from commit to fsync: " + string.Join(", ", delays.Select(d => d.ToString("0"))));
+        }
+        finally
+        {
+            stop.Cancel();
+            await stream;
+            BinlogStream.SyncedHook = null;
         }
     }
 

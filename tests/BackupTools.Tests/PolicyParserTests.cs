@@ -477,13 +477,19 @@ public sealed class PolicyParserTests
     }
 
     [Fact]
-    public void AStreamSectionGivesTheLagLimitAndOnlyWhatIsBuilt()
+    public void AStreamSectionGivesItsLimitsAndSyncMode()
     {
-        var (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { maxLag: 30s, sync: second } }\n", File);
+        var (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { maxLag: 30s, maxGap: 5m, sync: second } }\n", File);
         Assert.Empty(problems);
-        Assert.Equal(TimeSpan.FromSeconds(30), policy!.Targets[0].StreamMaxLag);
-        (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { sync: commit } }\n", File);
-        Assert.Contains(problems, p => p.Key == "targets.db.stream.sync" && p.Message.Contains("not supported by this version"));
+        var t = policy!.Targets[0];
+        Assert.Equal((true, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(5), false), (t.Stream, t.StreamMaxLag, t.StreamMaxGap, t.StreamSyncCommit));
+        (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { sync: commit } }\n", File);
+        Assert.Empty(problems);
+        Assert.True(policy!.Targets[0].StreamSyncCommit);
+        (policy, _) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s }\n", File);
+        Assert.False(policy!.Targets[0].Stream);
+        (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { sync: always } }\n", File);
+        Assert.Contains(problems, p => p.Key == "targets.db.stream.sync" && p.Message.Contains("'commit'"));
         (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  c: { engine: redis, host: h, port: 1, stream: { maxLag: 1m } }\n", File);
         Assert.Contains(problems, p => p.Key == "targets.c.stream" && p.Message.Contains("mariadb"));
     }

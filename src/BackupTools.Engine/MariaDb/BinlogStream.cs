@@ -23,6 +23,9 @@ public static class BinlogStream
 
     public static string DirectoryFor(string repositoryRoot, string target) => Path.Combine(repositoryRoot, DirectoryName, target);
 
+    /// <summary>Test hook: each fsync of the file being received, with its name and the length it had before the sync.</summary>
+    internal static Action<string, long>? SyncedHook;
+
     /// <summary>Test hook: the replica server id (unique per stream, from the target's name, unless set).</summary>
     internal static int? ServerIdOverride;
 
@@ -39,6 +42,10 @@ public static class BinlogStream
         var backoff = TimeSpan.FromSeconds(1);
         var lastInSync = DateTime.UtcNow;
         var sealAgainAt = DateTime.MinValue;
+        // Since when it is not receiving (null while it is), and what mariadb-binlog said last: for the status and its alert.
+        DateTime? disconnectedSince = null;
+        string? lastError = null;
+        (string? File, long? Bytes) server = (null, null);
         await using var position = new PositionReader(target, request.Password);
         try
         {
@@ -96,8 +103,14 @@ public static class BinlogStream
                 [
                     $"--defaults-extra-file={options}", "--read-from-remote-server", "--raw", "--stop-never",
                     $"--stop-never-slave-server-id={ServerId(target.Name)}", $"--result-file={directory}/", start,
-                ]));
+                ]), line =>
+                {
+                    lastError = line;
+                    log?.Invoke("mariadb-binlog: " + line);
+                });
                 var started = Stopwatch.StartNew();
+                using var stopSyncer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var syncer = target.StreamSyncCommit ? CommitSyncer.RunAsync(directory, () => SyncNewest(directory, basename), stopSyncer.Token) : Task.CompletedTask;
                 try
                 {
                     while (!tool.HasExited)
@@ -107,17 +120,22 @@ public static class BinlogStream
                         // A seal that failed (a full disk, a changed file) is tried again a minute later, not every
                         // second: one failed attempt in the journal and one alert, not 60 a minute.
                         await SealAsync(Streamed(directory, basename).LastOrDefault());
-                        lastInSync = await ReportAsync(position, directory, basename, lastInSync, ct);
+                        server = await position.ReadAsync(ct);
+                        Report(inSyncCheck: true);
                     }
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped (Ctrl+C, the service stopped): the tool goes too
                 finally
                 {
                     if (!tool.HasExited) { tool.Kill(entireProcessTree: true); await tool.WaitForExitAsync(CancellationToken.None); }
+                    await stopSyncer.CancelAsync();
+                    await syncer;
                     SyncNewest(directory, basename);
                 }
                 if (ct.IsCancellationRequested) break;
                 // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
+                disconnectedSince ??= DateTime.UtcNow;
+                lastError ??= $"mariadb-binlog exited with code {tool.ExitCode}";
                 await SealAsync(Streamed(directory, basename).LastOrDefault());
                 if (started.Elapsed > TimeSpan.FromMinutes(1)) backoff = TimeSpan.FromSeconds(1);
                 log?.Invoke($"mariadb-binlog stopped (exit {tool.ExitCode}); starting again in {backoff.TotalSeconds:0} s. " +
@@ -126,30 +144,41 @@ public static class BinlogStream
             }
         }
 
-        // Waits out the back-off (1, 2, 4 … 30 s), then asks the server for its files again; false when stopped.
+        // The state file, every second: the file being received beside the server's position; in sync when they match
+        // (the lag is then zero, and the stream is receiving). A server that cannot be asked leaves the last in-sync time.
+        void Report(bool inSyncCheck)
+        {
+            var now = DateTime.UtcNow;
+            var newest = Streamed(directory, basename).LastOrDefault();
+            long bytes = newest is null ? 0 : new FileInfo(Path.Combine(directory, newest)).Length;
+            if (inSyncCheck && server.File is not null && server.File == newest && server.Bytes <= bytes)
+            {
+                lastInSync = now;
+                disconnectedSince = null;
+                lastError = null;
+            }
+            new BinlogStreamState(Environment.MachineName, Environment.ProcessId, now, newest ?? "", bytes, server.File, server.Bytes, lastInSync,
+                disconnectedSince, lastError).Write(directory);
+        }
+
+        // Waits out the back-off (1, 2, 4 … 30 s), reporting each second, then asks the server for its files again; false when stopped.
         async Task<bool> PauseAsync()
         {
-            try { await Task.Delay(backoff, ct); } catch (OperationCanceledException) { return false; }
+            disconnectedSince ??= DateTime.UtcNow;
+            for (var waited = TimeSpan.Zero; waited < backoff; waited += TimeSpan.FromSeconds(1))
+            {
+                Report(inSyncCheck: false);
+                try { await Task.Delay(TimeSpan.FromSeconds(Math.Min(1, (backoff - waited).TotalSeconds)), ct); } catch (OperationCanceledException) { return false; }
+            }
             backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
             try { (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct); }
-            catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException) { log?.Invoke($"{target.Name} does not answer yet: {e.Message}"); }
+            catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException)
+            {
+                lastError = e.Message;
+                log?.Invoke($"{target.Name} does not answer yet: {e.Message}");
+            }
             return true;
         }
-    }
-
-    /// <summary>
-    /// Writes the state file: the file being received and its size beside the server's position; in sync when they
-    /// match (then the lag is zero). A server that cannot be asked leaves the last in-sync time as it was.
-    /// </summary>
-    private static async Task<DateTime> ReportAsync(PositionReader server, string directory, string basename, DateTime lastInSync, CancellationToken ct)
-    {
-        var now = DateTime.UtcNow;
-        var newest = Streamed(directory, basename).LastOrDefault();
-        long bytes = newest is null ? 0 : new FileInfo(Path.Combine(directory, newest)).Length;
-        var (serverFile, serverBytes) = await server.ReadAsync(ct);
-        if (serverFile is not null && serverFile == newest && serverBytes <= bytes) lastInSync = now;
-        new BinlogStreamState(Environment.MachineName, Environment.ProcessId, now, newest ?? "", bytes, serverFile, serverBytes, lastInSync).Write(directory);
-        return lastInSync;
     }
 
     /// <summary>
@@ -209,7 +238,9 @@ public static class BinlogStream
         try
         {
             using var file = new FileStream(Path.Combine(directory, newest), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            var length = file.Length;
             file.Flush(flushToDisk: true);
+            SyncedHook?.Invoke(newest, length);
         }
         catch (FileNotFoundException) { } // sealed and removed in between
     }

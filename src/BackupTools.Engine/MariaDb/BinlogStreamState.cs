@@ -10,11 +10,15 @@ namespace BackupTools.Engine.MariaDb;
 /// atomically): the file being received, its size, the server's position, and when the two last matched. A stream
 /// stopped by the user removes it; one that died leaves it, and its age says so.
 /// </summary>
-public sealed record BinlogStreamState(string Host, int ProcessId, DateTime Updated, string File, long Bytes, string? ServerFile, long? ServerBytes, DateTime LastInSync)
+/// <param name="DisconnectedSince">Since when the stream has not been receiving (its tool stopped: the server down, a network cut, a refused login); null while it is.</param>
+/// <param name="LastError">What the tool said last on stderr, or why it could not start.</param>
+public sealed record BinlogStreamState(string Host, int ProcessId, DateTime Updated, string File, long Bytes, string? ServerFile, long? ServerBytes, DateTime LastInSync,
+    DateTime? DisconnectedSince = null, string? LastError = null)
 {
     public const string FileName = "state.json";
     public static readonly TimeSpan DeadAfter = TimeSpan.FromMinutes(1);
     public static readonly TimeSpan DefaultMaxLag = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan DefaultMaxGap = TimeSpan.FromMinutes(1);
 
     public void Write(string directory)
     {
@@ -34,17 +38,35 @@ public sealed record BinlogStreamState(string Host, int ProcessId, DateTime Upda
         try { System.IO.File.Delete(Path.Combine(directory, FileName)); } catch (DirectoryNotFoundException) { }
     }
 
-    /// <summary>The status of each target with a stream state: Dead (Critical) when not refreshed for a minute, Behind (Warning) past the lag limit.</summary>
+    /// <summary>
+    /// The status of each target with a stream state, or with <c>stream:</c> in the policy: Dead (Critical) when not
+    /// refreshed for a minute; Disconnected (Warning) when not receiving for longer than stream.maxGap; Behind
+    /// (Warning) past stream.maxLag; Stopped (Warning) when the policy asks for a stream and none runs.
+    /// </summary>
     public static IReadOnlyList<StreamStatus> Statuses(BackupPolicy policy, DateTime asOf)
     {
         var list = new List<StreamStatus>();
         foreach (var target in policy.Targets.Where(t => t.Engine == TargetEngine.MariaDb))
         {
-            if (Read(BinlogStream.DirectoryFor(policy.Repository, target.Name)) is not { } s) continue;
+            if (Read(BinlogStream.DirectoryFor(policy.Repository, target.Name)) is not { } s)
+            {
+                if (target.Stream)
+                    list.Add(new StreamStatus
+                    {
+                        Target = target.Name, State = "Stopped", Severity = AlertSeverity.Warning, AsOf = asOf, PolicyPath = policy.Path,
+                        Message = $"The policy streams {target.Name}'s binary logs (stream:), but no stream runs: transactions since the last archived binary log " +
+                                  $"would be lost with the host. Start its service (Register-BackupSchedule installs backuptools-stream@{target.Name}.service) or Start-BinlogStream -Target {target.Name}.",
+                    });
+                continue;
+            }
             var lag = asOf > s.LastInSync ? asOf - s.LastInSync : TimeSpan.Zero;
             var behind = s.ServerFile == s.File && s.ServerBytes is { } sb ? Math.Max(0, sb - s.Bytes) : 0;
+            var maxGap = target.StreamMaxGap ?? DefaultMaxGap;
             var (state, severity, message) =
                 asOf - s.Updated > DeadAfter ? ("Dead", AlertSeverity.Critical, $"The binary-log stream of {target.Name} (host {s.Host}, process {s.ProcessId}) has not reported since {s.Updated:u}: it died or its host is down. Start it again (Start-BinlogStream, or its service); the scheduled archiving still runs.")
+                : s.DisconnectedSince is { } since && asOf - since > maxGap ? ("Disconnected", AlertSeverity.Warning,
+                    $"The binary-log stream of {target.Name} has not been receiving since {since:u} ({(asOf - since).TotalSeconds:0} s; stream.maxGap {maxGap.TotalSeconds:0} s) and keeps retrying" +
+                    (s.LastError is { } e ? $"; mariadb-binlog said: {e}" : "") + ". Check that the server runs and the login has REPLICATION SLAVE; the scheduled archiving still runs.")
                 : lag > (target.StreamMaxLag ?? DefaultMaxLag) ? ("Behind", AlertSeverity.Warning, $"The binary-log stream of {target.Name} is {lag.TotalSeconds:0} s behind the server ({behind} bytes of {s.ServerFile}; stream.maxLag {(target.StreamMaxLag ?? DefaultMaxLag).TotalSeconds:0} s).")
                 : ("Running", AlertSeverity.None, (string?)null);
             list.Add(new StreamStatus

@@ -176,16 +176,21 @@ public static partial class PolicyParser
             if (!repositorySettings.ContainsKey("type"))
                 r.Problem(rs, key + ".snapshotRepositorySettings.type", "is required: the repository type (fs, s3, azure, gcs, url), e.g. { type: fs, location: /mnt/es-backups }");
         }
-        // stream: { maxLag: 10s, sync: second } for Start-BinlogStream (mariadb; the engine refuses it elsewhere).
-        TimeSpan? streamMaxLag = null;
+        // stream: { maxLag: 10s, maxGap: 1m, sync: second|commit } for Start-BinlogStream (mariadb; the engine refuses it elsewhere).
+        TimeSpan? streamMaxLag = null, streamMaxGap = null;
+        var streamed = false;
+        var syncCommit = false;
         if (r.Mapping(PolicyNode.Child(t, "stream"), key + ".stream", required: false, t) is { } sm)
         {
-            r.RejectUnknownKeys(sm, key + ".stream", ["maxLag", "sync"], new Dictionary<string, string>());
+            streamed = true;
+            r.RejectUnknownKeys(sm, key + ".stream", ["maxLag", "maxGap", "sync"], new Dictionary<string, string>());
             if (PolicyNode.Child(sm, "maxLag") is { } ml) streamMaxLag = r.DurationValue(ml, key + ".stream.maxLag");
+            if (PolicyNode.Child(sm, "maxGap") is { } mg) streamMaxGap = r.DurationValue(mg, key + ".stream.maxGap");
             var sync = r.Text(sm, "sync", key + ".stream.sync", required: false);
-            if (sync is not (null or "second"))
+            if (sync is not (null or "second" or "commit"))
                 r.Problem(PolicyNode.Child(sm, "sync")!, key + ".stream.sync",
-                    $"'{sync}' is not supported by this version: the stream fsyncs the file being received once a second (sync: second); a sync at each transaction end is not built yet");
+                    $"'{sync}' is not a sync mode: 'second' (the file being received is fsynced once a second, the default) or 'commit' (also at every transaction end)");
+            syncCommit = sync == "commit";
         }
         if (startCommand.Count > 0 && !Path.IsPathRooted(startCommand[0]))
             r.Problem(PolicyNode.Child(t, "startCommand")!, key + ".startCommand", $"'{startCommand[0]}' must be an absolute path (cron and services have a minimal PATH), e.g. [/usr/bin/systemctl, start, redis-server]");
@@ -214,7 +219,7 @@ public static partial class PolicyParser
             PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
             DataDir = dataDir, ConfigFile = configFile, ToolsDir = toolsDir, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
             Schedule = schedule, Retention = retention, StartCommand = startCommand, SnapshotRepositorySettings = repositorySettings,
-            AllowEmpty = allowEmptyText == "true", StreamMaxLag = streamMaxLag,
+            AllowEmpty = allowEmptyText == "true", Stream = streamed, StreamMaxLag = streamMaxLag, StreamMaxGap = streamMaxGap, StreamSyncCommit = syncCommit,
         };
     }
 

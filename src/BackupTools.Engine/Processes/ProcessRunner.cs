@@ -123,7 +123,8 @@ public static partial class ProcessRunner
     /// Starts a long-running program (a temporary server) with the same environment scrubbing, its output discarded.
     /// The caller owns the process and must stop it.
     /// </summary>
-    public static Process StartService(ProcessSpec spec)
+    /// <param name="stderrLine">Each line the program writes to stderr (else discarded); called on a thread of its own.</param>
+    public static Process StartService(ProcessSpec spec, Action<string>? stderrLine = null)
     {
         var psi = new ProcessStartInfo(Locate(spec.FileName))
         {
@@ -143,7 +144,10 @@ public static partial class ProcessRunner
             throw new ToolNotFoundException(spec.FileName, ToolNotFoundException.PackageOf(Path.GetFileName(spec.FileName)));
         }
         _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
-        _ = process.StandardError.BaseStream.CopyToAsync(Stream.Null);
+        _ = stderrLine is null ? process.StandardError.BaseStream.CopyToAsync(Stream.Null) : Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync() is { } line) stderrLine(line);
+        });
         return process;
     }
 
