@@ -77,6 +77,12 @@ public static partial class CronTable
     {
         if (Path.GetFileName(path).Contains('.'))
             throw new ScheduleException($"cron ignores files in /etc/cron.d whose names contain a dot; '{Path.GetFileName(path)}' would never run.");
+        WriteFile(path, content);
+    }
+
+    /// <summary>Writes a file root's daemons read (cron.d, systemd units): mode 0644, atomically (a temporary name beside it, renamed over).</summary>
+    internal static void WriteFile(string path, string content)
+    {
         var temp = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + ".tmp");
         File.WriteAllText(temp, content);
         if (!OperatingSystem.IsWindows())

@@ -4,7 +4,8 @@ namespace BackupTools.Engine.Scheduling;
 
 /// <summary>One job to schedule: a name of ours, a 5-field cron expression, and the PowerShell it runs.</summary>
 /// <param name="Pipeline">The cmdlets the job runs, without the wrapping (module import, log header, exit code): for display.</param>
-public sealed record ScheduledJob(string Name, string? Target, string Schedule, string Script, string Pipeline);
+/// <param name="Continuous">Runs all the time as a service (systemd; a Task Scheduler task at startup), not on a schedule.</param>
+public sealed record ScheduledJob(string Name, string? Target, string Schedule, string Script, string Pipeline, bool Continuous = false);
 
 public sealed class ScheduleException(string message) : Exception(message);
 
@@ -20,6 +21,8 @@ public static class ScheduleBuilder
     public const string RetentionSchedule = "30 3 * * *", StatusSchedule = "*/15 * * * *", ConfigSchedule = "0 * * * *";
     public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0", MetricsSchedule = "*/5 * * * *";
     public const string ReadinessSchedule = "10 6 * * *", OffsiteSchedule = "40 * * * *", OffsiteDrillSchedule = "30 6 * * 0";
+    /// <summary>What a continuous job shows as its schedule.</summary>
+    public const string ContinuousSchedule = "continuous";
 
     /// <summary>Refuses a value cron or /bin/sh would change: quotes, $, `, % (a newline to cron) and newlines.</summary>
     public static void CheckPassable(string what, string value)
@@ -42,6 +45,14 @@ public static class ScheduleBuilder
             if (Engines.EngineRegistry.For(t).CanTestRestore && t.Schedule.Count > 0)
                 jobs.Add(Job($"{t.Name}-test-restore", t.Name, TestRestoreSchedule,
                     $"Test-DbBackup -Target \"{t.Name}\" -Restore {p} | Send-BackupAlert {p}"));
+            // stream: the binary logs streamed all the time, by a service that is restarted whenever it stops. No
+            // heartbeat pings: a job that never ends would read as one that hangs; its state file is its heartbeat.
+            if (t.Stream && Engines.EngineRegistry.For(t).CanStream)
+                jobs.Add(new ScheduledJob($"stream-{t.Name}", t.Name, ContinuousSchedule,
+                    $"$ErrorActionPreference = 'Continue'; $PSStyle.OutputRendering = 'PlainText'; Import-Module \"{modulePath}\"; $Error.Clear(); " +
+                    $"\"=== $((Get-Date).ToUniversalTime().ToString('o')) stream-{t.Name}\"; " +
+                    $"Start-BinlogStream -Target \"{t.Name}\" {p} | Send-BackupAlert {p}; exit [int]($Error.Count -gt 0)",
+                    $"Start-BinlogStream -Target \"{t.Name}\" {p} | Send-BackupAlert {p}", Continuous: true));
         }
         if (targets is null)
         {

@@ -25,6 +25,13 @@ public static class ScheduleStore
     public static BackupScheduleEntry ToEntryWithOwner(CronEntry e, ScheduleScope scope, string location) =>
         ToEntry(e, scope, location) with { Target = e.Target, Policy = e.Policy };
 
+    /// <summary>A continuous job (a stream service): no schedule, no next run; the unit file is where it lives.</summary>
+    public static BackupScheduleEntry ToServiceEntry(string name, string target, string policy, string command, string unitPath) => new()
+    {
+        Name = name, Target = target, Policy = policy, Schedule = ScheduleBuilder.ContinuousSchedule, Command = command, NextRun = null,
+        Scope = ScheduleScope.System, Location = unitPath,
+    };
+
     public static void RequireCron()
     {
         if (OperatingSystem.IsWindows())

@@ -9,7 +9,7 @@ namespace BackupTools.Engine.Scheduling;
 /// jobs in a folder of their own, so two policies on one host never replace each other's tasks; the description names
 /// the policy and the target, as the cron marker does): runs whether the user
 /// is logged on or not (LogonType Password), never starts a second instance while one runs (IgnoreNew), and stops
-/// after 3 days. The cron expressions our schedules use are translated: daily at a time, weekly on days at a time,
+/// after 3 days (a continuous job: starts at boot, never stopped, restarted a minute after each failure). The cron expressions our schedules use are translated: daily at a time, weekly on days at a time,
 /// and every N minutes or hours; anything else is refused with the expression named.
 /// </summary>
 public static partial class TaskSchedulerXml
@@ -35,7 +35,7 @@ public static partial class TaskSchedulerXml
                 <URI>{SecurityElement.Escape(FolderFor(policyPath) + job.Name)}</URI>
               </RegistrationInfo>
               <Triggers>
-            {Trigger(job.Schedule, start ?? DateTime.Today)}
+            {(job.Continuous ? ContinuousTrigger : Trigger(job.Schedule, start ?? DateTime.Today))}
               </Triggers>
               <Principals>
                 <Principal id="Author">
@@ -49,7 +49,7 @@ public static partial class TaskSchedulerXml
                 <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>
                 <StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>
                 <StartWhenAvailable>true</StartWhenAvailable>
-                <ExecutionTimeLimit>P3D</ExecutionTimeLimit>
+                <ExecutionTimeLimit>{(job.Continuous ? "PT0S" : "P3D")}</ExecutionTimeLimit>{(job.Continuous ? ContinuousRestart : "")}
                 <Enabled>true</Enabled>
               </Settings>
               <Actions Context="Author">
@@ -61,6 +61,12 @@ public static partial class TaskSchedulerXml
             </Task>
             """;
     }
+
+    // A continuous job (the binary-log stream): started at boot, never stopped for running long (PT0S), and started
+    // again a minute after it fails, as often as it fails (Task Scheduler's restart count is at most 999).
+    private const string ContinuousTrigger = "        <BootTrigger><Enabled>true</Enabled></BootTrigger>";
+
+    private const string ContinuousRestart = "\n        <RestartOnFailure><Interval>PT1M</Interval><Count>999</Count></RestartOnFailure>";
 
     private static string Trigger(string cron, DateTime day)
     {

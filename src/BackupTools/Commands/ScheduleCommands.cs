@@ -42,8 +42,14 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
     [Credential]
     public PSCredential? Credential { get; set; }
 
+    /// <summary>Linux, System scope: where the binary-log stream services are written instead of /etc/systemd/system.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? UnitDirectory { get; set; }
+
     private readonly List<string> _targets = [];
     private string? _cronFile;
+    private string _unitDirectory = SystemdUnit.Directory;
     private string _modulePath = "";
 
     protected override void PrepareRecord()
@@ -51,6 +57,7 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         base.PrepareRecord();
         if (Target is not null) _targets.AddRange(Target);
         _cronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+        if (UnitDirectory is not null) _unitDirectory = PolicyCmdlet.ResolvePath(this, UnitDirectory)!;
         _modulePath = System.IO.Path.Combine(MyInvocation.MyCommand.Module?.ModuleBase ?? AppContext.BaseDirectory, "BackupTools.psd1");
         _psHome = SessionState.PSVariable.GetValue("PSHOME") as string ?? AppContext.BaseDirectory;
     }
@@ -78,15 +85,26 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         var location = ScheduleStore.Location(Scope, _cronFile);
         var user = Scope == ScheduleScope.System ? "root" : null;
         var confirmed = new List<ScheduledJob>();
+        var services = new List<ScheduledJob>();
         foreach (var job in jobs)
-            if (await ShouldProcessAsync(location, $"Schedule {job.Name}: \"{job.Schedule}\" {job.Pipeline}"))
+        {
+            if (job.Continuous)
+            {
+                if (Scope != ScheduleScope.System)
+                    WriteWarningAsync($"{job.Name} runs as a system service (backuptools-stream@{job.Target}.service); register it with -Scope System as root.");
+                else if (await ShouldProcessAsync(Path.Combine(_unitDirectory, SystemdUnit.FileName(job.Target!)), $"Install and start the service {job.Name}: {job.Pipeline}"))
+                    services.Add(job);
+            }
+            else if (await ShouldProcessAsync(location, $"Schedule {job.Name}: \"{job.Schedule}\" {job.Pipeline}"))
                 confirmed.Add(job);
-        if (confirmed.Count == 0) return;
+        }
+        if (confirmed.Count == 0 && services.Count == 0) return;
         await CheckReadinessAsync(policy);
         // How cron starts pwsh, proved by running one line exactly as cron would before anything is written.
         var launcher = await ChooseLauncherAsync(user is null ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) : "/root", user ?? Environment.UserName);
         var lines = confirmed.Select(job => CronTable.Line(job, launcher, logs, user, policy.Path)).ToList();
         CronTable.EnsureLogDirectory(policy.Repository);
+        if (Scope == ScheduleScope.System) await InstallServicesAsync(policy, services, jobs, launcher, logs);
         var existing = await ScheduleStore.ReadAsync(Scope, _cronFile, CancelToken);
         var replaced = confirmed.Select(j => j.Name).ToHashSet();
         var current = jobs.Select(j => j.Name).ToHashSet();
@@ -101,6 +119,51 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             await File.WriteAllTextAsync(ScheduleBuilder.AlertTestPending(policy.Repository), DateTime.UtcNow.ToString("o"), CancelToken);
         foreach (var e in CronTable.Read(merged, Scope == ScheduleScope.System, DateTime.UtcNow).Where(e => e.Policy == policy.Path && replaced.Contains(e.Name)))
             WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
+        foreach (var job in services)
+            WriteObjectAsync(ScheduleStore.ToServiceEntry(job.Name, job.Target!, policy.Path, job.Pipeline, Path.Combine(_unitDirectory, SystemdUnit.FileName(job.Target!))));
+    }
+
+    /// <summary>
+    /// Writes each stream service and starts it (or restarts it when its unit changed); removes this policy's stream
+    /// services whose target no longer streams. Where systemd is not the running init (a container), the units are
+    /// written and a warning says how to start them.
+    /// </summary>
+    private async Task InstallServicesAsync(BackupPolicy policy, IReadOnlyList<ScheduledJob> services, IReadOnlyList<ScheduledJob> jobs, IReadOnlyList<string> launcher, string logs)
+    {
+        var changed = new List<string>();
+        foreach (var job in services)
+        {
+            var path = Path.Combine(_unitDirectory, SystemdUnit.FileName(job.Target!));
+            var unit = SystemdUnit.Build(job, launcher, logs, policy.Path);
+            if (File.Exists(path) && await File.ReadAllTextAsync(path, CancelToken) == unit) continue;
+            SystemdUnit.Write(path, unit);
+            changed.Add(Path.GetFileName(path));
+        }
+        var current = jobs.Where(j => j.Continuous).Select(j => j.Name).ToHashSet();
+        var gone = SystemdUnit.List(_unitDirectory).Where(u => u.Policy == policy.Path && !current.Contains(u.Name)
+                                                               && (_targets.Count == 0 || _targets.Contains(u.Target, StringComparer.OrdinalIgnoreCase))).ToList();
+        foreach (var u in gone)
+        {
+            if (!await ShouldProcessAsync(u.Path, $"Stop and remove the service {u.Name} (its target no longer has stream: in the policy)")) continue;
+            if (SystemdUnit.Running && UnitDirectory is null) await SystemdUnit.SystemctlAsync(CancelToken, "disable", "--now", Path.GetFileName(u.Path));
+            File.Delete(u.Path);
+        }
+        var names = services.Select(j => SystemdUnit.FileName(j.Target!)).ToList();
+        if (names.Count == 0 && gone.Count == 0) return;
+        if (!SystemdUnit.Running || UnitDirectory is not null)
+        {
+            if (names.Count > 0)
+                WriteWarningAsync($"The stream service(s) {string.Join(", ", names)} were written to {_unitDirectory} but not started: " +
+                                  (UnitDirectory is not null ? "-UnitDirectory was given. " : "systemd is not the running init here. ") +
+                                  $"Start them with: systemctl daemon-reload; systemctl enable --now {string.Join(' ', names)}");
+            return;
+        }
+        await SystemdUnit.SystemctlAsync(CancelToken, "daemon-reload");
+        foreach (var name in names)
+        {
+            await SystemdUnit.SystemctlAsync(CancelToken, "enable", "--now", name);
+            if (changed.Contains(name)) await SystemdUnit.SystemctlAsync(CancelToken, "restart", name); // a changed unit runs its new command
+        }
     }
 
     /// <summary>
@@ -205,7 +268,9 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
             var password = Credential!.GetNetworkCredential().Password;
             await InvokeOnPipelineAsync(() => InvokeCommand.InvokeScript(
                 "param($name, $xml, $user, $password, $folder) Import-Module ScheduledTasks -ErrorAction Stop; " +
-                "Register-ScheduledTask -TaskPath $folder -TaskName $name -Xml $xml -User $user -Password $password -Force | Out-Null",
+                "Register-ScheduledTask -TaskPath $folder -TaskName $name -Xml $xml -User $user -Password $password -Force | Out-Null; " +
+                // A continuous job (the stream) starts now, not at the next boot.
+                (job.Continuous ? "Start-ScheduledTask -TaskPath $folder -TaskName $name" : ""),
                 false, System.Management.Automation.Runspaces.PipelineResultTypes.None, null, job.Name, xml, account, password, folder));
             WriteObjectAsync(new BackupScheduleEntry
             {
@@ -239,14 +304,30 @@ public abstract class ScheduleTableCmdlet : AsyncPSCmdlet
     [ValidateNotNullOrEmpty]
     public string? Policy { get; set; }
 
+    /// <summary>Linux, System scope: where the binary-log stream services are, instead of /etc/systemd/system.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? UnitDirectory { get; set; }
+
     protected string? ResolvedCronFile { get; private set; }
+    protected string ResolvedUnitDirectory { get; private set; } = SystemdUnit.Directory;
     private string? _policy;
 
     protected override void PrepareRecord()
     {
         ResolvedCronFile = CronFile is null ? null : PolicyCmdlet.ResolvePath(this, CronFile);
+        if (UnitDirectory is not null) ResolvedUnitDirectory = PolicyCmdlet.ResolvePath(this, UnitDirectory)!;
         _policy = Policy is null ? null : PolicyCmdlet.ResolvePath(this, Policy);
     }
+
+    /// <summary>Our stream services (System scope only) that -Target and -Policy pick.</summary>
+    protected IReadOnlyList<(string Path, string Name, string Target, string Policy)> PickedServices() =>
+        Scope != ScheduleScope.System ? [] :
+        SystemdUnit.List(ResolvedUnitDirectory).Where(u => (_policy is null || u.Policy == _policy)
+                                                           && (Target is null || Target.Contains(u.Target, StringComparer.OrdinalIgnoreCase))).ToList();
+
+    protected BackupScheduleEntry ServiceEntry((string Path, string Name, string Target, string Policy) u) =>
+        ScheduleStore.ToServiceEntry(u.Name, u.Target, u.Policy, string.Join(' ', SystemdUnit.ExecStart(File.ReadAllText(u.Path))), u.Path);
 
     /// <summary>The whole table, where it is, and our lines in it that -Target and -Policy pick.</summary>
     protected async Task<(string Table, string Location, IReadOnlyList<CronEntry> Picked)> ReadPickedAsync()
@@ -267,6 +348,7 @@ public sealed class GetBackupScheduleCommand : ScheduleTableCmdlet
     {
         var (_, location, picked) = await ReadPickedAsync();
         foreach (var e in picked) WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
+        foreach (var u in PickedServices()) WriteObjectAsync(ServiceEntry(u));
     }
 }
 
@@ -285,6 +367,14 @@ public sealed class UnregisterBackupScheduleCommand : ScheduleTableCmdlet
                 removed.Add(e);
                 WriteObjectAsync(ScheduleStore.ToEntryWithOwner(e, Scope, location));
             }
+        foreach (var u in PickedServices())
+        {
+            if (!await ShouldProcessAsync(u.Path, $"Stop and remove the service {u.Name}" + $" of {u.Policy}")) continue;
+            var entry = ServiceEntry(u);
+            if (SystemdUnit.Running && UnitDirectory is null) await SystemdUnit.SystemctlAsync(CancelToken, "disable", "--now", Path.GetFileName(u.Path));
+            File.Delete(u.Path);
+            WriteObjectAsync(entry);
+        }
         if (removed.Count == 0) return;
         await ScheduleStore.WriteAsync(Scope, ResolvedCronFile, CronTable.Merge(table, [], e => removed.Any(r => r.Name == e.Name && r.Policy == e.Policy)), CancelToken);
     }

@@ -43,10 +43,19 @@ public sealed class StartBinlogStreamCommand : PolicyCmdlet
             Log = WriteVerboseAsync, Warn = WriteWarningAsync,
         };
         WriteVerboseAsync($"Streaming the binary logs of {target.Name} until stopped (Ctrl+C)");
+        // SIGTERM (systemctl stop, a service manager, kill) stops it as Ctrl+C does: its mariadb-binlog stopped with it
+        // and the file being received synced, rather than the process ending under them.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(CancelToken);
+        using var sigterm = OperatingSystem.IsWindows() ? null : System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, signal =>
+            {
+                signal.Cancel = true;
+                stop.Cancel();
+            });
         await engine.StreamAsync(request, attempt =>
         {
             if (attempt.Error is not null) WriteErrorAsync(EngineErrors.ToErrorRecord(attempt.Error, attempt.Record.Target));
             WriteObjectAsync(attempt.Record);
-        }, CancelToken);
+        }, stop.Token);
     }
 }

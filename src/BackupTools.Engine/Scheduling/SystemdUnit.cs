@@ -1,0 +1,125 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using BackupTools.Engine.Processes;
+
+namespace BackupTools.Engine.Scheduling;
+
+/// <summary>
+/// A job that runs continuously (the binary-log stream) as a systemd service, <c>backuptools-stream@&lt;target&gt;.service</c>
+/// in /etc/systemd/system: started at boot, restarted 5 s after any exit (Restart=always, no start limit), stopped
+/// with SIGTERM to the whole control group (the stream and its mariadb-binlog), its output appended to the job's log
+/// under &lt;repository&gt;/_logs as cron jobs' is. It starts pwsh with the same launcher the cron lines use (proved
+/// by running it as cron would), with no environment of the caller's: secrets come from files, as for cron jobs.
+/// The first line marks whose unit it is, as the cron marker does.
+/// </summary>
+public static partial class SystemdUnit
+{
+    public const string Directory = "/etc/systemd/system";
+    public const string Prefix = "backuptools-stream@";
+    private const string Marker = "# backuptools:";
+
+    public static string FileName(string target) => $"{Prefix}{target}.service";
+
+    /// <summary>systemd is the running init (sd_booted): units can be enabled and started now.</summary>
+    public static bool Running => System.IO.Directory.Exists("/run/systemd/system");
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]+$")]
+    private static partial Regex InstanceName();
+
+    [GeneratedRegex(@"^# backuptools:(?<name>\S+) target=(?<target>\S+) policy=(?<policy>.+)$", RegexOptions.Multiline)]
+    private static partial Regex MarkerLine();
+
+    public static string Build(ScheduledJob job, IReadOnlyList<string> launcher, string logDirectory, string policyPath)
+    {
+        var target = job.Target ?? throw new ArgumentException("A service job belongs to a target.", nameof(job));
+        if (!InstanceName().IsMatch(target))
+            throw new ScheduleException($"The target name '{target}' cannot name a systemd unit (letters, digits, '_', '.' and '-' only); rename it in the policy to stream it as a service.");
+        var exec = string.Join(' ', launcher.Concat(["-NoProfile", "-NonInteractive", "-Command", job.Script]).Select(Quote));
+        return $"""
+            {Marker}{job.Name} target={target} policy={policyPath}
+            # Written by Register-BackupSchedule: streams {target}'s binary logs continuously. Edit the policy and register again, not this file.
+            [Unit]
+            Description=BackupTools binary-log stream of {target}
+            Wants=network-online.target
+            After=network-online.target
+            StartLimitIntervalSec=0
+
+            [Service]
+            Type=simple
+            ExecStart={exec}
+            Environment=HOME=/root LOGNAME=root PATH=/usr/sbin:/usr/bin:/sbin:/bin
+            Restart=always
+            RestartSec=5
+            KillMode=control-group
+            KillSignal=SIGTERM
+            TimeoutStopSec=30
+            StandardOutput=append:{Path.Combine(logDirectory, job.Name + ".log")}
+            StandardError=inherit
+
+            [Install]
+            WantedBy=multi-user.target
+
+            """;
+    }
+
+    /// <summary>
+    /// One ExecStart argument quoted for systemd: in double quotes with \ and " escaped, $ doubled (else an
+    /// environment variable) and % doubled (else a specifier).
+    /// </summary>
+    public static string Quote(string argument)
+    {
+        var text = new StringBuilder("\"");
+        foreach (var c in argument)
+            text.Append(c switch { '\\' => "\\\\", '"' => "\\\"", '$' => "$$", '%' => "%%", '\n' => throw new ScheduleException("A service command cannot hold a newline."), _ => c.ToString() });
+        return text.Append('"').ToString();
+    }
+
+    /// <summary>The ExecStart arguments as systemd hands them to the program (the reverse of <see cref="Quote"/>, for the unit's own quoting).</summary>
+    public static IReadOnlyList<string> ExecStart(string unit)
+    {
+        var line = unit.Split('\n').Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))["ExecStart=".Length..];
+        var args = new List<string>();
+        for (var i = 0; i < line.Length; i++)
+        {
+            if (line[i] == ' ') continue;
+            if (line[i] != '"') throw new FormatException($"Unquoted ExecStart argument at {i}: {line}");
+            var arg = new StringBuilder();
+            for (i++; line[i] != '"'; i++)
+            {
+                if (line[i] == '\\') arg.Append(line[++i]);
+                else if (line[i] is '$' or '%') arg.Append(line[i++]); // doubled
+                else arg.Append(line[i]);
+            }
+            args.Add(arg.ToString());
+        }
+        return args;
+    }
+
+    /// <summary>The environment the unit gives (Environment= lines).</summary>
+    public static IReadOnlyDictionary<string, string> Environment(string unit) =>
+        unit.Split('\n').Where(l => l.StartsWith("Environment=", StringComparison.Ordinal))
+            .SelectMany(l => l["Environment=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+
+    /// <summary>Our units in a directory: file, job name, target and policy from the marker line.</summary>
+    public static IReadOnlyList<(string Path, string Name, string Target, string Policy)> List(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory)) return [];
+        var units = new List<(string, string, string, string)>();
+        foreach (var path in System.IO.Directory.EnumerateFiles(directory, Prefix + "*.service").Order(StringComparer.Ordinal))
+        {
+            string head;
+            using (var reader = new StreamReader(path)) head = reader.ReadLine() ?? "";
+            if (MarkerLine().Match(head) is { Success: true } m)
+                units.Add((path, m.Groups["name"].Value, m.Groups["target"].Value, m.Groups["policy"].Value.TrimEnd()));
+        }
+        return units;
+    }
+
+    /// <summary>Writes the unit atomically, mode 0644 (systemd reads it as root; it holds no secret).</summary>
+    public static void Write(string path, string content) => CronTable.WriteFile(path, content);
+
+    /// <summary>Runs systemctl (daemon-reload, enable --now, restart, disable --now); throws with its output when it fails.</summary>
+    public static Task SystemctlAsync(CancellationToken ct, params string[] arguments) =>
+        ProcessRunner.RunForTextAsync(new ProcessSpec("systemctl", arguments), ct);
+}
