@@ -195,6 +195,15 @@ public sealed class BinlogStreamTests : IDisposable
             Assert.True(whole <= cut && whole >= lastEnd, $"cut at {cut}: {whole} bytes counted, the last transaction before it ends at {lastEnd}");
             if (ends.Contains(cut)) Assert.Equal(cut, whole);
         }
+        // Cut where each transaction ends, the last one reached is that transaction, whatever ended it (an Xid, a
+        // COMMIT query, the DDL statement itself): a replica set to the restore's ReachedGtid must not apply it again.
+        foreach (var end in ends)
+        {
+            var gtid = events.Last(e => e[2] == "Gtid" && long.Parse(e[4]) < end)[5].Split(' ').Single(w => w.Count(c => c == '-') == 2);
+            var scanner = new BinlogScanner(new MemoryStream(bytes[..(int)end]), DateTime.UtcNow.AddDays(1));
+            scanner.CopyTo(Stream.Null);
+            Assert.Equal(gtid, scanner.Facts.LastCompleteGtid);
+        }
     }
 
     [Fact]

@@ -159,6 +159,19 @@ public sealed class ScheduleTests
         Assert.Equal("PT6H", Trigger("main-db-incremental").Descendants(ns + "Interval").Single().Value);
         Assert.Equal("PT15M", Trigger("main-db-binlog").Descendants(ns + "Interval").Single().Value);
         Assert.Equal(["Monday", "Thursday"], Trigger("search-snapshot").Descendants(ns + "DaysOfWeek").Single().Elements().Select(e => e.Name.LocalName));
+        // The stream: started at boot, never stopped for running long, restarted when it fails to run, and (as Task
+        // Scheduler does not restart a task that exits with an error) its own pwsh started again 5 s after each exit.
+        var stream = new ScheduledJob("stream-db", "db", ScheduleBuilder.ContinuousSchedule, "Import-Module \"m\"; Start-BinlogStream -Target \"db\"; exit 1", "p", Continuous: true);
+        var continuous = XDocument.Parse(TaskSchedulerXml.Build(stream, @"C:\Program Files\PowerShell\7\pwsh.exe", @"D:\b\_logs", "a", "/p.yml")).Root!;
+        Assert.NotNull(continuous.Element(ns + "Triggers")!.Element(ns + "BootTrigger"));
+        var settings = continuous.Element(ns + "Settings")!;
+        Assert.Equal("PT0S", settings.Element(ns + "ExecutionTimeLimit")!.Value);
+        Assert.Equal("PT1M", settings.Element(ns + "RestartOnFailure")!.Element(ns + "Interval")!.Value);
+        var arguments = continuous.Element(ns + "Actions")!.Element(ns + "Exec")!.Element(ns + "Arguments")!.Value;
+        Assert.StartsWith("-NoProfile -NonInteractive -Command \"while ($true) { & 'C:\\Program Files\\PowerShell\\7\\pwsh.exe' -NoProfile -NonInteractive -EncodedCommand ", arguments);
+        Assert.EndsWith("stream-db.log'; Start-Sleep -Seconds 5 }\"", arguments);
+        var encoded = System.Text.RegularExpressions.Regex.Match(arguments, "-EncodedCommand (\\S+)").Groups[1].Value;
+        Assert.Equal(stream.Script, System.Text.Encoding.Unicode.GetString(Convert.FromBase64String(encoded)));
         var odd = new ScheduledJob("odd", null, "0 0 1 * *", "x", "x");
         Assert.Contains("no Task Scheduler equivalent", Assert.Throws<ScheduleException>(() => TaskSchedulerXml.Build(odd, "p", "l", "a", "/p.yml")).Message);
     }

@@ -220,13 +220,19 @@ public static class BinlogArchiver
             [EngineFieldNames.LogBasename] = server.Basename,
             [EngineFieldNames.Timeline] = timeline.ToString(CultureInfo.InvariantCulture),
         };
+        AddFacts(fields, facts);
+        return await run.CommitAsync(m => m with { ServerVersion = server.ServerVersion, EngineFields = fields }, request.Progress, ct);
+    }
+
+    /// <summary>What a binlog set's manifest (or a streamed file's entry) records of the file's events: times, GTID states, rotation, server.</summary>
+    internal static void AddFacts(Dictionary<string, string> fields, BinlogFileFacts facts)
+    {
         if (facts.FirstEventTime is { } first) fields[EngineFieldNames.FirstEventTime] = BackupRecords.FormatTime(first);
         if (facts.LastEventTime is { } last) fields[EngineFieldNames.LastEventTime] = BackupRecords.FormatTime(last);
         if (facts.GtidListAtStart is { } gtids) fields[EngineFieldNames.GtidListAtStart] = gtids;
         if (facts.GtidStateAtEnd is { } end) fields[EngineFieldNames.GtidStateAtEnd] = end;
         if (facts.RotatedTo is { } next) fields[EngineFieldNames.RotatedTo] = next;
         if (facts.ServerId is { } id) fields[EngineFieldNames.ServerId] = id.ToString(CultureInfo.InvariantCulture);
-        return await run.CommitAsync(m => m with { ServerVersion = server.ServerVersion, EngineFields = fields }, request.Progress, ct);
     }
 
     /// <summary>The binlog file the oldest full backup on a timeline starts replay from; older files of that timeline serve no restore.</summary>

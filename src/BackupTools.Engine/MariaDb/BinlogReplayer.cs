@@ -16,16 +16,13 @@ public sealed record ReplayReach(string File, long Position, string? LastGtid);
 /// </summary>
 public static class BinlogReplayer
 {
-    public static async Task ReplayAsync(IReadOnlyList<string> files, long startPosition, DateTime stopUtc, string clientOptionsFile,
+    /// <param name="stopUtc">Null: replay the files whole (a restore to the latest point: they hold whole transactions only).</param>
+    public static async Task ReplayAsync(IReadOnlyList<string> files, long startPosition, DateTime? stopUtc, string clientOptionsFile,
         Action<string>? log, CancellationToken cancellationToken, MariaDbTools? tools = null)
     {
         tools ??= MariaDbTools.FromPath;
-        var arguments = new List<string>
-        {
-            "--no-defaults",
-            $"--start-position={startPosition.ToString(CultureInfo.InvariantCulture)}",
-            $"--stop-datetime={stopUtc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}",
-        };
+        var arguments = new List<string> { "--no-defaults", $"--start-position={startPosition.ToString(CultureInfo.InvariantCulture)}" };
+        if (stopUtc is { } stop) arguments.Add($"--stop-datetime={stop.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}");
         arguments.AddRange(files);
         log?.Invoke($"TZ=UTC mariadb-binlog {string.Join(' ', arguments)} | mariadb --binary-mode --max-allowed-packet=1G");
 

@@ -236,7 +236,13 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
     private void EndEventCore()
     {
         var wasOpen = _openTransaction;
-        if (EndsTransactionQuery() || _type == XaPrepareEvent) CommitOpenTransaction();
+        if (EndsTransactionQuery() || _type == XaPrepareEvent || (_type != GtidEvent && _type != XidEvent && wasOpen is { Standalone: true }))
+        {
+            // A transaction ended by a COMMIT query (non-transactional tables), its one DDL statement or an XA
+            // prepare, before the stop: replay commits it, so it is the last one reached (an Xid is counted as it begins).
+            if (_stopPosition is null && _pendingGtid is not null) { _completeGtid = _pendingGtid; _pendingGtid = null; }
+            CommitOpenTransaction();
+        }
         _lastType = _type;
         if (_type == XidEvent || (_type != GtidEvent && wasOpen is { Standalone: true })) CommitOpenTransaction();
         if (_type == GtidEvent && _bodyFill >= 12)

@@ -37,6 +37,11 @@ public static class BinlogStream
         FileModes.CreatePrivateDirectory(Path.GetDirectoryName(directory)!); // 0700: the tool creates its files 0644
         FileModes.CreatePrivateDirectory(directory);
         var (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct);
+        var prefix = Path.GetFileName(basename) + ".";
+        foreach (var other in Directory.EnumerateFiles(directory).Select(Path.GetFileName).OfType<string>()
+                     .Where(n => BinlogArchiver.TrySplit(n, out _, out _, out _) && !n.StartsWith(prefix, StringComparison.Ordinal)))
+            request.Warn?.Invoke($"{Path.Combine(directory, other)} is a streamed binary log of another log basename (another server, before a failover?); " +
+                                 $"this stream seals only {prefix}* files. Archive it yourself or move it away once it is safe elsewhere.");
         using var secrets = PrivateTempDirectory.Create();
         var options = secrets.WriteSecretFile("client.cnf", ClientOptions(target, request.Password));
         var backoff = TimeSpan.FromSeconds(1);
@@ -76,8 +81,19 @@ public static class BinlogStream
                 // Resume on the file it was writing, while the server still has it; else at the server's newest (a file
                 // purged in between is a gap the scheduled archiving's hole check reports loudly).
                 var resume = Streamed(directory, basename).LastOrDefault();
-                bool? resumeSame = resume is not null && serverFiles.Contains(resume) ? await SameFileAsync(target, request.Password, directory, resume, log, ct) : false;
-                var start = resumeSame == true ? resume! : serverFiles[^1];
+                long? serverSize = resume is null ? null : serverFiles.Where(f => f.Name == resume).Select(f => (long?)f.Size).FirstOrDefault();
+                bool? resumeSame = serverSize is not null ? await SameFileAsync(target, request.Password, directory, resume!, log, ct) : false;
+                if (resumeSame == true && Length(Path.Combine(directory, resume!)) > serverSize)
+                {
+                    // The server's file is shorter than what was streamed from it: it lost its tail (a crash with
+                    // sync_binlog=0, recovery dropping transactions). What the stream holds beyond it is kept aside,
+                    // never written over; the stream goes on with the server's history.
+                    var aside = Path.Combine(directory, $"{resume}.diverged-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
+                    File.Move(Path.Combine(directory, resume!), aside);
+                    request.Warn?.Invoke($"{target.Name}'s server now has {serverSize} bytes of {resume}, fewer than the {Length(aside)} the stream received: " +
+                                         $"the server lost transactions it had written. The streamed copy is kept as {aside} (restores do not read it); compare it with the server's.");
+                }
+                var start = resumeSame == true && File.Exists(Path.Combine(directory, resume!)) ? resume! : serverFiles[^1].Name;
                 bool? startSame = !File.Exists(Path.Combine(directory, start)) ? false : start == resume ? resumeSame : await SameFileAsync(target, request.Password, directory, start, log, ct);
                 if (resumeSame is null || startSame is null)
                 {
@@ -91,10 +107,12 @@ public static class BinlogStream
                 // overwrites the old primary's file with the new one's file of the same name.
                 var keep = startSame == true ? start : null;
                 await SealAsync(keep);
-                if (keep is null && File.Exists(Path.Combine(directory, start)))
+                // Another history's files must all be sealed before the tool writes: left here, one with a higher
+                // number would pass for the file being received (and this one be sealed half-written).
+                if (keep is null && Streamed(directory, basename).Count > 0)
                 {
-                    log?.Invoke($"{Path.Combine(directory, start)} is a file of another server or history that could not be sealed yet; " +
-                                "the stream waits rather than write over it. Test-DbBackup and the journal say why the seal failed.");
+                    log?.Invoke($"{directory} holds files of another server or history that could not be sealed yet; the stream waits rather than " +
+                                "write beside or over them. The journal and Get-BackupStatus say why the seal failed.");
                     if (!await PauseAsync()) break;
                     continue;
                 }
@@ -108,20 +126,37 @@ public static class BinlogStream
                     lastError = line;
                     log?.Invoke("mariadb-binlog: " + line);
                 });
-                var started = Stopwatch.StartNew();
                 using var stopSyncer = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var syncFailureSaid = false;
                 var syncer = target.StreamSyncCommit ? CommitSyncer.RunAsync(directory, () => SyncNewest(directory, basename), stopSyncer.Token) : Task.CompletedTask;
                 try
                 {
+                    (string? File, long Length) synced = (null, -1);
                     while (!tool.HasExited)
                     {
                         await Task.Delay(TimeSpan.FromSeconds(1), ct);
-                        SyncNewest(directory, basename);
+                        // One listing a second serves the sync, the seal and the report (measured: the stream's own
+                        // work a second is what it costs beyond mariadb-binlog's, so it is kept small).
+                        var files = Streamed(directory, basename);
+                        var newest = files.LastOrDefault();
+                        var length = newest is null ? 0 : Length(Path.Combine(directory, newest));
+                        if (newest is not null && (newest, length) != synced)
+                        {
+                            Sync(directory, newest);
+                            synced = (newest, length); // nothing arrived: nothing to sync
+                        }
                         // A seal that failed (a full disk, a changed file) is tried again a minute later, not every
                         // second: one failed attempt in the journal and one alert, not 60 a minute.
-                        await SealAsync(Streamed(directory, basename).LastOrDefault());
+                        if (files.Count > 1) await SealAsync(newest);
+                        if (syncer.IsFaulted && !syncFailureSaid)
+                        {
+                            // sync: commit could not watch or sync (the inotify limit, a failing disk): said, not hidden.
+                            syncFailureSaid = true;
+                            lastError = $"sync: commit stopped: {syncer.Exception?.GetBaseException().Message}";
+                            request.Warn?.Invoke($"{target.Name}: {lastError}. The file being received is still fsynced once a second.");
+                        }
                         server = await position.ReadAsync(ct);
-                        Report(inSyncCheck: true);
+                        Report(inSyncCheck: true, newest, length);
                     }
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped (Ctrl+C, the service stopped): the tool goes too
@@ -129,7 +164,7 @@ public static class BinlogStream
                 {
                     if (!tool.HasExited) { tool.Kill(entireProcessTree: true); await tool.WaitForExitAsync(CancellationToken.None); }
                     await stopSyncer.CancelAsync();
-                    await syncer;
+                    try { await syncer; } catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException) { } // said above
                     SyncNewest(directory, basename);
                 }
                 if (ct.IsCancellationRequested) break;
@@ -137,7 +172,6 @@ public static class BinlogStream
                 disconnectedSince ??= DateTime.UtcNow;
                 lastError ??= $"mariadb-binlog exited with code {tool.ExitCode}";
                 await SealAsync(Streamed(directory, basename).LastOrDefault());
-                if (started.Elapsed > TimeSpan.FromMinutes(1)) backoff = TimeSpan.FromSeconds(1);
                 log?.Invoke($"mariadb-binlog stopped (exit {tool.ExitCode}); starting again in {backoff.TotalSeconds:0} s. " +
                             "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
                 if (!await PauseAsync()) break;
@@ -146,16 +180,18 @@ public static class BinlogStream
 
         // The state file, every second: the file being received beside the server's position; in sync when they match
         // (the lag is then zero, and the stream is receiving). A server that cannot be asked leaves the last in-sync time.
-        void Report(bool inSyncCheck)
+        void Report(bool inSyncCheck, string? newest, long bytes)
         {
             var now = DateTime.UtcNow;
-            var newest = Streamed(directory, basename).LastOrDefault();
-            long bytes = newest is null ? 0 : new FileInfo(Path.Combine(directory, newest)).Length;
             if (inSyncCheck && server.File is not null && server.File == newest && server.Bytes <= bytes)
             {
                 lastInSync = now;
                 disconnectedSince = null;
                 lastError = null;
+                // Receiving again: the next interruption is retried after a second, not after the back-off an
+                // earlier outage grew to (a stream that waits 30 s after a quick server restart would lose those 30 s
+                // with the host).
+                backoff = TimeSpan.FromSeconds(1);
             }
             new BinlogStreamState(Environment.MachineName, Environment.ProcessId, now, newest ?? "", bytes, server.File, server.Bytes, lastInSync,
                 disconnectedSince, lastError).Write(directory);
@@ -167,7 +203,8 @@ public static class BinlogStream
             disconnectedSince ??= DateTime.UtcNow;
             for (var waited = TimeSpan.Zero; waited < backoff; waited += TimeSpan.FromSeconds(1))
             {
-                Report(inSyncCheck: false);
+                var newest = Streamed(directory, basename).LastOrDefault();
+                Report(inSyncCheck: false, newest, newest is null ? 0 : Length(Path.Combine(directory, newest)));
                 try { await Task.Delay(TimeSpan.FromSeconds(Math.Min(1, (backoff - waited).TotalSeconds)), ct); } catch (OperationCanceledException) { return false; }
             }
             backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
@@ -234,7 +271,17 @@ public static class BinlogStream
     /// </summary>
     private static void SyncNewest(string directory, string basename)
     {
-        if (Streamed(directory, basename).LastOrDefault() is not { } newest) return;
+        if (Streamed(directory, basename).LastOrDefault() is { } newest) Sync(directory, newest);
+    }
+
+    private static long Length(string path)
+    {
+        try { return new FileInfo(path).Length; }
+        catch (FileNotFoundException) { return 0; }
+    }
+
+    private static void Sync(string directory, string newest)
+    {
         try
         {
             using var file = new FileStream(Path.Combine(directory, newest), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
@@ -279,16 +326,17 @@ public static class BinlogStream
         return gtids is null || local.GtidListAtStart is null || Equals(GtidState.TryParse(gtids), GtidState.TryParse(local.GtidListAtStart));
     }
 
-    private static async Task<(string Basename, string? Version, IReadOnlyList<string> Files)> ServerAsync(Model.TargetPolicy target, string? password, CancellationToken ct)
+    private static async Task<(string Basename, string? Version, IReadOnlyList<(string Name, long Size)> Files)> ServerAsync(Model.TargetPolicy target, string? password, CancellationToken ct)
     {
         await using var connection = MariaDbConnections.Create(target, password, TimeSpan.FromSeconds(10));
         await connection.OpenAsync(ct);
         var basename = await BinlogArchiver.LogBasenameAsync(connection, ct)
             ?? throw new InvalidOperationException($"Target '{target.Name}': binary logging is off on the server, so there is nothing to stream. Set log_bin and restart it.");
-        var files = new List<string>();
+        // Name and size, in the server's order (oldest first).
+        var files = new List<(string Name, long Size)>();
         await using (var list = new MySqlCommand("SHOW BINARY LOGS", connection))
         await using (var reader = await list.ExecuteReaderAsync(ct))
-            while (await reader.ReadAsync(ct)) files.Add(reader.GetString(0));
+            while (await reader.ReadAsync(ct)) files.Add((reader.GetString(0), Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture)));
         var version = connection.ServerVersion.StartsWith("5.5.5-", StringComparison.Ordinal) ? connection.ServerVersion[6..] : connection.ServerVersion;
         return files.Count > 0 ? (basename, version, files) : throw new InvalidOperationException($"Target '{target.Name}' lists no binary log.");
     }

@@ -20,10 +20,15 @@ public sealed record BinlogStreamState(string Host, int ProcessId, DateTime Upda
     public static readonly TimeSpan DefaultMaxLag = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan DefaultMaxGap = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Replaces the state atomically (a temporary name renamed over it), without an fsync: it is rewritten every second
+    /// and only reports; after a power loss an old, empty or missing state reads as no state, and the next second
+    /// writes it again. (An fsync a second was a measurable part of the stream's CPU.)
+    /// </summary>
     public void Write(string directory)
     {
         var temp = Path.Combine(directory, $".{FileName}.{Guid.NewGuid():N}");
-        FileModes.WriteDurably(temp, JsonSerializer.SerializeToUtf8Bytes(this, StreamJson.Default.BinlogStreamState));
+        System.IO.File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(this, StreamJson.Default.BinlogStreamState));
         System.IO.File.Move(temp, Path.Combine(directory, FileName), overwrite: true);
     }
 

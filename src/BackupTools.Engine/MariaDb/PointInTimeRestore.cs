@@ -60,7 +60,8 @@ public static class PointInTimeRestore
             "move the prepared data into the destination" => destination,
             "extract the binary logs" => $"{plan.Binlogs.Count} file(s): {string.Join(", ", plan.Binlogs.Select(b => b.BinlogFile))}",
             "start a temporary server" => "mariadbd on the restored data (socket only, no binary log)",
-            "replay the binary logs" => $"from {plan.StartBinlogFile}:{plan.StartBinlogPosition} until {plan.StopTime:yyyy-MM-dd HH:mm:ss} UTC",
+            "replay the binary logs" => $"from {plan.StartBinlogFile}:{plan.StartBinlogPosition} " +
+                                        (plan.Latest ? $"to the last whole transaction held (the newest event is of {plan.PointInTime:yyyy-MM-dd HH:mm:ss} UTC)" : $"until {plan.StopTime:yyyy-MM-dd HH:mm:ss} UTC"),
             "validate" => "row counts or CHECK TABLE, and the validation query",
             "shut the temporary server down" => "mariadb-admin shutdown, waiting for it to end",
             "set file ownership" => "as the target's data directory (else the mysql account), when running as root",
@@ -127,7 +128,7 @@ public static class PointInTimeRestore
             });
             var (files, reach) = await Step(StepNames[3], () => ExtractBinlogsAsync(request, Path.Combine(scratch, "binlog"), cancellationToken));
             server = await Step(StepNames[4], () => TemporaryMariaDb.StartAsync(destination, request.Log, cancellationToken, tools));
-            await Do(StepNames[5], () => BinlogReplayer.ReplayAsync(files, plan.StartBinlogPosition, plan.StopTime, server.ClientOptionsFile, request.Log, cancellationToken, tools));
+            await Do(StepNames[5], () => BinlogReplayer.ReplayAsync(files, plan.StartBinlogPosition, StopOf(plan), server.ClientOptionsFile, request.Log, cancellationToken, tools));
             var (tables, summary) = await Step(StepNames[6], () => RestoreValidator.ValidateAsync(server, request.Validation, request.ValidationQuery, request.Log, cancellationToken));
             await Do(StepNames[7], () => server.ShutdownAsync(cancellationToken));
             await Do(StepNames[8], () => SetOwnerAsync(destination, request.Target?.DataDir, request.Log, cancellationToken));
@@ -207,12 +208,20 @@ public static class PointInTimeRestore
         return (paths, reach ?? new ReplayReach(plan.StartBinlogFile, plan.StartBinlogPosition, plan.StartGtid));
     }
 
+    /// <summary>
+    /// Where replay stops: the plan's stop second, or nowhere for the latest point. Event times are not in order
+    /// across files (a replica's events carry its primary's clock), so a stop time after the newest file's last event
+    /// could still cut an earlier file short; the latest point replays every file whole, as they hold whole
+    /// transactions only.
+    /// </summary>
+    private static DateTime? StopOf(RestorePlan plan) => plan.Latest ? null : plan.StopTime;
+
     private static async Task<BinlogScanner> ExtractArchivedAsync(CatalogEntry entry, string path, RestorePlan plan, bool first, IProgress<TransferProgress>? progress, CancellationToken ct)
     {
         var file = entry.Manifest.Files.Single();
         await using var source = StreamingWriter.OpenVerifiedRead(Path.Combine(entry.Path, file.Name), file.Compression, file.Sha256, out var verifier);
         await using var target = FileModes.CreatePrivateFile(path);
-        var scanner = new BinlogScanner(new ProgressStream(source, progress, "Extracting " + Path.GetFileName(path)), plan.StopTime, first ? plan.StartBinlogPosition : 0);
+        var scanner = new BinlogScanner(new ProgressStream(source, progress, "Extracting " + Path.GetFileName(path)), StopOf(plan), first ? plan.StartBinlogPosition : 0);
         await scanner.CopyToAsync(target, ct);
         await verifier.VerifyToEndAsync(ct);
         return scanner;
@@ -221,7 +230,7 @@ public static class PointInTimeRestore
     /// <summary>The stream's file, up to the last whole transaction the plan counted (the rest may still be arriving).</summary>
     private static async Task<BinlogScanner> CopyStreamedAsync(CatalogEntry entry, string path, RestorePlan plan, bool first, CancellationToken ct)
     {
-        var scanner = new BinlogScanner(Stream.Null, plan.StopTime, first ? plan.StartBinlogPosition : 0);
+        var scanner = new BinlogScanner(Stream.Null, StopOf(plan), first ? plan.StartBinlogPosition : 0);
         await using var copy = FileModes.CreatePrivateFile(path);
         await StreamedBinlogs.CopyAsync(entry, copy, scanner, ct);
         return scanner;

@@ -64,7 +64,8 @@ public static class RestorePlanner
         BinlogHistory History,
         IReadOnlyList<Serving> All,
         IReadOnlyList<Serving> Intervals,
-        DateTime From, DateTime To);
+        DateTime From, DateTime To,
+        IReadOnlyList<string> StreamProblems);
 
     /// <summary>A backup with its chain (null when broken) and the binlog run that rolls it forward.</summary>
     private sealed record Serving(CatalogEntry Backup, IReadOnlyList<CatalogEntry>? Chain, BinlogCoverage Coverage);
@@ -72,12 +73,14 @@ public static class RestorePlanner
     /// <param name="without">Sets to leave out, as if removed (retention's -WhatIf asks what the window would become).</param>
     private static CatalogView Analyze(string repositoryRoot, string target, IReadOnlySet<string>? without = null)
     {
+        // The stream's files first, then the catalog: a file sealed in between is then in the catalog, never in neither.
+        var streamed = StreamedBinlogs.Read(repositoryRoot, target, out var streamProblems);
         // One scan of the catalog serves both the binlog history and the backups.
         var entries = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target)
             .Where(e => without is null || !without.Contains(e.Manifest.Id)).ToList();
         var history = BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target));
         // The binlog stream's files not sealed yet continue the archived ones: the window ends at its last whole transaction.
-        StreamedBinlogs.AddTo(repositoryRoot, target, history);
+        StreamedBinlogs.Place(streamed, history);
         var backups = entries.Where(e => e.Manifest.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)
             .OrderBy(e => e.Manifest.EndTime).ToList();
         if (!backups.Any(b => b.Manifest.Type == MariaDbCatalog.Full))
@@ -90,7 +93,7 @@ public static class RestorePlanner
             throw new RestoreWindowException(
                 $"Target '{target}' has backups but no archived binary log after any of them, so no point in time can be restored yet. " +
                 $"Archive them: Start-DbBackup -Target {target} -Type Binlog");
-        return new CatalogView(history, serving, intervals, intervals.Min(s => s.Backup.Manifest.EndTime), intervals.Max(s => s.Coverage.Until));
+        return new CatalogView(history, serving, intervals, intervals.Min(s => s.Backup.Manifest.EndTime), intervals.Max(s => s.Coverage.Until), streamProblems);
     }
 
     /// <param name="checkPresent">False: plan from the manifests alone (an offsite fetch choosing which sets' files to bring).</param>
@@ -100,7 +103,7 @@ public static class RestorePlanner
     /// </param>
     public static PlannedRestore Plan(string repositoryRoot, string target, DateTime pointInTime, string? policyPath = null, bool checkPresent = true, bool latest = false)
     {
-        var (history, serving, intervals, from, to) = Analyze(repositoryRoot, target);
+        var (history, serving, intervals, from, to, streamProblems) = Analyze(repositoryRoot, target);
         var t = latest ? to : pointInTime.Kind == DateTimeKind.Utc ? pointInTime : pointInTime.ToUniversalTime();
         var stop = new DateTime(t.Ticks - t.Ticks % TimeSpan.TicksPerSecond, DateTimeKind.Utc);
         // Latest: the events of the newest second are replayed too (the stop is the second after it).
@@ -133,7 +136,7 @@ public static class RestorePlanner
             if (f.Last >= stop && !latest) break;
         }
         if (checkPresent) CheckPresent(chain.Concat(files));
-        var warnings = new List<string>();
+        var warnings = new List<string>(streamProblems);
         var timeline = choice.Coverage.Files[0].Timeline;
         // Strictly inside: one timeline ending and the next beginning in the same second (times are whole seconds) is no overlap.
         foreach (var other in history.Timelines().Where(tl => tl.Timeline != timeline && tl.FirstFile.First < stop && tl.LastFile.Last > stop))

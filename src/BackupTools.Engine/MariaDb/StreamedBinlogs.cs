@@ -25,11 +25,21 @@ public static class StreamedBinlogs
     /// <summary>
     /// Reads the stream's unsealed files of a target, places each on its timeline in <paramref name="history"/> (after
     /// the archived files, in order) and returns their entries. A file already archived (sealed, its copy not removed
-    /// yet) is left to its set; a file with no whole transaction, or that is not a binary log, is left out.
+    /// yet) is left to its set; a file with no whole transaction is left out.
     /// </summary>
-    public static IReadOnlyList<CatalogEntry> AddTo(string repositoryRoot, string target, BinlogHistory history)
+    public static IReadOnlyList<CatalogEntry> AddTo(string repositoryRoot, string target, BinlogHistory history) =>
+        Place(Read(repositoryRoot, target, out _), history);
+
+    /// <summary>
+    /// The stream's files as entries not yet on a timeline. Read before the catalog is listed: a file sealed in
+    /// between is then in the catalog (and left to its set), never in neither. <paramref name="problems"/> names the
+    /// files that could not be read as binary logs (a restore cannot use them; the planner warns).
+    /// </summary>
+    public static IReadOnlyList<CatalogEntry> Read(string repositoryRoot, string target, out IReadOnlyList<string> problems)
     {
         var directory = BinlogStream.DirectoryFor(repositoryRoot, target);
+        var found = new List<string>();
+        problems = found;
         if (!Directory.Exists(directory)) return [];
         var entries = new List<CatalogEntry>();
         var names = Directory.EnumerateFiles(directory).Select(Path.GetFileName).OfType<string>()
@@ -37,7 +47,14 @@ public static class StreamedBinlogs
             .Order(Comparer<string>.Create(BinlogArchiver.Compare));
         foreach (var name in names)
         {
-            if (Read(Path.Combine(directory, name)) is not var (length, facts) || facts.Events == 0) continue;
+            (long Length, BinlogFileFacts Facts)? read;
+            try { read = Read(Path.Combine(directory, name)); }
+            catch (InvalidDataException e)
+            {
+                found.Add($"The streamed file '{Path.Combine(directory, name)}' cannot be read as a binary log ({e.Message}); restores leave it out.");
+                continue;
+            }
+            if (read is not var (length, facts) || facts.Events == 0) continue;
             var fields = new Dictionary<string, string>
             {
                 [EngineFieldNames.BinlogFile] = name,
@@ -45,26 +62,34 @@ public static class StreamedBinlogs
                 [EngineFieldNames.EndPosition] = length.ToString(CultureInfo.InvariantCulture),
                 [EngineFieldNames.StreamedBytes] = length.ToString(CultureInfo.InvariantCulture),
             };
-            if (facts.FirstEventTime is { } first) fields[EngineFieldNames.FirstEventTime] = BackupRecords.FormatTime(first);
-            if (facts.LastEventTime is { } last) fields[EngineFieldNames.LastEventTime] = BackupRecords.FormatTime(last);
-            if (facts.GtidListAtStart is { } gtids) fields[EngineFieldNames.GtidListAtStart] = gtids;
-            if (facts.GtidStateAtEnd is { } end) fields[EngineFieldNames.GtidStateAtEnd] = end;
-            if (facts.RotatedTo is { } next) fields[EngineFieldNames.RotatedTo] = next;
-            if (facts.ServerId is { } id) fields[EngineFieldNames.ServerId] = id.ToString(CultureInfo.InvariantCulture);
-            var manifest = new BackupManifest
+            BinlogArchiver.AddFacts(fields, facts);
+            entries.Add(new CatalogEntry(new BackupManifest
             {
                 Id = IdPrefix + name, Engine = MariaDbCatalog.Engine, Target = target, Type = MariaDbCatalog.Binlog,
                 StartTime = facts.FirstEventTime ?? DateTime.UtcNow, EndTime = facts.LastEventTime ?? DateTime.UtcNow,
                 RawBytes = length, EngineFields = fields,
-            };
-            var fileId = BinlogFileId.OfArchived(manifest);
-            if (history.Find(fileId) is not null) continue; // sealed: its set serves it
-            fields[EngineFieldNames.Timeline] = history.TimelineFor(fileId).ToString(CultureInfo.InvariantCulture);
-            var entry = new CatalogEntry(manifest, directory);
-            history.Add(BinlogHistory.ToArchived(entry));
-            entries.Add(entry);
+            }, directory));
         }
         return entries;
+    }
+
+    /// <summary>Places read entries on their timelines (in name order), leaving out files the history holds as sealed sets.</summary>
+    public static IReadOnlyList<CatalogEntry> Place(IReadOnlyList<CatalogEntry> streamed, BinlogHistory history)
+    {
+        var placed = new List<CatalogEntry>();
+        foreach (var read in streamed)
+        {
+            var fileId = BinlogFileId.OfArchived(read.Manifest);
+            if (history.Find(fileId) is not null) continue; // sealed: its set serves it
+            var fields = new Dictionary<string, string>(read.Manifest.EngineFields)
+            {
+                [EngineFieldNames.Timeline] = history.TimelineFor(fileId).ToString(CultureInfo.InvariantCulture),
+            };
+            var entry = read with { Manifest = read.Manifest with { EngineFields = fields } };
+            history.Add(BinlogHistory.ToArchived(entry));
+            placed.Add(entry);
+        }
+        return placed;
     }
 
     /// <summary>The whole-transaction length of a streamed file and what that part holds; null when it cannot be read.</summary>
@@ -74,7 +99,15 @@ public static class StreamedBinlogs
         {
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
             var scanner = Scan(file, file.Length);
-            if (scanner.CompleteEnd <= 4) return null;
+            if (scanner.CompleteEnd <= 4)
+            {
+                // Nothing whole yet (a file just begun), unless it is no binary log at all: that is said, not skipped.
+                var head = new byte[4];
+                file.Position = 0;
+                if (file.Read(head) == 4 && !head.AsSpan().SequenceEqual((byte[])[0xfe, 0x62, 0x69, 0x6e]))
+                    throw new InvalidDataException("it does not start with the binary log magic bytes");
+                return null;
+            }
             if (scanner.CompleteEnd != scanner.Scanned)
             {
                 // Read again up to the last whole transaction, so the facts (GTID state, last time) are of that part only.
@@ -83,7 +116,7 @@ public static class StreamedBinlogs
             }
             return (scanner.CompleteEnd, scanner.Facts);
         }
-        catch (Exception e) when (e is FileNotFoundException or InvalidDataException) { return null; } // sealed and removed meanwhile; not a binlog
+        catch (FileNotFoundException) { return null; } // sealed and removed meanwhile: its set is in the catalog
     }
 
     private static BinlogScanner Scan(Stream file, long length)

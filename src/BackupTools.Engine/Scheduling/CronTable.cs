@@ -83,6 +83,8 @@ public static partial class CronTable
     /// <summary>Writes a file root's daemons read (cron.d, systemd units): mode 0644, atomically (a temporary name beside it, renamed over).</summary>
     internal static void WriteFile(string path, string content)
     {
+        // The file is renamed into place by path: only in a directory no one but root can change (as root).
+        SafeDirectory.RefuseUnlessOnlyRootWrites(Path.GetDirectoryName(Path.GetFullPath(path))!, $"to write '{path}'");
         var temp = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + ".tmp");
         File.WriteAllText(temp, content);
         if (!OperatingSystem.IsWindows())

@@ -70,7 +70,13 @@ public static partial class SystemdUnit
     {
         var text = new StringBuilder("\"");
         foreach (var c in argument)
-            text.Append(c switch { '\\' => "\\\\", '"' => "\\\"", '$' => "$$", '%' => "%%", '\n' => throw new ScheduleException("A service command cannot hold a newline."), _ => c.ToString() });
+            text.Append(c switch
+            {
+                '\\' => "\\\\", '"' => "\\\"", '$' => "$$", '%' => "%%",
+                // systemd ends a line at a newline, a carriage return or a NUL: a path holding one would split the unit.
+                < ' ' or '\x7f' => throw new ScheduleException($"A service command cannot hold a control character (U+{(int)c:X4}); move the file to a plain path."),
+                _ => c.ToString(),
+            });
         return text.Append('"').ToString();
     }
 
@@ -118,6 +124,13 @@ public static partial class SystemdUnit
 
     /// <summary>Writes the unit atomically, mode 0644 (systemd reads it as root; it holds no secret).</summary>
     public static void Write(string path, string content) => CronTable.WriteFile(path, content);
+
+    /// <summary>Removes a unit file of ours, by path only in a directory no one but root can change (as root).</summary>
+    public static void Delete(string path)
+    {
+        Repository.SafeDirectory.RefuseUnlessOnlyRootWrites(Path.GetDirectoryName(Path.GetFullPath(path))!, $"to remove '{path}'");
+        File.Delete(path);
+    }
 
     /// <summary>Runs systemctl (daemon-reload, enable --now, restart, disable --now); throws with its output when it fails.</summary>
     public static Task SystemctlAsync(CancellationToken ct, params string[] arguments) =>

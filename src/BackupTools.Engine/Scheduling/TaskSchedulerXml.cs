@@ -25,7 +25,10 @@ public static partial class TaskSchedulerXml
 
     public static string Build(ScheduledJob job, string pwshPath, string logDirectory, string account, string policyPath, DateTime? start = null)
     {
-        var arguments = $"-NoProfile -NonInteractive -Command \"& {{ {job.Script.Replace("\"", "\\\"")} }} *>> '{Path.Combine(logDirectory, job.Name + ".log")}'\"";
+        var log = Path.Combine(logDirectory, job.Name + ".log");
+        var arguments = job.Continuous
+            ? ContinuousArguments(job.Script, pwshPath, log)
+            : $"-NoProfile -NonInteractive -Command \"& {{ {job.Script.Replace("\"", "\\\"")} }} *>> '{log}'\"";
         return $"""
             <?xml version="1.0" encoding="UTF-16"?>
             <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
@@ -67,6 +70,16 @@ public static partial class TaskSchedulerXml
     private const string ContinuousTrigger = "        <BootTrigger><Enabled>true</Enabled></BootTrigger>";
 
     private const string ContinuousRestart = "\n        <RestartOnFailure><Interval>PT1M</Interval><Count>999</Count></RestartOnFailure>";
+
+    /// <summary>
+    /// A continuous job's command line: a pwsh that starts the job's own pwsh again 5 s after each exit. Task
+    /// Scheduler restarts a task only when it fails to run, not when it exits with an error, so the loop is what keeps
+    /// the stream running; the job's script goes as -EncodedCommand (UTF-16LE, base64), which needs no quoting.
+    /// Ending the task ends the loop and the job with it.
+    /// </summary>
+    public static string ContinuousArguments(string script, string pwshPath, string log) =>
+        $"-NoProfile -NonInteractive -Command \"while ($true) {{ & '{pwshPath}' -NoProfile -NonInteractive -EncodedCommand " +
+        $"{Convert.ToBase64String(System.Text.Encoding.Unicode.GetBytes(script))} *>> '{log}'; Start-Sleep -Seconds 5 }}\"";
 
     private static string Trigger(string cron, DateTime day)
     {

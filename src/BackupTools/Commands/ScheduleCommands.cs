@@ -145,16 +145,16 @@ public sealed class RegisterBackupScheduleCommand : PolicyCmdlet
         foreach (var u in gone)
         {
             if (!await ShouldProcessAsync(u.Path, $"Stop and remove the service {u.Name} (its target no longer has stream: in the policy)")) continue;
-            if (SystemdUnit.Running && UnitDirectory is null) await SystemdUnit.SystemctlAsync(CancelToken, "disable", "--now", Path.GetFileName(u.Path));
-            File.Delete(u.Path);
+            if (SystemdUnit.Running && Path.GetDirectoryName(u.Path) == SystemdUnit.Directory) await SystemdUnit.SystemctlAsync(CancelToken, "disable", "--now", Path.GetFileName(u.Path));
+            SystemdUnit.Delete(u.Path);
         }
         var names = services.Select(j => SystemdUnit.FileName(j.Target!)).ToList();
         if (names.Count == 0 && gone.Count == 0) return;
-        if (!SystemdUnit.Running || UnitDirectory is not null)
+        if (!SystemdUnit.Running || _unitDirectory != SystemdUnit.Directory)
         {
             if (names.Count > 0)
                 WriteWarningAsync($"The stream service(s) {string.Join(", ", names)} were written to {_unitDirectory} but not started: " +
-                                  (UnitDirectory is not null ? "-UnitDirectory was given. " : "systemd is not the running init here. ") +
+                                  (_unitDirectory != SystemdUnit.Directory ? "it is not /etc/systemd/system. " : "systemd is not the running init here. ") +
                                   $"Start them with: systemctl daemon-reload; systemctl enable --now {string.Join(' ', names)}");
             return;
         }
@@ -371,8 +371,8 @@ public sealed class UnregisterBackupScheduleCommand : ScheduleTableCmdlet
         {
             if (!await ShouldProcessAsync(u.Path, $"Stop and remove the service {u.Name}" + $" of {u.Policy}")) continue;
             var entry = ServiceEntry(u);
-            if (SystemdUnit.Running && UnitDirectory is null) await SystemdUnit.SystemctlAsync(CancelToken, "disable", "--now", Path.GetFileName(u.Path));
-            File.Delete(u.Path);
+            if (SystemdUnit.Running && Path.GetDirectoryName(u.Path) == SystemdUnit.Directory) await SystemdUnit.SystemctlAsync(CancelToken, "disable", "--now", Path.GetFileName(u.Path));
+            SystemdUnit.Delete(u.Path);
             WriteObjectAsync(entry);
         }
         if (removed.Count == 0) return;
