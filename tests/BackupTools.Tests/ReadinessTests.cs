@@ -40,9 +40,11 @@ public sealed class ReadinessTests(ServerFixture fixture)
         db.Sql("SET SESSION sql_log_bin = 0; CREATE USER 'limited'@'localhost' IDENTIFIED BY 'pw-limited'; GRANT SELECT ON *.* TO 'limited'@'localhost';");
         var findings = Run(new TargetPolicy
         {
-            Name = "db", Engine = TargetEngine.MariaDb, Socket = db.Socket, User = "limited",
+            Name = "db", Engine = TargetEngine.MariaDb, Socket = db.Socket, User = "limited", Stream = true,
             Schedule = new Dictionary<string, string> { ["binlog"] = "*/15 * * * *" },
         }, "pw-limited", dir.Path);
+        var stream = Assert.Single(findings, f => f.Check == "stream privilege");
+        Assert.Equal((ReadinessLevel.Error, "GRANT REPLICATION SLAVE ON *.* TO 'limited'@'localhost';"), (stream.Level, stream.Fix));
         var format = Assert.Single(findings, f => f.Check == "binlog_format");
         Assert.Equal(ReadinessLevel.Error, format.Level);
         Assert.Contains("SET GLOBAL binlog_format = 'ROW'", format.Fix);

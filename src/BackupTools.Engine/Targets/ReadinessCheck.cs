@@ -94,6 +94,14 @@ public static class ReadinessCheck
         add("privileges", missing.Count == 0 ? ReadinessLevel.Ok : ReadinessLevel.Error,
             missing.Count == 0 ? "the login has what mariabackup and binlog archiving need" : $"the login lacks {string.Join(", ", missing)}",
             missing.Count == 0 ? null : $"GRANT {string.Join(", ", missing)} ON *.* TO '{target.User ?? "backup"}'@'localhost';");
+        // stream: the binary-log stream connects as a replica: without REPLICATION SLAVE its service would only ever retry.
+        if (target.Stream)
+        {
+            var canStream = all || granted.Contains("REPLICATION SLAVE") || granted.Contains("REPLICATION REPLICA");
+            add("stream privilege", canStream ? ReadinessLevel.Ok : ReadinessLevel.Error,
+                canStream ? "the login may connect as a replica (stream:)" : "the policy streams the binary logs (stream:), but the login lacks REPLICATION SLAVE",
+                canStream ? null : $"GRANT REPLICATION SLAVE ON *.* TO '{target.User ?? "backup"}'@'localhost';");
+        }
         var dataDir = target.DataDir ?? vars.GetValueOrDefault("datadir");
         RoomCheck(repositoryRoot, dataDir is not null && Directory.Exists(dataDir) ? DirectorySize(dataDir) : null, "the data directory", add);
     }
