@@ -56,6 +56,7 @@ public static class BinlogStream
         {
             await StreamAsync();
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped while asking the server or sealing: a normal stop
         finally
         {
             // Stopped by the user (or the service): no state left to be taken for a dead stream.
