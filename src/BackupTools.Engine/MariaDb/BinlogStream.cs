@@ -77,8 +77,23 @@ public static class BinlogStream
 
         async Task StreamAsync()
         {
+            var first = true;
             while (!ct.IsCancellationRequested)
             {
+                // The server's files and sizes as they are now (a list from before an outage would make a file the
+                // stream holds look longer than the server's).
+                if (!first)
+                {
+                    try { (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct); }
+                    catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException)
+                    {
+                        lastError = e.Message;
+                        log?.Invoke($"{target.Name} does not answer yet: {e.Message}");
+                        if (!await PauseAsync()) break;
+                        continue;
+                    }
+                }
+                first = false;
                 // Resume on the file it was writing, while the server still has it; else at the server's newest (a file
                 // purged in between is a gap the scheduled archiving's hole check reports loudly).
                 var resume = Streamed(directory, basename).LastOrDefault();
@@ -198,7 +213,7 @@ public static class BinlogStream
                 disconnectedSince, lastError).Write(directory);
         }
 
-        // Waits out the back-off (1, 2, 4 … 30 s), reporting each second, then asks the server for its files again; false when stopped.
+        // Waits out the back-off (1, 2, 4 … 30 s), reporting each second; false when stopped.
         async Task<bool> PauseAsync()
         {
             disconnectedSince ??= DateTime.UtcNow;
@@ -209,12 +224,6 @@ public static class BinlogStream
                 try { await Task.Delay(TimeSpan.FromSeconds(Math.Min(1, (backoff - waited).TotalSeconds)), ct); } catch (OperationCanceledException) { return false; }
             }
             backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
-            try { (basename, version, serverFiles) = await ServerAsync(target, request.Password, ct); }
-            catch (Exception e) when (e is MySqlException or TimeoutException or IOException or System.Net.Sockets.SocketException)
-            {
-                lastError = e.Message;
-                log?.Invoke($"{target.Name} does not answer yet: {e.Message}");
-            }
             return true;
         }
     }
