@@ -127,6 +127,12 @@ try
     {
         var rawDir = Path.Combine(work, "raw");
         Directory.CreateDirectory(rawDir);
+        // A third side: mariadb-binlog plus an fsync of its newest file once a second (coreutils sync FILE): the raw
+        // tool made as durable as ours, to tell the stream's own overhead from the cost of the fsync itself.
+        var syncedDir = Path.Combine(work, "raw-synced");
+        Directory.CreateDirectory(syncedDir);
+        var syncedCpu = new List<double>();
+        var syncedRatios = new List<double>();
         var options = Path.Combine(work, "raw.cnf");
         File.WriteAllText(options, $"[client]\nuser=backup\npassword={server.BackupPassword}\nsocket={server.Socket}\n");
         var ratios = new List<double>();
@@ -139,42 +145,48 @@ try
         {
             server.Sql("TRUNCATE bench.big; FLUSH BINARY LOGS;");
             var start = ServerPosition().File;
-            foreach (var f in Directory.EnumerateFiles(rawDir)) File.Delete(f);
+            foreach (var f in Directory.EnumerateFiles(rawDir).Concat(Directory.EnumerateFiles(syncedDir))) File.Delete(f);
             // Alternate which starts first; both run through the same load at the same time.
             Process? ours = null, raw = null;
-            Process StartRaw()
+            Process StartRaw(string dir, int serverId)
             {
                 var psi = new ProcessStartInfo("mariadb-binlog") { RedirectStandardOutput = true, RedirectStandardError = true };
-                foreach (var a in new[] { $"--defaults-extra-file={options}", "--read-from-remote-server", "--raw", "--stop-never", "--stop-never-slave-server-id=77", $"--result-file={rawDir}/", start }) psi.ArgumentList.Add(a);
+                foreach (var a in new[] { $"--defaults-extra-file={options}", "--read-from-remote-server", "--raw", "--stop-never", $"--stop-never-slave-server-id={serverId}", $"--result-file={dir}/", start }) psi.ArgumentList.Add(a);
                 var p = Process.Start(psi)!;
                 _ = p.StandardOutput.ReadToEndAsync();
                 _ = p.StandardError.ReadToEndAsync();
                 return p;
             }
-            if (run % 2 == 0) { ours = StartOurs(); raw = StartRaw(); } else { raw = StartRaw(); ours = StartOurs(); }
+            if (run % 2 == 0) { ours = StartOurs(); raw = StartRaw(rawDir, 77); } else { raw = StartRaw(rawDir, 77); ours = StartOurs(); }
+            var synced = StartRaw(syncedDir, 78);
+            var syncLoop = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", $"while sleep 1; do for f in '{syncedDir}'/mariadb-bin.*; do :; done; sync \"$f\"; done"]))!;
             try
             {
-                await Until(() => CaughtUp(streamDir) && CaughtUp(rawDir), "both streams running");
+                await Until(() => CaughtUp(streamDir) && CaughtUp(rawDir) && CaughtUp(syncedDir), "the streams running");
                 await Task.Delay(5000); // past pwsh's start (module load, first compilations): the stream's own cost is measured
                 var oursTool = Children(ours.Id).Single();
                 var before = (Cpu(ours.Id) + Cpu(oursTool), Cpu(raw.Id));
                 var (pwshBefore, toolBefore) = (Cpu(ours.Id), Cpu(oursTool));
+                var syncedBefore = Cpu(synced.Id) + Cpu(syncLoop.Id, withChildren: true);
                 var window = Stopwatch.StartNew();
                 var from = ServerPosition();
                 // The write-heavy load: 10 transactions of 20,000 rows of 1 KB (about 200 MB of binary log).
                 for (var i = 0; i < 10; i++)
                     server.Sql($"USE bench; INSERT INTO bench.big SELECT seq, REPEAT(SHA2(RAND(), 256), 16) FROM seq_{i * 20000 + 1}_to_{(i + 1) * 20000};");
-                await Until(() => CaughtUp(streamDir) && CaughtUp(rawDir), "both streams caught up", 300);
+                await Until(() => CaughtUp(streamDir) && CaughtUp(rawDir) && CaughtUp(syncedDir), "the streams caught up", 300);
                 await Task.Delay(1500); // ours' once-a-second work on the grown file (its fsync, its state) is counted too
                 var after = (Cpu(ours.Id) + Cpu(oursTool), Cpu(raw.Id));
+                var syncedUsed = Cpu(synced.Id) + Cpu(syncLoop.Id, withChildren: true) - syncedBefore;
                 bytes = ServerPosition().Size - from.Size;
                 var o = after.Item1 - before.Item1;
                 var r = after.Item2 - before.Item2;
                 oursCpu.Add(o);
                 rawCpu.Add(r);
                 ratios.Add(o / r);
+                syncedCpu.Add(syncedUsed);
+                syncedRatios.Add(o / syncedUsed);
                 Console.Error.WriteLine($"run {run + 1}: {bytes / 1e6:0} MB of binlog in {window.Elapsed.TotalSeconds:0.0} s; CPU ours {o:0.00} s " +
-                                        $"(pwsh {Cpu(ours.Id) - pwshBefore:0.00} s, its mariadb-binlog {Cpu(oursTool) - toolBefore:0.00} s), mariadb-binlog alone {r:0.00} s");
+                                        $"(pwsh {Cpu(ours.Id) - pwshBefore:0.00} s, its mariadb-binlog {Cpu(oursTool) - toolBefore:0.00} s), mariadb-binlog alone {r:0.00} s, with a sync a second {syncedUsed:0.00} s");
                 pwshShare.Add(Cpu(ours.Id) - pwshBefore);
                 seconds.Add(window.Elapsed.TotalSeconds);
             }
@@ -182,19 +194,25 @@ try
             {
                 ours.Kill(entireProcessTree: true);
                 raw.Kill();
+                synced.Kill();
+                syncLoop.Kill(entireProcessTree: true);
                 ours.WaitForExit();
                 raw.WaitForExit();
+                synced.WaitForExit();
+                syncLoop.WaitForExit();
             }
         }
-        return new { runs = count, binlogBytes = bytes, ours = oursCpu, raw = rawCpu, ratios, pwsh = pwshShare, seconds };
+        return new { runs = count, binlogBytes = bytes, ours = oursCpu, raw = rawCpu, ratios, pwsh = pwshShare, seconds, synced = syncedCpu, syncedRatios };
     }
 
-    // utime + stime of a process, in seconds (clock ticks of 1/100 s).
-    static double Cpu(int pid)
+    // utime + stime of a process (and of its children it waited for), in seconds (clock ticks of 1/100 s).
+    static double Cpu(int pid, bool withChildren = false)
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        if (withChildren) ticks += long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
+        return ticks / 100.0;
     }
 
     static IEnumerable<int> Children(int pid) =>

@@ -226,6 +226,9 @@ public sealed class BinlogStreamTests : IDisposable
             var aPath = ServerFile(aFile);
             await Until(() => File.Exists(Path.Combine(directory, aFile)) && new FileInfo(Path.Combine(directory, aFile)).Length == new FileInfo(aPath).Length, "A's commits streamed");
             _server.Kill();
+            // As if the stream had been killed while writing A's last event: a torn tail, which no server will complete.
+            await Task.Delay(300);
+            await using (var torn = new FileStream(Path.Combine(directory, aFile), FileMode.Append)) torn.Write([0x11, 0x22, 0x33, 0x44, 0x55]);
             await proxy.RetargetAsync(b.Port, TimeSpan.FromSeconds(1));
             b.Sql("FLUSH BINARY LOGS; INSERT INTO s.t VALUES (100);");
             var bFile = b.Sql("SHOW BINARY LOGS").Trim().Split('\n')[^1].Split('\t')[0];
@@ -248,6 +251,41 @@ public sealed class BinlogStreamTests : IDisposable
             stop.Cancel();
             await stream;
             lock (log) Console.WriteLine(string.Join("\n", log));
+        }
+    }
+
+    [Fact]
+    public async Task AStreamedCopyLongerThanTheServersFileIsSetAsideNotWrittenOver()
+    {
+        var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+        _server.Sql("INSERT INTO s.t VALUES (300);");
+        var file = Newest();
+        var local = Path.Combine(directory, file);
+        using (var stop = new CancellationTokenSource())
+        {
+            var first = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, _ => { }, stop.Token));
+            await Until(() => File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the file streamed");
+            stop.Cancel();
+            await first;
+        }
+        // The server lost a tail the stream had received (a crash with sync_binlog=0): here, the copy is made longer.
+        var held = File.ReadAllBytes(local).Concat(new byte[100]).ToArray();
+        File.WriteAllBytes(local, held);
+        var warnings = new List<string>();
+        using var again = new CancellationTokenSource();
+        var second = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { }, Warn = w => { lock (warnings) warnings.Add(w); } }, _ => { }, again.Token));
+        try
+        {
+            await Until(() => Directory.EnumerateFiles(directory, file + ".diverged-*").Any(), "the longer copy set aside");
+            Assert.Equal(held, File.ReadAllBytes(Directory.EnumerateFiles(directory, file + ".diverged-*").Single()));
+            await Until(() => File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the server's file streamed again");
+            AssertSameButInUseFlag(ServerFile(file), local);
+            lock (warnings) Assert.Contains(warnings, w => w.Contains("lost transactions") && w.Contains(".diverged-"));
+        }
+        finally
+        {
+            again.Cancel();
+            await second;
         }
     }
 

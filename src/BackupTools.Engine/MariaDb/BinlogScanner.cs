@@ -140,7 +140,8 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
             if (n == 0) break;
             scanner.Scan(buffer.AsSpan(0, n));
         }
-        if (scanner._error is not null) throw new InvalidDataException($"'{path}': {scanner._error}");
+        // Damage after the head (the buffer reads past it) is not the head's: only a file whose first events are bad is refused here.
+        if (scanner._error is not null && (scanner._events == 0 || scanner._gtidList is null)) throw new InvalidDataException($"'{path}': {scanner._error}");
         return new BinlogHeader(scanner._events == 0 ? null : scanner._serverId, scanner._events == 0 ? null : DateTime.UnixEpoch.AddSeconds(scanner._firstTime),
             scanner._gtidList);
     }

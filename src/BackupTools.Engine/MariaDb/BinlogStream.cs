@@ -122,6 +122,7 @@ public static class BinlogStream
                 // Everything else here is closed, or of another history: sealed before the tool writes, so it never
                 // overwrites the old primary's file with the new one's file of the same name.
                 var keep = startSame == true ? start : null;
+                if (keep is null) CutToWholeTransactions(directory, basename, log);
                 await SealAsync(keep);
                 // Another history's files must all be sealed before the tool writes: left here, one with a higher
                 // number would pass for the file being received (and this one be sealed half-written).
@@ -303,6 +304,32 @@ public static class BinlogStream
     }
 
     /// <summary>
+    /// Before the files of a history the server no longer continues are sealed (a failover, a purged file): one the
+    /// tool was killed while writing ends inside an event, which no seal accepts, and no server will send its rest.
+    /// It is cut to its last whole transaction (what a restore would read of it anyway), so it can be sealed.
+    /// </summary>
+    private static void CutToWholeTransactions(string directory, string basename, Action<string>? log)
+    {
+        foreach (var name in Streamed(directory, basename))
+        {
+            var path = Path.Combine(directory, name);
+            long length;
+            try { length = new FileInfo(path).Length; } catch (FileNotFoundException) { continue; }
+            (long Length, BinlogFileFacts Facts)? read;
+            try { read = StreamedBinlogs.Read(path); }
+            catch (InvalidDataException) { continue; } // no binary log at all: its seal fails and says so
+            if (read is not var (whole, _) || whole >= length) continue;
+            using (var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            {
+                file.SetLength(whole);
+                file.Flush(flushToDisk: true);
+            }
+            log?.Invoke($"{path} ended inside an event or a transaction ({length - whole} bytes after its last whole transaction) and no server continues it: " +
+                        $"cut to its {whole} whole bytes to be sealed.");
+        }
+    }
+
+    /// <summary>
     /// Whether the server's file of this name is the file streamed here: written by the same server id, starting from
     /// the same GTID state (after a failover the new primary's mariadb-bin.000007 is another file). A streamed file
     /// with no events yet holds nothing to lose. Null when the server cannot be asked (down, or the login lacks
@@ -310,7 +337,9 @@ public static class BinlogStream
     /// </summary>
     private static async Task<bool?> SameFileAsync(Model.TargetPolicy target, string? password, string directory, string name, Action<string>? log, CancellationToken ct)
     {
-        var local = await BinlogScanner.ReadHeaderAsync(Path.Combine(directory, name), ct);
+        BinlogHeader local;
+        try { local = await BinlogScanner.ReadHeaderAsync(Path.Combine(directory, name), ct); }
+        catch (InvalidDataException) { return false; } // a damaged head is no file to resume: sealed (and refused loudly) as another's
         if (local.ServerId is null) return true;
         uint? serverId = null;
         string? gtids = null;

@@ -93,7 +93,7 @@ public static class StreamedBinlogs
     }
 
     /// <summary>The whole-transaction length of a streamed file and what that part holds; null when it cannot be read.</summary>
-    private static (long Length, BinlogFileFacts Facts)? Read(string path)
+    internal static (long Length, BinlogFileFacts Facts)? Read(string path)
     {
         try
         {
