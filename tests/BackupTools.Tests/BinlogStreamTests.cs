@@ -290,6 +290,45 @@ public sealed class BinlogStreamTests : IDisposable
     }
 
     [Fact]
+    public async Task WhileAResumedFileIsWrittenAgainRestoresReadTheHeldCopyAndItGoesOnceCaughtUp()
+    {
+        var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+        _server.Sql("INSERT INTO s.t VALUES (400); INSERT INTO s.t VALUES (401);");
+        var file = Newest();
+        var local = Path.Combine(directory, file);
+        using (var stop = new CancellationTokenSource())
+        {
+            var first = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, _ => { }, stop.Token));
+            await Until(() => File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the file streamed");
+            stop.Cancel();
+            await first;
+        }
+        // The moment after a restart: the tool has written the file again only in part; the held copy has it all.
+        var whole = File.ReadAllBytes(local);
+        File.WriteAllBytes(Path.Combine(directory, BinlogStream.HeldName(file)), whole);
+        File.WriteAllBytes(local, whole[..300]);
+        var entry = StreamedBinlogs.AddTo(Repo, "streamed", BinlogHistory.Load(Repo, "streamed")).Single();
+        Assert.Equal(whole.Length, StreamedBinlogs.Bytes(entry));
+        var copy = new MemoryStream();
+        await StreamedBinlogs.CopyAsync(entry, copy, new BinlogScanner(Stream.Null), CancellationToken.None);
+        Assert.Equal(whole, copy.ToArray());
+        // Started again, the stream takes the held copy back, writes the file again, and drops the held copy once caught up.
+        using var again = new CancellationTokenSource();
+        var second = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, _ => { }, again.Token));
+        try
+        {
+            await Until(() => !File.Exists(Path.Combine(directory, BinlogStream.HeldName(file))) && File.Exists(local)
+                              && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the held copy released");
+            AssertSameButInUseFlag(ServerFile(file), local);
+        }
+        finally
+        {
+            again.Cancel();
+            await second;
+        }
+    }
+
+    [Fact]
     public async Task WithSyncCommitEachCommitIsFsyncedAsItArrivesNotAtTheNextSecond()
     {
         var synced = new List<(DateTime At, string File, long Length)>();

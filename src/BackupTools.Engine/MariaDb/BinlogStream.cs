@@ -96,6 +96,7 @@ public static class BinlogStream
                 first = false;
                 // Resume on the file it was writing, while the server still has it; else at the server's newest (a file
                 // purged in between is a gap the scheduled archiving's hole check reports loudly).
+                TakeBackHeld(directory);
                 var resume = Streamed(directory, basename).LastOrDefault();
                 long? serverSize = resume is null ? null : serverFiles.Where(f => f.Name == resume).Select(f => (long?)f.Size).FirstOrDefault();
                 bool? resumeSame = serverSize is not null ? await SameFileAsync(target, request.Password, directory, resume!, log, ct) : false;
@@ -133,6 +134,10 @@ public static class BinlogStream
                     if (!await PauseAsync()) break;
                     continue;
                 }
+                // mariadb-binlog writes the file it resumes from its start: until it has it all again, what was
+                // streamed stays under a held name (restores read the longer of the two), not truncated away.
+                if (keep == start && Length(Path.Combine(directory, start)) > 0)
+                    File.Move(Path.Combine(directory, start), Path.Combine(directory, HeldName(start)), overwrite: true);
                 log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}");
                 using var tool = ProcessRunner.StartService(new ProcessSpec(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
                 [
@@ -165,6 +170,7 @@ public static class BinlogStream
                         // A seal that failed (a full disk, a changed file) is tried again a minute later, not every
                         // second: one failed attempt in the journal and one alert, not 60 a minute.
                         if (files.Count > 1) await SealAsync(newest);
+                        ReleaseHeld(directory, files);
                         if (syncer.IsFaulted && !syncFailureSaid)
                         {
                             // sync: commit could not watch or sync (the inotify limit, a failing disk): said, not hidden.
@@ -301,6 +307,40 @@ public static class BinlogStream
             SyncedHook?.Invoke(newest, length);
         }
         catch (FileNotFoundException) { } // sealed and removed in between
+    }
+
+    /// <summary>The name the copy of a resumed file is held under while mariadb-binlog writes it again (a dot name: never sealed or listed as streamed).</summary>
+    public static string HeldName(string file) => $".{file}.held";
+
+    private static IEnumerable<string> HeldFiles(string directory) =>
+        Directory.EnumerateFiles(directory, ".*.held").Select(Path.GetFileName).OfType<string>();
+
+    /// <summary>Before a (re)start: each held copy goes back under its name unless what is there now is longer.</summary>
+    private static void TakeBackHeld(string directory)
+    {
+        foreach (var held in HeldFiles(directory))
+        {
+            var name = held[1..^".held".Length];
+            if (Length(Path.Combine(directory, held)) >= Length(Path.Combine(directory, name)))
+                File.Move(Path.Combine(directory, held), Path.Combine(directory, name), overwrite: true);
+            else File.Delete(Path.Combine(directory, held));
+        }
+    }
+
+    /// <summary>
+    /// Each second: a held copy goes once the file written again is as long, or once the file is gone while a later
+    /// one is being received (it was sealed whole). Not while the tool has yet to create it.
+    /// </summary>
+    private static void ReleaseHeld(string directory, IReadOnlyList<string> streamed)
+    {
+        foreach (var held in HeldFiles(directory))
+        {
+            var name = held[1..^".held".Length];
+            var path = Path.Combine(directory, name);
+            var rewritten = File.Exists(path) && Length(path) >= Length(Path.Combine(directory, held));
+            var sealedWhole = !File.Exists(path) && streamed.Any(f => BinlogArchiver.Compare(f, name) > 0);
+            if (rewritten || sealedWhole) File.Delete(Path.Combine(directory, held));
+        }
     }
 
     /// <summary>

@@ -232,7 +232,7 @@ public static class RestorePlanner
         foreach (var e in entries)
         {
             if (!StreamedBinlogs.IsStreamed(e)) continue;
-            var path = Path.Combine(e.Path, e.Manifest.EngineFields[EngineFieldNames.BinlogFile]);
+            var path = StreamedBinlogs.SourcePath(e);
             var info = new FileInfo(path);
             if (!info.Exists || info.Length < StreamedBinlogs.Bytes(e))
                 throw new RestoreChainException($"The streamed binary log '{path}' is gone or shorter than a moment ago (sealed, or the stream restarted). Nothing was changed; run it again.");

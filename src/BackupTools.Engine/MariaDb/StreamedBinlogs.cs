@@ -17,6 +17,12 @@ namespace BackupTools.Engine.MariaDb;
 public static class StreamedBinlogs
 {
     public const string IdPrefix = "streamed-";
+    /// <summary>In-memory field: the file the bytes are read from (the streamed file, or its held copy while it is written again).</summary>
+    private const string StreamedFrom = "streamedFrom";
+
+    /// <summary>The path of the streamed bytes an entry counts.</summary>
+    public static string SourcePath(CatalogEntry entry) =>
+        Path.Combine(entry.Path, entry.Manifest.EngineFields.GetValueOrDefault(StreamedFrom) ?? entry.Manifest.EngineFields[EngineFieldNames.BinlogFile]);
 
     public static bool IsStreamed(CatalogEntry entry) => entry.Manifest.EngineFields.ContainsKey(EngineFieldNames.StreamedBytes);
 
@@ -47,8 +53,13 @@ public static class StreamedBinlogs
             .Order(Comparer<string>.Create(BinlogArchiver.Compare));
         foreach (var name in names)
         {
+            // While the stream writes a resumed file again, the copy it held is longer: that one is read.
+            var source = name;
+            var held = BinlogStream.HeldName(name);
+            try { if (new FileInfo(Path.Combine(directory, held)).Length > new FileInfo(Path.Combine(directory, name)).Length) source = held; }
+            catch (FileNotFoundException) { }
             (long Length, BinlogFileFacts Facts)? read;
-            try { read = Read(Path.Combine(directory, name)); }
+            try { read = Read(Path.Combine(directory, source)); }
             catch (InvalidDataException e)
             {
                 found.Add($"The streamed file '{Path.Combine(directory, name)}' cannot be read as a binary log ({e.Message}); restores leave it out.");
@@ -61,6 +72,7 @@ public static class StreamedBinlogs
                 [EngineFieldNames.BinlogPosition] = "4",
                 [EngineFieldNames.EndPosition] = length.ToString(CultureInfo.InvariantCulture),
                 [EngineFieldNames.StreamedBytes] = length.ToString(CultureInfo.InvariantCulture),
+                [StreamedFrom] = source,
             };
             BinlogArchiver.AddFacts(fields, facts);
             entries.Add(new CatalogEntry(new BackupManifest
@@ -140,8 +152,7 @@ public static class StreamedBinlogs
     /// </summary>
     public static async Task CopyAsync(CatalogEntry entry, Stream destination, BinlogScanner scanner, CancellationToken ct)
     {
-        var name = entry.Manifest.EngineFields[EngineFieldNames.BinlogFile];
-        var path = Path.Combine(entry.Path, name);
+        var path = SourcePath(entry);
         var length = Bytes(entry);
         try
         {
