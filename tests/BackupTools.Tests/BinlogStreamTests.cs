@@ -240,6 +240,8 @@ public sealed class BinlogStreamTests : IDisposable
             // Byte for byte as A wrote it, but for the in-use flag of its format description (header flags at offset 21):
             // A died with the file open, and the dump sends the event with the flag clear.
             AssertSameButInUseFlag(aPath, Path.Combine(sealedA.Path, sealedA.Manifest.Files[0].Name));
+            // The torn tail was cut off to seal it, and kept beside it.
+            Assert.Equal([0x11, 0x22, 0x33, 0x44, 0x55], File.ReadAllBytes(Directory.EnumerateFiles(directory, aFile + ".cut-*").Single()));
             await Until(() => File.Exists(Path.Combine(directory, bFile)) && new FileInfo(Path.Combine(directory, bFile)).Length == new FileInfo(bPath).Length, "B's commits streamed", 30);
             AssertSameButInUseFlag(bPath, Path.Combine(directory, bFile));
             var streamed = StreamedBinlogs.AddTo(Repo, "streamed", BinlogHistory.Load(Repo, "streamed")).Single();

@@ -91,7 +91,11 @@ public static class BinlogArchiver
                 await ArchiveClosedAsync(run, request, server, closed, BinlogHistory.Load(request.RepositoryRoot, request.Target.Name), attempts, ct);
                 if (attempts.Count == 0) run.CompleteWithoutSet();
                 // Each closed file is in a published set now (this run's, or an earlier one's): the streamed copy goes.
-                foreach (var f in closed) File.Delete(Path.Combine(streamDirectory, f.Name));
+                foreach (var f in closed)
+                {
+                    File.Delete(Path.Combine(streamDirectory, BinlogStream.HeldName(f.Name))); // a held copy of it, if any: the set has it all
+                    File.Delete(Path.Combine(streamDirectory, f.Name));
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {

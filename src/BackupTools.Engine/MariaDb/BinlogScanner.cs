@@ -209,8 +209,17 @@ public sealed class BinlogScanner(Stream inner, DateTime? stopAt = null, long st
         if (_bodyLeft == 0) EndEvent();
     }
 
+    private long _eventsEnd;
+
+    /// <summary>The end of the last whole event read (a file cut inside an event ends after it).</summary>
+    public long WholeEventsEnd => _eventsEnd;
+
+    /// <summary>The bytes read are not a binary log, or an event in them is impossible (not merely cut off at the end).</summary>
+    public bool Damaged => _error is not null;
+
     private void EndEvent()
     {
+        _eventsEnd = _position;
         EndEventCore();
         if (_openTransaction is not null) return;
         _completeEnd = _position;

@@ -80,6 +80,9 @@ public static class BinlogStream
             var first = true;
             while (!ct.IsCancellationRequested)
             {
+                // A held copy whose rewrite never began or did not catch up goes back under its name first: the file is
+                // never missing from the directory while no tool is writing it.
+                TakeBackHeld(directory);
                 // The server's files and sizes as they are now (a list from before an outage would make a file the
                 // stream holds look longer than the server's).
                 if (!first)
@@ -96,9 +99,16 @@ public static class BinlogStream
                 first = false;
                 // Resume on the file it was writing, while the server still has it; else at the server's newest (a file
                 // purged in between is a gap the scheduled archiving's hole check reports loudly).
-                TakeBackHeld(directory);
                 var resume = Streamed(directory, basename).LastOrDefault();
                 long? serverSize = resume is null ? null : serverFiles.Where(f => f.Name == resume).Select(f => (long?)f.Size).FirstOrDefault();
+                if (serverSize is not null && !await HeadReadableAsync(Path.Combine(directory, resume!), ct))
+                {
+                    // A damaged copy of a file the server still has: kept aside, and the file streamed again whole.
+                    var damaged = Path.Combine(directory, $"{resume}.damaged-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
+                    File.Move(Path.Combine(directory, resume!), damaged);
+                    request.Warn?.Invoke($"The streamed copy of {resume} cannot be read from its start; it is kept as {damaged} and the file is streamed again from {target.Name}'s server.");
+                    continue;
+                }
                 bool? resumeSame = serverSize is not null ? await SameFileAsync(target, request.Password, directory, resume!, log, ct) : false;
                 if (resumeSame == true && Length(Path.Combine(directory, resume!)) > serverSize)
                 {
@@ -123,7 +133,7 @@ public static class BinlogStream
                 // Everything else here is closed, or of another history: sealed before the tool writes, so it never
                 // overwrites the old primary's file with the new one's file of the same name.
                 var keep = startSame == true ? start : null;
-                if (keep is null) CutToWholeTransactions(directory, basename, log);
+                if (keep is null) CutTornTails(directory, basename, request.Warn);
                 await SealAsync(keep);
                 // Another history's files must all be sealed before the tool writes: left here, one with a higher
                 // number would pass for the file being received (and this one be sealed half-written).
@@ -189,6 +199,7 @@ public static class BinlogStream
                     await stopSyncer.CancelAsync();
                     try { await syncer; } catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException) { } // said above
                     SyncNewest(directory, basename);
+                    TakeBackHeld(directory);
                 }
                 if (ct.IsCancellationRequested) break;
                 // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
@@ -309,20 +320,34 @@ public static class BinlogStream
         catch (FileNotFoundException) { } // sealed and removed in between
     }
 
+    private static async Task<bool> HeadReadableAsync(string path, CancellationToken ct)
+    {
+        try { await BinlogScanner.ReadHeaderAsync(path, ct); return true; }
+        catch (InvalidDataException) { return false; }
+        catch (FileNotFoundException) { return true; }
+    }
+
     /// <summary>The name the copy of a resumed file is held under while mariadb-binlog writes it again (a dot name: never sealed or listed as streamed).</summary>
     public static string HeldName(string file) => $".{file}.held";
 
     private static IEnumerable<string> HeldFiles(string directory) =>
         Directory.EnumerateFiles(directory, ".*.held").Select(Path.GetFileName).OfType<string>();
 
-    /// <summary>Before a (re)start: each held copy goes back under its name unless what is there now is longer.</summary>
+    /// <summary>
+    /// When no tool writes: each held copy goes back under its name unless what is there now is longer; one whose file
+    /// is gone while a later file is here was sealed whole (after the file caught up) and is dropped, never brought
+    /// back beside its sealed set.
+    /// </summary>
     private static void TakeBackHeld(string directory)
     {
+        var streamed = Directory.EnumerateFiles(directory).Select(Path.GetFileName).OfType<string>()
+            .Where(n => BinlogArchiver.TrySplit(n, out _, out _, out _)).ToList();
         foreach (var held in HeldFiles(directory))
         {
             var name = held[1..^".held".Length];
-            if (Length(Path.Combine(directory, held)) >= Length(Path.Combine(directory, name)))
-                File.Move(Path.Combine(directory, held), Path.Combine(directory, name), overwrite: true);
+            var path = Path.Combine(directory, name);
+            if (!File.Exists(path) && streamed.Any(f => BinlogArchiver.Compare(f, name) > 0)) File.Delete(Path.Combine(directory, held));
+            else if (Length(Path.Combine(directory, held)) >= Length(path)) File.Move(Path.Combine(directory, held), path, overwrite: true);
             else File.Delete(Path.Combine(directory, held));
         }
     }
@@ -345,27 +370,28 @@ public static class BinlogStream
 
     /// <summary>
     /// Before the files of a history the server no longer continues are sealed (a failover, a purged file): one the
-    /// tool was killed while writing ends inside an event, which no seal accepts, and no server will send its rest.
-    /// It is cut to its last whole transaction (what a restore would read of it anyway), so it can be sealed.
+    /// tool was killed while writing ends inside an event, which no seal accepts, and no server will send its rest. Only
+    /// that torn tail is cut (to the end of the last whole event; the bytes kept beside it as &lt;file&gt;.cut-&lt;time&gt;),
+    /// and said. A file damaged inside, or one that ends whole, is left as it is (its seal says what is wrong).
     /// </summary>
-    private static void CutToWholeTransactions(string directory, string basename, Action<string>? log)
+    private static void CutTornTails(string directory, string basename, Action<string>? warn)
     {
         foreach (var name in Streamed(directory, basename))
         {
             var path = Path.Combine(directory, name);
-            long length;
-            try { length = new FileInfo(path).Length; } catch (FileNotFoundException) { continue; }
-            (long Length, BinlogFileFacts Facts)? read;
-            try { read = StreamedBinlogs.Read(path); }
-            catch (InvalidDataException) { continue; } // no binary log at all: its seal fails and says so
-            if (read is not var (whole, _) || whole >= length) continue;
-            using (var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            if (StreamedBinlogs.ScanWhole(path) is not { Damaged: false } scan || scan.WholeEventsEnd >= scan.Scanned || scan.WholeEventsEnd <= 4) continue;
+            var cut = $"{path}.cut-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}";
+            using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
             {
-                file.SetLength(whole);
+                var tail = new byte[scan.Scanned - scan.WholeEventsEnd];
+                file.Position = scan.WholeEventsEnd;
+                file.ReadExactly(tail);
+                FileModes.WriteDurably(cut, tail);
+                file.SetLength(scan.WholeEventsEnd);
                 file.Flush(flushToDisk: true);
             }
-            log?.Invoke($"{path} ended inside an event or a transaction ({length - whole} bytes after its last whole transaction) and no server continues it: " +
-                        $"cut to its {whole} whole bytes to be sealed.");
+            warn?.Invoke($"{path} ended inside an event ({scan.Scanned - scan.WholeEventsEnd} bytes after its last whole one) and no server continues it: " +
+                         $"those bytes were moved to {cut} so that the file can be sealed.");
         }
     }
 

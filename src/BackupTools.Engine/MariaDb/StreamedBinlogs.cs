@@ -48,16 +48,19 @@ public static class StreamedBinlogs
         problems = found;
         if (!Directory.Exists(directory)) return [];
         var entries = new List<CatalogEntry>();
-        var names = Directory.EnumerateFiles(directory).Select(Path.GetFileName).OfType<string>()
+        // The streamed files, and those only held for now (their rewrite not begun yet).
+        var listed = Directory.EnumerateFiles(directory).Select(Path.GetFileName).OfType<string>().ToList();
+        var names = listed.Select(n => n.StartsWith('.') && n.EndsWith(".held", StringComparison.Ordinal) ? n[1..^".held".Length] : n)
             .Where(n => BinlogArchiver.TrySplit(n, out _, out _, out _) && !n.EndsWith(".index", StringComparison.Ordinal))
-            .Order(Comparer<string>.Create(BinlogArchiver.Compare));
+            .Distinct().Order(Comparer<string>.Create(BinlogArchiver.Compare));
         foreach (var name in names)
         {
             // While the stream writes a resumed file again, the copy it held is longer: that one is read.
             var source = name;
             var held = BinlogStream.HeldName(name);
-            try { if (new FileInfo(Path.Combine(directory, held)).Length > new FileInfo(Path.Combine(directory, name)).Length) source = held; }
-            catch (FileNotFoundException) { }
+            var heldInfo = new FileInfo(Path.Combine(directory, held));
+            var nameInfo = new FileInfo(Path.Combine(directory, name));
+            if (heldInfo.Exists && (!nameInfo.Exists || heldInfo.Length > nameInfo.Length)) source = held;
             (long Length, BinlogFileFacts Facts)? read;
             try { read = Read(Path.Combine(directory, source)); }
             catch (InvalidDataException e)
@@ -129,6 +132,17 @@ public static class StreamedBinlogs
             return (scanner.CompleteEnd, scanner.Facts);
         }
         catch (FileNotFoundException) { return null; } // sealed and removed meanwhile: its set is in the catalog
+    }
+
+    /// <summary>A whole scan of a file: where its whole events end and whether it is damaged (null when it is gone).</summary>
+    internal static BinlogScanner? ScanWhole(string path)
+    {
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+            return Scan(file, file.Length);
+        }
+        catch (FileNotFoundException) { return null; }
     }
 
     private static BinlogScanner Scan(Stream file, long length)

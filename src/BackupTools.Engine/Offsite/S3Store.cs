@@ -74,10 +74,14 @@ public sealed class S3Store : IRemoteStore, IDisposable
     public async Task PutAsync(string name, ReadOnlyMemory<byte> content, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? lockUntil, CancellationToken ct)
     {
         await EnsureBucketAsync(ct);
+        // The body stays open, and rewound, for the SDK's retries. Seen once under load: s3rver stored 0 bytes of a
+        // small object with the right metadata (the size check after the upload refused the copy); a retry that sent
+        // an already-read body is the likely cause, not proven.
+        using var body = new MemoryStream(content.ToArray(), writable: false);
         var request = new PutObjectRequest
         {
-            BucketName = _bucket, Key = _prefix + name, InputStream = new MemoryStream(content.ToArray(), writable: false), MD5Digest = Md5(content.Span),
-            AutoCloseStream = true, UseChunkEncoding = false,
+            BucketName = _bucket, Key = _prefix + name, InputStream = body, MD5Digest = Md5(content.Span),
+            AutoCloseStream = false, AutoResetStreamPosition = true, UseChunkEncoding = false,
         };
         Apply(request.Metadata, metadata);
         if (lockUntil is { } u) (request.ObjectLockMode, request.ObjectLockRetainUntilDate) = (ObjectLockMode.Compliance, u.UtcDateTime);
@@ -115,12 +119,15 @@ public sealed class S3Store : IRemoteStore, IDisposable
         }
     }
 
-    public async Task<string> PutPartAsync(string name, string token, int part, ReadOnlyMemory<byte> content, CancellationToken ct) =>
-        (await _client.UploadPartAsync(new UploadPartRequest
+    public async Task<string> PutPartAsync(string name, string token, int part, ReadOnlyMemory<byte> content, CancellationToken ct)
+    {
+        using var body = new MemoryStream(content.ToArray(), writable: false);
+        return (await _client.UploadPartAsync(new UploadPartRequest
         {
             BucketName = _bucket, Key = _prefix + name, UploadId = token, PartNumber = part + 1,
-            InputStream = new MemoryStream(content.ToArray(), writable: false), MD5Digest = Md5(content.Span), UseChunkEncoding = false,
+            InputStream = body, MD5Digest = Md5(content.Span), UseChunkEncoding = false,
         }, ct)).ETag;
+    }
 
     public async Task CompletePartsAsync(string name, string token, IReadOnlyList<string> receipts, IReadOnlyDictionary<string, string> metadata, DateTimeOffset? lockUntil, CancellationToken ct) =>
         await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
