@@ -362,6 +362,48 @@ public sealed class BinlogStreamTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task AfterAFailoverToAServerWithLowerFileNumbersEveryOldFileIsSealedAndTheNewOnesStream()
+    {
+        // B, promoted, has only mariadb-bin.000001 while A had gone on to 000003: the new files number lower than the old.
+        using var b = MariaDbServer.Start(_dir.Combine("db-b"), serverId: 3);
+        b.Sql($"ALTER USER '{MariaDbServer.BackupUser}'@'127.0.0.1' IDENTIFIED BY '{_server.BackupPassword}'; " +
+              $"GRANT REPLICATION SLAVE ON *.* TO '{MariaDbServer.BackupUser}'@'127.0.0.1'; CREATE DATABASE s; CREATE TABLE s.t (id INT PRIMARY KEY) ENGINE=InnoDB;");
+        using var proxy = new LoopbackProxy(_server.Port);
+        var target = Target with { Socket = null, Host = "127.0.0.1", Port = proxy.Port };
+        using var stop = new CancellationTokenSource();
+        var stream = Task.Run(() => BinlogStream.RunAsync(Request with { Target = target, Log = _ => { } }, _ => { }, stop.Token));
+        try
+        {
+            var directory = BinlogStream.DirectoryFor(Repo, "streamed");
+            _server.Sql("INSERT INTO s.t VALUES (500); FLUSH BINARY LOGS; INSERT INTO s.t VALUES (501); FLUSH BINARY LOGS; INSERT INTO s.t VALUES (502);");
+            var aNewest = Newest();
+            var aPath = ServerFile(aNewest);
+            await Until(() => File.Exists(Path.Combine(directory, aNewest)) && new FileInfo(Path.Combine(directory, aNewest)).Length == new FileInfo(aPath).Length, "A's newest file streamed");
+            _server.Kill();
+            await proxy.RetargetAsync(b.Port, TimeSpan.FromSeconds(1));
+            b.Sql("INSERT INTO s.t VALUES (600);");
+            var bFile = b.Sql("SHOW BINARY LOGS").Trim().Split('\n')[^1].Split('\t')[0];
+            Assert.True(BinlogArchiver.Compare(bFile, aNewest) < 0, $"{bFile} should number lower than {aNewest}");
+            var bPath = Path.Combine(b.BinlogDirectory, bFile);
+            // A's newest file is sealed as A wrote it; B's lower-numbered file streams; nothing of A's is left unsealed.
+            await Until(() => Binlogs().Any(x => x.Manifest.EngineFields[EngineFieldNames.ServerId] == "1" && x.Manifest.EngineFields[EngineFieldNames.BinlogFile] == aNewest), "A's newest file sealed", 30);
+            var sealedA = Binlogs().Single(x => x.Manifest.EngineFields[EngineFieldNames.ServerId] == "1" && x.Manifest.EngineFields[EngineFieldNames.BinlogFile] == aNewest);
+            AssertSameButInUseFlag(aPath, Path.Combine(sealedA.Path, sealedA.Manifest.Files[0].Name));
+            await Until(() => File.Exists(Path.Combine(directory, bFile)) && new FileInfo(Path.Combine(directory, bFile)).Length == new FileInfo(bPath).Length, "B's file streamed", 30);
+            AssertSameButInUseFlag(bPath, Path.Combine(directory, bFile));
+            Assert.Equal([bFile], BinlogStream.Streamed(directory, "mariadb-bin"));
+            // B keeps writing and the file it receives is the one that grows, not one of A's.
+            b.Sql("INSERT INTO s.t VALUES (601);");
+            await Until(() => new FileInfo(Path.Combine(directory, bFile)).Length == new FileInfo(bPath).Length, "B's next commit streamed");
+        }
+        finally
+        {
+            stop.Cancel();
+            await stream;
+        }
+    }
+
     private static void AssertSameButInUseFlag(string serverFile, string copy)
     {
         var a = File.ReadAllBytes(serverFile);
