@@ -263,13 +263,7 @@ public sealed class BinlogStreamTests : IDisposable
         _server.Sql("INSERT INTO s.t VALUES (300);");
         var file = Newest();
         var local = Path.Combine(directory, file);
-        using (var stop = new CancellationTokenSource())
-        {
-            var first = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, _ => { }, stop.Token));
-            await Until(() => File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the file streamed");
-            stop.Cancel();
-            await first;
-        }
+        await StreamUntilCaughtUpAsync(file);
         // The server lost a tail the stream had received (a crash with sync_binlog=0): here, the copy is made longer.
         var held = File.ReadAllBytes(local).Concat(new byte[100]).ToArray();
         File.WriteAllBytes(local, held);
@@ -280,7 +274,7 @@ public sealed class BinlogStreamTests : IDisposable
         {
             await Until(() => Directory.EnumerateFiles(directory, file + ".diverged-*").Any(), "the longer copy set aside");
             Assert.Equal(held, File.ReadAllBytes(Directory.EnumerateFiles(directory, file + ".diverged-*").Single()));
-            await Until(() => File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the server's file streamed again");
+            await Until(() => CaughtUp(file), "the server's file streamed again");
             AssertSameButInUseFlag(ServerFile(file), local);
             lock (warnings) Assert.Contains(warnings, w => w.Contains("lost transactions") && w.Contains(".diverged-"));
         }
@@ -298,13 +292,7 @@ public sealed class BinlogStreamTests : IDisposable
         _server.Sql("INSERT INTO s.t VALUES (400); INSERT INTO s.t VALUES (401);");
         var file = Newest();
         var local = Path.Combine(directory, file);
-        using (var stop = new CancellationTokenSource())
-        {
-            var first = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, _ => { }, stop.Token));
-            await Until(() => File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the file streamed");
-            stop.Cancel();
-            await first;
-        }
+        await StreamUntilCaughtUpAsync(file);
         // The moment after a restart: the tool has written the file again only in part; the held copy has it all.
         var whole = File.ReadAllBytes(local);
         File.WriteAllBytes(Path.Combine(directory, BinlogStream.HeldName(file)), whole);
@@ -319,8 +307,7 @@ public sealed class BinlogStreamTests : IDisposable
         var second = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, _ => { }, again.Token));
         try
         {
-            await Until(() => !File.Exists(Path.Combine(directory, BinlogStream.HeldName(file))) && File.Exists(local)
-                              && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the held copy released");
+            await Until(() => !File.Exists(Path.Combine(directory, BinlogStream.HeldName(file))) && CaughtUp(file), "the held copy released");
             AssertSameButInUseFlag(ServerFile(file), local);
         }
         finally
@@ -351,8 +338,9 @@ public sealed class BinlogStreamTests : IDisposable
                 await Until(() => { lock (synced) return synced.Any(x => x.File == file && x.Length >= size); }, $"commit {i} fsynced");
                 lock (synced) delays.Add((synced.First(x => x.File == file && x.Length >= size).At - committed).TotalMilliseconds);
             }
-            // With the once-a-second sync alone, a commit waits 500 ms on average and all ten under 300 ms would be luck.
-            Assert.True(delays.All(d => d < 300), "ms from commit to fsync: " + string.Join(", ", delays.Select(d => d.ToString("0"))));
+            // With the once-a-second sync alone, a commit waits 500 ms on average: a median under 200 ms is not luck.
+            // (The median, not every one: a busy machine may delay a single fsync.)
+            Assert.True(delays.Order().ElementAt(delays.Count / 2) < 200, "ms from commit to fsync: " + string.Join(", ", delays.Select(d => d.ToString("0"))));
         }
         finally
         {
@@ -397,6 +385,26 @@ public sealed class BinlogStreamTests : IDisposable
             b.Sql("INSERT INTO s.t VALUES (601);");
             await Until(() => new FileInfo(Path.Combine(directory, bFile)).Length == new FileInfo(bPath).Length, "B's next commit streamed");
         }
+        finally
+        {
+            stop.Cancel();
+            await stream;
+        }
+    }
+
+    /// <summary>The streamed copy of a file of this server is as long as the server's.</summary>
+    private bool CaughtUp(string file)
+    {
+        var local = Path.Combine(BinlogStream.DirectoryFor(Repo, "streamed"), file);
+        return File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length;
+    }
+
+    /// <summary>Runs the stream until it holds the server's file whole, then stops it (as a user would).</summary>
+    private async Task StreamUntilCaughtUpAsync(string file)
+    {
+        using var stop = new CancellationTokenSource();
+        var stream = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, _ => { }, stop.Token));
+        try { await Until(() => CaughtUp(file), "the file streamed"); }
         finally
         {
             stop.Cancel();

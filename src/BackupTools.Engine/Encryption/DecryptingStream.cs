@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using BackupTools.Engine.Repository;
 
 namespace BackupTools.Engine.Encryption;
 
@@ -7,7 +8,7 @@ namespace BackupTools.Engine.Encryption;
 /// been proven; a damaged, reordered, cut or foreign file fails with <see cref="EncryptedDataException"/>, a wrong key
 /// with <see cref="EncryptionKeyException"/> naming both key ids.
 /// </summary>
-public sealed class DecryptingStream : Stream
+public sealed class DecryptingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly bool _leaveOpen;
@@ -56,11 +57,9 @@ public sealed class DecryptingStream : Stream
         return n;
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default) => ValueTask.FromResult(Read(destination.Span));
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => Task.FromResult(Read(buffer.AsSpan(offset, count)));
 
     /// <summary>Authenticates and decrypts the next chunk; false after the last one.</summary>
     private bool Next()
@@ -117,14 +116,4 @@ public sealed class DecryptingStream : Stream
         }
         base.Dispose(disposing);
     }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -146,8 +146,8 @@ public static class BinlogStream
                 }
                 // mariadb-binlog writes the file it resumes from its start: until it has it all again, what was
                 // streamed stays under a held name (restores read the longer of the two), not truncated away.
-                if (keep == start && Length(Path.Combine(directory, start)) > 0)
-                    File.Move(Path.Combine(directory, start), Path.Combine(directory, HeldName(start)), overwrite: true);
+                var holding = keep == start && Length(Path.Combine(directory, start)) > 0;
+                if (holding) File.Move(Path.Combine(directory, start), Path.Combine(directory, HeldName(start)), overwrite: true);
                 log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}");
                 using var tool = ProcessRunner.StartService(new ProcessSpec(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
                 [
@@ -180,7 +180,7 @@ public static class BinlogStream
                         // A seal that failed (a full disk, a changed file) is tried again a minute later, not every
                         // second: one failed attempt in the journal and one alert, not 60 a minute.
                         if (files.Count > 1) await SealAsync(newest);
-                        ReleaseHeld(directory, files);
+                        if (holding) holding = ReleaseHeld(directory, files); // looked at only while this run holds a copy
                         if (syncer.IsFaulted && !syncFailureSaid)
                         {
                             // sync: commit could not watch or sync (the inotify limit, a failing disk): said, not hidden.
@@ -354,10 +354,12 @@ public static class BinlogStream
 
     /// <summary>
     /// Each second: a held copy goes once the file written again is as long, or once the file is gone while a later
-    /// one is being received (it was sealed whole). Not while the tool has yet to create it.
+    /// one is being received (it was sealed whole). Not while the tool has yet to create it. Returns whether a held
+    /// copy remains.
     /// </summary>
-    private static void ReleaseHeld(string directory, IReadOnlyList<string> streamed)
+    private static bool ReleaseHeld(string directory, IReadOnlyList<string> streamed)
     {
+        var remains = false;
         foreach (var held in HeldFiles(directory))
         {
             var name = held[1..^".held".Length];
@@ -365,7 +367,9 @@ public static class BinlogStream
             var rewritten = File.Exists(path) && Length(path) >= Length(Path.Combine(directory, held));
             var sealedWhole = !File.Exists(path) && streamed.Any(f => BinlogArchiver.Compare(f, name) > 0);
             if (rewritten || sealedWhole) File.Delete(Path.Combine(directory, held));
+            else remains = true;
         }
+        return remains;
     }
 
     /// <summary>

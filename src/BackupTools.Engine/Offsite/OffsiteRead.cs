@@ -1,4 +1,5 @@
 using BackupTools.Engine.Encryption;
+using BackupTools.Engine.Repository;
 
 namespace BackupTools.Engine.Offsite;
 
@@ -53,10 +54,9 @@ public static class OffsiteRead
     }
 
     /// <summary>A header's bytes, then the rest of another stream.</summary>
-    private sealed class HeaderFirstStream(byte[] header, Stream rest) : Stream
+    private sealed class HeaderFirstStream(byte[] header, Stream rest) : ReadOnlyStream
     {
         private int _at;
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
         public override int Read(Span<byte> buffer)
         {
             if (_at < header.Length)
@@ -73,7 +73,6 @@ public static class OffsiteRead
             if (_at < header.Length) return Read(buffer.Span);
             return await rest.ReadAsync(buffer, ct);
         }
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
         protected override void Dispose(bool disposing)
         {
             if (disposing) rest.Dispose();
@@ -84,15 +83,6 @@ public static class OffsiteRead
             await rest.DisposeAsync();
             await base.DisposeAsync();
         }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
 
