@@ -80,10 +80,17 @@ public static partial class SystemdUnit
         return text.Append('"').ToString();
     }
 
-    /// <summary>The ExecStart arguments as systemd hands them to the program (the reverse of <see cref="Quote"/>, for the unit's own quoting).</summary>
-    public static IReadOnlyList<string> ExecStart(string unit)
+    /// <summary>The command a unit runs, for display: its ExecStart words unquoted, or the line as it is when someone edited it otherwise.</summary>
+    public static string Command(string unit)
     {
-        var line = unit.Split('\n').Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))["ExecStart=".Length..];
+        var line = unit.Split('\n').FirstOrDefault(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))?["ExecStart=".Length..] ?? "(no ExecStart)";
+        try { return string.Join(' ', ExecStart(line)); }
+        catch (Exception e) when (e is FormatException or IndexOutOfRangeException) { return line; }
+    }
+
+    /// <summary>ExecStart's arguments as systemd hands them to the program (the reverse of <see cref="Quote"/>, for the unit's own quoting).</summary>
+    private static IReadOnlyList<string> ExecStart(string line)
+    {
         var args = new List<string>();
         for (var i = 0; i < line.Length; i++)
         {
@@ -100,12 +107,6 @@ public static partial class SystemdUnit
         }
         return args;
     }
-
-    /// <summary>The environment the unit gives (Environment= lines).</summary>
-    public static IReadOnlyDictionary<string, string> Environment(string unit) =>
-        unit.Split('\n').Where(l => l.StartsWith("Environment=", StringComparison.Ordinal))
-            .SelectMany(l => l["Environment=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
 
     /// <summary>Our units in a directory: file, job name, target and policy from the marker line.</summary>
     public static IReadOnlyList<(string Path, string Name, string Target, string Policy)> List(string directory)

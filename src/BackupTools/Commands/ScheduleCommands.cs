@@ -327,7 +327,7 @@ public abstract class ScheduleTableCmdlet : AsyncPSCmdlet
                                                            && (Target is null || Target.Contains(u.Target, StringComparer.OrdinalIgnoreCase))).ToList();
 
     protected BackupScheduleEntry ServiceEntry((string Path, string Name, string Target, string Policy) u) =>
-        ScheduleStore.ToServiceEntry(u.Name, u.Target, u.Policy, string.Join(' ', SystemdUnit.ExecStart(File.ReadAllText(u.Path))), u.Path);
+        ScheduleStore.ToServiceEntry(u.Name, u.Target, u.Policy, SystemdUnit.Command(File.ReadAllText(u.Path)), u.Path);
 
     /// <summary>The whole table, where it is, and our lines in it that -Target and -Policy pick.</summary>
     protected async Task<(string Table, string Location, IReadOnlyList<CronEntry> Picked)> ReadPickedAsync()
