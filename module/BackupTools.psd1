@@ -22,6 +22,8 @@
         'Get-BackupRepository'
         'Start-DbBackup'
         'Start-BinlogStream'
+        'Get-PlatformRestorePlan'
+        'Restore-Platform'
         'Get-DbBackup'
         'Test-DbBackup'
         'Get-DbRestorePlan'

@@ -16,6 +16,8 @@ public sealed record BackupPolicy
     public IReadOnlyList<OffsitePolicy> Offsite { get; init; } = Array.Empty<OffsitePolicy>();
     /// <summary>encryption: the key of offsite copies (and of the local repository when Local).</summary>
     public EncryptionPolicy? Encryption { get; init; }
+    /// <summary>The parts restored together to one point (Restore-Platform, Test-Platform); null without a platform: section.</summary>
+    public PlatformPolicy? Platform { get; init; }
     /// <summary>config.remote: a Git URL or path the config history is pushed to after each commit.</summary>
     public string? ConfigRemote { get; init; }
     public required StoragePolicy Storage { get; init; }
@@ -62,6 +64,10 @@ public sealed record TargetPolicy
     public TimeSpan? StreamMaxGap { get; init; }
     /// <summary>MariaDB streaming: fsync the file being received at every transaction end (<c>sync: commit</c>), not only once a second.</summary>
     public bool StreamSyncCommit { get; init; }
+    /// <summary>Recovery point objective: the newest restorable point may be at most this old (Get-BackupStatus warns past it).</summary>
+    public TimeSpan? Rpo { get; init; }
+    /// <summary>Recovery time objective: a restore (as the last drill measured it) may take at most this long.</summary>
+    public TimeSpan? Rto { get; init; }
     /// <summary>Backup type (full, incremental, binlog, snapshot) → 5-field cron expression.</summary>
     public IReadOnlyDictionary<string, string> Schedule { get; init; } = new Dictionary<string, string>();
     /// <summary>Backup type → how long its sets are kept.</summary>
@@ -75,6 +81,26 @@ public sealed record ModelPolicy(string Name, string Path, int Keep)
 {
     /// <summary>Restore setuid, setgid and sticky bits too (off by default: root would restore a root-owned setuid file).</summary>
     public bool KeepSpecialBits { get; init; }
+    /// <summary>Recovery point objective: the newest version may be at most this old.</summary>
+    public TimeSpan? Rpo { get; init; }
+    /// <summary>Recovery time objective: a restore of the model (as the last drill measured it) may take at most this long.</summary>
+    public TimeSpan? Rto { get; init; }
+}
+
+/// <summary>
+/// The parts of the platform that are restored together to one point in time: targets, models and config paths, and
+/// the scratch directory drills (Test-Platform) restore into.
+/// </summary>
+public sealed record PlatformPolicy
+{
+    public IReadOnlyList<string> Targets { get; init; } = [];
+    public IReadOnlyList<string> Models { get; init; } = [];
+    /// <summary>Config files or directories (each under one of config.paths) restored as of the point.</summary>
+    public IReadOnlyList<string> Config { get; init; } = [];
+    /// <summary>Where drills restore; null: a directory beside the repository (&lt;repository&gt;/_scratch).</summary>
+    public string? Scratch { get; init; }
+    /// <summary>Recovery time objective of the whole platform, as the last drill measured it.</summary>
+    public TimeSpan? Rto { get; init; }
 }
 
 /// <summary>Free-space alarms and how backup streams are stored.</summary>

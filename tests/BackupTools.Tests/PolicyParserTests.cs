@@ -89,13 +89,13 @@ public sealed class PolicyParserTests
         // 2. unknown key at the root
         {
             "repository: /backup\nrepostiory: /other\ntargets: {}\n",
-            "policy.yml:2:1: repostiory: unknown key; expected one of: repository, targets, models, config, storage, alerts, metrics, offsite, encryption",
+            "policy.yml:2:1: repostiory: unknown key; expected one of: repository, targets, models, config, storage, alerts, metrics, offsite, encryption, platform",
             "misspelt root key"
         },
         // 3. unknown key inside a target
         {
             "repository: /backup\ntargets:\n  cache:\n    engine: redis\n    host: 127.0.0.1\n    port: 6379\n    hots: x\n",
-            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir, stream",
+            "policy.yml:7:5: targets.cache.hots: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir, stream, rpo, rto",
             "misspelt target key"
         },
         // 4. a password in the policy
@@ -318,7 +318,7 @@ public sealed class PolicyParserTests
         var (_, problems) = PolicyParser.Parse(yaml, File);
         Assert.Equal(
         [
-            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir, stream",
+            "policy.yml:6:5: targets.db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir, stream, rpo, rto",
             "policy.yml:5:11: targets.db.port: '0' is not a whole number from 1 to 65535",
             "policy.yml:4:5: targets.db: needs 'socket', or both 'host' and 'port', to reach the server",
             "policy.yml:1:13: repository: 'backup' is not an absolute path; write the full path, e.g. /backup",
@@ -492,5 +492,49 @@ public sealed class PolicyParserTests
         Assert.Contains(problems, p => p.Key == "targets.db.stream.sync" && p.Message.Contains("'commit'"));
         (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  c: { engine: redis, host: h, port: 1, stream: { maxLag: 1m } }\n", File);
         Assert.Contains(problems, p => p.Key == "targets.c.stream" && p.Message.Contains("mariadb"));
+    }
+    private const string PlatformBase = "repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, rpo: 1m, rto: 30m }\n" +
+        "models:\n  llm: { path: /srv/llm, rpo: 1d }\nconfig: { paths: [/etc/llm] }\n";
+
+    [Fact]
+    public void ObjectivesAndAPlatformSectionParse()
+    {
+        var (policy, problems) = PolicyParser.Parse(PlatformBase + "platform: { targets: [db], models: [llm], config: [/etc/llm/app.conf, /etc/llm/], scratch: /srv/drills, rto: 1h }\n", File);
+        Assert.Empty(problems);
+        Assert.Equal((TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(30)), (policy!.Targets[0].Rpo!.Value, policy.Targets[0].Rto!.Value));
+        Assert.Equal(TimeSpan.FromDays(1), policy.Models[0].Rpo);
+        Assert.Null(policy.Models[0].Rto);
+        var platform = policy.Platform!;
+        Assert.Equal(["db"], platform.Targets);
+        Assert.Equal(["llm"], platform.Models);
+        Assert.Equal(["/etc/llm/app.conf", "/etc/llm"], platform.Config);
+        Assert.Equal(("/srv/drills", TimeSpan.FromHours(1)), (platform.Scratch, platform.Rto!.Value));
+        (policy, _) = PolicyParser.Parse(PlatformBase, File);
+        Assert.Null(policy!.Platform);
+    }
+
+    [Theory]
+    [InlineData("platform: { targets: [nope] }", "platform.targets", "'nope' is not a target of this policy; name one of: db")]
+    [InlineData("platform: { models: [db] }", "platform.models", "'db' is not a model of this policy; name one of: llm")]
+    [InlineData("platform: { config: [/etc/other] }", "platform.config", "'/etc/other' is not under any of config.paths (/etc/llm)")]
+    [InlineData("platform: { config: [/etc/llmx] }", "platform.config", "'/etc/llmx' is not under any of config.paths")]
+    [InlineData("platform: { config: [etc/llm] }", "platform.config", "is not an absolute path")]
+    [InlineData("platform: { targets: [] }", "platform", "names no parts")]
+    [InlineData("platform: { targets: [db], drills: weekly }", "platform.drills", "")]
+    [InlineData("platform: { targets: [db], scratch: tmp }", "platform.scratch", "")]
+    public void APlatformPartNothingBacksUpIsAProblem(string section, string key, string message)
+    {
+        var (policy, problems) = PolicyParser.Parse(PlatformBase + section + "\n", File);
+        Assert.Null(policy);
+        Assert.Contains(problems, p => p.Key == key && p.Message.Contains(message, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("  db2: { engine: mariadb, socket: /s, rpo: 0s }", "targets.db2.rpo", "'0s' is not a duration")]
+    [InlineData("  db2: { engine: mariadb, socket: /s, rto: soon }", "targets.db2.rto", "is not a duration")]
+    public void AnObjectiveIsAPositiveDuration(string target, string key, string message)
+    {
+        var (_, problems) = PolicyParser.Parse(PlatformBase.Replace("models:", target + "\nmodels:", StringComparison.Ordinal), File);
+        Assert.Contains(problems, p => p.Key == key && p.Message.Contains(message, StringComparison.Ordinal));
     }
 }

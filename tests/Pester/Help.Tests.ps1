@@ -74,7 +74,7 @@ Describe 'Help for <_>' -ForEach @((Import-PowerShellDataFile $env:BACKUPTOOLS_T
 }
 
 Describe 'About topics' {
-    It '<_> is found by Get-Help' -ForEach 'about_BackupTools', 'about_BackupTools_Policy', 'about_BackupTools_PointInTimeRestore', 'about_BackupTools_Retention', 'about_BackupTools_Alerts', 'about_BackupTools_Offsite' {
+    It '<_> is found by Get-Help' -ForEach 'about_BackupTools', 'about_BackupTools_Policy', 'about_BackupTools_PointInTimeRestore', 'about_BackupTools_Retention', 'about_BackupTools_Alerts', 'about_BackupTools_Offsite', 'about_BackupTools_Platform' {
         (Get-Help $_ | Out-String) | Should -Match ([regex]::Escape($_))
     }
 }

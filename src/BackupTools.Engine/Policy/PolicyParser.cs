@@ -12,15 +12,15 @@ namespace BackupTools.Engine.Policy;
 /// </summary>
 public static partial class PolicyParser
 {
-    private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts", "metrics", "offsite", "encryption"];
+    private static readonly string[] RootKeys = ["repository", "targets", "models", "config", "storage", "alerts", "metrics", "offsite", "encryption", "platform"];
     private static readonly string[] TargetKeys =
         ["engine", "host", "port", "socket", "user", "passwordEnv", "passwordFile", "dataDir", "configFile", "url",
-         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings", "allowEmpty", "toolsDir", "stream"];
+         "snapshotRepository", "indices", "schedule", "retention", "startCommand", "snapshotRepositorySettings", "allowEmpty", "toolsDir", "stream", "rpo", "rto"];
     private static readonly Dictionary<string, string> SecretKeys = new()
     {
         ["password"] = "secrets never live in the policy; use passwordEnv: <VARIABLE> or passwordFile: <path to a 0600 file>",
     };
-    private static readonly string[] ModelKeys = ["path", "keep", "keepSpecialBits"];
+    private static readonly string[] ModelKeys = ["path", "keep", "keepSpecialBits", "rpo", "rto"];
     private static readonly string[] ConfigKeys = ["paths", "exclude", "remote"];
     private static readonly string[] StorageKeys =
         ["warningFreePercent", "criticalFreePercent", "compression", "compressionLevel", "compressionThreads"];
@@ -89,6 +89,7 @@ public static partial class PolicyParser
 
         var offsite = ReadOffsite(r, root, [.. targets.Select(t => t.Name), .. models.Select(m => m.Name)]);
         var encryption = ReadEncryption(r, root);
+        var platform = ReadPlatform(r, root, targets, models, configPaths);
         // Copies leave the host: they are never sent in the clear.
         if (offsite.Count > 0 && encryption is null && PolicyNode.Child(root, "encryption") is null)
             r.Problem(PolicyNode.Child(root, "offsite")!, "offsite", "copies leave this host and are always encrypted: add encryption: { keyFile: <path> } (New-BackupEncryptionKey writes one)");
@@ -97,7 +98,7 @@ public static partial class PolicyParser
         return (new BackupPolicy
         {
             Path = path, Repository = repository!, Targets = targets, Models = models, ConfigPaths = configPaths, ConfigExcludes = configExcludes, ConfigRemote = configRemote,
-            Storage = storage, Alerts = alerts, MetricsPath = metricsPath, Offsite = offsite, Encryption = encryption,
+            Storage = storage, Alerts = alerts, MetricsPath = metricsPath, Offsite = offsite, Encryption = encryption, Platform = platform,
         }, problems);
     }
 
@@ -219,6 +220,7 @@ public static partial class PolicyParser
             PasswordSource = passwordEnv is not null ? "env:" + passwordEnv : passwordFile is not null ? "file:" + passwordFile : null,
             DataDir = dataDir, ConfigFile = configFile, ToolsDir = toolsDir, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
             Schedule = schedule, Retention = retention, StartCommand = startCommand, SnapshotRepositorySettings = repositorySettings,
+            Rpo = Objective(r, t, "rpo", key), Rto = Objective(r, t, "rto", key),
             AllowEmpty = allowEmptyText == "true", Stream = streamed, StreamMaxLag = streamMaxLag, StreamMaxGap = streamMaxGap, StreamSyncCommit = syncCommit,
         };
     }
@@ -261,7 +263,8 @@ public static partial class PolicyParser
             var special = r.Text(m, "keepSpecialBits", key + ".keepSpecialBits", required: false);
             if (special is not (null or "true" or "false"))
                 r.Problem(PolicyNode.Child(m, "keepSpecialBits")!, key + ".keepSpecialBits", $"'{special}' is not true or false");
-            if (path is not null) list.Add(new ModelPolicy(name, path, keep) { KeepSpecialBits = special == "true" });
+            var (rpo, rto) = (Objective(r, m, "rpo", key), Objective(r, m, "rto", key));
+            if (path is not null) list.Add(new ModelPolicy(name, path, keep) { KeepSpecialBits = special == "true", Rpo = rpo, Rto = rto });
         }
         return list;
     }

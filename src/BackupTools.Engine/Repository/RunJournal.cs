@@ -38,9 +38,14 @@ public static class RunJournal
     public static void Append(string repositoryRoot, JournalEntry entry)
     {
         var dir = Path.Combine(repositoryRoot, DirectoryName);
+        AppendLine(dir, $"{entry.Time:yyyy-MM}.jsonl", Encoding.UTF8.GetBytes(JsonSerializer.Serialize(entry, RepositoryJson.Compact.JournalEntry) + "\n"));
+    }
+
+    /// <summary>Appends one whole line (ending in a newline) to <paramref name="fileName"/> in <paramref name="dir"/>, under the writers' lock there, fsynced.</summary>
+    public static void AppendLine(string dir, string fileName, byte[] line)
+    {
         FileModes.CreatePrivateDirectory(dir);
-        var path = Path.Combine(dir, $"{entry.Time:yyyy-MM}.jsonl");
-        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(entry, RepositoryJson.Compact.JournalEntry) + "\n");
+        var path = Path.Combine(dir, fileName);
         using var writers = AcquireWriterLock(Path.Combine(dir, LockName));
         var options = new FileStreamOptions
         {
@@ -101,31 +106,40 @@ public static class RunJournal
         if (!Directory.Exists(dir)) return [];
         var entries = new List<JournalEntry>();
         foreach (var file in Directory.EnumerateFiles(dir, "*.jsonl").Order(StringComparer.Ordinal))
+            entries.AddRange(ReadLines(file, RepositoryJson.Compact.JournalEntry, "journal entry", warn));
+        return entries;
+    }
+
+    /// <summary>
+    /// The whole lines of a JSON-lines file written by <see cref="AppendLine"/>, oldest first; a torn last line is left for
+    /// later, a whole line that does not parse is skipped and <paramref name="warn"/> told.
+    /// </summary>
+    public static List<T> ReadLines<T>(string file, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string what, Action<string>? warn)
+    {
+        var entries = new List<T>();
+        byte[] bytes;
+        using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        using (var copy = new MemoryStream())
         {
-            byte[] bytes;
-            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-            using (var copy = new MemoryStream())
+            stream.CopyTo(copy);
+            bytes = copy.ToArray();
+        }
+        var complete = bytes.AsMemory(0, bytes.AsSpan().LastIndexOf((byte)'\n') + 1);
+        var number = 0;
+        while (!complete.IsEmpty)
+        {
+            var newline = complete.Span.IndexOf((byte)'\n');
+            var line = complete.Span[..newline];
+            complete = complete[(newline + 1)..];
+            number++;
+            if (line.IsEmpty) continue;
+            try
             {
-                stream.CopyTo(copy);
-                bytes = copy.ToArray();
+                if (JsonSerializer.Deserialize(line, type) is { } e) entries.Add(e);
             }
-            var complete = bytes.AsMemory(0, bytes.AsSpan().LastIndexOf((byte)'\n') + 1);
-            var number = 0;
-            while (!complete.IsEmpty)
+            catch (JsonException)
             {
-                var newline = complete.Span.IndexOf((byte)'\n');
-                var line = complete.Span[..newline];
-                complete = complete[(newline + 1)..];
-                number++;
-                if (line.IsEmpty) continue;
-                try
-                {
-                    if (JsonSerializer.Deserialize(line, RepositoryJson.Compact.JournalEntry) is { } e) entries.Add(e);
-                }
-                catch (JsonException)
-                {
-                    warn?.Invoke($"Skipped line {number} of '{file}': not a whole journal entry (a crash or a full disk while it was written).");
-                }
+                warn?.Invoke($"Skipped line {number} of '{file}': not a whole {what} (a crash or a full disk while it was written).");
             }
         }
         return entries;

@@ -1,0 +1,159 @@
+BeforeAll { . $PSScriptRoot/Common.ps1 }
+
+# A platform of a real MariaDB, a real Redis, a model and config files, each changed at known times; restored to two
+# points, every part must be what it was at that point (and not what it was a second later).
+Describe 'Get-PlatformRestorePlan and Restore-Platform' {
+    BeforeAll {
+        $db = $global:BackupToolsTestServers.MariaDb
+        $redis = $global:BackupToolsTestServers.Redis
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $model = Join-Path $dir 'models/llm'
+        $etc = Join-Path $dir 'etc/llm'
+        New-Item -ItemType Directory $model, $etc | Out-Null
+        "`nmodels:`n  llm: { path: $model }`nconfig:`n  paths: [$etc]`nplatform:`n  targets: [main-db, cache]`n  models: [llm]`n  config: [$etc]" | Add-Content $policy
+        $tag = [guid]::NewGuid().ToString('N').Substring(0, 8)
+        $table = "plat_$tag.items"
+        function Write-Point([int] $n) {
+            $db.Sql("INSERT INTO $table (n) VALUES ($n);") | Out-Null
+            $redis.Command("SET plat:${tag}:$n $n") | Out-Null
+            $null = Start-DbBackup cache -Policy $policy
+            [IO.File]::WriteAllBytes((Join-Path $model 'weights.bin'), [byte[]](1..200 | ForEach-Object { ($_ * $n) % 256 }))
+            "1.$n" | Set-Content (Join-Path $model 'VERSION')
+            $null = Backup-AiModel llm -Policy $policy
+            "workers=$n`n" | Set-Content (Join-Path $etc 'app.conf') -NoNewline
+            $null = Backup-ConfigFile -Policy $policy -WarningAction SilentlyContinue
+        }
+        $db.Sql("CREATE DATABASE plat_$tag; CREATE TABLE $table (n INT PRIMARY KEY) ENGINE=InnoDB;") | Out-Null
+        $null = Start-DbBackup main-db -Policy $policy
+        Write-Point 1
+        $weights1 = [IO.File]::ReadAllBytes((Join-Path $model 'weights.bin'))
+        Start-Sleep -Milliseconds 1100
+        $t1 = [DateTime]::UtcNow
+        Start-Sleep -Milliseconds 1100
+        Write-Point 2
+        $weights2 = [IO.File]::ReadAllBytes((Join-Path $model 'weights.bin'))
+        Start-Sleep -Milliseconds 1100
+        $t2 = [DateTime]::UtcNow
+        Start-Sleep -Milliseconds 1100
+        Write-Point 3   # after both points: none of it may come back
+        $null = Start-DbBackup main-db Binlog -Policy $policy
+        $snapshots = Get-DbBackup -Target cache -Policy $policy | Sort-Object EndTime
+
+        function Get-RedisKeys([string] $dumpDirectory) {
+            # A real redis-server loads the restored dump: the keys are what a server started on it would serve.
+            $server = [BackupTools.TestServers.RedisServer]::Start($dumpDirectory)
+            try { ($server.Command("KEYS plat:${tag}:*") -split "`r?`n" | Where-Object { $_ -like 'plat:*' } | Sort-Object) -join ',' }
+            finally { $server.Dispose() }
+        }
+    }
+
+    It 'plans every part at the point: MariaDB at 0 s, Redis from the snapshot before it, the model deployed then, config as of then' {
+        $plan = Get-PlatformRestorePlan -AsOf $t1 -Destination (Join-Path $dir 'plan-only') -Policy $policy
+        $plan | Should -BeOfType ([BackupTools.Model.PlatformRestorePlan])
+        $plan.Restorable | Should -BeTrue
+        $plan.Parts.Part | Should -Be @('main-db', 'cache', 'llm', $etc)
+        $parts = @{}; $plan.Parts | ForEach-Object { $parts[$_.Part] = $_ }
+        $parts['main-db'].Offset | Should -Be ([TimeSpan]::Zero)
+        $s1 = $snapshots | Where-Object EndTime -le $t1 | Select-Object -Last 1
+        $parts['cache'].LandsAt | Should -Be $s1.EndTime
+        $parts['cache'].Offset | Should -BeLessThan ([TimeSpan]::Zero)
+        $parts['cache'].Reads | Should -Match $s1.Id
+        $parts['llm'].Reads | Should -Match '^version 1\.1, deployed'
+        $parts['llm'].Offset | Should -Be ([TimeSpan]::Zero)
+        $parts[$etc].LandsAt | Should -BeLessOrEqual $t1
+        $parts['main-db'].Group | Should -Not -Be $parts['cache'].Group
+        Test-Path (Join-Path $dir 'plan-only') | Should -BeFalse -Because 'a plan touches nothing'
+        ($plan | Out-String) | Should -Match 'main-db: 0 s from the point'
+        ($plan.Parts | Format-Table | Out-String) | Should -Match 'LandsAt \(UTC\)'
+    }
+
+    It 'restores every part to the first point, in parallel, each where the plan said and as it was then' {
+        $dest = Join-Path $dir 'at-t1'
+        $r = Restore-Platform -AsOf $t1 -Destination $dest -Policy $policy -Confirm:$false -ValidationScript {
+            param($parts)
+            (Test-Path (Join-Path $parts['llm'] 'weights.bin')) -and (Test-Path (Join-Path $parts['cache'] 'dump.rdb'))
+        }
+        $r | Should -BeOfType ([BackupTools.Model.PlatformRestoreResult])
+        $r.Error | Should -BeNullOrEmpty
+        $r.Succeeded | Should -BeTrue
+        $r.Validated | Should -BeTrue
+        $r.Parts | ForEach-Object { $_.Succeeded | Should -BeTrue -Because "$($_.Part): $($_.Error)" }
+        $byPart = @{}; $r.Parts | ForEach-Object { $byPart[$_.Part] = $_ }
+        # MariaDB: exactly the row written before the point.
+        ($byPart['main-db'].Detail.Tables | Where-Object Table -eq $table).Rows | Should -Be 1
+        $byPart['main-db'].Destination | Should -Be (Join-Path $dest 'main-db')
+        # Redis: the keys of the snapshot before the point.
+        Get-RedisKeys $byPart['cache'].Destination | Should -Be "plat:${tag}:1"
+        # The model deployed at the point, byte for byte.
+        [IO.File]::ReadAllBytes((Join-Path $dest 'models/llm/weights.bin')) | Should -Be $weights1
+        Get-Content (Join-Path $dest 'models/llm/VERSION') | Should -Be '1.1'
+        # Config as of the point.
+        Get-Content -Raw (Join-Path $dest ('config' + $etc + '/app.conf')) | Should -Be "workers=1`n"
+        # The parts ran at the same time: the whole took less than the parts one after another.
+        $r.Duration | Should -BeLessThan $r.SumOfParts
+    }
+
+    It 'restores the second point: one more row, the second snapshot, the second model version and config' {
+        $dest = Join-Path $dir 'at-t2'
+        $r = Restore-Platform $t2 $dest -Policy $policy -Confirm:$false
+        $r.Succeeded | Should -BeTrue -Because $r.Error
+        $byPart = @{}; $r.Parts | ForEach-Object { $byPart[$_.Part] = $_ }
+        ($byPart['main-db'].Detail.Tables | Where-Object Table -eq $table).Rows | Should -Be 2
+        Get-RedisKeys $byPart['cache'].Destination | Should -Be "plat:${tag}:1,plat:${tag}:2"
+        [IO.File]::ReadAllBytes((Join-Path $dest 'models/llm/weights.bin')) | Should -Be $weights2
+        Get-Content -Raw (Join-Path $dest ('config' + $etc + '/app.conf')) | Should -Be "workers=2`n"
+        $r.Validated | Should -BeNullOrEmpty -Because 'no -ValidationScript was given'
+    }
+
+    It 'a validation of the whole that returns false fails the restore, and says so' {
+        $dest = Join-Path $dir 'whole-false'
+        $r = Restore-Platform $t2 $dest -Policy $policy -Confirm:$false -ValidationScript { $false } -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Succeeded | Should -BeFalse
+        $r.Validated | Should -BeFalse
+        $errs[0].FullyQualifiedErrorId | Should -Be 'PlatformRestoreFailed,BackupTools.Commands.RestorePlatformCommand'
+        $errs[0].ToString() | Should -Match 'validation of the whole platform'
+    }
+
+    It '-WhatIf lists every part and touches nothing' {
+        $dest = Join-Path $dir 'whatif'
+        $command = "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; `$env:BT_TEST_DB_PASSWORD = '$($db.BackupPassword)'; Restore-Platform ([DateTime]::Parse('$($t1.ToString('o'))').ToUniversalTime()) -Destination '$dest' -Policy '$policy' -WhatIf"
+        $out = & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $command | Out-String
+        $LASTEXITCODE | Should -Be 0
+        Test-Path $dest | Should -BeFalse
+        foreach ($part in 'main-db', 'cache', 'llm', $etc) { $out | Should -Match ([regex]::Escape("$part →")) }
+        Get-ChildItem (Join-Path $dir 'repo/_scratch') -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a point no part can reach, naming the part and the reason, and touches nothing' {
+        $dest = Join-Path $dir 'too-early'
+        $early = $t1.AddDays(-1)
+        $plan = Get-PlatformRestorePlan $early $dest -Policy $policy -WarningAction SilentlyContinue
+        $plan.Restorable | Should -BeFalse
+        ($plan.Parts | Where-Object Part -eq 'main-db').Problem | Should -Match 'can be restored between'
+        ($plan.Parts | Where-Object Part -eq 'llm').Problem | Should -Match 'no version of model llm'
+        $e = { Restore-Platform $early $dest -Policy $policy -Confirm:$false } | Should -Throw -PassThru
+        $e.Exception.Message | Should -Match 'cannot be restored to .*main-db'
+        Test-Path $dest | Should -BeFalse
+    }
+
+    It 'refuses a -Replace that names no part, and a destination that is not empty' {
+        { Restore-Platform $t1 (Join-Path $dir 'x') -Replace nope -Policy $policy -Confirm:$false } | Should -Throw '*nope*not a part of the platform*'
+        $full = Join-Path $dir 'not-empty'
+        New-Item -ItemType Directory $full | Out-Null
+        'x' | Set-Content (Join-Path $full 'keep.txt')
+        { Restore-Platform $t1 $full -Policy $policy -Confirm:$false } | Should -Throw '*not empty*'
+        Get-ChildItem $full | Should -HaveCount 1
+    }
+
+    It '-Replace of the model puts the version deployed at the point in place and records the deployment' {
+        $r = Restore-Platform $t1 (Join-Path $dir 'replace-model') -Replace llm -Policy $policy -Confirm:$false -Force
+        $r.Succeeded | Should -BeTrue -Because $r.Error
+        [IO.File]::ReadAllBytes((Join-Path $model 'weights.bin')) | Should -Be $weights1
+        Get-ChildItem (Split-Path $model) | Should -HaveCount 1 -Because 'the swap leaves no restore or previous directory once the new version checked out'
+        # The history now says version 1 runs again: a plan for now gets it, not the newer version 3.
+        $now = Get-PlatformRestorePlan ([DateTime]::UtcNow.AddSeconds(1)) (Join-Path $dir 'after-replace') -Policy $policy -WarningAction SilentlyContinue
+        ($now.Parts | Where-Object Part -eq 'llm').Reads | Should -Match 'restored into'
+        ($now.Parts | Where-Object Part -eq 'llm').Reads | Should -Match ([regex]::Escape((Get-AiModelBackup llm -Policy $policy | Sort-Object Created | Select-Object -First 1).Version))
+    }
+}
