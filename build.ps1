@@ -51,6 +51,8 @@ $ServerPackages = [ordered]@{
     'redis-server' = 'redis-server'; 'zstd' = 'zstd'; 'crontab' = 'cron'; 'git' = 'git'
     # Azurite, the Azure Blob emulator of the offsite tests, is an npm package (tests/offsite-tools).
     'node' = 'nodejs'; 'npm' = 'npm'
+    # promtool checks monitoring/prometheus-rules.yml; headless Chromium renders Get-BackupStatus -Report's page.
+    'promtool' = 'prometheus'; 'chromium' = 'chromium'; 'chromedriver' = 'chromium-driver'
 }
 
 function Find-Program([string] $Name) {

@@ -24,6 +24,7 @@
         'Start-BinlogStream'
         'Get-PlatformRestorePlan'
         'Restore-Platform'
+        'Test-Platform'
         'Get-DbBackup'
         'Test-DbBackup'
         'Get-DbRestorePlan'

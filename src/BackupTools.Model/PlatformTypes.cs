@@ -20,6 +20,8 @@ public sealed record PlatformPartPlan
     public TimeSpan? Offset { get; init; }
     /// <summary>What the restore reads (the backup chain, the snapshot, the version, the commit).</summary>
     public string? Reads { get; init; }
+    /// <summary>How many bytes it reads from the repository (what a restore's time grows with).</summary>
+    public long Bytes { get; init; }
     /// <summary>Where it lands: a new location under the restore's destination, or the live one with -Replace.</summary>
     public string? Destination { get; init; }
     public bool Replace { get; init; }
@@ -59,6 +61,7 @@ public sealed record PlatformPartResult
     public required TimeSpan Duration { get; init; }
     /// <summary>Whether the part's own validation passed (MariaDB: the restored tables; a model: every file against its hash; config: written).</summary>
     public bool Validated { get; init; }
+    public long Bytes { get; init; }
     public string? Error { get; init; }
     /// <summary>The part's own result (RestoreResult, ModelRestoreResult, or the ConfigRestoreResult of each file).</summary>
     public object? Detail { get; init; }
@@ -82,5 +85,42 @@ public sealed record PlatformRestoreResult
     public string? Destination { get; init; }
     /// <summary>A drill (Test-Platform): restored into scratch and removed again.</summary>
     public bool Drill { get; init; }
+    public string? PolicyPath { get; init; }
+}
+
+/// <summary>
+/// How a target, a model or the whole platform stands against its recovery objectives, as Get-BackupStatus reports it:
+/// the achieved RPO (age of the newest restorable point), the RTO the last drill measured and its projection to the
+/// data as it is now, the recoverable window, the oldest full's age, and the last drill's result and age. Times are UTC.
+/// </summary>
+public sealed record RecoveryStatus
+{
+    /// <summary>The target or model name, or "platform".</summary>
+    public required string Part { get; init; }
+    /// <summary>target, model or platform.</summary>
+    public required string Kind { get; init; }
+    public string? Engine { get; init; }
+    /// <summary>Ok, OverRpo, OverRto, Unmeasured (an rto and no drill yet), DrillOld, DrillFailed, NoRestorePoint.</summary>
+    public required string State { get; init; }
+    public required AlertSeverity Severity { get; init; }
+    public TimeSpan? Rpo { get; init; }
+    /// <summary>How old the newest restorable point is now.</summary>
+    public TimeSpan? AchievedRpo { get; init; }
+    public DateTime? NewestRestorablePoint { get; init; }
+    public TimeSpan? Rto { get; init; }
+    /// <summary>How long the part (or the whole platform) took in the last drill that restored it.</summary>
+    public TimeSpan? LastDrillRto { get; init; }
+    /// <summary>The last drill's time scaled by how much the data a restore reads has grown since (bytes now / bytes then).</summary>
+    public TimeSpan? ProjectedRto { get; init; }
+    public DateTime? RecoverableFrom { get; init; }
+    public DateTime? RecoverableTo { get; init; }
+    /// <summary>The oldest full backup (a snapshot engine's oldest snapshot, a model's oldest version).</summary>
+    public DateTime? OldestFull { get; init; }
+    public TimeSpan? OldestFullAge { get; init; }
+    public DateTime? LastDrill { get; init; }
+    public bool? LastDrillSucceeded { get; init; }
+    public TimeSpan? LastDrillAge { get; init; }
+    public string? Message { get; init; }
+    public DateTime AsOf { get; init; }
     public string? PolicyPath { get; init; }
 }

@@ -25,6 +25,7 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
             -replace 'channels: \{\}', "routes: { critical: [webhook], warning: [webhook] }`n  channels: { webhook: { url: '$($recorder.Url)/hook' } }`n  heartbeat: { url: '$($recorder.Url)/hc/check-1' }" `
             -replace 'snapshotRepository: backups', "snapshotRepository: backups`n    snapshotRepositorySettings: { type: fs, location: /mnt/es }" | Set-Content $policy
         "`nmetrics: { path: $dir/backuptools.prom }`nconfig: { paths: [$dir/etc] }`nmodels: { llm: { path: $dir/models/llm } }" | Add-Content $policy
+        "platform: { targets: [main-db, cache], models: [llm], config: [$dir/etc] }" | Add-Content $policy
         New-Item -ItemType Directory "$dir/models/llm" -Force | Out-Null
         '{ "version": "1.0" }' | Set-Content "$dir/models/llm/config.json"
         # A scheduled target no job here ever backs up: the status job always has a Warning to send, whatever the
@@ -90,7 +91,9 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
     }
 
     It 'runs every other generated job the way cron does, each exiting 0 and doing its work' {
-        foreach ($job in 'main-db-incremental', 'main-db-binlog', 'cache-snapshot', 'search-snapshot', 'config-files', 'metrics', 'main-db-test-restore', 'cache-test-restore', 'readiness', 'model-llm') {
+        # The binlog job runs again before the drill: the platform's parts must share a point, and the model's first
+        # version (model-llm) is newer than the binary logs archived before it.
+        foreach ($job in 'main-db-incremental', 'main-db-binlog', 'cache-snapshot', 'search-snapshot', 'config-files', 'metrics', 'main-db-test-restore', 'cache-test-restore', 'readiness', 'model-llm', 'main-db-binlog', 'platform-drill') {
             $code = Invoke-AsCron $cron $job
             $code | Should -Be 0 -Because "the $job job should succeed; its log: $(Get-Content (Join-Path $dir "repo/_logs/$job.log") -Raw -ErrorAction Ignore)"
         }
@@ -101,6 +104,10 @@ Describe 'Register-BackupSchedule, Get-BackupSchedule, Unregister-BackupSchedule
         (Get-ConfigFileHistory -Policy $policy).Path | Should -Contain "$dir/etc/app.conf"
         Get-Content "$dir/backuptools.prom" -Raw | Should -Match 'backuptools_'
         (Get-AiModelBackup -Name llm -Policy $policy).Version | Should -Be '1.0'
+        # The weekly drill restored the whole platform into scratch, recorded it, and left no scratch behind.
+        $platform = Get-BackupStatus -Policy $policy -WarningAction SilentlyContinue | Where-Object { $_ -is [BackupTools.Model.RecoveryStatus] -and $_.Part -eq 'platform' }
+        $platform.LastDrillSucceeded | Should -BeTrue -Because (Get-Content (Join-Path $dir 'repo/_logs/platform-drill.log') -Raw)
+        Get-ChildItem (Join-Path $dir 'repo/_scratch') -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
 
     It 'runs the status and retention jobs the way cron does' {

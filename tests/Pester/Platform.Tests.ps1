@@ -157,3 +157,103 @@ Describe 'Get-PlatformRestorePlan and Restore-Platform' {
         ($now.Parts | Where-Object Part -eq 'llm').Reads | Should -Match ([regex]::Escape((Get-AiModelBackup llm -Policy $policy | Sort-Object Created | Select-Object -First 1).Version))
     }
 }
+
+Describe 'Test-Platform drills and the recovery objectives Get-BackupStatus measures' {
+    BeforeAll {
+        $db = $global:BackupToolsTestServers.MariaDb
+        $redis = $global:BackupToolsTestServers.Redis
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        (Get-Content -Raw $policy).Replace("engine: mariadb`n", "engine: mariadb`n    rpo: 1m`n") | Set-Content $policy -NoNewline
+        $model = Join-Path $dir 'models/llm'
+        $etc = Join-Path $dir 'etc/llm'
+        New-Item -ItemType Directory $model, $etc | Out-Null
+        "`nmodels:`n  llm: { path: $model, rto: 1h }`nconfig:`n  paths: [$etc]`nplatform:`n  targets: [main-db, cache]`n  models: [llm]`n  config: [$etc]" | Add-Content $policy
+        $tag = [guid]::NewGuid().ToString('N').Substring(0, 8)
+        $db.Sql("CREATE DATABASE drill_$tag; CREATE TABLE drill_$tag.items (n INT PRIMARY KEY) ENGINE=InnoDB;") | Out-Null
+        $null = Start-DbBackup main-db -Policy $policy
+        $db.Sql("INSERT INTO drill_$tag.items VALUES (1);") | Out-Null
+        $redis.Command("SET drill:$tag 1") | Out-Null
+        $null = Start-DbBackup cache -Policy $policy
+        [IO.File]::WriteAllBytes((Join-Path $model 'weights.bin'), [byte[]](1..100))
+        $null = Backup-AiModel llm -Policy $policy
+        "workers=1`n" | Set-Content (Join-Path $etc 'app.conf') -NoNewline
+        $null = Backup-ConfigFile -Policy $policy -WarningAction SilentlyContinue
+        Start-Sleep -Milliseconds 1100
+        $db.Sql("INSERT INTO drill_$tag.items VALUES (2);") | Out-Null
+        $null = Start-DbBackup main-db Binlog -Policy $policy
+        function Get-Recovery([string] $Part, [DateTime] $AsOf = [DateTime]::UtcNow) {
+            Get-BackupStatus -Policy $policy -AsOf $AsOf -WarningAction SilentlyContinue | Where-Object { $_ -is [BackupTools.Model.RecoveryStatus] -and $_.Part -eq $Part }
+        }
+    }
+
+    It 'before any drill: the model''s rto is unmeasured (a Warning), the window and the oldest full are shown' {
+        $llm = Get-Recovery llm
+        $llm.State | Should -Be 'Unmeasured'
+        $llm.Severity | Should -Be 'Warning'
+        $llm.Message | Should -Match 'no drill has measured its restore time yet.*Test-Platform'
+        $db = Get-Recovery main-db
+        $db.RecoverableFrom | Should -Not -BeNullOrEmpty
+        $db.OldestFullAge | Should -BeGreaterThan ([TimeSpan]::Zero)
+        $db.LastDrill | Should -BeNullOrEmpty
+        (Get-Recovery platform).LastDrill | Should -BeNullOrEmpty
+    }
+
+    It 'with binary logs 15 minutes old, an rpo of 1 minute is a Warning naming the achieved RPO' {
+        $later = [DateTime]::UtcNow.AddMinutes(15)
+        $r = Get-Recovery main-db $later
+        $r.State | Should -Be 'OverRpo'
+        $r.Severity | Should -Be 'Warning'
+        $r.AchievedRpo.TotalMinutes | Should -BeGreaterOrEqual 15
+        $r.AchievedRpo.TotalMinutes | Should -BeLessThan 16
+        $r.Message | Should -Match 'achieved RPO 1[56](\.\d)? min .*over the objective of 1 min'
+        (Get-Recovery main-db).State | Should -Be 'Ok' -Because 'now, the newest binary log is seconds old'
+    }
+
+    It 'a drill restores every part into scratch at a point of the window, records each part''s time, and removes the scratch' {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $r = Test-Platform -Policy $policy
+        $wall = $clock.Elapsed
+        $r | Should -BeOfType ([BackupTools.Model.PlatformRestoreResult])
+        $r.Drill | Should -BeTrue
+        $r.Succeeded | Should -BeTrue -Because $r.Error
+        $r.Parts | ForEach-Object { $_.Succeeded | Should -BeTrue -Because "$($_.Part): $($_.Error)" }
+        $window = Get-Recovery platform
+        $r.AsOf | Should -BeGreaterOrEqual $window.RecoverableFrom.AddSeconds(-1)
+        $r.AsOf | Should -BeLessOrEqual $window.RecoverableTo
+        # The recorded time is the drill's own: within the wall clock, missing only the module's start and the scratch's removal.
+        $r.Duration | Should -BeLessOrEqual $wall
+        ($wall - $r.Duration).TotalSeconds | Should -BeLessThan 2
+        $r.Duration | Should -BeGreaterOrEqual ($r.Parts | Measure-Object -Property Duration -Maximum).Maximum
+        Get-ChildItem (Join-Path $dir 'repo/_scratch') -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        # What status reads back is what the drill measured.
+        $platform = Get-Recovery platform
+        $platform.LastDrillSucceeded | Should -BeTrue
+        [math]::Abs(($platform.LastDrillRto - $r.Duration).TotalMilliseconds) | Should -BeLessThan 1
+        $db = Get-Recovery main-db
+        [math]::Abs(($db.LastDrillRto - ($r.Parts | Where-Object Part -eq 'main-db').Duration).TotalMilliseconds) | Should -BeLessThan 1
+        $db.ProjectedRto | Should -Not -BeNullOrEmpty
+        $llm = Get-Recovery llm
+        $llm.State | Should -Be 'Ok' -Because 'a drill has measured its rto now, well under 1 h'
+        ($llm | Format-Table | Out-String -Width 300) | Should -Match '\d+ s ago, passed'
+    }
+
+    It 'a drill older than two weeks is a Warning; a failed drill is Critical and says why' {
+        (Get-Recovery platform ([DateTime]::UtcNow.AddDays(15))).State | Should -Be 'DrillOld'
+        $r = Test-Platform -Policy $policy -ValidationScript { $false } -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r.Succeeded | Should -BeFalse
+        $errs[0].FullyQualifiedErrorId | Should -Be 'PlatformDrillFailed,BackupTools.Commands.TestPlatformCommand'
+        $platform = Get-Recovery platform
+        $platform.State | Should -Be 'DrillFailed'
+        $platform.Severity | Should -Be 'Critical'
+        $platform.Message | Should -Match 'validation of the whole platform'
+        Get-ChildItem (Join-Path $dir 'repo/_scratch') -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
+    It 'a drill with no point every part reaches is recorded as failed, naming the part' {
+        $r = Test-Platform -AsOf ([DateTime]::UtcNow.AddDays(-3)) -Policy $policy -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $r.Succeeded | Should -BeFalse
+        $r.Error | Should -Match 'main-db cannot be restored'
+        (Get-Recovery platform).LastDrillSucceeded | Should -BeFalse
+    }
+}

@@ -46,6 +46,13 @@ public static class AlertBuilder
         OffsiteStatus o => new Alert($"offsite|{o.Offsite}", o.State.ToString(), o.Severity,
             $"offsite {o.Offsite}: {(o.State == BackupState.Ok ? "up to date" : o.State.ToString().ToLowerInvariant())}",
             o.Message ?? $"Offsite {o.Offsite} is within its lag ({o.PendingSets} set(s) waiting)", o.LastFailure ?? o.OldestPending ?? o.AsOf),
+        // A drill that failed means the platform may not come back when it must: Critical, as a failed test restore is.
+        PlatformRestoreResult d => new Alert(d.Drill ? "platform|drill" : "platform|restore", d.Succeeded ? "Ok" : "Failed", d.Succeeded ? AlertSeverity.None : AlertSeverity.Critical,
+            $"platform {(d.Drill ? "drill" : "restore")} {(d.Succeeded ? "passed" : "failed")}",
+            d.Succeeded ? $"The platform came back as of {d.AsOf:u} in {d.Duration.TotalSeconds:0} s ({d.Parts.Count} parts)"
+                        : $"The platform {(d.Drill ? "drill" : "restore")} to {d.AsOf:u} failed: {d.Error}", d.Started + d.Duration),
+        RecoveryStatus r => new Alert($"{r.Part}|recovery", r.State, r.Severity, $"{r.Part} recovery objectives: {r.State.ToLowerInvariant()}",
+            r.Message ?? $"{r.Part} meets its recovery objectives", r.AsOf),
         StreamStatus st => new Alert($"{st.Target}|stream", st.State, st.Severity,
             $"{st.Target} binary-log stream: {st.State.ToLowerInvariant()}", st.Message ?? $"{st.Target}'s binary-log stream is running", st.Updated ?? st.AsOf),
         _ => null,

@@ -18,16 +18,38 @@ public sealed record ModelDeployment(DateTime Time, string Version, string How);
 public static class ModelDeployments
 {
     private const string FileName = "deployments.jsonl";
+    private const string CheckedFile = "last-backup";
     /// <summary>How a version is known when no deployment was recorded by the point.</summary>
     public const string Fallback = "the newest version backed up by then (no deployment recorded before it)";
 
     /// <summary>Records <paramref name="version"/> as deployed from <paramref name="time"/>, unless the last record already says so.</summary>
     public static void Record(string repositoryRoot, string name, string version, DateTime time, string how)
     {
+        // Every backup of the model's path, changed or not, proves the deployed model is held as of then: the model's
+        // achieved RPO (Get-BackupStatus) counts from here, not from the last version that changed.
+        if (how == "backup")
+        {
+            var checkedPath = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, name), CheckedFile);
+            File.Delete(checkedPath + ".partial"); // a crash's leftover
+            FileModes.WriteDurably(checkedPath + ".partial", Encoding.UTF8.GetBytes(time.ToUniversalTime().ToString("o", System.Globalization.CultureInfo.InvariantCulture)));
+            File.Move(checkedPath + ".partial", checkedPath, overwrite: true);
+        }
         var last = Read(repositoryRoot, name).LastOrDefault();
         if (last is not null && last.Version == version && how == "backup") return;
         var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new ModelDeployment(time.ToUniversalTime(), version, how), DeploymentJson.Default.ModelDeployment) + "\n");
         RunJournal.AppendLine(ModelBackup.ModelDirectory(repositoryRoot, name), FileName, line);
+    }
+
+    /// <summary>When a backup last read the model's path (whether or not it found a new version); null before the first.</summary>
+    public static DateTime? LastBackup(string repositoryRoot, string name)
+    {
+        var path = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, name), CheckedFile);
+        try
+        {
+            return File.Exists(path) && DateTime.TryParse(File.ReadAllText(path), System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+        }
+        catch (IOException) { return null; }
     }
 
     /// <summary>The history, oldest first.</summary>

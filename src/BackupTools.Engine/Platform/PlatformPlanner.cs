@@ -21,6 +21,11 @@ public sealed record PlatformRequest
     public required Func<TargetPolicy, string?> Secret { get; init; }
     /// <summary>The repository the sets are read from (the policy's, unless a drill or an offsite fetch reads elsewhere).</summary>
     public string? RepositoryRoot { get; init; }
+    /// <summary>
+    /// A drill (Test-Platform): everything lands in scratch. An Elasticsearch target restores into its cluster, never
+    /// into scratch, so a drill only plans it (the snapshot is asked of the cluster) and says so in the part's result.
+    /// </summary>
+    public bool Drill { get; init; }
 }
 
 /// <summary>One part, planned and ready to run: its plan, the questions to ask before it replaces live data, and how to run it.</summary>
@@ -96,21 +101,33 @@ public static class PlatformPlanner
             var prepared = await engine.PrepareRestoreAsync(options, secret, ct);
             DateTime landsAt;
             string reads;
+            long bytes;
             if (engine.CanPlan && await engine.PlanAsync(options, verifyChecksums: false, null, ct) is { } p)
-                (landsAt, reads) = (p.PointInTime, p.Summary);
+                (landsAt, reads, bytes) = (p.PointInTime, p.Summary, p.BytesToRead);
             else
             {
                 var mine = entries.Where(e => e.Manifest.Engine == engine.Name && e.Manifest.Target == target.Name).ToList();
                 var ids = engine.SetsNeeded(root, target.Name, mine, asOf);
                 var set = mine.Where(e => ids?.Contains(e.Manifest.Id) ?? false).MaxBy(e => e.Manifest.EndTime)
                     ?? throw new InvalidOperationException($"Target '{target.Name}' has no backup that ended at or before {asOf:u}. Run: Start-DbBackup -Target {target.Name}");
-                (landsAt, reads) = (set.Manifest.EndTime, $"{set.Manifest.Type} {set.Manifest.Id} (ended {set.Manifest.EndTime:u})");
+                (landsAt, reads, bytes) = (set.Manifest.EndTime, $"{set.Manifest.Type} {set.Manifest.Id} (ended {set.Manifest.EndTime:u})", set.Manifest.StoredBytes);
             }
+            if (request.Drill && restoresInCluster)
+                return new PlatformPartRunner
+                {
+                    Plan = plan with
+                    {
+                        LandsAt = landsAt, Offset = landsAt - asOf, Reads = reads, Bytes = bytes, Destination = prepared.Where,
+                        Warnings = [.. prepared.Warnings, "A drill does not restore Elasticsearch: it restores into its cluster, never into scratch; the snapshot was found in the cluster's repository. Test it with Restore-DbToPointInTime -RenamePattern."],
+                    },
+                    What = $"Check that the cluster still holds the snapshot ({reads})", Steps = ["check the snapshot in the cluster"],
+                    RunAsync = (_, _) => Task.FromResult<(bool, object?)>((false, $"planned only: {prepared.What}")),
+                };
             return new PlatformPartRunner
             {
                 Plan = plan with
                 {
-                    LandsAt = landsAt, Offset = landsAt - asOf, Reads = reads, Warnings = prepared.Warnings,
+                    LandsAt = landsAt, Offset = landsAt - asOf, Reads = reads, Bytes = bytes, Warnings = prepared.Warnings,
                     Destination = restoresInCluster && !replace ? $"{prepared.Where} (indices renamed restored-{stamp}-<index>)" : options.Destination ?? prepared.Where,
                 },
                 What = prepared.What, Steps = prepared.Steps,
@@ -147,7 +164,7 @@ public static class PlatformPlanner
             {
                 Plan = plan with
                 {
-                    LandsAt = landsAt, Offset = landsAt - asOf, Destination = destination,
+                    LandsAt = landsAt, Offset = landsAt - asOf, Destination = destination, Bytes = manifest.RawBytes,
                     Reads = $"version {manifest.Version}, {found.How} from {found.Since:u} ({manifest.Files.Count} files, {manifest.RawBytes:N0} bytes)",
                 },
                 What = $"Restore model {model.Name} version {manifest.Version} ({manifest.Files.Count} files) into {destination}",
@@ -209,6 +226,7 @@ public static class PlatformPlanner
                 Plan = plan with
                 {
                     LandsAt = landsAt, Offset = landsAt - asOf, Reads = $"commit {commit.Sha[..12]} ({landsAt:u}), {files.Count} file(s)",
+                    Bytes = files.Sum(f => (long)f.Content.Length),
                     Destination = replace ? path : PartDestination(request, ["config", .. ConfigPaths.ToRepositoryPath(Path.GetFullPath(path)).Split('/')]),
                     Warnings = replace ? [$"Files under {path} added after {landsAt:u} are left as they are; only files the commit holds are written."] : [],
                 },

@@ -75,7 +75,7 @@ public static class PlatformRestore
         {
             Part = plan.Part, Kind = plan.Kind, Engine = plan.Engine, Succeeded = ok, LandsAt = plan.LandsAt, Offset = plan.Offset,
             Destination = detail is RestoreResult r ? r.Destination : plan.Destination,
-            Started = started, Duration = clock.Elapsed, Validated = validated, Error = error, Detail = detail,
+            Started = started, Duration = clock.Elapsed, Validated = validated, Bytes = plan.Bytes, Error = error, Detail = detail,
         };
     }
 }

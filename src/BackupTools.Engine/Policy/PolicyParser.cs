@@ -104,7 +104,7 @@ public static partial class PolicyParser
 
     /// <summary>Names of housekeeping jobs (and their prefixes): a target so named would be mistaken for one in schedules and logs.</summary>
     public static readonly IReadOnlySet<string> ReservedTargetNames =
-        new HashSet<string>(["retention", "status", "status-alerts", "readiness", "config", "config-files", "metrics", "model", "offsite"], StringComparer.OrdinalIgnoreCase);
+        new HashSet<string>(["retention", "status", "status-alerts", "readiness", "config", "config-files", "metrics", "model", "offsite", "platform", "platform-drill"], StringComparer.OrdinalIgnoreCase);
 
     private static List<TargetPolicy> ReadTargets(PolicyNode r, YamlMappingNode root, bool required)
     {
@@ -123,7 +123,7 @@ public static partial class PolicyParser
             if (ReservedTargetNames.Contains(name) || name.StartsWith("model-", StringComparison.OrdinalIgnoreCase) || name.StartsWith("offsite-", StringComparison.OrdinalIgnoreCase))
             {
                 r.Problem(keyNode, key, $"'{name}' is the name of a scheduled housekeeping job (retention, status, status-alerts, config, config-files, " +
-                                        "metrics, model, model-<name>, offsite-<name>); name the target after its server, e.g. main-db");
+                                        "metrics, model, model-<name>, offsite-<name>, platform-drill); name the target after its server, e.g. main-db");
                 continue;
             }
             var t = r.Mapping(valueNode, key, required: true, keyNode);

@@ -20,9 +20,24 @@ public sealed class ScratchDirectory : IScratchDirectory, IDisposable
 
     public string Path { get; }
 
-    public static ScratchDirectory Create(string repositoryRoot, string name)
+    public static ScratchDirectory Create(string repositoryRoot, string name) => CreateIn(System.IO.Path.Combine(repositoryRoot, DirectoryName), name);
+
+    /// <summary>
+    /// A scratch directory under a directory of the policy's choosing (platform.scratch). It is removed by path, so as
+    /// root every directory on the way must be writable by root only: refused otherwise, before anything is created.
+    /// </summary>
+    public static ScratchDirectory CreateUnder(string parent, string name)
     {
-        var parent = System.IO.Path.Combine(repositoryRoot, DirectoryName);
+        var existing = System.IO.Path.GetFullPath(parent);
+        while (!Directory.Exists(existing) && System.IO.Path.GetDirectoryName(existing) is { } up) existing = up;
+        SafeDirectory.RefuseUnlessOnlyRootWrites(existing, $"to make a scratch directory under '{parent}'");
+        FileModes.CreatePrivateDirectory(parent);
+        SafeDirectory.RefuseUnlessOnlyRootWrites(parent, $"to make a scratch directory under '{parent}'");
+        return CreateIn(parent, name);
+    }
+
+    private static ScratchDirectory CreateIn(string parent, string name)
+    {
         FileModes.CreatePrivateDirectory(parent);
         var path = System.IO.Path.Combine(parent, name + "-" + Guid.NewGuid().ToString("N")[..8]);
         FileModes.CreatePrivateDirectory(path);

@@ -12,7 +12,7 @@ public sealed class ScheduleException(string message) : Exception(message);
 /// <summary>
 /// Turns a policy into the jobs that run it: each target's schedule entries, plus housekeeping (retention daily,
 /// status and alerts every 15 minutes so delays are noticed, metrics every 5 minutes when the policy names a textfile, config files hourly, AI models hourly (a version is only
-/// copied when it changed), and a weekly test restore per database target). Every job imports the module by its full
+/// copied when it changed), a weekly test restore per database target, and a weekly drill of the whole platform). Every job imports the module by its full
 /// path, names the policy by its full path, pipes results into Send-BackupAlert, and exits non-zero when anything
 /// wrote an error, so cron mail, Task Scheduler's last result and the log all show a failed job.
 /// </summary>
@@ -21,6 +21,8 @@ public static class ScheduleBuilder
     public const string RetentionSchedule = "30 3 * * *", StatusSchedule = "*/15 * * * *", ConfigSchedule = "0 * * * *";
     public const string ModelSchedule = "20 * * * *", TestRestoreSchedule = "0 5 * * 0", MetricsSchedule = "*/5 * * * *";
     public const string ReadinessSchedule = "10 6 * * *", OffsiteSchedule = "40 * * * *", OffsiteDrillSchedule = "30 6 * * 0";
+    /// <summary>Weekly, before the per-target test restores: the whole platform restored into scratch at a random point (Test-Platform).</summary>
+    public const string PlatformDrillSchedule = "0 4 * * 0";
     /// <summary>What a continuous job shows as its schedule.</summary>
     public const string ContinuousSchedule = "continuous";
 
@@ -68,6 +70,8 @@ public static class ScheduleBuilder
             // Daily: a change on a server (binlog_format=MIXED, a revoked privilege, a shorter log expiry) alerts before a backup fails.
             if (policy.Targets.Count > 0) jobs.Add(Job("readiness", null, ReadinessSchedule, $"Test-BackupTarget -Readiness {p} | Send-BackupAlert {p}"));
             if (policy.ConfigPaths.Count > 0) jobs.Add(Job("config-files", null, ConfigSchedule, $"Backup-ConfigFile {p}"));
+            // Weekly: the platform restored into scratch at a random point, each part timed (the measured RTO); a failed drill is Critical.
+            if (policy.Platform is not null) jobs.Add(Job("platform-drill", null, PlatformDrillSchedule, $"Test-Platform {p} | Send-BackupAlert {p}"));
             if (policy.MetricsPath is { } metrics) jobs.Add(Job("metrics", null, MetricsSchedule, $"Export-BackupMetric -Path \"{metrics}\" {p}"));
             foreach (var m in policy.Models)
                 jobs.Add(Job($"model-{m.Name}", null, ModelSchedule, $"Backup-AiModel -Name \"{m.Name}\" {p}"));

@@ -13,7 +13,7 @@ namespace BackupTools.Engine.Status;
 public static class PrometheusTextfile
 {
     public static string Render(IReadOnlyList<BackupStatus> statuses, StorageStatus storage, IReadOnlyList<OffsiteStatus>? offsite = null,
-        IReadOnlyList<StreamStatus>? streams = null)
+        IReadOnlyList<StreamStatus>? streams = null, IReadOnlyList<RecoveryStatus>? recovery = null, DateTime? generated = null)
     {
         var text = new StringBuilder();
         void Family(string name, string help, IEnumerable<(string Labels, double Value)> samples)
@@ -23,7 +23,7 @@ public static class PrometheusTextfile
             text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
             text.Append("# TYPE ").Append(name).Append(" gauge\n");
             foreach (var (labels, value) in list)
-                text.Append(name).Append('{').Append(labels).Append("} ").Append(Number(value)).Append('\n');
+                text.Append(name).Append(labels.Length == 0 ? " " : "{" + labels + "} ").Append(Number(value)).Append('\n');
         }
         string L(BackupStatus s) => $"target=\"{Escape(s.Target)}\",engine=\"{Escape(s.Engine)}\",type=\"{Escape(s.Type)}\"";
 
@@ -69,6 +69,34 @@ public static class PrometheusTextfile
             running.Select(st => (S(st), st.Lag.TotalSeconds)));
         Family("backuptools_stream_severity", "Stream alert severity: 0 none, 1 warning (behind), 2 critical (dead).",
             running.Select(st => (S(st), (double)(int)st.Severity)));
+        string R(RecoveryStatus r) => $"part=\"{Escape(r.Part)}\",kind=\"{Escape(r.Kind)}\"";
+        var objectives = recovery ?? [];
+        Family("backuptools_recovery_window_start_timestamp_seconds", "Unix time of the oldest point a restore reaches (the recoverable window's start).",
+            objectives.Where(r => r.RecoverableFrom is not null).Select(r => (R(r), Unix(r.RecoverableFrom!.Value))));
+        Family("backuptools_recovery_window_end_timestamp_seconds", "Unix time of the newest point a restore reaches (the recoverable window's end).",
+            objectives.Where(r => r.RecoverableTo is not null).Select(r => (R(r), Unix(r.RecoverableTo!.Value))));
+        Family("backuptools_recovery_point_age_seconds", "Achieved RPO: age of the newest restorable point.",
+            objectives.Where(r => r.AchievedRpo is not null).Select(r => (R(r), r.AchievedRpo!.Value.TotalSeconds)));
+        Family("backuptools_recovery_rpo_objective_seconds", "The recovery point objective (rpo: in the policy).",
+            objectives.Where(r => r.Rpo is not null).Select(r => (R(r), r.Rpo!.Value.TotalSeconds)));
+        Family("backuptools_recovery_rto_objective_seconds", "The recovery time objective (rto: in the policy).",
+            objectives.Where(r => r.Rto is not null).Select(r => (R(r), r.Rto!.Value.TotalSeconds)));
+        Family("backuptools_recovery_oldest_full_timestamp_seconds", "Unix time of the oldest full backup (snapshot, model version).",
+            objectives.Where(r => r.OldestFull is not null).Select(r => (R(r), Unix(r.OldestFull!.Value))));
+        Family("backuptools_drill_duration_seconds", "Measured RTO: how long the last successful drill took to restore it (Test-Platform).",
+            objectives.Where(r => r.LastDrillRto is not null).Select(r => (R(r), r.LastDrillRto!.Value.TotalSeconds)));
+        Family("backuptools_drill_projected_duration_seconds", "The last drill's time scaled to the data a restore reads now.",
+            objectives.Where(r => r.ProjectedRto is not null).Select(r => (R(r), r.ProjectedRto!.Value.TotalSeconds)));
+        Family("backuptools_drill_last_timestamp_seconds", "Unix time of the last drill that included it.",
+            objectives.Where(r => r.LastDrill is not null).Select(r => (R(r), Unix(r.LastDrill!.Value))));
+        Family("backuptools_drill_success", "1 when the last drill that included it succeeded, 0 when it failed.",
+            objectives.Where(r => r.LastDrillSucceeded is not null).Select(r => (R(r), r.LastDrillSucceeded!.Value ? 1.0 : 0.0)));
+        Family("backuptools_recovery_severity", "Recovery objectives alert severity: 0 none, 1 warning (over rpo or rto, drill old), 2 critical (drill failed).",
+            objectives.Select(r => (R(r), (double)(int)r.Severity)));
+        Family("backuptools_storage_severity", "Storage alert severity: 0 none, 1 warning, 2 critical (free space).", [(p, (double)(int)storage.Severity)]);
+        // When the file was written: a metrics job that stopped running shows as a stale time, not as old good news.
+        if (generated is { } at)
+            Family("backuptools_textfile_generated_timestamp_seconds", "Unix time Export-BackupMetric wrote this file.", [("", Unix(at))]);
         return text.ToString();
     }
 

@@ -11,6 +11,16 @@ public static class StatusService
     public static (IReadOnlyList<BackupStatus> Backups, StorageStatus Storage) Collect(BackupPolicy policy, IEnumerable<TargetPolicy> targets,
         DateTime asOf, Action<string, string>? unreadable = null)
     {
+        var all = CollectAll(policy, targets, [], asOf, unreadable);
+        return (all.Backups, all.Storage);
+    }
+
+    /// <summary>Everything Get-BackupStatus shows from one read of the catalog and the journal, with the recovery objectives of these targets and models.</summary>
+    public static StatusSnapshot CollectAll(BackupPolicy policy, IEnumerable<TargetPolicy> targets, IEnumerable<ModelPolicy> models,
+        DateTime asOf, Action<string, string>? unreadable = null)
+    {
+        var windows = new Dictionary<string, (DateTime From, DateTime To)?>(StringComparer.Ordinal);
+        targets = targets.ToList();
         var root = policy.Repository;
         var entries = BackupCatalog.List(root, unreadable: unreadable);
         var sets = entries.Select(e => e.Manifest).ToList();
@@ -25,6 +35,7 @@ public static class StatusService
             var extras = kind.Status(root, target, entries);
             foreach (var problem in extras.Problems) unreadable?.Invoke(root, problem);
             var window = extras.Window;
+            windows[target.Name] = window;
             foreach (var type in PolicyParser.BackupTypes(target.Engine))
             {
                 var key = (engine, target.Name, type);
@@ -36,7 +47,9 @@ public static class StatusService
         }
         var (total, free) = FileSystemSpace(root);
         var storage = StorageStatusCalculator.Compute(root, total, free, sets, journal, policy.Storage, asOf, policy.Path);
-        return (statuses, storage);
+        var drills = Platform.DrillJournal.Read(root, warn => unreadable?.Invoke(Path.Combine(root, Platform.DrillJournal.DirectoryName), warn));
+        var recovery = RecoveryStatusCalculator.Compute(policy, targets, models, entries, windows, drills, asOf);
+        return new StatusSnapshot(statuses, storage, recovery, drills);
     }
 
     /// <summary>The binary-log streams that report in this repository (Start-BinlogStream), each Running, Behind or Dead.</summary>
@@ -52,3 +65,7 @@ public static class StatusService
     }
 
 }
+
+/// <summary>One read of the repository's state: each target's backup status, the storage, the recovery objectives, the drills.</summary>
+public sealed record StatusSnapshot(IReadOnlyList<BackupStatus> Backups, StorageStatus Storage, IReadOnlyList<RecoveryStatus> Recovery,
+    IReadOnlyList<Platform.DrillRecord> Drills);

@@ -7,8 +7,44 @@ using BackupTools.Model;
 
 namespace BackupTools.Commands;
 
+/// <summary>What the platform cmdlets share: running planned parts with progress, and the validation of the whole.</summary>
+public abstract class PlatformRunCmdlet : PolicyCmdlet
+{
+    protected async Task<PlatformRestoreResult> RunPartsAsync(BackupPolicy policy, DateTime asOf, IReadOnlyList<PlatformPartRunner> parts,
+        string? destination, ScriptBlock? validationScript, bool drill)
+    {
+        var done = 0;
+        var activity = $"{(drill ? "Drill: restoring the platform into scratch" : "Restoring the platform")} to {asOf:u}";
+        var result = await PlatformRestore.RunAsync(asOf, parts, destination, WholeValidation(validationScript),
+            part => new EngineCallbacks
+            {
+                Log = m => WriteVerboseAsync($"{part.Plan.Part}: {m}"), Warn = m => WriteWarningAsync($"{part.Plan.Part}: {m}"),
+                Step = (_, step) => WriteProgressAsync(new ProgressRecord(1, activity,
+                    step is null ? $"{part.Plan.Part}: done ({Interlocked.Increment(ref done)} of {parts.Count} parts)" : $"{part.Plan.Part}: {step}")
+                    { PercentComplete = Math.Min(99, 100 * done / parts.Count) }),
+            }, policy.Path, drill, CancelToken);
+        WriteProgressAsync(new ProgressRecord(1, activity, "Done") { RecordType = ProgressRecordType.Completed });
+        return result;
+    }
+
+    private Func<IReadOnlyDictionary<string, string>, Task<bool>>? WholeValidation(ScriptBlock? script) => script is null ? null : locations => InvokeOnPipelineAsync(() =>
+    {
+        var table = new Hashtable(StringComparer.OrdinalIgnoreCase);
+        foreach (var (part, where) in locations) table[part] = where;
+        var output = script.Invoke(table);
+        return output.Count > 0 && LanguagePrimitives.IsTrue(output[^1]);
+    });
+
+    protected void WriteFailure(PlatformRestoreResult result, string what) =>
+        WriteErrorAsync(new ErrorRecord(new InvalidOperationException(result.Error), result.Drill ? "PlatformDrillFailed" : "PlatformRestoreFailed",
+            ErrorCategory.InvalidResult, result.AsOf)
+        {
+            ErrorDetails = new ErrorDetails($"{what} to {result.AsOf:u} failed: {result.Error} The result lists every part."),
+        });
+}
+
 /// <summary>What Get-PlatformRestorePlan and Restore-Platform share: the point, where new locations go, which parts are replaced.</summary>
-public abstract class PlatformCmdlet : PolicyCmdlet
+public abstract class PlatformCmdlet : PlatformRunCmdlet
 {
     /// <summary>The point to restore the platform to; a DateTime without a zone is this machine's local time.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -115,29 +151,79 @@ public sealed class RestorePlatformCommand : PlatformCmdlet
         }
         if (ResolvedDestination is not null) Directory.CreateDirectory(ResolvedDestination);
 
-        var done = 0;
-        var result = await PlatformRestore.RunAsync(AsOf.UtcDateTime, parts, ResolvedDestination, WholeValidation(),
-            part => new EngineCallbacks
-            {
-                Log = m => WriteVerboseAsync($"{part.Plan.Part}: {m}"), Warn = m => WriteWarningAsync($"{part.Plan.Part}: {m}"),
-                Step = (activity, step) => WriteProgressAsync(new ProgressRecord(1, $"Restoring the platform to {AsOf.UtcDateTime:u}",
-                    step is null ? $"{part.Plan.Part}: done ({Interlocked.Increment(ref done)} of {parts.Count} parts)" : $"{part.Plan.Part}: {step}")
-                    { PercentComplete = Math.Min(99, 100 * done / parts.Count) }),
-            }, policy.Path, drill: false, CancelToken);
-        WriteProgressAsync(new ProgressRecord(1, $"Restoring the platform to {AsOf.UtcDateTime:u}", "Done") { RecordType = ProgressRecordType.Completed });
-        if (!result.Succeeded)
-            WriteErrorAsync(new ErrorRecord(new InvalidOperationException(result.Error), "PlatformRestoreFailed", ErrorCategory.InvalidResult, AsOf)
-            {
-                ErrorDetails = new ErrorDetails($"The platform restore to {AsOf.UtcDateTime:u} failed: {result.Error} The result lists every part; parts restored into new locations are left there to inspect."),
-            });
+        var result = await RunPartsAsync(policy, AsOf.UtcDateTime, parts, ResolvedDestination, ValidationScript, drill: false);
+        if (!result.Succeeded) WriteFailure(result, "The platform restore");
         WriteObjectAsync(result);
     }
+}
 
-    private Func<IReadOnlyDictionary<string, string>, Task<bool>>? WholeValidation() => ValidationScript is null ? null : locations => InvokeOnPipelineAsync(() =>
+/// <summary>
+/// Test-Platform: a drill. Every part of the platform restored into scratch at a random point of the window every part
+/// reaches (or -AsOf), validated, each part and the whole timed and recorded (the measured RTO Get-BackupStatus
+/// shows), and the scratch removed. A drill that cannot start is recorded as failed too.
+/// </summary>
+[Cmdlet(VerbsDiagnostic.Test, "Platform", DefaultParameterSetName = "Default")]
+[OutputType(typeof(PlatformRestoreResult))]
+public sealed class TestPlatformCommand : PlatformRunCmdlet
+{
+    /// <summary>The point to drill; a random point of the window every part reaches when omitted.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("PointInTime")]
+    public DateTimeOffset? AsOf { get; set; }
+
+    /// <summary>How restored databases are checked (RowCount, or CheckTable: every index too).</summary>
+    [Parameter]
+    public RestoreValidation Validation { get; set; } = RestoreValidation.RowCount;
+
+    /// <summary>Gets a hashtable of part → location in scratch once every part is back; must return $true.</summary>
+    [Parameter]
+    public ScriptBlock? ValidationScript { get; set; }
+
+    protected override async Task ProcessRecordAsync()
     {
-        var table = new Hashtable(StringComparer.OrdinalIgnoreCase);
-        foreach (var (part, where) in locations) table[part] = where;
-        var output = ValidationScript.Invoke(table);
-        return output.Count > 0 && LanguagePrimitives.IsTrue(output[^1]);
-    });
+        var policy = LoadPolicy();
+        var platform = policy.Platform
+            ?? throw new ItemNotFoundException($"The policy {policy.Path} has no platform: section. Add one naming the parts restored together; see about_BackupTools_Platform.");
+        var started = DateTime.UtcNow;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        DateTime asOf;
+        if (AsOf is { } given) asOf = given.UtcDateTime;
+        else if (PlatformWindow.Common(PlatformWindow.Parts(policy, started), out var problem) is { } window)
+            asOf = PlatformDrill.RandomPoint(window, Random.Shared);
+        else
+        {
+            Finish(policy, PlatformDrill.CouldNotStart(policy, started, started, $"No point every part of the platform can be restored to: {problem}."));
+            return;
+        }
+        using var scratch = platform.Scratch is { } under
+            ? BackupTools.Engine.Repository.ScratchDirectory.CreateUnder(under, "drill")
+            : BackupTools.Engine.Repository.ScratchDirectory.Create(policy.Repository, "drill");
+        var destination = System.IO.Path.Combine(scratch.Path, "platform");
+        var parts = await PlatformPlanner.PrepareAsync(new PlatformRequest
+        {
+            Policy = policy, AsOf = asOf, Destination = destination, Validation = Validation, Drill = true,
+            Secret = target => SecretResolver.Resolve(target, null),
+        }, CancelToken);
+        foreach (var w in parts.SelectMany(p => p.Plan.Warnings.Select(w => $"{p.Plan.Part}: {w}"))) WriteWarningAsync(w);
+        if (parts.Any(p => p.Plan.Problem is not null))
+        {
+            Finish(policy, PlatformDrill.CouldNotStart(policy, started, asOf, null, parts.Select(p => p.Plan).ToList()));
+            return;
+        }
+        Directory.CreateDirectory(destination);
+        var result = await RunPartsAsync(policy, asOf, parts, destination, ValidationScript, drill: true);
+        // The drill's time is the whole of it: planning, every part, the validation; the scratch's removal is not.
+        Finish(policy, result with { Started = started, Duration = clock.Elapsed, Destination = null });
+    }
+
+    private void Finish(BackupPolicy policy, PlatformRestoreResult result)
+    {
+        try { DrillJournal.Append(policy.Repository, result); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            WriteWarningAsync($"The drill could not be recorded in {System.IO.Path.Combine(policy.Repository, DrillJournal.DirectoryName)} ({e.Message}); Get-BackupStatus will not see it.");
+        }
+        if (!result.Succeeded) WriteFailure(result, "The platform drill");
+        WriteObjectAsync(result);
+    }
 }

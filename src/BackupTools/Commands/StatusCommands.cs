@@ -6,7 +6,7 @@ namespace BackupTools.Commands;
 
 /// <summary>Get-BackupStatus: one BackupStatus per target and backup type, then the repository's StorageStatus.</summary>
 [Cmdlet(VerbsCommon.Get, "BackupStatus", DefaultParameterSetName = DefaultSet)]
-[OutputType(typeof(BackupStatus), typeof(StreamStatus), typeof(OffsiteStatus), typeof(StorageStatus))]
+[OutputType(typeof(BackupStatus), typeof(StreamStatus), typeof(OffsiteStatus), typeof(RecoveryStatus), typeof(StorageStatus))]
 public sealed class GetBackupStatusCommand : PolicyCmdlet
 {
     private const string DefaultSet = "Default";
@@ -25,8 +25,13 @@ public sealed class GetBackupStatusCommand : PolicyCmdlet
     protected override Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
-        var (backups, storage) = StatusService.Collect(policy, SelectTargets(policy, Target).ToList(), AsOf?.UtcDateTime ?? DateTime.UtcNow,
+        // -Target names models too (their recovery objectives); the platform's own row comes with the whole policy.
+        var models = policy.Models.Where(m => Target is null || Target.Any(t => new WildcardPattern(t, WildcardOptions.IgnoreCase).IsMatch(m.Name))).ToList();
+        var targetNames = Target?.Where(n => !policy.Models.Any(m => string.Equals(m.Name, n, StringComparison.OrdinalIgnoreCase))).ToArray();
+        var targets = targetNames is { Length: 0 } ? [] : SelectTargets(policy, targetNames).ToList();
+        var snapshot = StatusService.CollectAll(policy, targets, models, AsOf?.UtcDateTime ?? DateTime.UtcNow,
             (path, why) => WriteWarningAsync($"Skipped '{path}': {why}"));
+        var (backups, storage) = (snapshot.Backups, snapshot.Storage);
         foreach (var s in backups.OrderByDescending(s => s.Severity).ThenBy(s => s.Target, StringComparer.OrdinalIgnoreCase).ThenBy(s => s.Type))
             WriteObjectAsync(s);
         foreach (var st in StatusService.Streams(policy, AsOf?.UtcDateTime ?? DateTime.UtcNow)
@@ -36,6 +41,8 @@ public sealed class GetBackupStatusCommand : PolicyCmdlet
         if (Target is null)
             foreach (var o in OffsiteStatusCalculator.Compute(policy, AsOf?.UtcDateTime ?? DateTime.UtcNow))
                 WriteObjectAsync(o);
+        foreach (var r in snapshot.Recovery.Where(r => Target is null || r.Kind != "platform"))
+            WriteObjectAsync(r);
         WriteObjectAsync(storage);
         return Task.CompletedTask;
     }
@@ -65,8 +72,9 @@ public sealed class ExportBackupMetricCommand : PolicyCmdlet
     {
         var policy = LoadPolicy();
         var now = DateTime.UtcNow;
-        var (backups, storage) = StatusService.Collect(policy, policy.Targets, now);
-        var text = PrometheusTextfile.Render(backups, storage, OffsiteStatusCalculator.Compute(policy, now), StatusService.Streams(policy, now));
+        var snapshot = StatusService.CollectAll(policy, policy.Targets, policy.Models, now);
+        var (backups, storage) = (snapshot.Backups, snapshot.Storage);
+        var text = PrometheusTextfile.Render(backups, storage, OffsiteStatusCalculator.Compute(policy, now), StatusService.Streams(policy, now), snapshot.Recovery, now);
         if (!await ShouldProcessAsync(_path!, $"Write {backups.Count} backup status series and the storage status")) return;
         PrometheusTextfile.Write(_path!, text);
         WriteObjectAsync(new FileInfo(_path!));
