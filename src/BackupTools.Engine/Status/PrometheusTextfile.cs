@@ -100,39 +100,7 @@ public static class PrometheusTextfile
         return text.ToString();
     }
 
-    public static void Write(string path, string content)
-    {
-        var full = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        var bytes = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(content.Replace("\r\n", "\n"));
-        var temp = $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp";
-        if (!SafeDirectory.Supported)
-        {
-            File.WriteAllBytes(Path.Combine(directory, temp), bytes);
-            File.Move(Path.Combine(directory, temp), full, overwrite: true);
-            return;
-        }
-        // The textfile directory may belong to node_exporter's account: one handle to it (opened by a walk that refuses
-        // a directory above it another account could swap), a random name created O_EXCL | O_NOFOLLOW, and renameat
-        // over the final name, which replaces the name itself, never a link's target.
-        using var handle = SafeDirectory.OpenPath(directory, $"to write the metrics file '{full}'");
-        try
-        {
-            using (var stream = handle.CreateFile(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead))
-            {
-                stream.Write(bytes);
-                if (OperatingSystem.IsLinux()) File.SetUnixFileMode(stream.SafeFileHandle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
-            }
-            SafeDirectory.Pause("textfile:rename");
-            handle.Rename(temp, Path.GetFileName(full));
-        }
-        catch
-        {
-            handle.TryDelete(temp);
-            throw;
-        }
-    }
+    public static void Write(string path, string content) => PublishedFile.Write(path, content, "the metrics file");
 
     private static string Escape(string value) => value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 

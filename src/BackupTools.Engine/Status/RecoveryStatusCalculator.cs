@@ -145,7 +145,7 @@ public static class RecoveryStatusCalculator
         return s with
         {
             State = worst.State, Severity = worst.Severity,
-            Message = $"{(s.Kind == "platform" ? "The platform" : $"{char.ToUpperInvariant(s.Kind[0])}{s.Kind[1..]} {s.Part}")}: {string.Join("; ", findings.Select(f => f.Text))}.",
+            Message = $"{(s.Kind == "platform" ? "The platform" : $"{char.ToUpperInvariant(s.Kind[0])}{s.Kind[1..]} {s.Part}")}: {string.Join("; ", findings.Select(f => f.Text.TrimEnd('.')))}.",
         };
     }
 

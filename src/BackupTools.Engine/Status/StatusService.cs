@@ -49,7 +49,7 @@ public static class StatusService
         var storage = StorageStatusCalculator.Compute(root, total, free, sets, journal, policy.Storage, asOf, policy.Path);
         var drills = Platform.DrillJournal.Read(root, warn => unreadable?.Invoke(Path.Combine(root, Platform.DrillJournal.DirectoryName), warn));
         var recovery = RecoveryStatusCalculator.Compute(policy, targets, models, entries, windows, drills, asOf);
-        return new StatusSnapshot(statuses, storage, recovery, drills);
+        return new StatusSnapshot(statuses, storage, recovery, drills, sets, journal);
     }
 
     /// <summary>The binary-log streams that report in this repository (Start-BinlogStream), each Running, Behind or Dead.</summary>
@@ -68,4 +68,8 @@ public static class StatusService
 
 /// <summary>One read of the repository's state: each target's backup status, the storage, the recovery objectives, the drills.</summary>
 public sealed record StatusSnapshot(IReadOnlyList<BackupStatus> Backups, StorageStatus Storage, IReadOnlyList<RecoveryStatus> Recovery,
-    IReadOnlyList<Platform.DrillRecord> Drills);
+    IReadOnlyList<Platform.DrillRecord> Drills, IReadOnlyList<BackupManifest> Sets, IReadOnlyList<JournalEntry> Journal)
+{
+    /// <summary>The repository's size once a day over the last <paramref name="days"/> days (the HTML report's storage chart).</summary>
+    public IReadOnlyList<(DateTime Time, double Bytes)> StorageSeries(DateTime asOf, int days = 30) => StorageStatusCalculator.Series(Sets, Journal, asOf, days);
+}

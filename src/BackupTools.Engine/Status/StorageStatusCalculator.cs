@@ -16,19 +16,8 @@ public static class StorageStatusCalculator
     public static StorageStatus Compute(string repositoryRoot, long totalBytes, long freeBytes, IReadOnlyList<BackupManifest> sets,
         IReadOnlyList<JournalEntry> journal, StoragePolicy storage, DateTime asOf, string? policyPath)
     {
-        var lifetimes = sets.Select(s => (From: s.EndTime, To: DateTime.MaxValue, s.StoredBytes))
-            .Concat(journal.Where(j => j.Status == "Deleted" && j.Id is not null)
-                .Select(j => (From: IdTime(j.Id!) ?? j.Time, To: j.Time, j.StoredBytes)))
-            .ToList();
-        var xs = new List<double>();
-        var ys = new List<double>();
-        for (var d = TrendDays; d >= 0; d--)
-        {
-            var t = asOf.AddDays(-d);
-            xs.Add(-d);
-            ys.Add(lifetimes.Where(l => l.From <= t && t < l.To).Sum(l => (double)l.StoredBytes));
-        }
-        var slope = Slope(xs, ys);
+        var series = Series(sets, journal, asOf, TrendDays);
+        var slope = Slope(series.Select(p => (p.Time - asOf).TotalDays).ToList(), series.Select(p => p.Bytes).ToList());
         var freePercent = totalBytes == 0 ? 0 : Math.Round(100.0 * freeBytes / totalBytes, 1);
         var severity = freePercent < storage.CriticalFreePercent ? AlertSeverity.Critical
             : freePercent < storage.WarningFreePercent ? AlertSeverity.Warning : AlertSeverity.None;
@@ -44,6 +33,22 @@ public static class StorageStatusCalculator
                   $"; {(severity == AlertSeverity.Critical ? "below the critical" : "below the warning")} threshold of " +
                   $"{(severity == AlertSeverity.Critical ? storage.CriticalFreePercent : storage.WarningFreePercent)} %.",
         };
+    }
+
+    /// <summary>The repository's size once a day over the last <paramref name="days"/> days up to <paramref name="asOf"/>, oldest first.</summary>
+    public static IReadOnlyList<(DateTime Time, double Bytes)> Series(IReadOnlyList<BackupManifest> sets, IReadOnlyList<JournalEntry> journal, DateTime asOf, int days)
+    {
+        var lifetimes = sets.Select(s => (From: s.EndTime, To: DateTime.MaxValue, s.StoredBytes))
+            .Concat(journal.Where(j => j.Status == "Deleted" && j.Id is not null)
+                .Select(j => (From: IdTime(j.Id!) ?? j.Time, To: j.Time, j.StoredBytes)))
+            .ToList();
+        var series = new List<(DateTime, double)>();
+        for (var d = days; d >= 0; d--)
+        {
+            var t = asOf.AddDays(-d);
+            series.Add((t, lifetimes.Where(l => l.From <= t && t < l.To).Sum(l => (double)l.StoredBytes)));
+        }
+        return series;
     }
 
     /// <summary>Least-squares slope of y over x; 0 with fewer than two distinct x.</summary>

@@ -5,11 +5,13 @@ using BackupTools.Model;
 namespace BackupTools.Commands;
 
 /// <summary>Get-BackupStatus: one BackupStatus per target and backup type, then the repository's StorageStatus.</summary>
-[Cmdlet(VerbsCommon.Get, "BackupStatus", DefaultParameterSetName = DefaultSet)]
+[Cmdlet(VerbsCommon.Get, "BackupStatus", DefaultParameterSetName = DefaultSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(BackupStatus), typeof(StreamStatus), typeof(OffsiteStatus), typeof(RecoveryStatus), typeof(StorageStatus))]
+[OutputType(typeof(FileInfo), ParameterSetName = [ReportSet])]
 public sealed class GetBackupStatusCommand : PolicyCmdlet
 {
     private const string DefaultSet = "Default";
+    private const string ReportSet = "Report";
 
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("Name")]
@@ -22,7 +24,20 @@ public sealed class GetBackupStatusCommand : PolicyCmdlet
     [Parameter]
     public DateTimeOffset? AsOf { get; set; }
 
-    protected override Task ProcessRecordAsync()
+    /// <summary>Write the status as one static HTML page (inline SVG charts, no script) to this file instead of returning it.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ReportSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Report { get; set; }
+
+    private string? _report;
+
+    protected override void PrepareRecord()
+    {
+        base.PrepareRecord();
+        _report = Report is null ? null : ResolvePath(this, Report);
+    }
+
+    protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
         // -Target names models too (their recovery objectives); the platform's own row comes with the whole policy.
@@ -32,6 +47,14 @@ public sealed class GetBackupStatusCommand : PolicyCmdlet
         var snapshot = StatusService.CollectAll(policy, targets, models, AsOf?.UtcDateTime ?? DateTime.UtcNow,
             (path, why) => WriteWarningAsync($"Skipped '{path}': {why}"));
         var (backups, storage) = (snapshot.Backups, snapshot.Storage);
+        if (_report is not null)
+        {
+            var asOf = AsOf?.UtcDateTime ?? DateTime.UtcNow;
+            if (!await ShouldProcessAsync(_report, $"Write the status report ({backups.Count} backup statuses, {snapshot.Recovery.Count} recovery statuses, {snapshot.Drills.Count} drills)")) return;
+            BackupTools.Engine.Repository.PublishedFile.Write(_report, StatusReport.Render(policy, snapshot, snapshot.StorageSeries(asOf), asOf), "the status report");
+            WriteObjectAsync(new FileInfo(_report));
+            return;
+        }
         foreach (var s in backups.OrderByDescending(s => s.Severity).ThenBy(s => s.Target, StringComparer.OrdinalIgnoreCase).ThenBy(s => s.Type))
             WriteObjectAsync(s);
         foreach (var st in StatusService.Streams(policy, AsOf?.UtcDateTime ?? DateTime.UtcNow)
@@ -44,7 +67,6 @@ public sealed class GetBackupStatusCommand : PolicyCmdlet
         foreach (var r in snapshot.Recovery.Where(r => Target is null || r.Kind != "platform"))
             WriteObjectAsync(r);
         WriteObjectAsync(storage);
-        return Task.CompletedTask;
     }
 }
 
