@@ -92,6 +92,35 @@ public sealed class MariaDbServer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a server on a data directory a restore made (nothing installed, no binary log), to read what it holds:
+    /// the test then compares its rows with the live server's, digest for digest.
+    /// </summary>
+    public static MariaDbServer StartOn(string dataDirectory, string baseDirectory)
+    {
+        Directory.CreateDirectory(Path.Combine(baseDirectory, "tmp"));
+        var port = FreePort.Next();
+        File.WriteAllText(Path.Combine(baseDirectory, "my.cnf"), $"""
+            [mariadbd]
+            user=root
+            datadir={dataDirectory}
+            socket={baseDirectory}/mysqld.sock
+            pid-file={baseDirectory}/mysqld.pid
+            port={port}
+            bind-address=127.0.0.1
+            default_time_zone='+00:00'
+            log_error={baseDirectory}/error.log
+            tmpdir={baseDirectory}/tmp
+            innodb_buffer_pool_size=64M
+            skip-name-resolve
+            [client]
+            socket={baseDirectory}/mysqld.sock
+            port={port}
+            """);
+        var process = Launch(baseDirectory, port, null);
+        return new MariaDbServer(baseDirectory, port, process.Id, "", null);
+    }
+
     private static string Tool(string? toolsDirectory, string program, string package) =>
         toolsDirectory is null ? ServerBinaries.Require(program, package)
         : File.Exists(Path.Combine(toolsDirectory, program)) ? Path.Combine(toolsDirectory, program)

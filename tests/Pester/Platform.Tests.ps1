@@ -15,7 +15,7 @@ Describe 'Get-PlatformRestorePlan and Restore-Platform' {
         $tag = [guid]::NewGuid().ToString('N').Substring(0, 8)
         $table = "plat_$tag.items"
         function Write-Point([int] $n) {
-            $db.Sql("INSERT INTO $table (n) VALUES ($n);") | Out-Null
+            $db.Sql("INSERT INTO $table (n, v) VALUES ($n, SHA2(RAND(), 256));") | Out-Null
             $redis.Command("SET plat:${tag}:$n $n") | Out-Null
             $null = Start-DbBackup cache -Policy $policy
             [IO.File]::WriteAllBytes((Join-Path $model 'weights.bin'), [byte[]](1..200 | ForEach-Object { ($_ * $n) % 256 }))
@@ -24,7 +24,7 @@ Describe 'Get-PlatformRestorePlan and Restore-Platform' {
             "workers=$n`n" | Set-Content (Join-Path $etc 'app.conf') -NoNewline
             $null = Backup-ConfigFile -Policy $policy -WarningAction SilentlyContinue
         }
-        $db.Sql("CREATE DATABASE plat_$tag; CREATE TABLE $table (n INT PRIMARY KEY) ENGINE=InnoDB;") | Out-Null
+        $db.Sql("CREATE DATABASE plat_$tag; CREATE TABLE $table (n INT PRIMARY KEY, v CHAR(64)) ENGINE=InnoDB;") | Out-Null
         $null = Start-DbBackup main-db -Policy $policy
         Write-Point 1
         $weights1 = [IO.File]::ReadAllBytes((Join-Path $model 'weights.bin'))
@@ -40,6 +40,12 @@ Describe 'Get-PlatformRestorePlan and Restore-Platform' {
         $null = Start-DbBackup main-db Binlog -Policy $policy
         $snapshots = Get-DbBackup -Target cache -Policy $policy | Sort-Object EndTime
 
+        # The rows as of a point, by content: a real mariadbd on the restored data directory against the live rows.
+        $digest = "SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', n, v))), 0) FROM $table"
+        function Get-RestoredDigest([string] $dataDirectory) {
+            $server = [BackupTools.TestServers.MariaDbServer]::StartOn($dataDirectory, (Join-Path $dir "digest-$([guid]::NewGuid().ToString('N').Substring(0, 6))"))
+            try { $server.Sql($digest).Trim() } finally { $server.Dispose() }
+        }
         function Get-RedisKeys([string] $dumpDirectory) {
             # A real redis-server loads the restored dump: the keys are what a server started on it would serve.
             $server = [BackupTools.TestServers.RedisServer]::Start($dumpDirectory)
@@ -80,8 +86,9 @@ Describe 'Get-PlatformRestorePlan and Restore-Platform' {
         $r.Validated | Should -BeTrue
         $r.Parts | ForEach-Object { $_.Succeeded | Should -BeTrue -Because "$($_.Part): $($_.Error)" }
         $byPart = @{}; $r.Parts | ForEach-Object { $byPart[$_.Part] = $_ }
-        # MariaDB: exactly the row written before the point.
+        # MariaDB: exactly the row written before the point, byte for byte.
         ($byPart['main-db'].Detail.Tables | Where-Object Table -eq $table).Rows | Should -Be 1
+        Get-RestoredDigest $byPart['main-db'].Destination | Should -Be $db.Sql("$digest WHERE n <= 1").Trim()
         $byPart['main-db'].Destination | Should -Be (Join-Path $dest 'main-db')
         # Redis: the keys of the snapshot before the point.
         Get-RedisKeys $byPart['cache'].Destination | Should -Be "plat:${tag}:1"
@@ -100,6 +107,7 @@ Describe 'Get-PlatformRestorePlan and Restore-Platform' {
         $r.Succeeded | Should -BeTrue -Because $r.Error
         $byPart = @{}; $r.Parts | ForEach-Object { $byPart[$_.Part] = $_ }
         ($byPart['main-db'].Detail.Tables | Where-Object Table -eq $table).Rows | Should -Be 2
+        Get-RestoredDigest $byPart['main-db'].Destination | Should -Be $db.Sql("$digest WHERE n <= 2").Trim()
         Get-RedisKeys $byPart['cache'].Destination | Should -Be "plat:${tag}:1,plat:${tag}:2"
         [IO.File]::ReadAllBytes((Join-Path $dest 'models/llm/weights.bin')) | Should -Be $weights2
         Get-Content -Raw (Join-Path $dest ('config' + $etc + '/app.conf')) | Should -Be "workers=2`n"
