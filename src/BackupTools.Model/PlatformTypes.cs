@@ -54,6 +54,8 @@ public sealed record PlatformPartResult
     public required PlatformPartKind Kind { get; init; }
     public required string Engine { get; init; }
     public required bool Succeeded { get; init; }
+    /// <summary>False when the part was not run (an earlier part that replaces live data failed, or the restore could not start).</summary>
+    public bool Ran { get; init; } = true;
     public DateTime? LandsAt { get; init; }
     public TimeSpan? Offset { get; init; }
     public string? Destination { get; init; }
@@ -100,7 +102,7 @@ public sealed record RecoveryStatus
     /// <summary>target, model or platform.</summary>
     public required string Kind { get; init; }
     public string? Engine { get; init; }
-    /// <summary>Ok, OverRpo, OverRto, Unmeasured (an rto and no drill yet), DrillOld, DrillFailed, NoRestorePoint.</summary>
+    /// <summary>Ok, OverRpo, OverRto, Unmeasured (an rto and no drill yet), DrillOld, NeverDrilled (the platform only), DrillFailed, NoRestorePoint.</summary>
     public required string State { get; init; }
     public required AlertSeverity Severity { get; init; }
     public TimeSpan? Rpo { get; init; }

@@ -509,8 +509,20 @@ public sealed class PolicyParserTests
         Assert.Equal(["llm"], platform.Models);
         Assert.Equal(["/etc/llm/app.conf", "/etc/llm"], platform.Config);
         Assert.Equal(("/srv/drills", TimeSpan.FromHours(1)), (platform.Scratch, platform.Rto!.Value));
-        (policy, _) = PolicyParser.Parse(PlatformBase, File);
+        (policy, _) = PolicyParser.Parse(PlatformBase.Replace(", rto: 30m", "", StringComparison.Ordinal), File);
         Assert.Null(policy!.Platform);
+    }
+
+    [Theory]
+    [InlineData("", "targets.db.rto", "add a platform: section that includes this target")]
+    [InlineData("platform: { models: [llm] }\n", "targets.db.rto", "does not include db; add it to platform.targets")]
+    [InlineData("platform: { targets: [db, search] }\n", "targets.search.rto", "restores into its server, not into scratch")]
+    public void AnRtoNoDrillCanMeasureIsAProblem(string platform, string key, string message)
+    {
+        var yaml = PlatformBase.Replace("models:", "  search: { engine: elasticsearch, url: \"http://127.0.0.1:9200\", snapshotRepository: r, rto: 1h }\nmodels:", StringComparison.Ordinal);
+        var (policy, problems) = PolicyParser.Parse(yaml + platform, File);
+        Assert.Null(policy);
+        Assert.Contains(problems, p => p.Key == key && p.Message.Contains(message, StringComparison.Ordinal));
     }
 
     [Theory]

@@ -14,9 +14,9 @@ public sealed class RecoveryStatusTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private BackupPolicy Policy(string extra) =>
-        PolicyParser.Parse($"repository: {_dir.Path}\ntargets:\n  db: {{ engine: mariadb, socket: /s, rpo: 1m, rto: 30m }}\n" +
-                           $"  cache: {{ engine: redis, host: h, port: 1, rpo: 1h, rto: 10s }}\n{extra}", "/p.yml").Policy!;
+    private BackupPolicy Policy(string platform = "platform: { targets: [cache] }\n") =>
+        PolicyParser.Parse($"repository: {_dir.Path}\ntargets:\n  db: {{ engine: mariadb, socket: /s, rpo: 1m }}\n" +
+                           $"  cache: {{ engine: redis, host: h, port: 1, rpo: 1h, rto: 10s }}\n{platform}", "/p.yml").Policy!;
 
     private static CatalogEntry Set(string engine, string target, string type, DateTime end, long bytes) => new(new BackupManifest
     {
@@ -35,7 +35,7 @@ public sealed class RecoveryStatusTests : IDisposable
     public void AchievedRpoIsTheNewestPointsAgeAndOverTheObjectiveIsAWarningNamingIt()
     {
         var entries = new[] { Set("mariadb", "db", "full", Now.AddDays(-2), 100), Set("redis", "cache", "snapshot", Now.AddMinutes(-30), 10) };
-        var r = Compute(Policy(""), entries, [], (Now.AddDays(-2), Now.AddMinutes(-15)));
+        var r = Compute(Policy(), entries, [], (Now.AddDays(-2), Now.AddMinutes(-15)));
         var db = r.Single(s => s.Part == "db");
         Assert.Equal((TimeSpan.FromMinutes(15), "OverRpo", AlertSeverity.Warning), (db.AchievedRpo!.Value, db.State, db.Severity));
         Assert.Contains("achieved RPO 15 min", db.Message, StringComparison.Ordinal);
@@ -44,7 +44,7 @@ public sealed class RecoveryStatusTests : IDisposable
         var cache = r.Single(s => s.Part == "cache");
         Assert.Equal(TimeSpan.FromMinutes(30), cache.AchievedRpo);
         Assert.Equal("Unmeasured", cache.State); // within its rpo of 1 h, but its rto was never measured
-        Assert.DoesNotContain(r, s => s.Kind == "platform");
+        Assert.Equal("Ok", r.Single(s => s.Kind == "platform").State); // backed up for less than two weeks: not drilled yet is no alarm yet
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public sealed class RecoveryStatusTests : IDisposable
     {
         var entries = new[] { Set("redis", "cache", "snapshot", Now.AddMinutes(-5), 300) };
         var drills = new[] { Drill(Now.AddDays(-1), true, new DrillPart("cache", "Target", "redis", true, true, 5, 100, -60, null)) };
-        var cache = Compute(Policy(""), entries, drills, null).Single(s => s.Part == "cache");
+        var cache = Compute(Policy(), entries, drills, null).Single(s => s.Part == "cache");
         Assert.Equal((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)), (cache.LastDrillRto!.Value, cache.ProjectedRto!.Value));
         Assert.Equal(("OverRto", AlertSeverity.Warning), (cache.State, cache.Severity));
         Assert.Contains("about 15 s, over the objective of 10 s", cache.Message, StringComparison.Ordinal);
@@ -61,7 +61,7 @@ public sealed class RecoveryStatusTests : IDisposable
     [Fact]
     public void AFailedDrillIsCriticalAndAnOldOneAWarningForPlatformParts()
     {
-        var policy = Policy("platform: { targets: [cache] }\n");
+        var policy = Policy();
         var entries = new[] { Set("redis", "cache", "snapshot", Now.AddMinutes(-5), 100) };
         var failed = new[] { Drill(Now.AddDays(-1), false, new DrillPart("cache", "Target", "redis", false, true, 2, 100, null, "dump unreadable")) };
         var r = Compute(policy, entries, failed, null);
@@ -73,6 +73,19 @@ public sealed class RecoveryStatusTests : IDisposable
         var platform = Compute(policy, entries, old, null).Single(s => s.Kind == "platform");
         Assert.Equal(("DrillOld", AlertSeverity.Warning), (platform.State, platform.Severity));
         Assert.Equal(TimeSpan.FromDays(15), platform.LastDrillAge);
+    }
+
+    [Fact]
+    public void APlatformNeverDrilledThoughBackedUpForMoreThanTwoWeeksIsAWarning()
+    {
+        var entries = new[] { Set("redis", "cache", "snapshot", Now.AddDays(-20), 10), Set("redis", "cache", "snapshot", Now.AddMinutes(-5), 10) };
+        var platform = Compute(Policy(), entries, [], null).Single(s => s.Kind == "platform");
+        Assert.Equal(("NeverDrilled", AlertSeverity.Warning), (platform.State, platform.Severity));
+        // A drill that stopped before it got to a part says nothing about that part.
+        var notRun = new[] { Drill(Now.AddDays(-1), false, new DrillPart("cache", "Target", "redis", false, true, 0, 0, null, "not run: db cannot be restored", Ran: false)) };
+        var cache = Compute(Policy(), entries, notRun, null).Single(s => s.Part == "cache");
+        Assert.Null(cache.LastDrill);
+        Assert.NotEqual("DrillFailed", cache.State);
     }
 
     [Fact]

@@ -265,3 +265,75 @@ Describe 'Test-Platform drills and the recovery objectives Get-BackupStatus meas
         (Get-Recovery platform).LastDrillSucceeded | Should -BeFalse
     }
 }
+
+# -Replace of a MariaDB target needs its server stopped: its own server here, not the shared one.
+Describe 'Restore-Platform -Replace of a MariaDB target and a model' {
+    BeforeAll {
+        $dir = New-TestDirectory
+        $own = [BackupTools.TestServers.MariaDbServer]::Start((Join-Path $dir 'db'))
+        $env:BT_TEST_OWN_DB_PASSWORD = $own.BackupPassword
+        $model = Join-Path $dir 'models/llm'
+        New-Item -ItemType Directory $model | Out-Null
+        $policy = Join-Path $dir 'policy.yml'
+        @"
+repository: $(Join-Path $dir 'repo')
+targets:
+  own-db:
+    engine: mariadb
+    socket: $($own.Socket)
+    user: backup
+    passwordEnv: BT_TEST_OWN_DB_PASSWORD
+    dataDir: $($own.DataDirectory)
+models:
+  llm: { path: $model }
+platform:
+  targets: [own-db]
+  models: [llm]
+"@ | Set-Content $policy
+        $own.Sql('CREATE DATABASE app; CREATE TABLE app.items (n INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO app.items VALUES (1);') | Out-Null
+        $null = Start-DbBackup own-db -Policy $policy
+        'v1' | Set-Content (Join-Path $model 'VERSION')
+        $null = Backup-AiModel llm -Policy $policy
+        Start-Sleep -Milliseconds 1100
+        $t = [DateTime]::UtcNow
+        Start-Sleep -Milliseconds 1100
+        $own.Sql('INSERT INTO app.items VALUES (2);') | Out-Null
+        'v2' | Set-Content (Join-Path $model 'VERSION')
+        $null = Backup-AiModel llm -Policy $policy
+        $null = Start-DbBackup own-db Binlog -Policy $policy
+    }
+    AfterAll {
+        $own.Dispose()
+        Remove-Item Env:BT_TEST_OWN_DB_PASSWORD
+    }
+
+    It 'with the server still running, the database part fails and the model after it is not run: both live parts stay as they were' {
+        $r = Restore-Platform $t -Replace own-db, llm -Policy $policy -Confirm:$false -Force -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $r.Succeeded | Should -BeFalse
+        $db = $r.Parts | Where-Object Part -eq 'own-db'
+        $db.Ran | Should -BeTrue
+        $db.Error | Should -Match 'still runs'
+        $llm = $r.Parts | Where-Object Part -eq 'llm'
+        $llm.Ran | Should -BeFalse
+        $llm.Error | Should -Match 'not run: replacing own-db failed'
+        Get-Content (Join-Path $model 'VERSION') | Should -Be 'v2'
+        $own.Sql('SELECT COUNT(*) FROM app.items').Trim() | Should -Be '2'
+        Get-ChildItem (Split-Path $own.DataDirectory) -Filter 'data.platform-*' | Should -BeNullOrEmpty -Because 'the failed part leaves nothing beside the data directory'
+    }
+
+    It 'with the server stopped, the data is built beside the live directory and swapped in, the old one kept; the model follows' {
+        $own.Stop()
+        try {
+            $r = Restore-Platform $t -Replace own-db, llm -Policy $policy -Confirm:$false -Force -WarningVariable warned -WarningAction SilentlyContinue
+        }
+        finally { $own.Restart() }
+        $r.Succeeded | Should -BeTrue -Because $r.Error
+        $db = $r.Parts | Where-Object Part -eq 'own-db'
+        $db.Detail.PreviousDataDirectory | Should -Not -BeNullOrEmpty
+        Test-Path $db.Detail.PreviousDataDirectory | Should -BeTrue
+        $own.Sql('SELECT GROUP_CONCAT(n) FROM app.items').Trim() | Should -Be '1'
+        Get-Content (Join-Path $model 'VERSION') | Should -Be 'v1'
+        ($warned -join "`n") | Should -Match 'own-db: live data replaced'
+        ($warned -join "`n") | Should -Match 'llm: live data replaced'
+    }
+}

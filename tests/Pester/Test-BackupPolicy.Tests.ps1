@@ -24,7 +24,7 @@ targets:
         $err.FullyQualifiedErrorId | Should -Be (@('PolicyProblem,BackupTools.Commands.TestBackupPolicyCommand') * 2)
         $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
         @($err | ForEach-Object { $_.ToString() }) | Should -Be @(
-            'policy.yml:7:5: targets.main-db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir, stream'
+            'policy.yml:7:5: targets.main-db.colour: unknown key; expected one of: engine, host, port, socket, user, passwordEnv, passwordFile, dataDir, configFile, url, snapshotRepository, indices, schedule, retention, startCommand, snapshotRepositorySettings, allowEmpty, toolsDir, stream, rpo, rto'
             "policy.yml:6:24: targets.main-db.retention.full: '30 days' is not a duration; use forms like 30d, 6h, 15m"
         )
         $err[1].TargetObject.Line | Should -Be 6

@@ -7,7 +7,10 @@ using BackupTools.Model;
 namespace BackupTools.Engine.Platform;
 
 /// <summary>One part of a recorded drill.</summary>
-public sealed record DrillPart(string Part, string Kind, string Engine, bool Succeeded, bool Restored, double DurationSeconds, long Bytes, double? OffsetSeconds, string? Error);
+/// <param name="Restored">False for a part a drill only checks (Elasticsearch restores into its cluster, never into scratch).</param>
+/// <param name="Ran">False for a part the drill never got to (another part could not reach the point): it says nothing about this part.</param>
+public sealed record DrillPart(string Part, string Kind, string Engine, bool Succeeded, bool Restored, double DurationSeconds, long Bytes, double? OffsetSeconds,
+    string? Error, bool Ran = true);
 
 /// <summary>One drill (Test-Platform) as recorded: when, to which point, how long each part and the whole took, and how it ended.</summary>
 public sealed record DrillRecord(DateTime Started, DateTime AsOf, bool Succeeded, double DurationSeconds, string? Error, string Host, IReadOnlyList<DrillPart> Parts);
@@ -26,7 +29,7 @@ public static class DrillJournal
     {
         var record = new DrillRecord(result.Started, result.AsOf, result.Succeeded, result.Duration.TotalSeconds, result.Error, Environment.MachineName,
             result.Parts.Select(p => new DrillPart(p.Part, p.Kind.ToString(), p.Engine, p.Succeeded, p.Detail is not string, p.Duration.TotalSeconds,
-                p.Bytes, p.Offset?.TotalSeconds, p.Error)).ToList());
+                p.Bytes, p.Offset?.TotalSeconds, p.Error, p.Ran)).ToList());
         Append(repositoryRoot, record);
         return record;
     }

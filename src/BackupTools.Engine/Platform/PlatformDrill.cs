@@ -24,9 +24,9 @@ public static class PlatformDrill
         {
             Part = p.Part, Kind = p.Kind, Engine = p.Engine, Succeeded = false, Started = started, Duration = TimeSpan.Zero,
             LandsAt = p.LandsAt, Offset = p.Offset, Bytes = p.Bytes,
-            Error = p.Problem ?? "not run: another part cannot be restored to this point",
+            Error = p.Problem ?? "not run: another part cannot be restored to this point", Ran = p.Problem is not null,
         }).ToList();
-        error ??= string.Join(" ", results.Where(r => !r.Error!.StartsWith("not run", StringComparison.Ordinal)).Select(r => $"{r.Part} cannot be restored to {asOf:u}: {r.Error}"));
+        error ??= string.Join(" ", results.Where(r => r.Ran).Select(r => $"{r.Part} cannot be restored to {asOf:u}: {r.Error}"));
         return new PlatformRestoreResult
         {
             AsOf = asOf, Succeeded = false, Parts = results, Started = started, Duration = DateTime.UtcNow - started, Error = error, Drill = true, PolicyPath = policy.Path,

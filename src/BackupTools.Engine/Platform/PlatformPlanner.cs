@@ -55,6 +55,14 @@ public static class PlatformPlanner
             ?? throw new ArgumentException($"The policy {policy.Path} has no platform: section; add one naming the parts restored together, e.g. platform: {{ targets: [main-db], models: [llm], config: [/etc/llm] }}.");
         var root = request.RepositoryRoot ?? policy.Repository;
         var asOf = request.AsOf.ToUniversalTime();
+        // As root, the parts' directories are made by path under the destination: only where no other account could
+        // swap a directory on the way for a symlink (each part's own writes go through handles as well).
+        if (request.Destination is { } destination)
+        {
+            var existing = Path.GetFullPath(destination);
+            while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } up) existing = up;
+            SafeDirectory.RefuseUnlessOnlyRootWrites(existing, $"to restore the platform into '{destination}'");
+        }
         var parts = new List<PlatformPartRunner>();
         var entries = BackupCatalog.List(root);
         foreach (var name in platform.Targets)
@@ -85,13 +93,18 @@ public static class PlatformPlanner
         };
         try
         {
-            var restoresInCluster = target.Engine == TargetEngine.Elasticsearch;
+            // An engine whose restores cannot be tried in scratch (Elasticsearch) restores into its own cluster.
+            var restoresInCluster = !engine.CanTestRestore;
             var stamp = Stamps.Compact(asOf).ToLowerInvariant();
             var options = new RestoreOptions
             {
                 RepositoryRoot = root, StateRepositoryRoot = request.Policy.Repository, Target = target, PointInTime = asOf, PolicyPath = request.Policy.Path,
                 Replace = replace, Validation = request.Validation,
-                Destination = replace || restoresInCluster ? null : PartDestination(request, target.Name),
+                // Replacing a data directory (MariaDB) swaps a restored one in by rename: it is built beside the live one, on
+                // the same file system. A server restored in place (Redis) or a cluster (Elasticsearch) takes no destination.
+                Destination = restoresInCluster ? null
+                    : !replace ? PartDestination(request, target.Name)
+                    : engine.CanPlan && target.DataDir is { } dataDir ? $"{dataDir.TrimEnd('/')}.platform-{stamp}" : null,
                 // Elasticsearch restores into its cluster: beside the live indices under new names, unless replaced.
                 RenamePattern = restoresInCluster && !replace ? "(.+)" : null,
                 RenameReplacement = restoresInCluster && !replace ? $"restored-{stamp}-$1" : null,
@@ -154,8 +167,9 @@ public static class PlatformPlanner
         };
         try
         {
-            var found = ModelDeployments.DeployedAt(root, model.Name, asOf);
-            if (found.Manifest is not { } manifest) return new PlatformPartRunner { Plan = plan with { Problem = found.Problem }, What = $"Restore model {model.Name}" };
+            var warnings = new List<string>();
+            var found = ModelDeployments.DeployedAt(root, model.Name, asOf, warnings.Add);
+            if (found.Manifest is not { } manifest) return new PlatformPartRunner { Plan = plan with { Problem = found.Problem, Warnings = warnings }, What = $"Restore model {model.Name}" };
             var destination = replace ? model.Path : PartDestination(request, "models", model.Name);
             // A recorded deployment names the version that ran at the point itself; without one, the newest version by then.
             var recorded = found.How != ModelDeployments.Fallback;
@@ -164,7 +178,7 @@ public static class PlatformPlanner
             {
                 Plan = plan with
                 {
-                    LandsAt = landsAt, Offset = landsAt - asOf, Destination = destination, Bytes = manifest.RawBytes,
+                    LandsAt = landsAt, Offset = landsAt - asOf, Destination = destination, Bytes = manifest.RawBytes, Warnings = warnings,
                     Reads = $"version {manifest.Version}, {found.How} from {found.Since:u} ({manifest.Files.Count} files, {manifest.RawBytes:N0} bytes)",
                 },
                 What = $"Restore model {model.Name} version {manifest.Version} ({manifest.Files.Count} files) into {destination}",
@@ -174,7 +188,13 @@ public static class PlatformPlanner
                 {
                     if (!replace) FileModes.CreatePrivateDirectory(Path.GetDirectoryName(destination)!);
                     var result = await ModelRestore.RunAsync(root, manifest, destination, null, callbacks.Log, token, model.KeepSpecialBits);
-                    if (replace) ModelDeployments.Record(request.Policy.Repository, model.Name, manifest.Version, DateTime.UtcNow, "restore");
+                    // The live model is replaced now: a history that cannot record it is a warning, never a failed part.
+                    if (replace)
+                        try { ModelDeployments.Record(request.Policy.Repository, model.Name, manifest.Version, DateTime.UtcNow, "restore", manifest.ManifestHash); }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            callbacks.Warn?.Invoke($"version {manifest.Version} is in place, but the deployment history could not record it ({e.Message}); a platform restore to a later time may pick another version.");
+                        }
                     return (true, new ModelRestoreResult
                     {
                         Name = model.Name, Version = manifest.Version, Destination = result.Destination, Validated = result.Validated, Steps = result.Steps,

@@ -39,21 +39,31 @@ public static class PlatformWindow
         }
         foreach (var name in platform.Models)
         {
-            var oldest = ModelBackup.Versions(root, name).MinBy(v => v.Created);
-            list.Add(oldest is null ? new PartWindow(name, null, null, $"model {name} has no version yet") : new PartWindow(name, oldest.Created, now, null));
+            // From the first point whose deployed version is still held: never a point that would find it removed.
+            var from = ModelDeployments.WindowStart(root, name);
+            list.Add(from is { } f ? new PartWindow(name, f, now, null)
+                : new PartWindow(name, null, null, ModelBackup.Versions(root, name).Count == 0
+                    ? $"model {name} has no version yet" : $"the version of model {name} deployed last is no longer held (retention removed it)"));
         }
         if (platform.Config.Count > 0)
         {
-            DateTime? first = null;
-            string? problem = null;
             try
             {
                 using var repo = ConfigHistory.Open(root);
-                first = repo.Commits.QueryBy(new CommitFilter { SortBy = CommitSortStrategies.Time }).LastOrDefault()?.Author.When.UtcDateTime;
+                // Oldest first: each path from the first commit that holds it.
+                var commits = repo.Commits.QueryBy(new CommitFilter { SortBy = CommitSortStrategies.Time | CommitSortStrategies.Reverse }).ToList();
+                foreach (var path in platform.Config)
+                {
+                    var relative = ConfigPaths.ToRepositoryPath(Path.GetFullPath(path));
+                    var first = commits.FirstOrDefault(c => c[relative] is not null);
+                    list.Add(first is not null ? new PartWindow(path, first.Author.When.UtcDateTime, now, null)
+                        : new PartWindow(path, null, null, $"'{path}' is in no commit of the config history yet"));
+                }
             }
-            catch (ConfigHistoryException e) { problem = e.Message; }
-            foreach (var path in platform.Config)
-                list.Add(first is { } f ? new PartWindow(path, f, now, null) : new PartWindow(path, null, null, problem ?? "the config history has no commit yet"));
+            catch (ConfigHistoryException e)
+            {
+                list.AddRange(platform.Config.Select(path => new PartWindow(path, null, null, e.Message)));
+            }
         }
         return list;
     }

@@ -19,7 +19,15 @@ public static partial class PolicyParser
     private static PlatformPolicy? ReadPlatform(PolicyNode r, YamlMappingNode root, IReadOnlyList<TargetPolicy> targets,
         IReadOnlyList<ModelPolicy> models, IReadOnlyList<string> configPaths)
     {
-        if (r.Mapping(PolicyNode.Child(root, "platform"), "platform", required: false, root) is not { } map) return null;
+        if (r.Mapping(PolicyNode.Child(root, "platform"), "platform", required: false, root) is not { } map)
+        {
+            // Without a platform there is no drill: an rto could never be measured.
+            foreach (var t in targets.Where(t => t.Rto is not null))
+                r.Problem(root, $"targets.{t.Name}.rto", "is measured by the platform drill (Test-Platform); add a platform: section that includes this target, or remove its rto");
+            foreach (var m in models.Where(m => m.Rto is not null))
+                r.Problem(root, $"models.{m.Name}.rto", "is measured by the platform drill (Test-Platform); add a platform: section that includes this model, or remove its rto");
+            return null;
+        }
         r.RejectUnknownKeys(map, "platform", PlatformKeys);
         var named = r.TextList(map, "targets", "platform.targets");
         var modelNames = r.TextList(map, "models", "platform.models");
@@ -35,6 +43,14 @@ public static partial class PolicyParser
         if (named.Count + modelNames.Count + config.Count == 0)
             r.Problem(map, "platform", "names no parts; list the targets, models and config paths restored together, e.g. { targets: [main-db], models: [llm], config: [/etc/llm] }");
         var scratch = r.AbsolutePath(map, "scratch", "platform.scratch", required: false);
+        // An rto is measured by the platform's drill: one on a part no drill restores could never be met or missed.
+        foreach (var t in targets.Where(t => t.Rto is not null))
+            if (!named.Contains(t.Name))
+                r.Problem(map, $"targets.{t.Name}.rto", $"is measured by the platform drill (Test-Platform), which does not include {t.Name}; add it to platform.targets, or remove its rto");
+            else if (!Engines.EngineRegistry.For(t).CanTestRestore)
+                r.Problem(map, $"targets.{t.Name}.rto", $"cannot be measured: a {t.Engine} target restores into its server, not into scratch, so a drill only checks its backup; remove its rto");
+        foreach (var m in models.Where(m => m.Rto is not null && !modelNames.Contains(m.Name)))
+            r.Problem(map, $"models.{m.Name}.rto", $"is measured by the platform drill (Test-Platform), which does not include {m.Name}; add it to platform.models, or remove its rto");
         var rto = Objective(r, map, "rto", "platform");
         return new PlatformPolicy
         {

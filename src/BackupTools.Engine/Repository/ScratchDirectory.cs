@@ -36,6 +36,21 @@ public sealed class ScratchDirectory : IScratchDirectory, IDisposable
         return CreateIn(parent, name);
     }
 
+    /// <summary>
+    /// Removes the scratch directories under a policy-chosen parent whose run is gone (a drill killed mid-way leaves a
+    /// whole database copy): what retention does for &lt;repository&gt;/_scratch. The parent must be writable by root only.
+    /// </summary>
+    public static void SweepAbandoned(string parent, DateTime now, TimeSpan age, Action<string>? log)
+    {
+        if (!Directory.Exists(parent)) return;
+        SafeDirectory.RefuseUnlessOnlyRootWrites(parent, $"to remove leftover scratch directories under '{parent}'");
+        foreach (var dir in Directory.EnumerateDirectories(parent).Where(d => File.Exists(System.IO.Path.Combine(d, OwnerFile)) && IsAbandoned(d, now, age)))
+        {
+            Directory.Delete(dir, recursive: true);
+            log?.Invoke($"Removed the leftover scratch directory '{dir}' (the run that made it is gone).");
+        }
+    }
+
     private static ScratchDirectory CreateIn(string parent, string name)
     {
         FileModes.CreatePrivateDirectory(parent);

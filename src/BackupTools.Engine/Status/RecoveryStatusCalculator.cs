@@ -68,11 +68,12 @@ public static class RecoveryStatusCalculator
     private static RecoveryStatus Judge(BackupPolicy policy, string part, string kind, string engine, TimeSpan? rpo, TimeSpan? rto,
         DateTime? from, DateTime? to, DateTime? oldestFull, long bytesNow, bool inPlatform, IReadOnlyList<DrillRecord> drills, DateTime asOf)
     {
-        var lastDrill = drills.LastOrDefault(d => d.Parts.Any(p => p.Part == part && p.Kind.Equals(kind, StringComparison.OrdinalIgnoreCase)));
-        var drilled = lastDrill?.Parts.First(p => p.Part == part && p.Kind.Equals(kind, StringComparison.OrdinalIgnoreCase));
+        // The last drill that got to this part: one that stopped before it (another part could not reach its point) says nothing about it.
+        bool Mine(DrillPart p) => p.Ran && p.Part == part && p.Kind.Equals(kind, StringComparison.OrdinalIgnoreCase);
+        var lastDrill = drills.LastOrDefault(d => d.Parts.Any(Mine));
+        var drilled = lastDrill?.Parts.First(Mine);
         // The measured RTO comes from the last drill that restored the part and succeeded at it.
-        var measured = drills.LastOrDefault(d => d.Parts.Any(p => p.Part == part && p.Kind.Equals(kind, StringComparison.OrdinalIgnoreCase) && p.Succeeded && p.Restored))
-            ?.Parts.First(p => p.Part == part && p.Kind.Equals(kind, StringComparison.OrdinalIgnoreCase));
+        var measured = drills.LastOrDefault(d => d.Parts.Any(p => Mine(p) && p.Succeeded && p.Restored))?.Parts.First(Mine);
         TimeSpan? lastRto = measured is null ? null : TimeSpan.FromSeconds(measured.DurationSeconds);
         TimeSpan? projected = lastRto is { } r && measured!.Bytes > 0 && bytesNow > 0 ? r * ((double)bytesNow / measured.Bytes) : lastRto;
         var status = new RecoveryStatus
@@ -111,13 +112,19 @@ public static class RecoveryStatusCalculator
             LastDrillRto = lastRto, ProjectedRto = projected, LastDrill = last?.Started, LastDrillSucceeded = last?.Succeeded,
             LastDrillAge = last is null ? null : asOf - last.Started, AsOf = asOf, PolicyPath = policy.Path,
         };
-        return Conclude(status, inPlatform: true, last?.Error);
+        // Never drilled although its parts have been backed up for longer than a drill may be old: the weekly drill
+        // is not running (not scheduled, or failing before it can record itself), which must not read as Ok.
+        var backedUpSince = mine.Where(p => p.OldestFull is not null).Select(p => p.OldestFull!.Value).DefaultIfEmpty(asOf).Min();
+        return Conclude(status, inPlatform: true, last?.Error, last is null && asOf - backedUpSince > DrillMaxAge ? backedUpSince : null);
     }
 
     /// <summary>The state, severity and message from the numbers: every finding in the message, the worst one as the state.</summary>
-    private static RecoveryStatus Conclude(RecoveryStatus s, bool inPlatform, string? drillError)
+    private static RecoveryStatus Conclude(RecoveryStatus s, bool inPlatform, string? drillError, DateTime? neverDrilledSince = null)
     {
         var findings = new List<(string State, AlertSeverity Severity, string Text)>();
+        if (neverDrilledSince is { } since)
+            findings.Add(("NeverDrilled", AlertSeverity.Warning,
+                $"no drill has run, though its parts have been backed up since {Format(since)}; Register-BackupSchedule runs Test-Platform weekly"));
         if (inPlatform && s.LastDrillSucceeded == false)
             findings.Add(("DrillFailed", AlertSeverity.Critical, $"the last drill ({Format(s.LastDrill!.Value)}) failed{(drillError is null ? "" : $": {drillError}")}"));
         if (s.Rpo is { } rpo)

@@ -62,12 +62,13 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
         string.Equals(System.IO.Path.GetFullPath(a).TrimEnd('/', '\\'), System.IO.Path.GetFullPath(b).TrimEnd('/', '\\'),
             OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 
-    private void NoteDeployment(BackupPolicy policy, string name, string version, DateTime time, string how) => NoteDeployment(WriteWarningAsync, policy, name, version, time, how);
+    private void NoteDeployment(BackupPolicy policy, string name, ModelManifest manifest, DateTime time, string how) => NoteDeployment(WriteWarningAsync, policy, name, manifest, time, how);
 
     /// <summary>Records the deployed version for platform restores; a failure to record is a warning, never a failed backup or restore.</summary>
-    internal static void NoteDeployment(Action<string> warn, BackupPolicy policy, string name, string version, DateTime time, string how)
+    internal static void NoteDeployment(Action<string> warn, BackupPolicy policy, string name, ModelManifest manifest, DateTime time, string how)
     {
-        try { ModelDeployments.Record(policy.Repository, name, version, time, how); }
+        var version = manifest.Version;
+        try { ModelDeployments.Record(policy.Repository, name, version, time, how, manifest.ManifestHash); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             warn($"Model {name} version {version} is deployed, but the deployment history could not record it ({e.Message}); a platform restore to this time may pick an older version. Check the repository's disk.");
@@ -87,7 +88,7 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
             var (manifest, status) = await ModelBackup.RunAsync(policy.Repository, Name, source, Version, _configs, Force,
                 CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash, WriteWarningAsync, encrypt);
             if (ModelRecords.Find(policy, Name) is { } model && SamePath(model.Path, source))
-                NoteDeployment(policy, Name, manifest.Version, start, "backup");
+                NoteDeployment(policy, Name, manifest, start, "backup");
             WriteObjectAsync(ModelRecords.From(manifest, status == ModelBackupStatus.Unchanged ? ModelBackupOutcome.Unchanged : ModelBackupOutcome.Succeeded, policy.Path));
         }
         catch (Exception e) when (e is ModelVersionConflictException or DirectoryNotFoundException or IOException or ArgumentException
@@ -261,7 +262,7 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
         var result = await ModelRestore.RunAsync(repository, manifest, destination, validate, WriteVerboseAsync, CancelToken,
             keepSpecialBits: policy.Models.FirstOrDefault(m => string.Equals(m.Name, manifest.Name, StringComparison.OrdinalIgnoreCase))?.KeepSpecialBits ?? false);
         if (ModelRecords.Find(policy, manifest.Name) is { } model && BackupAiModelCommand.SamePath(model.Path, result.Destination))
-            BackupAiModelCommand.NoteDeployment(WriteWarningAsync, policy, manifest.Name, manifest.Version, DateTime.UtcNow, "restore");
+            BackupAiModelCommand.NoteDeployment(WriteWarningAsync, policy, manifest.Name, manifest, DateTime.UtcNow, "restore");
         WriteObjectAsync(new ModelRestoreResult
         {
             Name = Name, Version = manifest.Version, Destination = result.Destination, Validated = result.Validated, Steps = result.Steps, Duration = clock.Elapsed,

@@ -186,15 +186,32 @@ public sealed class TestPlatformCommand : PlatformRunCmdlet
             ?? throw new ItemNotFoundException($"The policy {policy.Path} has no platform: section. Add one naming the parts restored together; see about_BackupTools_Platform.");
         var started = DateTime.UtcNow;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        DateTime asOf;
-        if (AsOf is { } given) asOf = given.UtcDateTime;
-        else if (PlatformWindow.Common(PlatformWindow.Parts(policy, started), out var problem) is { } window)
-            asOf = PlatformDrill.RandomPoint(window, Random.Shared);
-        else
+        DateTime? point = AsOf?.UtcDateTime;
+        try
         {
-            Finish(policy, PlatformDrill.CouldNotStart(policy, started, started, $"No point every part of the platform can be restored to: {problem}."));
-            return;
+            if (point is null)
+            {
+                if (PlatformWindow.Common(PlatformWindow.Parts(policy, started), out var problem) is not { } window)
+                {
+                    Finish(policy, PlatformDrill.CouldNotStart(policy, started, started, $"No point every part of the platform can be restored to: {problem}."));
+                    return;
+                }
+                point = PlatformDrill.RandomPoint(window, Random.Shared);
+            }
+            await DrillAsync(policy, platform, point.Value, started, clock);
         }
+        catch (Exception e) when (e is not (OperationCanceledException or PipelineStoppedException))
+        {
+            // Whatever stops a drill before it could restore (a scratch refused, an unreadable catalog) is recorded as a
+            // failed drill: a weekly job that fails before it records anything would leave the status saying all is well.
+            Finish(policy, PlatformDrill.CouldNotStart(policy, started, point ?? started, $"The drill could not run: {e.Message}"));
+        }
+    }
+
+    private async Task DrillAsync(BackupPolicy policy, PlatformPolicy platform, DateTime asOf, DateTime started, System.Diagnostics.Stopwatch clock)
+    {
+        // A drill killed mid-way leaves its copy behind: the next drill removes it (retention sweeps <repository>/_scratch).
+        if (platform.Scratch is { } parent) BackupTools.Engine.Repository.ScratchDirectory.SweepAbandoned(parent, started, TimeSpan.FromHours(1), WriteVerboseAsync);
         using var scratch = platform.Scratch is { } under
             ? BackupTools.Engine.Repository.ScratchDirectory.CreateUnder(under, "drill")
             : BackupTools.Engine.Repository.ScratchDirectory.Create(policy.Repository, "drill");
