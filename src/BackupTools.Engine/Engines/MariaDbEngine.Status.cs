@@ -35,24 +35,29 @@ internal sealed partial class MariaDbEngine
     public EngineStatus Status(string repositoryRoot, TargetPolicy target, IReadOnlyList<CatalogEntry> entries)
     {
         var problems = new List<string>();
-        (DateTime, DateTime)? window = null;
-        try { window = RecoverableWindow(repositoryRoot, target.Name, null); }
-        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or RestoreChainException)
-        {
-            problems.Add($"{target.Name}: the point-in-time window cannot be computed: {e.Message}");
-        }
+        // From the sets already read, arranged into timelines once for both the timeline and the window.
+        var own = entries.Where(e => e.Manifest.Engine == Name && e.Manifest.Target == target.Name).ToList();
+        BinlogHistory? history = null;
         BinlogTimelineStatus? timeline;
         try
         {
-            // From the sets already read: no second scan of the catalog per target.
-            var own = entries.Where(e => e.Manifest.Engine == Name && e.Manifest.Target == target.Name);
-            timeline = BinlogTimelineStatus.Of(BinlogHistory.FromEntries(own, ReplaceMarkers.Times(repositoryRoot, target.Name)), target.Name);
+            history = BinlogHistory.FromEntries(own, ReplaceMarkers.Times(repositoryRoot, target.Name));
+            timeline = BinlogTimelineStatus.Of(history, target.Name);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
         {
             // One unreadable file must not blind the status of every target: this one gets a Warning saying so.
             timeline = new BinlogTimelineStatus(null, $"{target.Name}: the binary-log history cannot be read: {e.Message}");
         }
+        (DateTime, DateTime)? window = null;
+        // The window second: it adds the binlog stream's files to the history (the timeline is the archive's).
+        if (history is not null)
+            try { window = RestorePlanner.Window(repositoryRoot, target.Name, own, history); }
+            catch (RestoreWindowException) { }
+            catch (Exception e) when (e is InvalidDataException or IOException or FormatException or RestoreChainException)
+            {
+                problems.Add($"{target.Name}: the point-in-time window cannot be computed: {e.Message}");
+            }
         return new EngineStatus(window, timeline is null ? null : timeline.Apply, problems);
     }
 }

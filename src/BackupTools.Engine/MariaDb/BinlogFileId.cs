@@ -12,15 +12,19 @@ namespace BackupTools.Engine.MariaDb;
 public sealed record BinlogFileId(string Name, uint? ServerId, string? Basename, DateTime? Created, GtidState? Start)
 {
     /// <summary>The sequence number in the name (12 for mariadb-bin.000012), or null for a name without one.</summary>
-    public long? Number => BinlogArchiver.TrySplit(Name, out _, out var n, out _) ? n : null;
+    /// <remarks>Split from the name once (sorting a long history compares numbers hundreds of thousands of times); never
+    /// make a BinlogFileId with <c>with { Name = … }</c>, which would keep the old number.</remarks>
+    public long? Number { get; } = BinlogArchiver.TrySplit(Name, out _, out var n, out _) ? n : null;
+
+    /// <summary>Whether the name has a number, and the name without it (mariadb-bin), as BinlogArchiver.TrySplit gives them.</summary>
+    private (bool Split, string Prefix) Parts { get; } = (BinlogArchiver.TrySplit(Name, out var p, out _, out _), p);
 
     public bool SameFileAs(BinlogFileId other) =>
         Name == other.Name && SameOrigin(other) && Same(Created, other.Created) && Same(Start, other.Start);
 
     /// <summary>Written by the same server into the same log basename.</summary>
     public bool SameOrigin(BinlogFileId other) =>
-        Same(ServerId, other.ServerId) && Same(Basename, other.Basename)
-        && BinlogArchiver.TrySplit(Name, out var a, out _, out _) == BinlogArchiver.TrySplit(other.Name, out var b, out _, out _) && a == b;
+        Same(ServerId, other.ServerId) && Same(Basename, other.Basename) && Parts == other.Parts;
 
     private static bool Same<T>(T? a, T? b) => a is null || b is null || a.Equals(b);
 

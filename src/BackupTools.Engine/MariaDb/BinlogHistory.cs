@@ -111,13 +111,56 @@ public sealed class BinlogHistory
         Sort();
     }
 
-    private void Sort() => _logs.Sort((a, b) =>
-        a.Timeline != b.Timeline ? a.Timeline.CompareTo(b.Timeline)
-        : a.File.Number != b.File.Number ? Nullable.Compare(a.File.Number, b.File.Number)
-        : a.First.CompareTo(b.First));
+    private void Sort()
+    {
+        _logs.Sort((a, b) =>
+            a.Timeline != b.Timeline ? a.Timeline.CompareTo(b.Timeline)
+            : a.File.Number != b.File.Number ? Nullable.Compare(a.File.Number, b.File.Number)
+            : a.First.CompareTo(b.First));
+        _byName = null;
+        _runs = null;
+    }
+
+    // Lookups made once per sort, so that placing every backup of a long history is not a scan of every file per
+    // backup (a year of files every 15 minutes is 35,000 of them): the files by name, in the order above; and per
+    // timeline, its files and where the unbroken run from each one ends.
+    private Dictionary<string, List<ArchivedBinlog>>? _byName;
+    private Dictionary<int, TimelineRuns>? _runs;
+
+    private sealed record TimelineRuns(ArchivedBinlog[] Files, int[] RunEnd, Dictionary<ArchivedBinlog, int> Index);
+
+    private IReadOnlyList<ArchivedBinlog> Named(string name)
+    {
+        if (_byName is null)
+        {
+            var byName = new Dictionary<string, List<ArchivedBinlog>>(StringComparer.Ordinal);
+            foreach (var l in _logs)
+            {
+                if (!byName.TryGetValue(l.File.Name, out var list)) byName[l.File.Name] = list = [];
+                list.Add(l);
+            }
+            _byName = byName;
+        }
+        return _byName.TryGetValue(name, out var found) ? found : [];
+    }
+
+    private TimelineRuns RunsOf(int timeline)
+    {
+        _runs ??= _logs.GroupBy(l => l.Timeline).ToDictionary(g => g.Key, g =>
+        {
+            var files = g.ToArray();
+            var end = new int[files.Length];
+            for (var i = files.Length - 1; i >= 0; i--)
+                end[i] = i + 1 < files.Length && files[i].ContinuedBy(files[i + 1]) ? end[i + 1] : i;
+            var index = new Dictionary<ArchivedBinlog, int>();
+            for (var i = 0; i < files.Length; i++) index.TryAdd(files[i], i);
+            return new TimelineRuns(files, end, index);
+        });
+        return _runs.TryGetValue(timeline, out var runs) ? runs : new TimelineRuns([], [], []);
+    }
 
     /// <summary>The archived set holding exactly this file, if any.</summary>
-    public ArchivedBinlog? Find(BinlogFileId file) => _logs.LastOrDefault(l => l.File.SameFileAs(file));
+    public ArchivedBinlog? Find(BinlogFileId file) => Named(file.Name).LastOrDefault(l => l.File.SameFileAs(file));
 
     /// <summary>
     /// The archived file a backup's binlog position is in. Backups that recorded the file's identity match it exactly;
@@ -126,7 +169,7 @@ public sealed class BinlogHistory
     public ArchivedBinlog? StartOf(BackupManifest backup)
     {
         if (BinlogFileId.OfBackup(backup) is not { } id) return null;
-        return _logs.Where(l => l.File.SameFileAs(id) && (id.Created is not null || l.First <= backup.EndTime && l.Last >= backup.StartTime.AddSeconds(-1)))
+        return Named(id.Name).Where(l => l.File.SameFileAs(id) && (id.Created is not null || l.First <= backup.EndTime && l.Last >= backup.StartTime.AddSeconds(-1)))
             .MaxBy(l => l.First);
     }
 
@@ -138,15 +181,13 @@ public sealed class BinlogHistory
     /// <summary>The files after <paramref name="start"/> on its timeline that continue it, and the gap that ends the run (if a later file exists).</summary>
     public (IReadOnlyList<ArchivedBinlog> Run, BinlogGap? Gap) RunFrom(ArchivedBinlog start)
     {
-        var onTimeline = _logs.Where(l => l.Timeline == start.Timeline).ToList();
-        var run = new List<ArchivedBinlog> { start };
-        for (var i = onTimeline.IndexOf(start) + 1; i < onTimeline.Count; i++)
-        {
-            if (!run[^1].ContinuedBy(onTimeline[i]))
-                return (run, onTimeline[i].File.Number > run[^1].File.Number ? new BinlogGap(start.Timeline, run[^1], onTimeline[i]) : null);
-            run.Add(onTimeline[i]);
-        }
-        return (run, null);
+        var runs = RunsOf(start.Timeline);
+        // A file not among the history's own (a caller's copy): its run is itself, as when nothing continues it.
+        if (!runs.Index.TryGetValue(start, out var i)) return ([start], null);
+        var end = runs.RunEnd[i];
+        var run = new ArraySegment<ArchivedBinlog>(runs.Files, i, end - i + 1);
+        var next = end + 1 < runs.Files.Length ? runs.Files[end + 1] : null;
+        return (run, next is not null && next.File.Number > runs.Files[end].File.Number ? new BinlogGap(start.Timeline, runs.Files[end], next) : null);
     }
 
     /// <summary>Timelines in the order they began, each with its first full backup.</summary>

@@ -28,6 +28,16 @@ public static class RestorePlanner
     }
 
     /// <summary>
+    /// The window from sets the caller already listed and arranged (the status reads the catalog once for every target);
+    /// <paramref name="history"/> gets the binlog stream's files added.
+    /// </summary>
+    public static (DateTime From, DateTime To) Window(string repositoryRoot, string target, IReadOnlyList<CatalogEntry> listed, BinlogHistory history)
+    {
+        var c = Analyze(repositoryRoot, target, null, listed, history);
+        return (c.From, c.To);
+    }
+
+    /// <summary>
     /// The stretches of time the catalog can serve, each on one timeline. The window (<see cref="Window"/>) runs from
     /// the first to the last, but a timeline switch before its first full backup, or a gap, leaves time between them
     /// that no restore reaches.
@@ -71,14 +81,17 @@ public static class RestorePlanner
     private sealed record Serving(CatalogEntry Backup, IReadOnlyList<CatalogEntry>? Chain, BinlogCoverage Coverage);
 
     /// <param name="without">Sets to leave out, as if removed (retention's -WhatIf asks what the window would become).</param>
-    private static CatalogView Analyze(string repositoryRoot, string target, IReadOnlySet<string>? without = null)
+    private static CatalogView Analyze(string repositoryRoot, string target, IReadOnlySet<string>? without = null, IEnumerable<CatalogEntry>? listed = null,
+        BinlogHistory? arranged = null)
     {
         // The stream's files first, then the catalog: a file sealed in between is then in the catalog, never in neither.
+        // (Sets the caller listed were listed before this read: a file sealed since is then in neither the list nor the
+        // stream's directory for this one computation, which can only make the window end earlier, never later.)
         var streamed = StreamedBinlogs.Read(repositoryRoot, target, out var streamProblems);
         // One scan of the catalog serves both the binlog history and the backups.
-        var entries = BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target)
+        var entries = (listed ?? BackupCatalog.List(repositoryRoot, MariaDbCatalog.Engine, target))
             .Where(e => without is null || !without.Contains(e.Manifest.Id)).ToList();
-        var history = BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target));
+        var history = arranged ?? BinlogHistory.FromEntries(entries, ReplaceMarkers.Times(repositoryRoot, target));
         // The binlog stream's files not sealed yet continue the archived ones: the window ends at its last whole transaction.
         StreamedBinlogs.Place(streamed, history);
         var backups = entries.Where(e => e.Manifest.Type is MariaDbCatalog.Full or MariaDbCatalog.Incremental)

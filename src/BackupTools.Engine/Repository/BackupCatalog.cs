@@ -8,8 +8,9 @@ namespace BackupTools.Engine.Repository;
 public sealed record CatalogEntry(BackupManifest Manifest, string Path);
 
 /// <summary>
-/// The list of backup sets, made by scanning manifests: the manifests are the truth, so there is no index to
-/// drift out of date. Directories still named <c>.partial</c> are never listed.
+/// The list of backup sets. The manifests are the truth; each set directory's manifests are read through a cache
+/// (<see cref="CatalogIndex"/>) that is trusted only while the directory is unchanged. Directories still named
+/// <c>.partial</c> or <c>.deleting</c> are never listed.
 /// </summary>
 public static class BackupCatalog
 {
@@ -29,29 +30,14 @@ public static class BackupCatalog
         string? type = null, Action<string, string>? unreadable = null)
     {
         if (!Directory.Exists(repositoryRoot)) return [];
-        var setDirectories = new List<string>();
+        var typeDirectories = new List<string>();
         foreach (var e in engine is null ? Engines.Select(n => System.IO.Path.Combine(repositoryRoot, n)).Where(Directory.Exists) : Level(repositoryRoot, engine))
         foreach (var t in Level(e, target))
         foreach (var y in Level(t, type))
-        foreach (var set in Directory.EnumerateDirectories(y))
-            if (!set.EndsWith(PartialSuffix, StringComparison.Ordinal) && !set.EndsWith(DeletingSuffix, StringComparison.Ordinal))
-                setDirectories.Add(set);
-
+            typeDirectories.Add(y);
+        // Each set directory through its index (a cache the directory's own time keeps honest; see CatalogIndex).
         var found = new ConcurrentBag<CatalogEntry>();
-        Parallel.ForEach(setDirectories, set =>
-        {
-            var path = System.IO.Path.Combine(set, BackupManifest.FileName);
-            try
-            {
-                var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(path), RepositoryJson.Default.BackupManifest);
-                if (manifest is not null) found.Add(new CatalogEntry(manifest, set));
-            }
-            catch (FileNotFoundException) { unreadable?.Invoke(set, "no manifest.json"); }
-            catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException)
-            {
-                unreadable?.Invoke(path, ex.Message);
-            }
-        });
+        Parallel.ForEach(typeDirectories, y => CatalogIndex.Read(repositoryRoot, y, found, unreadable));
         return found.OrderByDescending(x => x.Manifest.StartTime).ThenBy(x => x.Manifest.Id, StringComparer.Ordinal).ToList();
     }
 

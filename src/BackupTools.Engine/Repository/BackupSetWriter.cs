@@ -108,6 +108,7 @@ public sealed class BackupSetWriter : IAsyncDisposable
             JsonSerializer.SerializeToUtf8Bytes(manifest, RepositoryJson.Default.BackupManifest));
         Directory.Move(PartialPath, FinalPath);
         _committed = true;
+        CatalogIndex.Published(FinalPath);
         return manifest;
     }
 

@@ -105,8 +105,24 @@ public static class RunJournal
         var dir = Path.Combine(repositoryRoot, DirectoryName);
         if (!Directory.Exists(dir)) return [];
         var entries = new List<JournalEntry>();
-        foreach (var file in Directory.EnumerateFiles(dir, "*.jsonl").Order(StringComparer.Ordinal))
-            entries.AddRange(ReadLines(file, RepositoryJson.Compact.JournalEntry, "journal entry", warn));
+        // A month at a time, each through its binary copy while the month file is unchanged (see JournalCache).
+        var files = Directory.EnumerateFiles(dir, "*.jsonl").Order(StringComparer.Ordinal).ToList();
+        var months = new List<JournalEntry>[files.Count];
+        var warnings = new List<string>[files.Count];
+        Parallel.For(0, files.Count, i =>
+        {
+            var said = warnings[i] = [];
+            months[i] = JournalCache.Read(repositoryRoot, files[i], () =>
+            {
+                var parsed = new List<string>();
+                return (ReadLines(files[i], RepositoryJson.Compact.JournalEntry, "journal entry", parsed.Add), parsed);
+            }, said.Add);
+        });
+        for (var i = 0; i < files.Count; i++)
+        {
+            foreach (var w in warnings[i]) warn?.Invoke(w);
+            entries.AddRange(months[i]);
+        }
         return entries;
     }
 

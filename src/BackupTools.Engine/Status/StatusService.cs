@@ -1,3 +1,4 @@
+using BackupTools.Engine.Engines;
 using BackupTools.Engine.MariaDb;
 using BackupTools.Engine.Policy;
 using BackupTools.Engine.Repository;
@@ -20,30 +21,42 @@ public static class StatusService
         DateTime asOf, Action<string, string>? unreadable = null)
     {
         var windows = new Dictionary<string, (DateTime From, DateTime To)?>(StringComparer.Ordinal);
-        targets = targets.ToList();
+        var targetList = targets.ToList();
+        targets = targetList;
         var root = policy.Repository;
+        // The journal is read while the catalog is: two files' worth of parsing, on both cores.
+        var journalRead = Task.Run(() => RunJournal.Read(root, warn => unreadable?.Invoke(Path.Combine(root, RunJournal.DirectoryName), warn)));
         var entries = BackupCatalog.List(root, unreadable: unreadable);
+        var journal = journalRead.GetAwaiter().GetResult();
         var sets = entries.Select(e => e.Manifest).ToList();
-        var journal = RunJournal.Read(root, warn => unreadable?.Invoke(Path.Combine(root, RunJournal.DirectoryName), warn));
         var setsBy = sets.ToLookup(s => (s.Engine, s.Target, s.Type));
         var attemptsBy = journal.ToLookup(j => (j.Engine, j.Target, j.Type));
-        var statuses = new List<BackupStatus>();
-        foreach (var target in targets)
+        var entriesBy = entries.ToLookup(e => (e.Manifest.Engine, e.Manifest.Target));
+        // Each target's own part (its window, its binlog timelines) depends on nothing of another's: in parallel.
+        var perTarget = new List<BackupStatus>[targetList.Count];
+        var extrasOf = new EngineStatus[targetList.Count];
+        Parallel.For(0, targetList.Count, i =>
         {
+            var target = targetList[i];
             var kind = Engines.EngineRegistry.For(target);
             var engine = kind.Name;
-            var extras = kind.Status(root, target, entries);
-            foreach (var problem in extras.Problems) unreadable?.Invoke(root, problem);
-            var window = extras.Window;
-            windows[target.Name] = window;
+            var extras = extrasOf[i] = kind.Status(root, target, entriesBy[(engine, target.Name)].ToList());
+            var list = perTarget[i] = [];
             foreach (var type in PolicyParser.BackupTypes(target.Engine))
             {
                 var key = (engine, target.Name, type);
                 if (!target.Schedule.ContainsKey(type) && !target.Retention.ContainsKey(type) && !setsBy[key].Any() && !attemptsBy[key].Any()) continue;
                 var status = BackupStatusCalculator.Compute(target, engine, type, setsBy[key].ToList(), attemptsBy[key].ToList(),
-                    policy.Alerts, asOf, window, policy.Path);
-                statuses.Add(extras.Adjust?.Invoke(status) ?? status);
+                    policy.Alerts, asOf, extras.Window, policy.Path);
+                list.Add(extras.Adjust?.Invoke(status) ?? status);
             }
+        });
+        var statuses = new List<BackupStatus>();
+        for (var i = 0; i < targetList.Count; i++)
+        {
+            foreach (var problem in extrasOf[i].Problems) unreadable?.Invoke(root, problem);
+            windows[targetList[i].Name] = extrasOf[i].Window;
+            statuses.AddRange(perTarget[i]);
         }
         var (total, free) = FileSystemSpace(root);
         var storage = StorageStatusCalculator.Compute(root, total, free, sets, journal, policy.Storage, asOf, policy.Path);
