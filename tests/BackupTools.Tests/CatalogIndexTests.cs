@@ -86,6 +86,23 @@ public sealed class CatalogIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task AManifestEditedInPlaceAfterPublishingIsFoundByTestDbBackup()
+    {
+        var set = Publish("db0", "full", 1);
+        var typeDir = Path.GetDirectoryName(set)!;
+        Age(typeDir);
+        var entry = BackupCatalog.List(Root).Single();
+        var path = Path.Combine(set, "manifest.json");
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"storedBytes\": 1", "\"storedBytes\": 2", StringComparison.Ordinal));
+        // A published manifest never changes: the index, trusted while the directory is unchanged, still serves the
+        // copy it read; re-reading the set (Test-DbBackup) compares the file with it and says so.
+        var check = await BackupSetVerifier.CheckAsync(BackupCatalog.List(Root).Single(), null, CancellationToken.None);
+        Assert.True(check.Corrupt);
+        Assert.Contains("differs from the manifest the set was published with", check.Detail, StringComparison.Ordinal);
+        Assert.Equal(entry.Manifest.StoredBytes, BackupCatalog.List(Root).Single().Manifest.StoredBytes);
+    }
+
+    [Fact]
     public void AnUnreadableManifestIsReportedEveryTimeAndNeverListed()
     {
         Publish("db0", "full", 1);

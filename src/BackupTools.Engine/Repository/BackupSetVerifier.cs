@@ -14,8 +14,13 @@ public static class BackupSetVerifier
     public static async Task<SetCheck> CheckAsync(CatalogEntry entry, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        if (!File.Exists(Path.Combine(entry.Path, BackupManifest.FileName)))
+        var manifestPath = Path.Combine(entry.Path, BackupManifest.FileName);
+        if (!File.Exists(manifestPath))
             return new SetCheck(true, false, 0, 0, BackupManifest.FileName, $"'{entry.Path}' has no manifest any more.", clock.Elapsed);
+        // The catalog may have read the manifest from its index: the file itself must still say the same (a published
+        // manifest never changes, so a difference is damage or an edit).
+        if (!SameAsOnDisk(entry.Manifest, manifestPath, out var why))
+            return new SetCheck(false, true, 0, 0, BackupManifest.FileName, $"'{manifestPath}' {why}", clock.Elapsed);
         var total = entry.Manifest.StoredBytes;
         long bytes = 0;
         var files = 0;
@@ -44,5 +49,22 @@ public static class BackupSetVerifier
     private sealed class OffsetProgress(IProgress<TransferProgress> inner, long offset) : IProgress<TransferProgress>
     {
         public void Report(TransferProgress value) => inner.Report(value with { Bytes = value.Bytes + offset });
+    }
+
+    private static bool SameAsOnDisk(BackupManifest listed, string path, out string why)
+    {
+        try
+        {
+            var onDisk = System.Text.Json.JsonSerializer.Deserialize(File.ReadAllBytes(path), RepositoryJson.Default.BackupManifest);
+            var same = onDisk is not null && System.Text.Json.JsonSerializer.Serialize(onDisk, RepositoryJson.Default.BackupManifest)
+                == System.Text.Json.JsonSerializer.Serialize(listed, RepositoryJson.Default.BackupManifest);
+            why = same ? "" : "differs from the manifest the set was published with (edited or damaged since); restore it from an offsite copy, or remove the set.";
+            return same;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException)
+        {
+            why = $"cannot be read any more ({e.Message}); restore it from an offsite copy, or remove the set.";
+            return false;
+        }
     }
 }

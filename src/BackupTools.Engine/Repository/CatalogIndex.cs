@@ -17,6 +17,8 @@ namespace BackupTools.Engine.Repository;
 /// <item>Only names the directory listing holds are returned, so a crash at any moment (mid-publish, mid-delete, mid-write
 /// of the index itself, which is written to a temporary name and renamed) never makes the index claim a set that is not
 /// published. A missing, damaged or foreign index is rebuilt from the manifests.</item>
+/// <item>A published set never changes, so a manifest edited or damaged in place (the directory's time unchanged) is not
+/// seen here: Test-DbBackup reads each manifest file again and compares it with the catalog's copy.</item>
 /// </list>
 /// </summary>
 public static class CatalogIndex
