@@ -29,7 +29,27 @@ public sealed class ModelBackupTests : IDisposable
     private Task<(ModelManifest Manifest, ModelBackupStatus Status)> Backup(string? version = null, bool force = false) =>
         ModelBackup.RunAsync(Repo, "llm", Model, version, [], force, null, CancellationToken.None);
 
-    private long StoredBytes() => Directory.GetFiles(Path.Combine(Repo, "models", "llm", "blobs"), "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+    // Blob files and packs (files under 1 MB are packed).
+    private long StoredBytes() => new[] { "blobs", "packs" }.Select(d => Path.Combine(Repo, "models", "llm", d)).Where(Directory.Exists)
+        .SelectMany(d => Directory.GetFiles(d, "*", SearchOption.AllDirectories)).Where(f => !f.EndsWith(".idx", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
+
+    /// <summary>Flips one byte of a stored blob, in its own file or in its pack.</summary>
+    internal static void Damage(BlobStore store, string sha, int at)
+    {
+        if (store.IsPacked(sha))
+        {
+            var blob = store.Packs.Index[sha];
+            var pack = Path.Combine(store.Packs.Directory, blob.Pack + ".pack");
+            var bytes = File.ReadAllBytes(pack);
+            bytes[blob.Offset + Math.Min(at, blob.Length - 1)] ^= 1;
+            File.WriteAllBytes(pack, bytes);
+            return;
+        }
+        var path = store.PathOf(sha);
+        var all = File.ReadAllBytes(path);
+        all[Math.Min(at, all.Length - 1)] ^= 1;
+        File.WriteAllBytes(path, all);
+    }
 
     [Fact]
     public async Task ASecondVersionStoresOnlyTheFileThatChanged()
@@ -202,10 +222,7 @@ public sealed class ModelRestoreTests : IDisposable
     {
         var (v1, _) = await TwoVersionsAsync();
         var before = Snapshot(Model);
-        var blob = new BlobStore(Path.Combine(Repo, "models", "llm", "blobs")).PathOf(v1.Files.Single(f => f.Path == "weights.bin").Sha256);
-        var bytes = File.ReadAllBytes(blob);
-        bytes[1000] ^= 1;
-        File.WriteAllBytes(blob, bytes);
+        ModelBackupTests.Damage(new BlobStore(Path.Combine(Repo, "models", "llm", "blobs")), v1.Files.Single(f => f.Path == "weights.bin").Sha256, 1000);
         var e = await Assert.ThrowsAsync<ModelRestoreException>(() => ModelRestore.RunAsync(Repo, v1, Model, null, null, CancellationToken.None));
         Assert.Equal("verify blobs", e.Step);
         Assert.Equal(before, Snapshot(Model));

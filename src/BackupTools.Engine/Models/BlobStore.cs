@@ -19,7 +19,17 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
 
     public string Directory { get; } = directory;
 
+    private PackStore? _packs;
+
+    /// <summary>The model's packs (<c>packs/</c> beside <c>blobs/</c>): small blobs stored many to a file.</summary>
+    public PackStore Packs => _packs ??= new PackStore(Path.Combine(Path.GetDirectoryName(Directory.TrimEnd('/'))!, "packs"));
+
     private string PlainPathOf(string sha256) => Path.Combine(Directory, sha256[..2], sha256);
+
+    private bool HasFile(string sha256) => File.Exists(PlainPathOf(sha256)) || File.Exists(PlainPathOf(sha256) + EncryptedSuffix);
+
+    /// <summary>Whether the blob is stored in a pack (not as a file of its own).</summary>
+    public bool IsPacked(string sha256) => !HasFile(sha256) && Packs.Contains(sha256);
 
     /// <summary>Where the blob is stored: encrypted or in the clear, whichever is there (the encrypted name when neither is).</summary>
     public string PathOf(string sha256) =>
@@ -27,7 +37,7 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
 
     public bool IsEncrypted(string sha256) => PathOf(sha256).EndsWith(EncryptedSuffix, StringComparison.Ordinal);
 
-    public bool Contains(string sha256) => File.Exists(PlainPathOf(sha256)) || File.Exists(PlainPathOf(sha256) + EncryptedSuffix);
+    public bool Contains(string sha256) => HasFile(sha256) || Packs.Contains(sha256);
 
     /// <summary>The SHA-256 a blob file's name says (the plaintext's), with or without the encrypted suffix.</summary>
     public static string ShaOfFileName(string fileName) =>
@@ -36,6 +46,7 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
     /// <summary>The blob's original bytes (decrypted with the key its header names when it is stored encrypted).</summary>
     public Stream OpenPlain(string sha256)
     {
+        if (IsPacked(sha256)) return Packs.Open(sha256); // a range of its pack
         var path = PathOf(sha256);
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan | FileOptions.Asynchronous);
         return path.EndsWith(EncryptedSuffix, StringComparison.Ordinal) ? Encryption.DecryptingStream.WithKeyFrom(file, KeyFor) : file;
@@ -108,6 +119,7 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
     /// <summary>Whether a stored blob still hashes to its name (its plaintext: an encrypted one is decrypted, and authenticated, on the way).</summary>
     public async Task<bool> VerifyAsync(string sha256, CancellationToken ct)
     {
+        if (IsPacked(sha256)) return await Packs.VerifyAsync(sha256, ct);
         if (!Contains(sha256)) return false;
         try { return await HashPlainAsync(PathOf(sha256), IsEncrypted(sha256), ct) == sha256; }
         catch (Encryption.EncryptedDataException) { return false; } // a flipped byte fails authentication: damaged
@@ -126,5 +138,6 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
     {
         var temp = Path.Combine(Directory, "tmp");
         if (System.IO.Directory.Exists(temp)) System.IO.Directory.Delete(temp, recursive: true);
+        Packs.RemoveLeftovers();
     }
 }

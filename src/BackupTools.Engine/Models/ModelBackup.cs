@@ -90,6 +90,13 @@ public static partial class ModelBackup
         // The model's files are read beneath one handle to its directory, never through a link swapped in since the listing.
         using var modelRoot = SafeDirectory.Supported ? SafeDirectory.OpenForReading(sourcePath) : null;
         long newBytes = 0;
+        // Small files go into packs (one fsync per pack, not per file), each worker filling one pack at a time;
+        // encryption.local keeps every blob a file of its own (each is sealed whole).
+        var packing = encrypt is null;
+        var idle = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
+        var adding = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        try
+        {
         await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 2, 4), CancellationToken = ct },
             async (i, token) =>
@@ -109,6 +116,27 @@ public static partial class ModelBackup
                     (sha, size) = (known.Sha256, known.Size);
                     ((IProgress<long>)perFile).Report(size);
                 }
+                else if (packing && info.Length < PackStore.Threshold)
+                {
+                    SafeDirectory.Pause("model:backup-read:" + f.Relative);
+                    byte[] content;
+                    await using (var source = modelRoot is null || f.Config ? File.OpenRead(f.Full) : modelRoot.OpenReadBeneath(f.Relative))
+                    using (var copy = new MemoryStream((int)Math.Max(info.Length, 0)))
+                    {
+                        await source.CopyToAsync(copy, token);
+                        content = copy.ToArray();
+                    }
+                    (sha, size) = (Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(content)).ToLowerInvariant(), content.Length);
+                    ((IProgress<long>)perFile).Report(size);
+                    if (!store.Contains(sha) && adding.TryAdd(sha, 0))
+                    {
+                        if (!idle.TryTake(out var pack)) pack = store.Packs.Begin();
+                        await pack.AddAsync(sha, content, token);
+                        written = true;
+                        if (pack.Length >= PackStore.PackSize) await pack.FinishAsync(token);
+                        else idle.Add(pack);
+                    }
+                }
                 else
                 {
                     SafeDirectory.Pause("model:backup-read:" + f.Relative);
@@ -119,6 +147,14 @@ public static partial class ModelBackup
                 var mode = OperatingSystem.IsWindows() ? "644" : Convert.ToString((int)File.GetUnixFileMode(f.Full), 8);
                 results[i] = new ModelFile(f.Relative, size, sha, mode, File.GetLastWriteTimeUtc(f.Full), f.Config);
             });
+            // Every pack finished (fsynced, read back, indexed) before the version that names its blobs is written.
+            while (idle.TryTake(out var pack)) await pack.FinishAsync(ct);
+        }
+        finally
+        {
+            // A failure or Ctrl+C: the unfinished packs are thrown away, never indexed.
+            while (idle.TryTake(out var pack)) pack.Dispose();
+        }
         var manifestHash = ModelManifest.HashOf(results);
         chosen ??= "sha256-" + manifestHash[..12];
         source ??= "content";

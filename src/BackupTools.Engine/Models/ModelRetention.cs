@@ -48,6 +48,7 @@ public static class ModelRetention
             freed += new FileInfo(blob).Length;
             File.Delete(blob);
         }
+        freed += await CollectPacksAsync(store.Packs, live, log);
         removed[0] = removed[0] with { BytesFreed = freed };
         RunJournal.Append(repositoryRoot, new JournalEntry
         {
@@ -56,6 +57,54 @@ public static class ModelRetention
             Host = Environment.MachineName, ProcessId = Environment.ProcessId,
         });
         return removed;
+    }
+
+    /// <summary>
+    /// Packs whose blobs no kept version names are removed; a pack at least half of whose bytes are such blobs is
+    /// repacked: its kept blobs (each read back against its SHA-256) go into a new pack that is finished and indexed
+    /// before the old pack's index, then its bytes, are removed. Every kept blob is in an indexed pack at every moment,
+    /// whenever a crash comes (at worst in two, which readers do not mind).
+    /// </summary>
+    internal static async Task<long> CollectPacksAsync(PackStore packs, IReadOnlySet<string> live, Action<string>? log)
+    {
+        long freed = 0;
+        foreach (var (pack, blobs, bytes) in packs.Packs())
+        {
+            var kept = blobs.Where(b => live.Contains(b.Sha256)).ToList();
+            if (kept.Count == blobs.Count) continue;
+            if (kept.Count == 0)
+            {
+                packs.Remove(pack);
+                freed += bytes;
+                log?.Invoke($"Removed pack {pack}: no kept version names its {blobs.Count} blobs.");
+                continue;
+            }
+            var dead = blobs.Where(b => !live.Contains(b.Sha256)).Sum(b => b.Blob.Length);
+            if (dead * 2 < bytes) continue; // mostly kept: repacking would rewrite more than it frees
+            var fresh = packs.Begin();
+            try
+            {
+                foreach (var (sha, blob) in kept)
+                {
+                    var content = new byte[blob.Length];
+                    await using (var s = packs.OpenPack(blob)) await s.ReadExactlyAsync(content);
+                    if (Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(content)).ToLowerInvariant() != sha)
+                        throw new InvalidDataException($"Pack {pack} holds blob {sha} damaged; it was not repacked (Test-AiModelBackup names the versions that need it).");
+                    await fresh.AddAsync(sha, content, CancellationToken.None);
+                }
+                SafeDirectory.Pause("model:repack-finish");
+                await fresh.FinishAsync(CancellationToken.None);
+            }
+            catch
+            {
+                fresh.Dispose();
+                throw;
+            }
+            packs.Remove(pack);
+            freed += bytes - fresh.Length;
+            log?.Invoke($"Repacked {pack}: its {kept.Count} kept blobs into {fresh.Id}, {blobs.Count - kept.Count} others removed.");
+        }
+        return freed;
     }
 
     private static bool IsDeployed(ModelManifest m, string directory) =>

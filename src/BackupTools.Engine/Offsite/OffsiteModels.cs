@@ -52,11 +52,12 @@ public static class OffsiteModels
         await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (sha, token) =>
         {
             FileCopyResult r;
-            if (!blobs.IsEncrypted(sha)) r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
+            if (!blobs.IsEncrypted(sha) && !blobs.IsPacked(sha)) r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
             else
             {
-                // Stored encrypted here (encryption.local): the offsite object is made from the plaintext, so it is the
-                // same whichever way the blob is kept locally; the plaintext passes through a private file of our own.
+                // Stored encrypted here (encryption.local), or in a pack: the offsite object is made from the plaintext,
+                // so it is the same whichever way the blob is kept locally; the plaintext passes through a private file of
+                // our own. (Offsite keeps one object per blob; copying the packs themselves is not done yet.)
                 var plain = Path.Combine(options.StateDirectory, $"blob-{Guid.NewGuid():N}");
                 Repository.FileModes.CreatePrivateDirectory(options.StateDirectory);
                 try

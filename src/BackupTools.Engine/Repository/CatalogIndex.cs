@@ -108,6 +108,7 @@ public static class CatalogIndex
 
     private static void TryWrite(string repositoryRoot, string path, Header header, IReadOnlyCollection<Line> lines)
     {
+        if (RepositoryCaches.ReadOnly) return;
         try
         {
             // Each level made private (creating the deepest alone would leave its parents at the process's umask).

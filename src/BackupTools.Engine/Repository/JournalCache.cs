@@ -62,6 +62,7 @@ internal static class JournalCache
 
     private static void TryWrite(string repositoryRoot, string path, long length, long mtime, List<JournalEntry> entries, List<string> warnings)
     {
+        if (RepositoryCaches.ReadOnly) return;
         var table = new StringTable();
         int S(string? s) => table[s];
         using var body = new MemoryStream();

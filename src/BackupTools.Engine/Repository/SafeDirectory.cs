@@ -49,6 +49,14 @@ public sealed partial class SafeDirectory : IDisposable
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);
 
+    /// <summary>Flushes a directory's entries to disk (after renames into it), so a crash does not forget them; a no-op where unsupported.</summary>
+    public static void SyncPath(string directory)
+    {
+        if (!Supported) return;
+        using var d = OpenPath(directory, $"to sync '{directory}'");
+        Fsync(d._fd);
+    }
+
     [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MkdirAt(int dirFd, string name, int mode);
 

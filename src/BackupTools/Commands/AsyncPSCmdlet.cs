@@ -37,12 +37,24 @@ public abstract class AsyncPSCmdlet : PSCmdlet, IDisposable
     protected sealed override void EndProcessing() => Run(EndProcessingAsync);
     protected override void StopProcessing() => _cancel.Cancel();
 
+    /// <summary>
+    /// Whether this call runs under -WhatIf (given, or $WhatIfPreference): then the engine's caches (the catalog index,
+    /// the journal's copies) are read but never written, so a what-if leaves every file as it was.
+    /// </summary>
+    private bool WhatIfInEffect =>
+        MyInvocation.BoundParameters.TryGetValue("WhatIf", out var given)
+            ? given is SwitchParameter { IsPresent: true } || given is true
+            : LanguagePrimitives.IsTrue(SessionState.PSVariable.GetValue("WhatIfPreference"));
+
     private void Run(Func<Task> work)
     {
         using var queue = new BlockingCollection<Action>();
         _queue = queue;
+        var readOnly = WhatIfInEffect;
         var task = Task.Run(async () =>
         {
+            // Set inside the task: it flows to everything the work starts, and to nothing outside it.
+            BackupTools.Engine.Repository.RepositoryCaches.ReadOnly = readOnly;
             try { await work(); }
             finally { queue.CompleteAdding(); }
         });

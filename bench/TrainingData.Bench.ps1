@@ -1,0 +1,90 @@
+<#
+.SYNOPSIS
+    Training data at scale: Backup-AiModel of a tree of many small files (2-30 KB, in 100 directories) against restic 0.14
+    on the same data in the same run, runs alternating: the first version, then the next with 0.1 % of the files changed;
+    stored bytes and peak memory of both. Medians into docs/benchmarks.md.
+.DESCRIPTION
+    Needs restic (Debian package 'restic') and /usr/bin/time. The files are random bytes, as restic compresses and
+    our packs do not: on incompressible data both store what they are given.
+.EXAMPLE
+    dotnet pwsh ./build.ps1 -Task Build; dotnet pwsh ./bench/TrainingData.Bench.ps1 -Files 20000 -Runs 3
+#>
+param([int] $Files = 20000, [int] $Runs = 3)
+$ErrorActionPreference = 'Stop'
+. $PSScriptRoot/BenchTable.ps1
+$root = Split-Path $PSScriptRoot
+$version = (Import-PowerShellDataFile "$root/module/BackupTools.psd1").ModuleVersion
+$modulePath = "$root/output/BackupTools/$version/BackupTools.psd1"
+Import-Module $modulePath
+if (-not (Get-Command restic -ErrorAction SilentlyContinue)) { throw "restic is not installed (apt-get install restic)." }
+
+$work = Join-Path ([IO.Path]::GetTempPath()) ("bt-bench-train-" + [guid]::NewGuid().ToString('N').Substring(0, 8))
+try {
+    $data = Join-Path $work 'data'
+    $random = [Random]::new(42)
+    $all = [Collections.Generic.List[string]]::new()
+    for ($i = 0; $i -lt $Files; $i++) {
+        $dir = Join-Path $data ('shard{0:D3}' -f ($i % 100))
+        if ($i -lt 100) { [IO.Directory]::CreateDirectory($dir) | Out-Null }
+        $bytes = [byte[]]::new($random.Next(2048, 30 * 1024))
+        $random.NextBytes($bytes)
+        $path = Join-Path $dir ('part-{0:D7}.jsonl' -f $i)
+        [IO.File]::WriteAllBytes($path, $bytes)
+        $all.Add($path)
+    }
+    $bytesTotal = ($all | ForEach-Object { (Get-Item $_).Length } | Measure-Object -Sum).Sum
+    $policy = Join-Path $work 'policy.yml'
+    "repository: $work/repo`ntargets: {}" | Set-Content $policy
+    $env:RESTIC_PASSWORD = 'bench-only'
+    $size = { param($d) (Get-ChildItem $d -Recurse -File | Measure-Object Length -Sum).Sum }
+    function Change-Some([int] $Seed) {
+        $r = [Random]::new($Seed)
+        foreach ($n in 1..([math]::Max(1, [int]($Files / 1000)))) {
+            $f = $all[$r.Next(0, $all.Count)]
+            $b = [byte[]]::new((Get-Item $f).Length); $r.NextBytes($b); [IO.File]::WriteAllBytes($f, $b)
+        }
+    }
+    $first = @(); $rFirst = @(); $next = @(); $rNext = @()
+    for ($run = 1; $run -le $Runs; $run++) {
+        Remove-Item "$work/repo", "$work/restic" -Recurse -Force -ErrorAction Ignore
+        bash -c "restic init -q -r '$work/restic' > /dev/null"
+        $order = if ($run % 2) { 'ours', 'restic' } else { 'restic', 'ours' }
+        foreach ($side in $order) {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            if ($side -eq 'ours') {
+                $r = Backup-AiModel -Name data -Path $data -Version "v$run" -Policy $policy -ProgressAction SilentlyContinue
+                if ($r.Status -ne 'Succeeded') { throw "Backup-AiModel: $($r.Error)" }
+                $first += $clock.Elapsed.TotalSeconds
+            }
+            else { bash -c "restic backup -q -r '$work/restic' '$data' > /dev/null"; $rFirst += $clock.Elapsed.TotalSeconds }
+        }
+        $oursStored = & $size "$work/repo/models"; $resticStored = & $size "$work/restic"
+        Change-Some $run
+        foreach ($side in $order) {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            if ($side -eq 'ours') {
+                $r = Backup-AiModel -Name data -Path $data -Version "v$run-next" -Policy $policy -ProgressAction SilentlyContinue
+                if ($r.Status -ne 'Succeeded') { throw "Backup-AiModel: $($r.Error)" }
+                $next += $clock.Elapsed.TotalSeconds
+            }
+            else { bash -c "restic backup -q -r '$work/restic' '$data' > /dev/null"; $rNext += $clock.Elapsed.TotalSeconds }
+        }
+        Write-Host ("  run {0}: first ours {1:0.00} s, restic {2:0.00} s; next ours {3:0.00} s, restic {4:0.00} s" -f $run, $first[-1], $rFirst[-1], $next[-1], $rNext[-1])
+    }
+    # Peak memory of one first version each, as whole processes (ours: pwsh with the module loaded).
+    Remove-Item "$work/repo", "$work/restic" -Recurse -Force -ErrorAction Ignore
+    bash -c "restic init -q -r '$work/restic' > /dev/null"
+    $pwsh = [Environment]::ProcessPath
+    $pwshArgs = if ((Split-Path -Leaf $pwsh) -like 'dotnet*') { "'$pwsh' '$(Join-Path $PSHOME 'pwsh.dll')'" } else { "'$pwsh'" }
+    $oursPeak = (bash -c "/usr/bin/time -v $pwshArgs -NoProfile -Command `"Import-Module '$modulePath'; `$null = Backup-AiModel -Name data -Path '$data' -Version mem -Policy '$policy'`" 2>&1 >/dev/null" | Select-String 'Maximum resident set size') -replace '\D', ''
+    $resticPeak = (bash -c "/usr/bin/time -v restic backup -q -r '$work/restic' '$data' 2>&1 >/dev/null" | Select-String 'Maximum resident set size') -replace '\D', ''
+    $f = Measure-Stats $first; $rf = Measure-Stats $rFirst; $n = Measure-Stats $next; $rn = Measure-Stats $rNext
+    $what = "$Files files of 2-30 KB in 100 directories ($('{0:0}' -f ($bytesTotal / 1MB)) MB)"
+    $lines = @(
+        "| training data: first version of $what ($Runs runs; stored ours $('{0:0}' -f ($oursStored / 1MB)) MB, restic $('{0:0}' -f ($resticStored / 1MB)) MB; peak memory ours $('{0:0}' -f ($oursPeak / 1KB)) MB with pwsh, restic $('{0:0}' -f ($resticPeak / 1KB)) MB; goal 1.0) | Backup-AiModel | $(Format-Seconds $f) | restic 0.14 backup | $(Format-Seconds $rf) | $('{0:0.00}' -f ($f.Median / $rf.Median)) |"
+        "| training data: next version, 0.1 % of $what changed ($Runs runs; goal 0.5) | Backup-AiModel | $(Format-Seconds $n) | restic 0.14 backup | $(Format-Seconds $rn) | $('{0:0.00}' -f ($n.Median / $rn.Median)) |"
+    )
+    $lines | ForEach-Object { Write-Host $_ }
+    Set-BenchmarkRows -Root $root -Prefix "training data: " -Lines $lines
+}
+finally { Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue }

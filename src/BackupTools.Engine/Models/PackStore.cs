@@ -1,0 +1,263 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using BackupTools.Engine.Repository;
+
+namespace BackupTools.Engine.Models;
+
+/// <summary>Where a packed blob is: its pack, and its bytes' offset and length there.</summary>
+public readonly record struct PackedBlob(string Pack, long Offset, long Length);
+
+/// <summary>
+/// Small blobs of a model stored many to a file, as restic and kopia do (<c>models/&lt;name&gt;/packs/</c>): a pack is
+/// the blobs' bytes one after another, written once, fsynced once, read back against every blob's SHA-256, and only then
+/// given its index (<c>&lt;pack&gt;.idx</c>: each blob's SHA-256, offset and length), itself written to a temporary
+/// name, fsynced and renamed. A blob exists only through an index, and an index only after its whole pack is on disk:
+/// a crash at any moment leaves at most a pack nobody indexes, which the next run of the model removes. Twenty
+/// thousand small files are then a few dozen files to write and fsync, not twenty thousand.
+/// </summary>
+public sealed class PackStore
+{
+    /// <summary>Files smaller than this are packed; larger ones stay one blob file each.</summary>
+    public const int Threshold = 1 << 20;
+    /// <summary>A pack is closed once it holds this many bytes.</summary>
+    public const int PackSize = 16 << 20;
+    private const int Magic = 0x31504B42; // "BKP1"
+
+    private readonly object _load = new();
+    private ConcurrentDictionary<string, PackedBlob>? _index;
+
+    public PackStore(string directory) => Directory = directory;
+
+    public string Directory { get; }
+
+    private string PackPath(string pack) => Path.Combine(Directory, pack + ".pack");
+    private string IndexPath(string pack) => Path.Combine(Directory, pack + ".idx");
+
+    /// <summary>Every indexed blob, read once from the index files.</summary>
+    public IReadOnlyDictionary<string, PackedBlob> Index
+    {
+        get
+        {
+            if (_index is { } loaded) return loaded;
+            lock (_load)
+            {
+                if (_index is { } again) return again;
+                var index = new ConcurrentDictionary<string, PackedBlob>(StringComparer.Ordinal);
+                if (System.IO.Directory.Exists(Directory))
+                    Parallel.ForEach(System.IO.Directory.EnumerateFiles(Directory, "*.idx"), file =>
+                    {
+                        foreach (var (sha, blob) in ReadIndex(file)) index.TryAdd(sha, blob);
+                    });
+                return _index = index;
+            }
+        }
+    }
+
+    public bool Contains(string sha256) => Index.ContainsKey(sha256);
+
+    /// <summary>The index of one pack: (SHA-256, where) of each blob; empty when it is damaged (its blobs then count as missing).</summary>
+    public static IReadOnlyList<(string Sha256, PackedBlob Blob)> ReadIndex(string indexPath)
+    {
+        var pack = Path.GetFileNameWithoutExtension(indexPath);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(indexPath); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
+        if (bytes.Length < 12 || BitConverter.ToInt32(bytes, 0) != Magic || BitConverter.ToInt32(bytes, bytes.Length - 4) != Magic) return [];
+        var count = BitConverter.ToInt32(bytes, 4);
+        if (bytes.Length != 12 + count * 48) return [];
+        var list = new List<(string, PackedBlob)>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var at = 8 + i * 48;
+            list.Add((Convert.ToHexString(bytes, at, 32).ToLowerInvariant(),
+                new PackedBlob(pack, BitConverter.ToInt64(bytes, at + 32), BitConverter.ToInt64(bytes, at + 40))));
+        }
+        return list;
+    }
+
+    /// <summary>A blob's bytes, read from its pack.</summary>
+    public Stream Open(string sha256)
+    {
+        var blob = Index.TryGetValue(sha256, out var b) ? b : throw new FileNotFoundException($"Blob {sha256} is in no pack.");
+        var file = new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess);
+        return new RangeStream(file, blob.Offset, blob.Length);
+    }
+
+    /// <summary>A blob's bytes at a given place (one pack's, when the blob is in two during a repack).</summary>
+    public Stream OpenPack(PackedBlob blob) =>
+        new RangeStream(new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess),
+            blob.Offset, blob.Length);
+
+    /// <summary>Whether a packed blob still hashes to its name.</summary>
+    public async Task<bool> VerifyAsync(string sha256, CancellationToken ct)
+    {
+        if (!Contains(sha256)) return false;
+        try
+        {
+            await using var s = Open(sha256);
+            return Convert.ToHexString(await SHA256.HashDataAsync(s, ct)).ToLowerInvariant() == sha256;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>Starts a pack; blobs added to it are indexed only once it is finished whole.</summary>
+    public PackWriter Begin()
+    {
+        var temp = Path.Combine(Directory, "tmp");
+        FileModes.CreatePrivateDirectory(Directory);
+        FileModes.CreatePrivateDirectory(temp);
+        return new PackWriter(this, Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant());
+    }
+
+    /// <summary>
+    /// Packs left by a crash: temporary files, and packs without their index (written, never indexed). Only while no
+    /// writer of this model runs (the caller holds the model's lock).
+    /// </summary>
+    public void RemoveLeftovers()
+    {
+        var temp = Path.Combine(Directory, "tmp");
+        if (System.IO.Directory.Exists(temp)) System.IO.Directory.Delete(temp, recursive: true);
+        if (!System.IO.Directory.Exists(Directory)) return;
+        foreach (var pack in System.IO.Directory.EnumerateFiles(Directory, "*.pack").Where(p => !File.Exists(Path.ChangeExtension(p, ".idx"))).ToList())
+            File.Delete(pack);
+    }
+
+    /// <summary>Records a finished pack's blobs (after its index is on disk).</summary>
+    internal void Indexed(IEnumerable<(string Sha256, PackedBlob Blob)> blobs)
+    {
+        var index = (ConcurrentDictionary<string, PackedBlob>)Index;
+        foreach (var (sha, blob) in blobs) index.TryAdd(sha, blob);
+    }
+
+    /// <summary>Removes a pack: its index first (its blobs are then gone), then its bytes.</summary>
+    public void Remove(string pack)
+    {
+        File.Delete(IndexPath(pack));
+        File.Delete(PackPath(pack));
+        if (_index is { } index) foreach (var (sha, b) in index) if (b.Pack == pack) index.TryRemove(sha, out _);
+    }
+
+    /// <summary>Each pack and its blobs, as the index files say.</summary>
+    public IReadOnlyList<(string Pack, IReadOnlyList<(string Sha256, PackedBlob Blob)> Blobs, long Bytes)> Packs() =>
+        System.IO.Directory.Exists(Directory)
+            ? System.IO.Directory.EnumerateFiles(Directory, "*.idx").Select(f => (Path.GetFileNameWithoutExtension(f), ReadIndex(f),
+                File.Exists(PackPath(Path.GetFileNameWithoutExtension(f))) ? new FileInfo(PackPath(Path.GetFileNameWithoutExtension(f))).Length : 0L)).ToList()
+            : [];
+
+    internal static byte[] IndexBytes(IReadOnlyList<(string Sha256, PackedBlob Blob)> blobs)
+    {
+        var bytes = new byte[12 + blobs.Count * 48];
+        BitConverter.TryWriteBytes(bytes.AsSpan(0), Magic);
+        BitConverter.TryWriteBytes(bytes.AsSpan(4), blobs.Count);
+        for (var i = 0; i < blobs.Count; i++)
+        {
+            var at = 8 + i * 48;
+            Convert.FromHexString(blobs[i].Sha256).CopyTo(bytes, at);
+            BitConverter.TryWriteBytes(bytes.AsSpan(at + 32), blobs[i].Blob.Offset);
+            BitConverter.TryWriteBytes(bytes.AsSpan(at + 40), blobs[i].Blob.Length);
+        }
+        BitConverter.TryWriteBytes(bytes.AsSpan(bytes.Length - 4), Magic);
+        return bytes;
+    }
+
+    internal string TempPath(string name) => Path.Combine(Directory, "tmp", name);
+
+    internal void Publish(string pack, string tempPack, IReadOnlyList<(string Sha256, PackedBlob Blob)> blobs)
+    {
+        File.Move(tempPack, PackPath(pack));
+        var tempIndex = TempPath(pack + ".idx");
+        FileModes.WriteDurably(tempIndex, IndexBytes(blobs));
+        File.Move(tempIndex, IndexPath(pack));
+        SafeDirectory.SyncPath(Directory);
+        Indexed(blobs);
+    }
+}
+
+/// <summary>One pack being written: blobs appended, then finished whole (fsync, read back, index) or thrown away.</summary>
+public sealed class PackWriter : IDisposable
+{
+    private readonly PackStore _store;
+    private readonly string _temp;
+    private readonly FileStream _file;
+    private readonly List<(string Sha256, PackedBlob Blob)> _blobs = [];
+
+    internal PackWriter(PackStore store, string id)
+    {
+        _store = store;
+        Id = id;
+        _temp = store.TempPath(id + ".pack");
+        _file = FileModes.CreatePrivateFile(_temp);
+    }
+
+    public string Id { get; }
+    private long _length;
+    /// <summary>Bytes written so far (kept once the pack is finished).</summary>
+    public long Length => _length;
+    public int Count => _blobs.Count;
+
+    public async Task AddAsync(string sha256, ReadOnlyMemory<byte> content, CancellationToken ct)
+    {
+        var offset = _length;
+        await _file.WriteAsync(content, ct);
+        _length += content.Length;
+        _blobs.Add((sha256, new PackedBlob(Id, offset, content.Length)));
+    }
+
+    /// <summary>Flushes to disk, reads every blob back against its SHA-256, then indexes the pack.</summary>
+    public async Task FinishAsync(CancellationToken ct)
+    {
+        if (_blobs.Count == 0)
+        {
+            Dispose();
+            return;
+        }
+        await _file.FlushAsync(ct);
+        _file.Flush(flushToDisk: true);
+        await _file.DisposeAsync();
+        // Read back as a reader will: every blob from the file on disk, against its SHA-256.
+        var buffer = new byte[_blobs.Max(b => b.Blob.Length)];
+        await using (var back = new FileStream(_temp, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
+            foreach (var (sha, blob) in _blobs)
+            {
+                back.Position = blob.Offset;
+                await back.ReadExactlyAsync(buffer.AsMemory(0, (int)blob.Length), ct);
+                var read = Convert.ToHexString(SHA256.HashData(buffer.AsSpan(0, (int)blob.Length))).ToLowerInvariant();
+                if (read != sha)
+                    throw new BackupVerificationException($"Pack {Id} reads back blob {sha} as {read}; the storage under the repository returns different bytes. Check the disk.");
+            }
+        _store.Publish(Id, _temp, _blobs);
+    }
+
+    /// <summary>Throws the unfinished pack away (its blobs were never indexed).</summary>
+    public void Dispose()
+    {
+        _file.Dispose();
+        try { File.Delete(_temp); } catch (IOException) { }
+    }
+}
+
+/// <summary>A window of a file: <paramref name="length"/> bytes from <paramref name="offset"/> (a range read of a pack).</summary>
+internal sealed class RangeStream(FileStream file, long offset, long length) : ReadOnlyStream
+{
+    private long _read;
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = RandomAccess.Read(file.SafeFileHandle, buffer[..(int)Math.Min(buffer.Length, length - _read)], offset + _read);
+        _read += n;
+        return n;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var n = await RandomAccess.ReadAsync(file.SafeFileHandle, buffer[..(int)Math.Min(buffer.Length, length - _read)], offset + _read, cancellationToken);
+        _read += n;
+        return n;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) file.Dispose();
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,127 @@
+using BackupTools.Engine.Models;
+using BackupTools.Model;
+
+namespace BackupTools.Tests;
+
+/// <summary>Small model files in packs: round trips, retention that repacks without losing a kept blob, crash leftovers.</summary>
+public sealed class ModelPackTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private string Model => _dir.Combine("model");
+    private string Repo => _dir.Combine("repo");
+    private string Packs => Path.Combine(Repo, "models", "data", "packs");
+    private string Blobs => Path.Combine(Repo, "models", "data", "blobs");
+
+    public void Dispose() => _dir.Dispose();
+
+    /// <summary>300 small files (1-30 KB) in 10 directories, and two large ones (2 MB), each with its own content, mode and time.</summary>
+    private void MakeTree(int seed)
+    {
+        var random = new Random(seed);
+        for (var i = 0; i < 300; i++)
+        {
+            var path = Path.Combine(Model, $"shard{i % 10:D3}", $"part-{i:D4}.jsonl");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var bytes = new byte[random.Next(1024, 30 * 1024)];
+            random.NextBytes(bytes);
+            File.WriteAllBytes(path, bytes);
+            File.SetUnixFileMode(path, i % 3 == 0 ? (UnixFileMode)0x1A4 : (UnixFileMode)0x180); // 0644 or 0600
+            File.SetLastWriteTimeUtc(path, new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddMinutes(i));
+        }
+        foreach (var name in new[] { "weights-1.bin", "weights-2.bin" })
+        {
+            var bytes = new byte[2 << 20];
+            random.NextBytes(bytes);
+            File.WriteAllBytes(Path.Combine(Model, name), bytes);
+        }
+    }
+
+    private Task<(ModelManifest Manifest, ModelBackupStatus Status)> Backup(string version) =>
+        ModelBackup.RunAsync(Repo, "data", Model, version, [], false, null, CancellationToken.None);
+
+    private static void AssertSameTree(string expected, string actual)
+    {
+        var a = Directory.GetFiles(expected, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(expected, f)).Order(StringComparer.Ordinal).ToList();
+        var b = Directory.GetFiles(actual, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(actual, f)).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(a, b);
+        foreach (var f in a)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(expected, f)), File.ReadAllBytes(Path.Combine(actual, f)));
+            Assert.Equal(File.GetUnixFileMode(Path.Combine(expected, f)), File.GetUnixFileMode(Path.Combine(actual, f)));
+            Assert.Equal(File.GetLastWriteTimeUtc(Path.Combine(expected, f)), File.GetLastWriteTimeUtc(Path.Combine(actual, f)));
+        }
+    }
+
+    [Fact]
+    public async Task SmallFilesGoIntoAFewPacksAndTheTreeRoundTripsByteExact()
+    {
+        MakeTree(1);
+        var (v1, _) = await Backup("1");
+        Assert.Equal(302, v1.Files.Count);
+        var packs = Directory.GetFiles(Packs, "*.pack");
+        Assert.InRange(packs.Length, 1, 4); // 300 files of 15 KB on average: a few packs, one per worker at most over 16 MB
+        Assert.Equal(packs.Length, Directory.GetFiles(Packs, "*.idx").Length);
+        Assert.Equal(2, Directory.GetFiles(Blobs, "*", SearchOption.AllDirectories).Length); // only the large files are blob files
+        Assert.Empty(Directory.GetFiles(Path.Combine(Packs, "tmp")));
+
+        var restored = _dir.Combine("restored");
+        var result = await ModelRestore.RunAsync(Repo, v1, restored, null, null, CancellationToken.None);
+        AssertSameTree(Model, result.Destination);
+        var checks = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None).ToListAsync();
+        Assert.All(checks, c => Assert.Equal(VerificationStatus.Verified, c.Status));
+    }
+
+    [Fact]
+    public async Task RetentionRemovesAndRepacksWithoutLosingABlobAKeptVersionNeeds()
+    {
+        MakeTree(1);
+        var (v1, _) = await Backup("1");
+        // Version 2 changes two thirds of the small files: most of version 1's packs become garbage, a third stays shared.
+        var random = new Random(2);
+        foreach (var f in Directory.GetFiles(Model, "part-*.jsonl", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Where((_, i) => i % 3 != 0))
+        {
+            var bytes = new byte[new FileInfo(f).Length];
+            random.NextBytes(bytes);
+            File.WriteAllBytes(f, bytes);
+        }
+        var (v2, _) = await Backup("2");
+        var before = Directory.GetFiles(Packs, "*.pack").Sum(p => new FileInfo(p).Length);
+        var removed = await ModelRetention.RunAsync(Repo, new ModelPolicy("data", _dir.Combine("elsewhere"), 1), (_, _) => Task.FromResult(true), null);
+        Assert.Equal(["1"], removed.Select(r => r.Id));
+        Assert.True(removed[0].BytesFreed > 0);
+        var after = Directory.GetFiles(Packs, "*.pack").Sum(p => new FileInfo(p).Length);
+        Assert.True(after < before, $"packs {after} bytes after retention, {before} before");
+        // Every blob version 2 names is still there and whole, and nothing it does not name is kept in a pack.
+        var store = new BlobStore(Blobs);
+        foreach (var f in v2.Files) Assert.True(await store.VerifyAsync(f.Sha256, CancellationToken.None), f.Path);
+        var named = v2.Files.Select(f => f.Sha256).ToHashSet();
+        var packed = Directory.GetFiles(Packs, "*.idx").SelectMany(i => PackStore.ReadIndex(i)).Select(b => b.Sha256).ToList();
+        Assert.All(packed, sha => Assert.Contains(sha, named));
+        var restored = await ModelRestore.RunAsync(Repo, v2, _dir.Combine("restored"), null, null, CancellationToken.None);
+        AssertSameTree(Model, restored.Destination);
+    }
+
+    [Fact]
+    public async Task APackACrashLeftUnindexedIsRemovedAndNeverServes()
+    {
+        MakeTree(3);
+        var (v1, _) = await Backup("1");
+        // What a crash leaves: a pack written but never indexed, a pack half-written in tmp, an index torn.
+        File.WriteAllBytes(Path.Combine(Packs, "deadbeefdeadbeefdeadbeefdeadbeef.pack"), new byte[1000]);
+        File.WriteAllBytes(Path.Combine(Packs, "tmp", "0123.pack"), new byte[10]);
+        var idx = Directory.GetFiles(Packs, "*.idx")[0];
+        var copy = _dir.Combine("idx-copy");
+        File.Copy(idx, copy);
+        File.WriteAllBytes(idx, File.ReadAllBytes(idx)[..^7]);
+        // A torn index makes its blobs missing (never wrong bytes): the verifier says so.
+        var checks = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None).ToListAsync();
+        Assert.Equal(VerificationStatus.Missing, checks.Single().Status);
+        File.Copy(copy, idx, overwrite: true);
+        MakeTree(4); // new content: the next backup writes packs, and first removes what the crash left
+        await Backup("2");
+        Assert.False(File.Exists(Path.Combine(Packs, "deadbeefdeadbeefdeadbeefdeadbeef.pack")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(Packs, "tmp")));
+        checks = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None).ToListAsync();
+        Assert.All(checks, c => Assert.Equal(VerificationStatus.Verified, c.Status));
+    }
+}
