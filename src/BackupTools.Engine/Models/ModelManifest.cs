@@ -63,7 +63,9 @@ public sealed record ModelManifest
     }
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+// Not indented: a version of 20,000 training files is one line per file either way, and indentation alone made it
+// 40 % larger (the stored bytes are measured against restic's).
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ModelManifest))]
 internal sealed partial class ModelJson : JsonSerializerContext
 {

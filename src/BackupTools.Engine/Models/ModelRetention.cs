@@ -42,7 +42,8 @@ public static class ModelRetention
         var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "blobs"));
         var live = ModelBackup.Versions(repositoryRoot, model.Name).SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
         long freed = 0;
-        foreach (var blob in Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories)
+        // (No blobs directory at all when every file of every version went into packs.)
+        foreach (var blob in (Directory.Exists(store.Directory) ? Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories) : [])
                      .Where(b => Path.GetFileName(Path.GetDirectoryName(b)) != "tmp" && !live.Contains(BlobStore.ShaOfFileName(Path.GetFileName(b)))).ToList())
         {
             freed += new FileInfo(blob).Length;

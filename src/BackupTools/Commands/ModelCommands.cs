@@ -206,12 +206,32 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
     [ValidateNotNullOrEmpty]
     public string? Offsite { get; set; }
 
+    /// <summary>Only the files whose path in the version matches one of these (wildcards, e.g. 'shard017/*'); needs -Destination.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    public string[]? Path { get; set; }
+
     private string? _destination;
 
     protected override void PrepareRecord()
     {
         base.PrepareRecord();
         _destination = ResolvePath(this, Destination);
+        // A subset never replaces a whole model: it goes into a directory of its own.
+        if (Path is not null && _destination is null)
+            throw new ArgumentException("-Path restores part of a version: give -Destination (a new or empty directory) for it; the model's own path is only ever replaced by a whole version.");
+    }
+
+    /// <summary>The version narrowed to the files -Path names (a link is kept when its own path matches).</summary>
+    private ModelManifest Subset(ModelManifest manifest)
+    {
+        if (Path is null) return manifest;
+        var patterns = Path.Select(p => new WildcardPattern(p.Replace('\\', '/').TrimStart('/'), WildcardOptions.CultureInvariant)).ToList();
+        var files = manifest.Files.Where(f => patterns.Any(p => p.IsMatch(f.Path))).ToList();
+        if (files.Count == 0)
+            throw new ItemNotFoundException($"No file of model {manifest.Name} version {manifest.Version} matches -Path {string.Join(", ", Path)}. Paths in a version are relative to the model's directory, e.g. 'shard017/*'.");
+        return manifest with { Files = files };
     }
 
     protected override async Task ProcessRecordAsync()
@@ -231,8 +251,11 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
         }
         else manifest = ModelRestore.Find(policy.Repository, Name, Version)
             ?? throw new ItemNotFoundException($"Model '{Name}' has no backed-up version {(Version is null ? "" : $"'{Version}' ")}in {policy.Repository}. See Get-AiModelBackup.");
+        manifest = Subset(manifest);
         var destination = _destination ?? ModelRecords.Find(policy, Name)?.Path
             ?? throw new ItemNotFoundException($"Model '{Name}' is not in the policy's models: section; give -Destination.");
+        if (Path is not null && ModelRecords.Find(policy, Name) is { } live && BackupAiModelCommand.SamePath(live.Path, destination))
+            throw new ArgumentException($"-Destination '{destination}' is model {Name}'s own path: a part of a version (-Path) would replace the whole model with that part. Give another directory.");
         if (!await ShouldProcessAsync(destination, $"Replace with model {Name} version {manifest.Version} ({manifest.Files.Count} files{(Offsite is null ? "" : $", fetched from offsite {Offsite}")}); the current directory is kept until validation passes"))
             return;
         if (store is not null && key is not null)

@@ -1,0 +1,83 @@
+BeforeAll { . $PSScriptRoot/Common.ps1 }
+
+# Training data: many small files go into packs; a part of a version restores on its own; a backup killed while it
+# writes a pack leaves every kept version whole.
+Describe 'Training data in packs: Backup-AiModel, Restore-AiModel -Path, a SIGKILL mid-pack' {
+    BeforeAll {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $data = Join-Path $dir 'data'
+        function New-Tree([string] $Root, [int] $Count, [int] $Seed) {
+            $random = [Random]::new($Seed)
+            for ($i = 0; $i -lt $Count; $i++) {
+                $d = Join-Path $Root ('shard{0:D3}' -f ($i % 10))
+                [IO.Directory]::CreateDirectory($d) | Out-Null
+                $bytes = [byte[]]::new($random.Next(2048, 30KB)); $random.NextBytes($bytes)
+                $p = Join-Path $d ('part-{0:D5}.jsonl' -f $i)
+                [IO.File]::WriteAllBytes($p, $bytes)
+                [IO.File]::SetLastWriteTimeUtc($p, [DateTime]::new(2026, 1, 1, 0, 0, 0, [DateTimeKind]::Utc).AddMinutes($i))
+            }
+        }
+        New-Tree $data 400 1
+        $big = [byte[]]::new(3MB); [Random]::new(9).NextBytes($big); [IO.File]::WriteAllBytes((Join-Path $data 'weights.bin'), $big)
+        $v1 = Backup-AiModel td -Path $data -Version 1 -Policy $policy
+        $packs = Join-Path $dir 'repo/models/td/packs'
+    }
+
+    It 'stores the small files in a few packs and the large one as a blob of its own' {
+        $v1.Status | Should -Be 'Succeeded'
+        @(Get-ChildItem $packs -Filter *.pack).Count | Should -BeIn (1..3)
+        @(Get-ChildItem (Join-Path $dir 'repo/models/td/blobs') -Recurse -File).Count | Should -Be 1
+        (Test-AiModelBackup td -Policy $policy).Status | Should -Be 'Verified'
+    }
+
+    It 'restores only the files -Path names, byte for byte with their times, into a directory of their own' {
+        $out = Join-Path $dir 'subset'
+        $r = Restore-AiModel td 1 -Path 'shard003/*' -Destination $out -Policy $policy -Confirm:$false
+        $r.Validated | Should -BeFalse
+        $restored = @(Get-ChildItem $out -Recurse -File)
+        $expected = @(Get-ChildItem (Join-Path $data 'shard003') -File)
+        $restored.Count | Should -Be $expected.Count
+        foreach ($f in $expected) {
+            $back = Join-Path $out "shard003/$($f.Name)"
+            (Get-FileHash $back).Hash | Should -Be (Get-FileHash $f.FullName).Hash
+            (Get-Item $back).LastWriteTimeUtc | Should -Be $f.LastWriteTimeUtc
+        }
+        Test-Path (Join-Path $out 'weights.bin') | Should -BeFalse
+    }
+
+    It 'refuses -Path without -Destination, and a -Path that matches nothing' {
+        { Restore-AiModel td 1 -Path 'shard003/*' -Policy $policy -Confirm:$false } | Should -Throw '*-Path restores part of a version*-Destination*'
+        { Restore-AiModel td 1 -Path 'nope/*' -Destination (Join-Path $dir 'none') -Policy $policy -Confirm:$false } | Should -Throw '*No file of model td*matches*'
+        Test-Path (Join-Path $dir 'none') | Should -BeFalse
+    }
+
+    It 'a backup killed (SIGKILL) while it writes packs leaves every kept version whole, and the next run clears what it left' {
+        $more = Join-Path $dir 'more'
+        New-Tree $more 6000 2
+        $psi = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        foreach ($a in @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command',
+                "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; Backup-AiModel td -Path '$more' -Version 2 -Policy '$policy'")) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $child = [Diagnostics.Process]::Start($psi)
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ([DateTime]::UtcNow -lt $deadline -and -not (Get-ChildItem (Join-Path $packs 'tmp') -File -ErrorAction Ignore | Where-Object Length -gt 2MB)) {
+            Start-Sleep -Milliseconds 10
+        }
+        $child.HasExited | Should -BeFalse -Because 'the backup must still be writing a pack when it is killed'
+        kill -9 $child.Id
+        $child.WaitForExit()
+        (Get-AiModelBackup td -Policy $policy).Version | Should -Be @('1') -Because 'no version is written before its packs are whole'
+        (Test-AiModelBackup td -Policy $policy).Status | Should -Be 'Verified'
+        $again = Backup-AiModel td -Path $more -Version 2 -Policy $policy
+        $again.Status | Should -Be 'Succeeded'
+        Get-ChildItem (Join-Path $packs 'tmp') -File | Should -BeNullOrEmpty
+        Get-ChildItem $packs -Filter *.pack | Where-Object { -not (Test-Path ([IO.Path]::ChangeExtension($_.FullName, '.idx'))) } | Should -BeNullOrEmpty -Because 'a pack never indexed is removed'
+        (Test-AiModelBackup td -Policy $policy | ForEach-Object Status | Sort-Object -Unique) | Should -Be 'Verified'
+        $back = Join-Path $dir 'back2'
+        $null = Restore-AiModel td 2 -Destination $back -Policy $policy -Confirm:$false
+        foreach ($f in Get-ChildItem $more -Recurse -File | Select-Object -First 200) {
+            (Get-FileHash (Join-Path $back ([IO.Path]::GetRelativePath($more, $f.FullName)))).Hash | Should -Be (Get-FileHash $f.FullName).Hash
+        }
+    }
+}
