@@ -50,6 +50,11 @@ Describe 'Training data in packs: Backup-AiModel, Restore-AiModel -Path, a SIGKI
         { Restore-AiModel td 1 -Path 'shard003/*' -Policy $policy -Confirm:$false } | Should -Throw '*-Path restores part of a version*-Destination*'
         { Restore-AiModel td 1 -Path 'nope/*' -Destination (Join-Path $dir 'none') -Policy $policy -Confirm:$false } | Should -Throw '*No file of model td*matches*'
         Test-Path (Join-Path $dir 'none') | Should -BeFalse
+        $busy = Join-Path $dir 'busy'
+        New-Item -ItemType Directory $busy | Out-Null
+        'keep me' | Set-Content (Join-Path $busy 'other.txt')
+        { Restore-AiModel td 1 -Path 'shard003/*' -Destination $busy -Policy $policy -Confirm:$false } | Should -Throw '*is not empty*'
+        Get-Content (Join-Path $busy 'other.txt') | Should -Be 'keep me'
     }
 
     It 'a backup killed (SIGKILL) while it writes packs leaves every kept version whole, and the next run clears what it left' {

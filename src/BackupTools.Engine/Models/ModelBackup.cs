@@ -94,6 +94,7 @@ public static partial class ModelBackup
         // encryption.local keeps every blob a file of its own (each is sealed whole).
         var packing = encrypt is null;
         var idle = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
+        var begun = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
         var adding = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
         try
         {
@@ -130,7 +131,7 @@ public static partial class ModelBackup
                     ((IProgress<long>)perFile).Report(size);
                     if (!store.Contains(sha) && adding.TryAdd(sha, 0))
                     {
-                        if (!idle.TryTake(out var pack)) pack = store.Packs.Begin();
+                        if (!idle.TryTake(out var pack)) begun.Add(pack = store.Packs.Begin());
                         await pack.AddAsync(sha, content, token);
                         written = true;
                         if (pack.Length >= PackStore.PackSize) await pack.FinishAsync(token);
@@ -152,8 +153,8 @@ public static partial class ModelBackup
         }
         finally
         {
-            // A failure or Ctrl+C: the unfinished packs are thrown away, never indexed.
-            while (idle.TryTake(out var pack)) pack.Dispose();
+            // A failure or Ctrl+C: every unfinished pack is thrown away, never indexed (finished ones are not touched).
+            foreach (var pack in begun) pack.Dispose();
         }
         var manifestHash = ModelManifest.HashOf(results);
         chosen ??= "sha256-" + manifestHash[..12];

@@ -64,13 +64,14 @@ public sealed class PackStore
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
         if (bytes.Length < 12 || BitConverter.ToInt32(bytes, 0) != Magic || BitConverter.ToInt32(bytes, bytes.Length - 4) != Magic) return [];
         var count = BitConverter.ToInt32(bytes, 4);
-        if (bytes.Length != 12 + count * 48) return [];
+        if (count < 0 || bytes.Length != 12 + (long)count * 48) return [];
         var list = new List<(string, PackedBlob)>(count);
         for (var i = 0; i < count; i++)
         {
             var at = 8 + i * 48;
-            list.Add((Convert.ToHexString(bytes, at, 32).ToLowerInvariant(),
-                new PackedBlob(pack, BitConverter.ToInt64(bytes, at + 32), BitConverter.ToInt64(bytes, at + 40))));
+            var (offset, length) = (BitConverter.ToInt64(bytes, at + 32), BitConverter.ToInt64(bytes, at + 40));
+            if (offset < 0 || length < 0 || length > int.MaxValue) return []; // damaged: its blobs count as missing
+            list.Add((Convert.ToHexString(bytes, at, 32).ToLowerInvariant(), new PackedBlob(pack, offset, length)));
         }
         return list;
     }
@@ -79,8 +80,22 @@ public sealed class PackStore
     public Stream Open(string sha256)
     {
         var blob = Index.TryGetValue(sha256, out var b) ? b : throw new FileNotFoundException($"Blob {sha256} is in no pack.");
-        var file = new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess);
+        FileStream file;
+        try { file = new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess); }
+        catch (FileNotFoundException)
+        {
+            // Retention repacked it meanwhile (the new pack was indexed before the old one went): read the indexes again.
+            Reload();
+            blob = Index.TryGetValue(sha256, out var moved) ? moved : throw new FileNotFoundException($"Blob {sha256} is in no pack.");
+            file = new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess);
+        }
         return new RangeStream(file, blob.Offset, blob.Length);
+    }
+
+    /// <summary>Forgets the indexes read, so the next lookup reads them again.</summary>
+    public void Reload()
+    {
+        lock (_load) _index = null;
     }
 
     /// <summary>A blob's bytes at a given place (one pack's, when the blob is in two during a repack).</summary>
@@ -97,7 +112,7 @@ public sealed class PackStore
             await using var s = Open(sha256);
             return Convert.ToHexString(await SHA256.HashDataAsync(s, ct)).ToLowerInvariant() == sha256;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { return false; }
     }
 
     /// <summary>Starts a pack; blobs added to it are indexed only once it is finished whole.</summary>
@@ -243,14 +258,23 @@ internal sealed class RangeStream(FileStream file, long offset, long length) : R
 
     public override int Read(Span<byte> buffer)
     {
-        var n = RandomAccess.Read(file.SafeFileHandle, buffer[..(int)Math.Min(buffer.Length, length - _read)], offset + _read);
-        _read += n;
-        return n;
+        var want = (int)Math.Min(buffer.Length, length - _read);
+        var n = want == 0 ? 0 : RandomAccess.Read(file.SafeFileHandle, buffer[..want], offset + _read);
+        return Advance(want, n);
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var n = await RandomAccess.ReadAsync(file.SafeFileHandle, buffer[..(int)Math.Min(buffer.Length, length - _read)], offset + _read, cancellationToken);
+        var want = (int)Math.Min(buffer.Length, length - _read);
+        var n = want == 0 ? 0 : await RandomAccess.ReadAsync(file.SafeFileHandle, buffer[..want], offset + _read, cancellationToken);
+        return Advance(want, n);
+    }
+
+    /// <summary>A pack that ends before the blob does is damaged: an error, never a blob that reads short.</summary>
+    private int Advance(int want, int n)
+    {
+        if (want > 0 && n == 0)
+            throw new EndOfStreamException($"'{file.Name}' ends at {offset + _read} bytes, inside a blob that runs to {offset + length}: the pack is damaged.");
         _read += n;
         return n;
     }

@@ -65,6 +65,11 @@ public static class OffsiteModels
                     await using (var source = blobs.OpenPlain(sha))
                     await using (var copy = Repository.FileModes.CreatePrivateFile(plain))
                         await source.CopyToAsync(copy, token);
+                    // What leaves is what its name says: a damaged pack or blob is an error here, never an object that
+                    // later runs take for a good copy.
+                    var actual = await Repository.StreamingWriter.HashFileAsync(plain, token);
+                    if (actual != sha)
+                        throw new InvalidDataException($"Blob {sha} of model {manifest.Name} reads back as {actual}; it was not copied. Run Test-AiModelBackup {manifest.Name}.");
                     r = await OffsiteCopier.CopyFileAsync(plain, BlobName(manifest.Name, sha), sha, store, key, options, token);
                 }
                 finally { File.Delete(plain); }

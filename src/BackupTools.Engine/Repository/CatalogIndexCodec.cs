@@ -10,11 +10,13 @@ namespace BackupTools.Engine.Repository;
 internal static class CatalogIndexCodec
 {
     private const int Magic = 0x31494342; // "BCI1"
-    private const int Version = 1;
+    private const int Version = 2;
 
-    internal sealed record Line(string Name, BackupManifest? Manifest, string? Unreadable);
+    /// <param name="ManifestChange">The manifest file's change time when it was read (-1: not to be reused).</param>
+    internal sealed record Line(string Name, BackupManifest? Manifest, string? Unreadable, long ManifestChange);
 
-    internal sealed record Header(long Mtime, long Built);
+    /// <param name="Change">The set directory's change time, and its inode, when it was listed.</param>
+    internal sealed record Header(long Change, long Inode);
 
     public static byte[] Write(Header header, IReadOnlyCollection<Line> lines)
     {
@@ -25,6 +27,7 @@ internal static class CatalogIndexCodec
             foreach (var line in lines)
             {
                 w.Write(S(line.Name));
+                w.Write(line.ManifestChange);
                 if (line.Manifest is not { } m)
                 {
                     w.Write((byte)1);
@@ -47,10 +50,11 @@ internal static class CatalogIndexCodec
         using var file = new MemoryStream();
         using (var w = new BinaryWriter(file, System.Text.Encoding.UTF8, leaveOpen: true))
         {
-            w.Write(Magic); w.Write(Version); w.Write(header.Mtime); w.Write(header.Built); w.Write(lines.Count);
+            w.Write(Magic); w.Write(Version); w.Write(header.Change); w.Write(header.Inode); w.Write(lines.Count);
             table.WriteTo(w);
             w.Write(body.GetBuffer(), 0, (int)body.Length);
-            w.Write(Magic);
+            w.Flush();
+            StringTable.Seal(w, Magic, file.GetBuffer(), (int)file.Length);
         }
         return file.ToArray();
     }
@@ -58,13 +62,13 @@ internal static class CatalogIndexCodec
     /// <summary>The header and lines, or null when the bytes are not a whole index of this version.</summary>
     public static (Header Header, IReadOnlyList<Line> Lines)? Read(byte[] bytes)
     {
-        if (bytes.Length < 36 || BitConverter.ToInt32(bytes, bytes.Length - 4) != Magic) return null;
+        if (bytes.Length < 44 || !StringTable.IsSealed(bytes, Magic)) return null;
         try
         {
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false), System.Text.Encoding.UTF8);
             if (r.ReadInt32() != Magic || r.ReadInt32() != Version) return null;
             var header = new Header(r.ReadInt64(), r.ReadInt64());
-            var count = r.ReadInt32();
+            var count = Count(r, bytes);
             var table = StringTable.Read(r);
             string? S() { var i = r.ReadInt32(); return i < 0 ? null : table[i]; }
             string N() => S() ?? throw new InvalidDataException("a required string is missing");
@@ -72,9 +76,10 @@ internal static class CatalogIndexCodec
             for (var l = 0; l < count; l++)
             {
                 var name = N();
+                var change = r.ReadInt64();
                 if (r.ReadByte() == 1)
                 {
-                    lines[l] = new Line(name, null, N());
+                    lines[l] = new Line(name, null, N(), change);
                     continue;
                 }
                 var schema = N(); var schemaVersion = r.ReadInt32(); var id = N(); var engine = N(); var target = N(); var type = N();
@@ -82,10 +87,10 @@ internal static class CatalogIndexCodec
                 var end = new DateTime(r.ReadInt64(), (DateTimeKind)r.ReadByte());
                 var duration = r.ReadDouble(); var raw = r.ReadInt64(); var stored = r.ReadInt64();
                 var parent = S(); var tool = S(); var server = S(); var host = S(); var btVersion = S();
-                var files = new WrittenFile[r.ReadInt32()];
+                var files = new WrittenFile[Count(r, bytes)];
                 for (var i = 0; i < files.Length; i++)
                     files[i] = new WrittenFile(N(), r.ReadInt64(), r.ReadInt64(), N(), N(), N()) { KeyId = S() };
-                var fieldCount = r.ReadInt32();
+                var fieldCount = Count(r, bytes);
                 var fields = new Dictionary<string, string>(fieldCount);
                 for (var i = 0; i < fieldCount; i++) fields[N()] = N();
                 lines[l] = new Line(name, new BackupManifest
@@ -93,13 +98,21 @@ internal static class CatalogIndexCodec
                     Schema = schema, SchemaVersion = schemaVersion, Id = id, Engine = engine, Target = target, Type = type, StartTime = start, EndTime = end,
                     DurationSeconds = duration, RawBytes = raw, StoredBytes = stored, ParentId = parent, ToolVersion = tool, ServerVersion = server, Host = host,
                     BackupToolsVersion = btVersion, Files = files, EngineFields = fields,
-                }, null);
+                }, null, change);
             }
-            return r.ReadInt32() == Magic && r.BaseStream.Position == bytes.Length ? (header, lines) : null;
+            return r.BaseStream.Position == bytes.Length - 12 ? (header, lines) : null;
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or InvalidDataException or IndexOutOfRangeException or ArgumentException or FormatException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return null;
+            return null; // whatever is wrong with it, the manifests rebuild it
         }
+    }
+
+    /// <summary>A count read from the file, refused when more items than bytes are left (a damaged count never allocates gigabytes).</summary>
+    internal static int Count(BinaryReader r, byte[] bytes)
+    {
+        var n = r.ReadInt32();
+        if (n < 0 || n > bytes.Length - r.BaseStream.Position) throw new InvalidDataException($"a count of {n} in a file of {bytes.Length} bytes");
+        return n;
     }
 }

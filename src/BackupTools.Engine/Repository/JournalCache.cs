@@ -35,7 +35,7 @@ internal static class JournalCache
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-        if (bytes.Length < 32 || BitConverter.ToInt32(bytes, bytes.Length - 4) != Magic) return null;
+        if (bytes.Length < 40 || !StringTable.IsSealed(bytes, Magic)) return null;
         try
         {
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false), System.Text.Encoding.UTF8);
@@ -44,19 +44,19 @@ internal static class JournalCache
             string? S() { var i = r.ReadInt32(); return i < 0 ? null : table[i]; }
             string N() => S() ?? throw new InvalidDataException("a required string is missing");
             var warnings = new List<string>();
-            for (var n = r.ReadInt32(); n > 0; n--) warnings.Add(N());
-            var entries = new List<JournalEntry>(r.ReadInt32());
+            for (var n = CatalogIndexCodec.Count(r, bytes); n > 0; n--) warnings.Add(N());
+            var entries = new List<JournalEntry>(CatalogIndexCodec.Count(r, bytes));
             for (var n = entries.Capacity; n > 0; n--)
                 entries.Add(new JournalEntry
                 {
                     Time = new DateTime(r.ReadInt64(), (DateTimeKind)r.ReadByte()), Engine = N(), Target = N(), Type = N(), Status = N(), Id = S(),
                     DurationSeconds = r.ReadDouble(), StoredBytes = r.ReadInt64(), Error = S(), Host = S(), ProcessId = r.ReadInt32(),
                 });
-            return r.ReadInt32() == Magic && r.BaseStream.Position == bytes.Length ? (entries, warnings) : null;
+            return r.BaseStream.Position == bytes.Length - 12 ? (entries, warnings) : null;
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or InvalidDataException or IndexOutOfRangeException or ArgumentException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return null;
+            return null; // whatever is wrong with the copy, the month file is read again
         }
     }
 
@@ -82,14 +82,17 @@ internal static class JournalCache
             var dir = repositoryRoot;
             foreach (var part in new[] { CatalogIndex.DirectoryName, "journal" }) FileModes.CreatePrivateDirectory(dir = Path.Combine(dir, part));
             var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-            using (var file = FileModes.CreatePrivateFile(temp))
-            using (var w = new BinaryWriter(file, System.Text.Encoding.UTF8))
+            using var whole = new MemoryStream();
+            using (var w = new BinaryWriter(whole, System.Text.Encoding.UTF8, leaveOpen: true))
             {
                 w.Write(Magic); w.Write(length); w.Write(mtime);
                 table.WriteTo(w);
                 w.Write(body.GetBuffer(), 0, (int)body.Length);
-                w.Write(Magic);
+                w.Flush();
+                StringTable.Seal(w, Magic, whole.GetBuffer(), (int)whole.Length);
             }
+            using (var file = FileModes.CreatePrivateFile(temp))
+                file.Write(whole.GetBuffer(), 0, (int)whole.Length);
             File.Move(temp, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

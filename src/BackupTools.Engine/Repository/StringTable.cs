@@ -27,8 +27,25 @@ internal sealed class StringTable
 
     public static string[] Read(BinaryReader r)
     {
-        var table = new string[r.ReadInt32()];
+        var n = r.ReadInt32();
+        if (n < 0 || n > r.BaseStream.Length - r.BaseStream.Position) throw new InvalidDataException($"a string table of {n} entries");
+        var table = new string[n];
         for (var i = 0; i < table.Length; i++) table[i] = r.ReadString();
         return table;
     }
+
+    /// <summary>
+    /// Seals a cache file's bytes: a checksum of everything before it, then the magic number. A flipped bit anywhere
+    /// makes the file unreadable (rebuilt from the truth), never a record that reads back different.
+    /// </summary>
+    public static void Seal(BinaryWriter w, int magic, byte[] written, int length)
+    {
+        w.Write(System.IO.Hashing.XxHash64.HashToUInt64(written.AsSpan(0, length)));
+        w.Write(magic);
+    }
+
+    /// <summary>Whether a file ends with the magic number and a checksum of everything before them.</summary>
+    public static bool IsSealed(byte[] bytes, int magic) =>
+        bytes.Length >= 12 && BitConverter.ToInt32(bytes, bytes.Length - 4) == magic
+        && BitConverter.ToUInt64(bytes, bytes.Length - 12) == System.IO.Hashing.XxHash64.HashToUInt64(bytes.AsSpan(0, bytes.Length - 12));
 }
