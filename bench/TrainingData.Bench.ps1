@@ -81,10 +81,10 @@ try {
     $f = Measure-Stats $first; $rf = Measure-Stats $rFirst; $n = Measure-Stats $next; $rn = Measure-Stats $rNext
     $what = "$Files files of 2-30 KB in 100 directories ($('{0:0}' -f ($bytesTotal / 1MB)) MB)"
     $lines = @(
-        "| training data: first version of $what ($Runs runs; stored ours $('{0:0}' -f ($oursStored / 1MB)) MB, restic $('{0:0}' -f ($resticStored / 1MB)) MB; peak memory ours $('{0:0}' -f ($oursPeak / 1KB)) MB with pwsh, restic $('{0:0}' -f ($resticPeak / 1KB)) MB; goal 1.0) | Backup-AiModel | $(Format-Seconds $f) | restic 0.14 backup | $(Format-Seconds $rf) | $('{0:0.00}' -f ($f.Median / $rf.Median)) |"
-        "| training data: next version, 0.1 % of $what changed ($Runs runs; goal 0.5) | Backup-AiModel | $(Format-Seconds $n) | restic 0.14 backup | $(Format-Seconds $rn) | $('{0:0.00}' -f ($n.Median / $rn.Median)) |"
+        "| training data ($Files files): first version of $what ($Runs runs; stored ours $('{0:0}' -f ($oursStored / 1MB)) MB, restic $('{0:0}' -f ($resticStored / 1MB)) MB; peak memory ours $('{0:0}' -f ($oursPeak / 1KB)) MB with pwsh, restic $('{0:0}' -f ($resticPeak / 1KB)) MB; goal 1.0) | Backup-AiModel | $(Format-Seconds $f) | restic 0.14 backup | $(Format-Seconds $rf) | $('{0:0.00}' -f ($f.Median / $rf.Median)) |"
+        "| training data ($Files files): next version, 0.1 % of $what changed ($Runs runs; goal 0.5) | Backup-AiModel | $(Format-Seconds $n) | restic 0.14 backup | $(Format-Seconds $rn) | $('{0:0.00}' -f ($n.Median / $rn.Median)) |"
     )
     $lines | ForEach-Object { Write-Host $_ }
-    Set-BenchmarkRows -Root $root -Prefix "training data: " -Lines $lines
+    Set-BenchmarkRows -Root $root -Prefix "training data ($Files files)" -Lines $lines
 }
 finally { Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue }

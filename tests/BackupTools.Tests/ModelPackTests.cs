@@ -113,9 +113,11 @@ public sealed class ModelPackTests : IDisposable
         var copy = _dir.Combine("idx-copy");
         File.Copy(idx, copy);
         File.WriteAllBytes(idx, File.ReadAllBytes(idx)[..^7]);
-        // A torn index makes its blobs missing (never wrong bytes): the verifier says so.
+        // A torn index makes its blobs missing (never wrong bytes): the verifier names the pack and the version.
         var checks = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None).ToListAsync();
-        Assert.Equal(VerificationStatus.Missing, checks.Single().Status);
+        Assert.Equal(VerificationStatus.Corrupt, checks.Single(c => c.Id.StartsWith("pack ", StringComparison.Ordinal)).Status);
+        Assert.Contains("index cannot be read", checks.Single(c => c.Id.StartsWith("pack ", StringComparison.Ordinal)).Detail, StringComparison.Ordinal);
+        Assert.Equal(VerificationStatus.Missing, checks.Single(c => c.Id == "1").Status);
         File.Copy(copy, idx, overwrite: true);
         MakeTree(4); // new content: the next backup writes packs, and first removes what the crash left
         await Backup("2");
@@ -123,5 +125,26 @@ public sealed class ModelPackTests : IDisposable
         Assert.Empty(Directory.GetFiles(Path.Combine(Packs, "tmp")));
         checks = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None).ToListAsync();
         Assert.All(checks, c => Assert.Equal(VerificationStatus.Verified, c.Status));
+    }
+
+    [Fact]
+    public async Task ReadDataReadsASampleButChecksThatEveryBlobIsThere()
+    {
+        MakeTree(5);
+        var (v1, _) = await Backup("1");
+        var full = (await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None).ToListAsync()).Single();
+        Assert.Equal(v1.RawBytes, full.BytesChecked);
+        var sampled = (await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None, readPercent: 10, random: new Random(3)).ToListAsync()).Single();
+        Assert.Equal(VerificationStatus.Verified, sampled.Status);
+        Assert.InRange(sampled.BytesChecked, 1, v1.RawBytes / 3); // about a tenth of the blobs read
+        Assert.Contains("10 % of them read", sampled.Detail, StringComparison.Ordinal);
+        // A blob gone from the index is missing whatever the sample: presence is always checked.
+        var packs = new PackStore(Packs);
+        var victim = v1.Files.First(f => packs.Contains(f.Sha256)).Sha256;
+        var idx = Directory.GetFiles(Packs, "*.idx").First(i => PackStore.ReadIndex(i).Any(b => b.Sha256 == victim));
+        var kept = PackStore.ReadIndex(idx).Where(b => b.Sha256 != victim).ToList();
+        File.WriteAllBytes(idx, PackStore.IndexBytes(kept));
+        var after = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None, readPercent: 1, random: new Random(3)).ToListAsync();
+        Assert.Equal(VerificationStatus.Missing, after.Single(c => c.Id == "1").Status);
     }
 }

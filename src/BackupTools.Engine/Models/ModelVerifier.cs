@@ -4,28 +4,66 @@ using BackupTools.Model;
 
 namespace BackupTools.Engine.Models;
 
-/// <summary>Test-AiModelBackup: every blob a version names is present and hashes to its name.</summary>
+/// <summary>
+/// Test-AiModelBackup. First the structure, without reading data: every pack's index readable and its pack long enough
+/// for every blob it indexes (a damaged one is a Corrupt record named "pack &lt;id&gt;"), every blob a version names
+/// present in a blob file or a pack, and packs no version names reported (retention removes them). Then the data:
+/// every blob read against its SHA-256, or with <c>readPercent</c> a random sample of that share of the distinct blobs,
+/// as restic check --read-data-subset does (the presence of every blob is still checked).
+/// </summary>
 public static class ModelVerifier
 {
     public static async IAsyncEnumerable<BackupVerification> VerifyAsync(string repositoryRoot, string name, string? version,
-        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct, int? readPercent = null, Action<string>? warn = null, Random? random = null)
     {
         var versions = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, name), "versions");
         if (!Directory.Exists(versions))
             throw new DirectoryNotFoundException($"Model '{name}' has no backups in {repositoryRoot}.");
         var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, name), "blobs"));
-        foreach (var m in ModelBackup.Versions(repositoryRoot, name).Where(m => version is null || m.Version == version))
+        var all = ModelBackup.Versions(repositoryRoot, name);
+
+        // The packs, from their indexes and sizes alone.
+        var named = all.SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
+        var unreferenced = 0;
+        foreach (var (pack, blobs, bytes) in store.Packs.Packs())
+        {
+            var clock = Stopwatch.StartNew();
+            string? problem = blobs.Count == 0 ? "its index cannot be read (damaged): the blobs it held count as missing"
+                : blobs.Max(b => b.Blob.Offset + b.Blob.Length) is var end && end > bytes ? $"the pack has {bytes} bytes but its index has a blob ending at {end}"
+                : null;
+            if (problem is not null)
+                yield return new BackupVerification
+                {
+                    Id = "pack " + pack, Target = name, Type = BackupType.Model.Name(), Status = VerificationStatus.Corrupt,
+                    FilesChecked = blobs.Count, BytesChecked = bytes, Duration = clock.Elapsed, File = pack + ".pack", Detail = problem, Path = store.Packs.Directory,
+                };
+            else if (!blobs.Any(b => named.Contains(b.Sha256))) unreferenced++;
+        }
+        if (unreferenced > 0)
+            warn?.Invoke($"Model {name}: {unreferenced} pack(s) hold no blob any version names (a backup that failed after writing them); Remove-ExpiredBackup removes them with the next removed version.");
+
+        // The sample, when only a share is read: the same blob is read for every version naming it, or for none.
+        var rng = random ?? Random.Shared;
+        var sample = readPercent is { } p and < 100 ? named.Where(_ => rng.NextDouble() * 100 < p).ToHashSet(StringComparer.Ordinal) : null;
+        foreach (var m in all.Where(m => version is null || m.Version == version))
         {
             var clock = Stopwatch.StartNew();
             ModelFile? bad = null;
+            long read = 0;
             foreach (var f in m.Files.Where(f => !f.IsLink))
+            {
+                if (!store.Contains(f.Sha256)) { bad = f; break; }
+                if (sample is not null && !sample.Contains(f.Sha256)) continue;
                 if (!await store.VerifyAsync(f.Sha256, ct)) { bad = f; break; }
+                read += f.Size;
+            }
             yield return new BackupVerification
             {
                 Id = m.Version, Target = m.Name, Type = BackupType.Model.Name(), Status = bad is null ? VerificationStatus.Verified
                     : store.Contains(bad.Sha256) ? VerificationStatus.Corrupt : VerificationStatus.Missing,
-                FilesChecked = m.Files.Count, BytesChecked = m.RawBytes, Duration = clock.Elapsed, File = bad?.Path,
-                Detail = bad is null ? null : $"blob {bad.Sha256} of '{bad.Path}' is {(store.Contains(bad.Sha256) ? "damaged" : "missing")}",
+                FilesChecked = m.Files.Count, BytesChecked = read, Duration = clock.Elapsed, File = bad?.Path,
+                Detail = bad is null ? sample is null ? null : $"every blob present; {readPercent} % of them read ({read} bytes)"
+                    : $"blob {bad.Sha256} of '{bad.Path}' is {(store.Contains(bad.Sha256) ? "damaged" : "missing")}",
                 Path = versions,
             };
         }

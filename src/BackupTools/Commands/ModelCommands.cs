@@ -164,12 +164,17 @@ public sealed class TestAiModelBackupCommand : PolicyCmdlet
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     public string? Version { get; set; }
 
+    /// <summary>Read only this share of the distinct blobs (a random sample), as restic check --read-data-subset; every blob's presence is still checked.</summary>
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public int? ReadData { get; set; }
+
     protected override async Task ProcessRecordAsync()
     {
         var policy = LoadPolicy();
         if (!Directory.Exists(System.IO.Path.Combine(ModelBackup.ModelDirectory(policy.Repository, Name), "versions")))
             throw new ItemNotFoundException($"Model '{Name}' has no backups in {policy.Repository}.");
-        await foreach (var result in ModelVerifier.VerifyAsync(policy.Repository, Name, Version, CancelToken))
+        await foreach (var result in ModelVerifier.VerifyAsync(policy.Repository, Name, Version, CancelToken, ReadData, WriteWarningAsync))
         {
             if (result.Status != VerificationStatus.Verified)
                 WriteErrorAsync(new ErrorRecord(new InvalidDataException($"Model {result.Target} version {result.Id}: {result.Detail}."), "Backup" + result.Status, ErrorCategory.InvalidData, result));
