@@ -37,7 +37,8 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
 
     public bool IsEncrypted(string sha256) => PathOf(sha256).EndsWith(EncryptedSuffix, StringComparison.Ordinal);
 
-    public bool Contains(string sha256) => HasFile(sha256) || Packs.Contains(sha256);
+    // The packs first: an in-memory lookup, where a blob file is two stats (most blobs of training data are packed).
+    public bool Contains(string sha256) => Packs.Contains(sha256) || HasFile(sha256);
 
     /// <summary>The SHA-256 a blob file's name says (the plaintext's), with or without the encrypted suffix.</summary>
     public static string ShaOfFileName(string fileName) =>
