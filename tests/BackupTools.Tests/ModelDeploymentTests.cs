@@ -72,4 +72,16 @@ public sealed class ModelDeploymentTests : IDisposable
         ModelDeployments.Record(Repo, "llm", "1", T0.AddHours(1), "restore"); // starts on a line of its own
         Assert.Equal(2, ModelDeployments.Read(Repo, "llm").Count);
     }
+
+    [Fact]
+    public async Task VersionSummariesSayWhatTheWholeManifestsSay()
+    {
+        await Version("1");
+        await Version("2");
+        File.WriteAllText(Path.Combine(Repo, "models", "llm", "versions", "broken.json"), "{ not json"); // skipped by both
+        var whole = ModelBackup.Versions(Repo, "llm").Select(v => (v.Version, v.Created, v.RawBytes));
+        var summaries = ModelBackup.Summaries(Repo, "llm").Select(v => (v.Version, v.Created, v.RawBytes));
+        Assert.Equal(whole, summaries);
+        Assert.Equal(2, summaries.Count());
+    }
 }

@@ -52,7 +52,7 @@ public static class RecoveryStatusCalculator
         }
         foreach (var m in models)
         {
-            var versions = ModelBackup.Versions(policy.Repository, m.Name);
+            var versions = ModelBackup.Summaries(policy.Repository, m.Name);
             var newestVersion = versions.FirstOrDefault();
             var checkedAt = ModelDeployments.LastBackup(policy.Repository, m.Name);
             DateTime? to = newestVersion is null ? null : checkedAt is { } c && c > newestVersion.Created ? c : newestVersion.Created;
