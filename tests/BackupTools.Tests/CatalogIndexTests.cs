@@ -72,6 +72,26 @@ public sealed class CatalogIndexTests : IDisposable
     }
 
     [Fact]
+    public void TempFilesAKilledIndexWriterLeftAreRemovedOnceOldAndAYoungOneIsLeftToItsWriter()
+    {
+        for (var i = 0; i < 4; i++) Publish("db0", "full", i);
+        Age(Path.Combine(Root, "mariadb", "db0", "full"));
+        Assert.Equal(Truth(), Listed());
+        var index = Directory.GetFiles(Path.Combine(Root, CatalogIndex.DirectoryName), "*.idx", SearchOption.AllDirectories).Single();
+        var old = $"{index}.{Guid.NewGuid():N}.tmp";
+        var young = $"{index}.{Guid.NewGuid():N}.tmp";
+        File.WriteAllBytes(old, [1, 2, 3]);
+        File.WriteAllBytes(young, [1, 2, 3]);
+        File.SetLastWriteTimeUtc(old, DateTime.UtcNow.AddHours(-2));
+        Publish("db0", "full", 10); // the next write of that index
+        Age(Path.Combine(Root, "mariadb", "db0", "full"));
+        Assert.Equal(Truth(), Listed());
+        Assert.False(File.Exists(old), "a temp two hours old is a killed writer's");
+        Assert.True(File.Exists(young), "a temp a moment old may be another writer's, still at work");
+        Assert.Equal(Truth(), Listed());
+    }
+
+    [Fact]
     public void AnIndexBuiltInTheSameMomentAsAChangeIsNotTrusted()
     {
         Publish("db0", "binlog", 1);

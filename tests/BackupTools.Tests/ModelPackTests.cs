@@ -102,6 +102,34 @@ public sealed class ModelPackTests : IDisposable
     }
 
     [Fact]
+    public async Task RetentionRefusesWhileAVersionManifestCannotBeReadAndRemovesNothing()
+    {
+        MakeTree(4);
+        await Backup("1");
+        File.WriteAllBytes(Path.Combine(Model, "shard000", "new.jsonl"), new byte[5000]);
+        await Backup("2");
+        File.WriteAllBytes(Path.Combine(Model, "shard001", "new.jsonl"), new byte[6000]);
+        var (v3, _) = await Backup("3");
+        // Version 2's manifest is cut short: its blobs are unknown, so nothing may go (not even version 1).
+        var two = Path.Combine(Repo, "models", "data", "versions", "2.json");
+        File.WriteAllBytes(two, File.ReadAllBytes(two)[..100]);
+        var before = Directory.GetFiles(Path.Combine(Repo, "models", "data"), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            ModelRetention.RunAsync(Repo, new ModelPolicy("data", _dir.Combine("elsewhere"), 1), (_, _) => Task.FromResult(true), null));
+        Assert.Contains("2.json", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Nothing was removed", e.Message, StringComparison.Ordinal);
+        var after = Directory.GetFiles(Path.Combine(Repo, "models", "data"), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(before, after.Where(f => !f.Contains("/locks/", StringComparison.Ordinal) && !f.EndsWith(".lock", StringComparison.Ordinal)).ToList());
+        Assert.Equal(3, Directory.GetFiles(Path.Combine(Repo, "models", "data", "versions"), "*.json").Length);
+        // With the damaged file moved out, retention runs again (keep 1: versions 1 and 2 go).
+        File.Move(two, _dir.Combine("2.json.damaged"));
+        var removed = await ModelRetention.RunAsync(Repo, new ModelPolicy("data", _dir.Combine("elsewhere"), 1), (_, _) => Task.FromResult(true), null);
+        Assert.Equal(["1"], removed.Select(r => r.Id));
+        var restored = await ModelRestore.RunAsync(Repo, v3, _dir.Combine("restored"), null, null, CancellationToken.None);
+        AssertSameTree(Model, restored.Destination);
+    }
+
+    [Fact]
     public async Task APackACrashLeftUnindexedIsRemovedAndNeverServes()
     {
         MakeTree(3);

@@ -195,6 +195,13 @@ public static partial class ModelBackup
             : [];
     }
 
+    /// <summary>The version manifests that exist but cannot be parsed (damaged, cut short), by path.</summary>
+    public static IReadOnlyList<string> UnreadableVersions(string repositoryRoot, string name)
+    {
+        var dir = Path.Combine(ModelDirectory(repositoryRoot, name), "versions");
+        return Directory.Exists(dir) ? Directory.EnumerateFiles(dir, "*.json").Where(f => ModelJsonReader.Read(f) is null).Order(StringComparer.Ordinal).ToList() : [];
+    }
+
     /// <summary>A version as the status needs it: its name, when it was made and how big it is, without its file list.</summary>
     public sealed record VersionSummary(string Version, DateTime Created, long RawBytes);
 

@@ -17,6 +17,13 @@ public static class ModelRetention
         if (!Directory.Exists(versionsDir)) return [];
         // -WhatIf takes no lock (a lock is a file written): confirm says no to every removal, so nothing else is written.
         await using var modelLock = dryRun ? null : TargetLock.Acquire(repositoryRoot, ModelBackup.Engine, model.Name, log);
+        // A version whose manifest cannot be read still needs its blobs, and which versions are the newest is unknown:
+        // removing anything now could take the only copy of a file it names. Refuse until a person looks.
+        if (ModelBackup.UnreadableVersions(repositoryRoot, model.Name) is [_, ..] unreadable)
+            throw new InvalidDataException(
+                $"Retention of model {model.Name} refused: {unreadable.Count} version manifest(s) cannot be read ({string.Join(", ", unreadable.Take(3))}), " +
+                "so it cannot know which blobs they need. Nothing was removed. Run Test-AiModelBackup, then restore the file from an offsite copy, " +
+                "or move it out of the versions directory if that version is to be given up.");
         var versions = ModelBackup.Versions(repositoryRoot, model.Name);
         var deployed = versions.FirstOrDefault(v => IsDeployed(v, model.Path))?.Version;
         var removed = new List<RetentionDecision>();

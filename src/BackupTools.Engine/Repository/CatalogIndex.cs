@@ -133,12 +133,8 @@ public static class CatalogIndex
             var dir = repositoryRoot;
             foreach (var part in Path.GetRelativePath(repositoryRoot, Path.GetDirectoryName(path)!).Split(Path.DirectorySeparatorChar))
                 FileModes.CreatePrivateDirectory(dir = Path.Combine(dir, part));
-            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-            using (var file = FileModes.CreatePrivateFile(temp))
-                file.Write(CatalogIndexCodec.Write(header, lines));
-            // No fsync: a cache lost in a crash is rebuilt; what matters is that a torn one is never read as whole (the
-            // rename, and the codec's closing magic number).
-            File.Move(temp, path, overwrite: true);
+            // A torn one is never read as whole: the rename, and the codec's closing seal.
+            CacheFile.Write(path, CatalogIndexCodec.Write(header, lines));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

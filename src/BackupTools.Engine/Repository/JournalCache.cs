@@ -81,7 +81,6 @@ internal static class JournalCache
         {
             var dir = repositoryRoot;
             foreach (var part in new[] { CatalogIndex.DirectoryName, "journal" }) FileModes.CreatePrivateDirectory(dir = Path.Combine(dir, part));
-            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
             using var whole = new MemoryStream();
             using (var w = new BinaryWriter(whole, System.Text.Encoding.UTF8, leaveOpen: true))
             {
@@ -91,9 +90,7 @@ internal static class JournalCache
                 w.Flush();
                 StringTable.Seal(w, Magic, whole.GetBuffer(), (int)whole.Length);
             }
-            using (var file = FileModes.CreatePrivateFile(temp))
-                file.Write(whole.GetBuffer(), 0, (int)whole.Length);
-            File.Move(temp, path, overwrite: true);
+            CacheFile.Write(path, whole.GetBuffer().AsSpan(0, (int)whole.Length));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

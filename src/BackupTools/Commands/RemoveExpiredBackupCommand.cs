@@ -64,8 +64,17 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
                 // ShouldProcess decides whether this is a what-if (then nothing is locked or written at all).
                 var (go, whatIf) = await AskAsync($"model {model.Name}", "Remove the versions its retention expires");
                 if (!go && !whatIf) continue;
-                var gone = await BackupTools.Engine.Models.ModelRetention.RunAsync(policy.Repository, model,
-                    (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync, dryRun: whatIf);
+                IReadOnlyList<RetentionDecision> gone;
+                try
+                {
+                    gone = await BackupTools.Engine.Models.ModelRetention.RunAsync(policy.Repository, model,
+                        (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync, dryRun: whatIf);
+                }
+                catch (InvalidDataException e)
+                {
+                    WriteErrorAsync(new ErrorRecord(e, "ModelRetentionRefused", ErrorCategory.InvalidData, model.Name));
+                    continue;
+                }
                 foreach (var d in gone) WriteObjectAsync(d);
                 if (gone.Count > 0) WriteHostAsync($"{model.Name}: removed {gone.Count} model version(s), {FormatBytes(gone.Sum(d => d.BytesFreed))}");
             }
