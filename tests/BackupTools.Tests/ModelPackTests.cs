@@ -130,6 +130,64 @@ public sealed class ModelPackTests : IDisposable
     }
 
     [Fact]
+    public async Task AFileSwappedForOneOfTheSameSizeAndTimeIsReadAgainBecauseItsInodeChanged()
+    {
+        MakeTree(5);
+        var (v1, _) = await Backup("1");
+        var path = Path.Combine(Model, "shard003", "part-0003.jsonl");
+        var old = v1.Files.Single(f => f.Path == "shard003/part-0003.jsonl");
+        Assert.NotEqual(0UL, old.Inode);
+        // What a tool that writes a temp and renames it over does, with the time set back (rsync --times, tar -x).
+        var swapped = path + ".new";
+        var bytes = new byte[old.Size];
+        new Random(9).NextBytes(bytes);
+        File.WriteAllBytes(swapped, bytes);
+        File.SetLastWriteTimeUtc(swapped, old.Modified);
+        File.Move(swapped, path, overwrite: true);
+        Assert.Equal(old.Size, new FileInfo(path).Length);
+        Assert.Equal(old.Modified, File.GetLastWriteTimeUtc(path));
+        var (v2, _) = await Backup("2");
+        var now = v2.Files.Single(f => f.Path == old.Path);
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant(), now.Sha256);
+        Assert.NotEqual(old.Inode, now.Inode);
+        // The untouched files kept their blobs without being read (same hashes), and the version restores as the tree is.
+        Assert.Equal(v1.Files.Where(f => f.Path != old.Path).Select(f => f.Sha256), v2.Files.Where(f => f.Path != old.Path).Select(f => f.Sha256));
+        var restored = await ModelRestore.RunAsync(Repo, v2, _dir.Combine("restored"), null, null, CancellationToken.None);
+        AssertSameTree(Model, restored.Destination);
+    }
+
+    [Fact]
+    public async Task AVersionManifestIsOneZstdFrameOfJsonWithTheFileListLastAndEveryReaderAgrees()
+    {
+        MakeTree(6);
+        var (v1, _) = await Backup("1");
+        File.WriteAllBytes(Path.Combine(Model, "extra.jsonl"), new byte[100]);
+        await Backup("2");
+        var path = Path.Combine(Repo, "models", "data", "versions", "1.json");
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal(new byte[] { 0x28, 0xB5, 0x2F, 0xFD }, bytes[..4]);
+        // What an operator runs: zstd -dc | jq. The JSON is the manifest, its file list the last property.
+        var zstd = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("zstd", ["-dc", path]) { RedirectStandardOutput = true })!;
+        var json = await zstd.StandardOutput.ReadToEndAsync();
+        await zstd.WaitForExitAsync();
+        Assert.Equal(0, zstd.ExitCode);
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Equal("files", doc.RootElement.EnumerateObject().Last().Name);
+        Assert.Equal(v1.Files.Count, doc.RootElement.GetProperty("files").GetArrayLength());
+        Assert.True(bytes.Length * 2 < json.Length, $"{bytes.Length} bytes compressed, {json.Length} plain");
+        // A plain manifest an earlier release wrote reads the same.
+        var plain = Path.Combine(Repo, "models", "data", "versions", "0.json");
+        File.WriteAllText(plain, json.Replace("\"version\":\"1\"", "\"version\":\"0\"", StringComparison.Ordinal));
+        var versions = ModelBackup.Versions(Repo, "data");
+        var summaries = ModelBackup.Summaries(Repo, "data");
+        Assert.Equal("2", versions[0].Version);
+        Assert.Equal(["0", "1", "2"], versions.Select(v => v.Version).Order(StringComparer.Ordinal));
+        Assert.Equal(versions.Select(v => (v.Version, v.Created, v.RawBytes)).OrderBy(v => v.Version, StringComparer.Ordinal),
+            summaries.Select(s => (s.Version, s.Created, s.RawBytes)).OrderBy(v => v.Version, StringComparer.Ordinal));
+        Assert.Equal(v1.ManifestHash, versions.Single(v => v.Version == "0").ManifestHash);
+    }
+
+    [Fact]
     public async Task APackACrashLeftUnindexedIsRemovedAndNeverServes()
     {
         MakeTree(3);

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using BackupTools.Engine.Encryption;
 using BackupTools.Engine.Models;
 using BackupTools.Engine.Offsite;
@@ -108,12 +109,12 @@ public sealed class OffsiteRetentionTests : IDisposable
     }
 
     [Fact]
-    public async Task ModelVersionsBeyondTheKeptGoAndOnlyBlobsNoKeptVersionNamesWithThem()
+    public async Task ModelVersionsBeyondTheKeptGoAndOnlyPacksNoKeptVersionNamesWithThem()
     {
         var store = new AzureBlobStore(_azurite.ConnectionString, "models");
         var source = _dir.Combine("llm");
         Directory.CreateDirectory(source);
-        await File.WriteAllBytesAsync(Path.Combine(source, "weights.bin"), new byte[300_000]);
+        await File.WriteAllBytesAsync(Path.Combine(source, "weights.bin"), RandomNumberGenerator.GetBytes(300_000));
         var options = new OffsiteCopyOptions(_dir.Combine("state"));
         foreach (var v in new[] { "1", "2", "3" })
         {
@@ -121,26 +122,43 @@ public sealed class OffsiteRetentionTests : IDisposable
             var (m, _) = await ModelBackup.RunAsync(Repo, "llm", source, null, [], false, null, CancellationToken.None);
             await OffsiteModels.CopyVersionAsync(Repo, m, store, _key, options, null, CancellationToken.None);
         }
-        var blobsBefore = await CountAsync(OffsiteModels.ListBlobsAsync(store, "llm", CancellationToken.None));
-        Assert.Equal(4, blobsBefore); // the shared weights once, three configs
+        // Small files travel in their packs: version 1's pack (weights and its config), then one pack per new config.
+        var packs = await OffsitePacks.ListAsync(store, _key, "llm", null, CancellationToken.None);
+        Assert.Equal(3, packs.Count);
+        Assert.Equal(Directory.GetFiles(Path.Combine(Repo, "models", "llm", "packs"), "*.pack").Select(p => Path.GetFileNameWithoutExtension(p)).Order(), packs.Keys.Order());
+        Assert.Equal(0, await CountAsync(OffsiteModels.ListBlobsAsync(store, "llm", CancellationToken.None)));
+        Assert.Equal(4, packs.Values.Sum(b => b.Count)); // the shared weights once, three configs
         // While the local repository still has every version, their blobs stay (a copy of a new version is never raced).
         var first = await OffsiteRetention.RunAsync(Policy, Offsite, store, _key, DateTime.UtcNow, Yes, null, dryRun: false, CancellationToken.None);
         Assert.Equal(["2", "1"], first.Where(d => d.Removed).Select(d => d.Id));
         Assert.Equal(["3"], (await OffsiteModels.ListVersionsAsync(store, _key, "llm", CancellationToken.None)).Select(m => m.Version));
-        Assert.Equal(4, await CountAsync(OffsiteModels.ListBlobsAsync(store, "llm", CancellationToken.None)));
+        Assert.Equal(3, (await OffsitePacks.ListAsync(store, _key, "llm", null, CancellationToken.None)).Count);
 
-        // Local versions gone: a further run with nothing to remove leaves the blobs; one that removes a version collects them.
+        // Local versions gone: version 4 is a new local pack (weights and config 4) and goes whole, since config 4 is not there.
         Directory.Delete(Path.Combine(Repo, ModelBackup.Engine), recursive: true);
         await File.WriteAllTextAsync(Path.Combine(source, "config.json"), "{ \"version\": \"4\" }");
         var (v4, _) = await ModelBackup.RunAsync(Repo, "llm", source, null, [], false, null, CancellationToken.None);
-        await OffsiteModels.CopyVersionAsync(Repo, v4, store, _key, options, null, CancellationToken.None);
+        var copied = await OffsiteModels.CopyVersionAsync(Repo, v4, store, _key, options, null, CancellationToken.None);
+        Assert.Equal(3, copied.Sent); // the pack, its index, the version
         Directory.Delete(Path.Combine(Repo, ModelBackup.Engine), recursive: true);
         await OffsiteRetention.RunAsync(Policy, Offsite, store, _key, DateTime.UtcNow, Yes, null, dryRun: false, CancellationToken.None);
         var kept = (await OffsiteModels.ListVersionsAsync(store, _key, "llm", CancellationToken.None)).Single();
         Assert.Equal("4", kept.Version);
-        var blobs = new List<string>();
-        await foreach (var b in OffsiteModels.ListBlobsAsync(store, "llm", CancellationToken.None)) blobs.Add(b.Sha);
-        Assert.Equal(kept.Files.Select(f => f.Sha256).Order(), blobs.Order());
+        // Packs 2 and 3 held only removed configs and went (index and pack); pack 1 holds the kept weights and stays whole.
+        var left = await OffsitePacks.ListAsync(store, _key, "llm", null, CancellationToken.None);
+        Assert.Equal(2, left.Count);
+        Assert.All(left.Values, shas => Assert.Contains(shas, kept.Files.Select(f => f.Sha256).Contains));
+        Assert.All(kept.Files, f => Assert.Contains(left.Values, shas => shas.Contains(f.Sha256)));
+        var names = new List<string>();
+        await foreach (var n in store.ListAsync("_models/llm/packs/", CancellationToken.None)) names.Add(n);
+        Assert.Equal(4, names.Count); // two packs and their indexes, nothing orphaned
+
+        // And version 4 restores from the offsite copy alone, byte for byte.
+        var scratch = _dir.Combine("scratch");
+        await OffsiteModels.FetchVersionAsync(store, _key, kept, scratch, null, CancellationToken.None);
+        var restored = await ModelRestore.RunAsync(scratch, kept, _dir.Combine("restored"), null, null, CancellationToken.None);
+        foreach (var f in new[] { "weights.bin", "config.json" })
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(source, f)), await File.ReadAllBytesAsync(Path.Combine(restored.Destination, f)));
     }
 
     private static async Task<int> CountAsync<T>(IAsyncEnumerable<T> items)

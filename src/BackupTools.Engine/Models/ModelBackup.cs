@@ -29,7 +29,7 @@ public static partial class ModelBackup
     /// device: those are skipped with a warning naming them. A symlink is recorded as a link when it points inside the
     /// model (relative, plain form), and skipped with a warning otherwise.
     /// </summary>
-    private static IEnumerable<(string Full, string? Link)> Entries(string root, string name, Action<string>? warn)
+    private static IEnumerable<(string Full, string? Link, FileKinds.Status Stat)> Entries(string root, string name, Action<string>? warn)
     {
         var directories = new List<string> { root };
         directories.AddRange(Directory.EnumerateDirectories(root, "*", new EnumerationOptions
@@ -38,16 +38,29 @@ public static partial class ModelBackup
         }));
         foreach (var directory in directories)
         foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", new EnumerationOptions { AttributesToSkip = 0 }))
-            switch (FileKinds.Of(entry))
+        {
+            // One lstat per entry answers everything asked of it below (kind, size, time, mode, inode).
+            if (FileKinds.LStatus(entry) is not { } stat) continue; // gone since the listing
+            switch (stat.Kind)
             {
-                case FileKinds.Kind.Regular: yield return (entry, null); break;
+                case FileKinds.Kind.Regular: yield return (entry, null, stat); break;
                 case FileKinds.Kind.Symlink:
                     var target = new FileInfo(entry).LinkTarget ?? "";
-                    if (ModelFile.LinkStaysInside(Path.GetRelativePath(root, entry).Replace('\\', '/'), target)) yield return (entry, target);
+                    if (ModelFile.LinkStaysInside(Path.GetRelativePath(root, entry).Replace('\\', '/'), target)) yield return (entry, target, stat);
                     else warn?.Invoke($"Model '{name}': skipped the symlink '{entry}' -> '{target}': it points outside the model (or not in plain relative form), and a restore never creates such a link.");
                     break;
                 case FileKinds.Kind.Other: warn?.Invoke($"Model '{name}': skipped '{entry}': not a regular file (a FIFO, socket or device)."); break;
             }
+        }
+    }
+
+    /// <summary>A config file's stat, following a symlink as reading it does (config paths are named by the policy).</summary>
+    private static FileKinds.Status? StatOf(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) return null;
+        var inode = FileKinds.LStatus(path)?.Inode ?? 0;
+        return new FileKinds.Status(FileKinds.Kind.Regular, OperatingSystem.IsWindows() ? 0x1A4 : (int)info.UnixFileMode, info.Length, info.LastWriteTimeUtc, info.LinkTarget is null ? inode : 0);
     }
 
     public static string ModelDirectory(string repositoryRoot, string name) => Path.Combine(repositoryRoot, Engine, name);
@@ -63,8 +76,8 @@ public static partial class ModelBackup
         var clock = Stopwatch.StartNew();
         var (chosen, source) = version is not null ? (version, "given") : DeclaredVersion(sourcePath);
         var files = Entries(sourcePath, name, warn)
-            .Select(f => (f.Full, Relative: Path.GetRelativePath(sourcePath, f.Full).Replace('\\', '/'), Config: false, f.Link))
-            .Concat(configPaths.Select(c => (Full: c, Relative: "_config/" + c.TrimStart('/').Replace('\\', '/'), Config: true, Link: (string?)null)))
+            .Select(f => (f.Full, Relative: Path.GetRelativePath(sourcePath, f.Full).Replace('\\', '/'), Config: false, f.Link, Stat: (FileKinds.Status?)f.Stat))
+            .Concat(configPaths.Select(c => (Full: c, Relative: "_config/" + c.TrimStart('/').Replace('\\', '/'), Config: true, Link: (string?)null, Stat: StatOf(c))))
             .OrderBy(f => f.Relative, StringComparer.Ordinal).ToList();
 
         // Quick check, as rsync does: the same version with every size and mtime unchanged needs no reading at all.
@@ -74,7 +87,7 @@ public static partial class ModelBackup
             var existing = ModelJson.Read(VersionPath(repositoryRoot, name, chosen))!;
             if (existing.Files.Count == files.Count && files.All(f => existing.Files.Any(e => e.Path == f.Relative && (f.Link is not null
                     ? e.LinkTarget == f.Link
-                    : !e.IsLink && e.Size == new FileInfo(f.Full).Length && e.Modified == File.GetLastWriteTimeUtc(f.Full)))))
+                    : !e.IsLink && f.Stat is { } st && e.Size == st.Size && e.Modified == st.Modified))))
                 return (existing, ModelBackupStatus.Unchanged);
         }
 
@@ -83,7 +96,7 @@ public static partial class ModelBackup
         // As restic does with its parent snapshot: a file whose path, size and modification time match the newest
         // version is not read again; its stored blob is reused. A changed file always has a new mtime.
         Dictionary<string, ModelFile> previous = (rehash ? null : Newest(repositoryRoot, name))?.Files.Where(f => !f.IsLink).ToDictionary(f => f.Path, StringComparer.Ordinal) ?? [];
-        var total = files.Where(f => f.Link is null).Sum(f => new FileInfo(f.Full).Length);
+        var total = files.Where(f => f.Link is null).Sum(f => f.Stat?.Size ?? 0);
         long done = 0;
         var perFile = new Progress<long>(n => progress?.Report(new TransferProgress("Copying", Interlocked.Add(ref done, n), total)));
         var results = new ModelFile[files.Count];
@@ -108,21 +121,24 @@ public static partial class ModelBackup
                     results[i] = new ModelFile(f.Relative, 0, "", "777", DateTime.UnixEpoch, false, f.Link);
                     return;
                 }
-                var info = new FileInfo(f.Full);
+                // Taken in the walk; a config file that vanished since is an error when it is opened, as before.
+                var info = f.Stat ?? throw new FileNotFoundException($"Model '{name}': '{f.Full}' is gone.", f.Full);
                 string sha;
                 long size;
                 var written = false;
-                if (previous.TryGetValue(f.Relative, out var known) && known.Size == info.Length && known.Modified == info.LastWriteTimeUtc && store.Contains(known.Sha256))
+                // The quick check, as restic's: path, size, mtime and inode (an inode of 0 is one an older version did not keep).
+                if (previous.TryGetValue(f.Relative, out var known) && known.Size == info.Size && known.Modified == info.Modified
+                    && (known.Inode == 0 || known.Inode == info.Inode) && store.Contains(known.Sha256))
                 {
                     (sha, size) = (known.Sha256, known.Size);
                     ((IProgress<long>)perFile).Report(size);
                 }
-                else if (packing && info.Length < PackStore.Threshold)
+                else if (packing && info.Size < PackStore.Threshold)
                 {
                     SafeDirectory.Pause("model:backup-read:" + f.Relative);
                     byte[] content;
                     await using (var source = modelRoot is null || f.Config ? File.OpenRead(f.Full) : modelRoot.OpenReadBeneath(f.Relative))
-                    using (var copy = new MemoryStream((int)Math.Max(info.Length, 0)))
+                    using (var copy = new MemoryStream((int)Math.Max(info.Size, 0)))
                     {
                         await source.CopyToAsync(copy, token);
                         content = copy.ToArray();
@@ -145,9 +161,9 @@ public static partial class ModelBackup
                         modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative));
                 }
                 if (written) Interlocked.Add(ref newBytes, size);
-                // Mode and time from the one stat taken above (200,000 files: two more stats each were most of an unchanged run).
-                var mode = OperatingSystem.IsWindows() ? "644" : Convert.ToString((int)info.UnixFileMode, 8);
-                results[i] = new ModelFile(f.Relative, size, sha, mode, info.LastWriteTimeUtc, f.Config);
+                // Mode and time from the walk's one stat (200,000 files: a stat per question was most of an unchanged run).
+                var mode = OperatingSystem.IsWindows() ? "644" : Convert.ToString(info.Permissions, 8);
+                results[i] = new ModelFile(f.Relative, size, sha, mode, info.Modified, f.Config, Inode: info.Inode);
             });
             // Every pack finished (fsynced, read back, indexed) before the version that names its blobs is written.
             while (idle.TryTake(out var pack)) await pack.FinishAsync(ct);
@@ -179,12 +195,14 @@ public static partial class ModelBackup
         FileModes.CreatePrivateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + ".partial";
         File.Delete(temp);
-        FileModes.WriteDurably(temp, JsonSerializer.SerializeToUtf8Bytes(manifest, ModelJson.Default.ModelManifest));
+        FileModes.WriteDurably(temp, ModelJson.Write(manifest));
         File.Move(temp, path, overwrite: force);
         return (manifest, ModelBackupStatus.Succeeded);
     }
 
-    private static ModelManifest? Newest(string repositoryRoot, string name) => Versions(repositoryRoot, name).FirstOrDefault();
+    /// <summary>The newest readable version, found from the summaries so only its own file list is parsed (5 kept versions of 200,000 files each are 5 lists).</summary>
+    private static ModelManifest? Newest(string repositoryRoot, string name) =>
+        Summaries(repositoryRoot, name).Select(v => ModelJsonReader.Read(VersionPath(repositoryRoot, name, v.Version))).FirstOrDefault(m => m is not null);
 
     /// <summary>Every readable version manifest of a model, newest first (unreadable ones are skipped).</summary>
     public static IReadOnlyList<ModelManifest> Versions(string repositoryRoot, string name)
@@ -218,7 +236,8 @@ public static partial class ModelBackup
         {
             try
             {
-                var reader = new Utf8JsonReader(File.ReadAllBytes(file));
+                var (head, whole) = ModelJson.Head(file);
+                var reader = new Utf8JsonReader(head, isFinalBlock: whole, state: default);
                 string? version = null;
                 DateTime? created = null;
                 long raw = 0;
@@ -226,13 +245,14 @@ public static partial class ModelBackup
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
                     var property = reader.GetString();
+                    if (property == "files" && !whole) break; // written last: everything wanted is read
                     reader.Read();
                     switch (property)
                     {
                         case "version": version = reader.GetString(); break;
                         case "created": created = reader.GetDateTime(); break;
                         case "rawBytes": raw = reader.GetInt64(); break;
-                        default: reader.Skip(); break;
+                        default: if (!reader.TrySkip()) throw new JsonException("cut short"); break;
                     }
                 }
                 if (version is not null && created is { } c) list.Add(new VersionSummary(version, c.Kind == DateTimeKind.Utc ? c : c.ToUniversalTime(), raw));

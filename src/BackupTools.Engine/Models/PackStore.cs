@@ -30,8 +30,8 @@ public sealed class PackStore
 
     public string Directory { get; }
 
-    private string PackPath(string pack) => Path.Combine(Directory, pack + ".pack");
-    private string IndexPath(string pack) => Path.Combine(Directory, pack + ".idx");
+    public string PackPath(string pack) => Path.Combine(Directory, pack + ".pack");
+    public string IndexPath(string pack) => Path.Combine(Directory, pack + ".idx");
 
     /// <summary>Every indexed blob, read once from the index files.</summary>
     public IReadOnlyDictionary<string, PackedBlob> Index
@@ -58,10 +58,15 @@ public sealed class PackStore
     /// <summary>The index of one pack: (SHA-256, where) of each blob; empty when it is damaged (its blobs then count as missing).</summary>
     public static IReadOnlyList<(string Sha256, PackedBlob Blob)> ReadIndex(string indexPath)
     {
-        var pack = Path.GetFileNameWithoutExtension(indexPath);
         byte[] bytes;
         try { bytes = File.ReadAllBytes(indexPath); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
+        return ParseIndex(bytes, Path.GetFileNameWithoutExtension(indexPath));
+    }
+
+    /// <summary>An index's bytes (a file here, or an offsite object decrypted); empty when damaged.</summary>
+    public static IReadOnlyList<(string Sha256, PackedBlob Blob)> ParseIndex(byte[] bytes, string pack)
+    {
         if (bytes.Length < 12 || BitConverter.ToInt32(bytes, 0) != Magic || BitConverter.ToInt32(bytes, bytes.Length - 4) != Magic) return [];
         var count = BitConverter.ToInt32(bytes, 4);
         if (count < 0 || bytes.Length != 12 + (long)count * 48) return [];

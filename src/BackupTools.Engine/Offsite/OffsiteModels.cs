@@ -46,18 +46,30 @@ public static class OffsiteModels
         await foreach (var n in store.ListAsync($"{Root(manifest.Name)}blobs/", ct)) there.Add(n);
         var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, manifest.Name), "blobs"));
         var needed = manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct().ToList();
-        var missing = needed.Where(sha => !there.Contains(BlobName(manifest.Name, sha))).ToList();
+        var remotePacks = await OffsitePacks.ListAsync(store, key, manifest.Name, options.StateDirectory, ct);
+        var packedThere = remotePacks.Values.SelectMany(b => b).ToHashSet(StringComparer.Ordinal);
+        var missing = needed.Where(sha => !there.Contains(BlobName(manifest.Name, sha)) && !packedThere.Contains(sha)).ToList();
         int sent = 0, parts = 0, resumed = 0;
         long bytes = 0;
+        // A blob packed here goes in its pack, whole (each pack once): a few hundred objects for a million small files.
+        var packsToSend = missing.Where(blobs.IsPacked).Select(sha => blobs.Packs.Index[sha].Pack).Distinct().ToList();
+        await Parallel.ForEachAsync(packsToSend, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (id, token) =>
+        {
+            var r = await OffsitePacks.CopyAsync(blobs.Packs, id, manifest.Name, store, key, options, token);
+            Interlocked.Add(ref sent, 2);
+            Interlocked.Add(ref bytes, r.Bytes);
+            Interlocked.Add(ref parts, r.Parts);
+            Interlocked.Add(ref resumed, r.PartsResumed);
+        });
+        missing = missing.Where(sha => !blobs.IsPacked(sha)).ToList();
         await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (sha, token) =>
         {
             FileCopyResult r;
-            if (!blobs.IsEncrypted(sha) && !blobs.IsPacked(sha)) r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
+            if (!blobs.IsEncrypted(sha)) r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
             else
             {
-                // Stored encrypted here (encryption.local), or in a pack: the offsite object is made from the plaintext,
-                // so it is the same whichever way the blob is kept locally; the plaintext passes through a private file of
-                // our own. (Offsite keeps one object per blob; copying the packs themselves is not done yet.)
+                // Stored encrypted here (encryption.local): the offsite object is made from the plaintext, so it is the
+                // same whichever way the blob is kept locally; the plaintext passes through a private file of our own.
                 var plain = Path.Combine(options.StateDirectory, $"blob-{Guid.NewGuid():N}");
                 Repository.FileModes.CreatePrivateDirectory(options.StateDirectory);
                 try
@@ -83,8 +95,9 @@ public static class OffsiteModels
         var versionSha = Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(versionPath, ct))).ToLowerInvariant();
         var v = await OffsiteCopier.CopyFileAsync(versionPath, VersionName(manifest.Name, manifest.Version), versionSha, store, key, options, ct);
         if (v.Sent) { sent++; bytes += v.Bytes; }
-        if (sent > 0) log?.Invoke($"Copied model {manifest.Name} {manifest.Version} to {store.Describe}: {sent} object(s) sent, {needed.Count - missing.Count} blob(s) already there");
-        return new SetCopyResult(SetName(manifest), sent, needed.Count - missing.Count + (v.Sent ? 0 : 1), bytes, parts, resumed);
+        var already = needed.Count(sha => there.Contains(BlobName(manifest.Name, sha)) || packedThere.Contains(sha));
+        if (sent > 0) log?.Invoke($"Copied model {manifest.Name} {manifest.Version} to {store.Describe}: {sent} object(s) sent ({packsToSend.Count} pack(s) with their indexes), {already} blob(s) already there");
+        return new SetCopyResult(SetName(manifest), sent, already + (v.Sent ? 0 : 1), bytes, parts, resumed);
     }
 
     /// <summary>The versions of a model (or of every model) offsite, read from their manifests there, newest first.</summary>
@@ -95,7 +108,9 @@ public static class OffsiteModels
         {
             if (!n.Contains("/versions/", StringComparison.Ordinal) || !n.EndsWith(".json" + OffsiteCopier.Suffix, StringComparison.Ordinal)) continue;
             await using var plain = await OffsiteRead.OpenDecryptedAsync(store, n, key, ct);
-            versions.Add(await JsonSerializer.DeserializeAsync(plain, ModelJson.Default.ModelManifest, ct)
+            using var bytes = new MemoryStream();
+            await plain.CopyToAsync(bytes, ct);
+            versions.Add(ModelJson.Parse(bytes.ToArray())
                 ?? throw new InvalidDataException($"The model manifest {n} in {store.Describe} is empty."));
         }
         return versions.OrderByDescending(m => m.Created).ToList();
@@ -108,7 +123,23 @@ public static class OffsiteModels
     public static async Task FetchVersionAsync(IRemoteStore store, EncryptionKey key, ModelManifest manifest, string scratchRoot, Action<string>? log, CancellationToken ct)
     {
         var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(scratchRoot, manifest.Name), "blobs"));
-        await Parallel.ForEachAsync(manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct(),
+        var needed = manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct().ToList();
+        var loose = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var (_, sha) in ListBlobsAsync(store, manifest.Name, ct)) loose.Add(sha);
+        var inPacks = needed.Where(sha => !loose.Contains(sha)).ToList();
+        if (inPacks.Count > 0)
+        {
+            // Only the packs that hold a blob of this version come back; the restore reads each blob against its SHA-256.
+            var packOf = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (id, shas) in await OffsitePacks.ListAsync(store, key, manifest.Name, null, ct))
+                foreach (var sha in shas) packOf.TryAdd(sha, id);
+            if (inPacks.FirstOrDefault(sha => !packOf.ContainsKey(sha)) is { } lost)
+                throw new InvalidDataException($"Model {manifest.Name} {manifest.Version}: blob {lost} is in no object of {store.Describe} (neither a blob nor a pack's index names it); that version cannot be restored from there.");
+            var ids = inPacks.Select(sha => packOf[sha]).Distinct().ToList();
+            await OffsitePacks.FetchAsync(store, key, manifest.Name, ids, blobs.Packs, ct);
+            log?.Invoke($"Fetched {ids.Count} pack(s) of model {manifest.Name} from {store.Describe}");
+        }
+        await Parallel.ForEachAsync(needed.Where(loose.Contains),
             new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = ct }, async (sha, token) =>
             {
                 var path = blobs.PathOf(sha);

@@ -109,6 +109,12 @@ public static class OffsiteRetention
                 decisions.Add(decision with { Removed = true });
             }
             if (removed == 0) continue;
+            // A local version that cannot be read may need any blob: none goes until a person looks (its versions went).
+            if (Models.ModelBackup.UnreadableVersions(policy.Repository, model.Key) is [var unreadable, ..])
+            {
+                log?.Invoke($"Offsite {offsite.Name}: no blob or pack of model {model.Key} removed: the local version manifest {unreadable} cannot be read, so which blobs it needs is unknown. Run Test-AiModelBackup {model.Key}.");
+                continue;
+            }
             // Blobs no kept version names, here or in the local repository, go; a locked one stays until its lock ends.
             var still = (await OffsiteModels.ListVersionsAsync(store, key, model.Key, ct))
                 .Concat(Models.ModelBackup.Versions(policy.Repository, model.Key))
@@ -116,6 +122,10 @@ public static class OffsiteRetention
             await foreach (var blob in OffsiteModels.ListBlobsAsync(store, model.Key, ct, withRotatedHeaders: true))
                 if (!still.Contains(blob.Sha) && !await store.DeleteAsync(blob.Name, ct))
                     log?.Invoke($"Offsite {offsite.Name}: {blob.Name} of {model.Key} stays until its lock ends.");
+            // Packs none of whose blobs a kept version names (a pack with any kept blob stays whole: offsite is not repacked).
+            foreach (var (id, shas) in await OffsitePacks.ListAsync(store, key, model.Key, null, ct))
+                if (!shas.Any(still.Contains) && !await OffsitePacks.RemoveAsync(store, model.Key, id, ct))
+                    log?.Invoke($"Offsite {offsite.Name}: pack {id} of {model.Key} stays until its lock ends.");
         }
         return decisions;
     }

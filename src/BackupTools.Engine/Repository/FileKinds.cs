@@ -40,4 +40,29 @@ internal static unsafe partial class FileKinds
             _ => Kind.Other, // FIFO, socket, character or block device
         };
     }
+
+    /// <summary>What one lstat(2) says of a file: its kind, permission bits, size, modification time and inode.</summary>
+    public readonly record struct Status(Kind Kind, int Permissions, long Size, DateTime Modified, ulong Inode);
+
+    /// <summary>
+    /// One lstat of a path, everything a backup's walk needs from it (a training-data tree of 200,000 files paid for a
+    /// stat per question before: kind, size, then mode and time). Null when it is gone. Elsewhere than Linux on x86-64
+    /// or arm64: from FileInfo, inode 0 (unknown).
+    /// </summary>
+    public static Status? LStatus(string path)
+    {
+        if (!OpenFlags.Supported)
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists) return Directory.Exists(path) ? new Status(Kind.Directory, 0, 0, default, 0) : null;
+            return new Status(info.LinkTarget is not null ? Kind.Symlink : Kind.Regular, 0x1A4, info.Length, info.LastWriteTimeUtc, 0);
+        }
+        var b = stackalloc byte[256];
+        if (LStat(path, b) != 0) return null;
+        var mode = *(uint*)(b + (RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 24 : 16));
+        var kind = (mode & 0xF000) switch { 0x8000 => Kind.Regular, 0x4000 => Kind.Directory, 0xA000 => Kind.Symlink, _ => Kind.Other };
+        // st_ino at 8, st_size at 48, st_mtim at 88 (seconds, nanoseconds) on both; the time as .NET's FileInfo computes it.
+        var modified = DateTime.UnixEpoch.AddTicks(*(long*)(b + 88) * TimeSpan.TicksPerSecond + *(long*)(b + 96) / 100);
+        return new Status(kind, (int)(mode & 0xFFF), *(long*)(b + 48), modified, *(ulong*)(b + 8));
+    }
 }
