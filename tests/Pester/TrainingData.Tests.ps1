@@ -20,6 +20,9 @@ Describe 'Training data in packs: Backup-AiModel, Restore-AiModel -Path, a SIGKI
         }
         New-Tree $data 400 1
         $big = [byte[]]::new(3MB); [Random]::new(9).NextBytes($big); [IO.File]::WriteAllBytes((Join-Path $data 'weights.bin'), $big)
+        # Names a wildcard would misread: 'img[1].png' as a pattern matches img1.png, never itself.
+        [IO.File]::WriteAllText((Join-Path $data 'img[1].png'), 'bracketed')
+        [IO.File]::WriteAllText((Join-Path $data 'img1.png'), 'plain')
         $v1 = Backup-AiModel td -Path $data -Version 1 -Policy $policy
         $packs = Join-Path $dir 'repo/models/td/packs'
     }
@@ -46,8 +49,22 @@ Describe 'Training data in packs: Backup-AiModel, Restore-AiModel -Path, a SIGKI
         Test-Path (Join-Path $out 'weights.bin') | Should -BeFalse
     }
 
+    It '-LiteralPath takes a name as it is (wildcard characters included), and a directory as everything beneath it' {
+        $out = Join-Path $dir 'literal'
+        Restore-AiModel td 1 -LiteralPath 'img[1].png', 'shard004' -Destination $out -Policy $policy -Confirm:$false | Out-Null
+        Get-Content -LiteralPath (Join-Path $out 'img[1].png') | Should -Be 'bracketed'
+        Test-Path -LiteralPath (Join-Path $out 'img1.png') | Should -BeFalse
+        @(Get-ChildItem (Join-Path $out 'shard004') -File).Count | Should -Be @(Get-ChildItem (Join-Path $data 'shard004') -File).Count
+        @(Get-ChildItem $out -Recurse -File).Count | Should -Be (1 + @(Get-ChildItem (Join-Path $data 'shard004') -File).Count)
+        # The same name as a wildcard pattern is another file.
+        $pattern = Join-Path $dir 'pattern'
+        Restore-AiModel td 1 -Path 'img[1].png' -Destination $pattern -Policy $policy -Confirm:$false | Out-Null
+        @(Get-ChildItem $pattern -File).Name | Should -Be 'img1.png'
+        { Restore-AiModel td 1 -Path 'x' -LiteralPath 'y' -Destination (Join-Path $dir 'both') -Policy $policy -Confirm:$false } | Should -Throw '*not both*'
+    }
+
     It 'refuses -Path without -Destination, and a -Path that matches nothing' {
-        { Restore-AiModel td 1 -Path 'shard003/*' -Policy $policy -Confirm:$false } | Should -Throw '*-Path restores part of a version*-Destination*'
+        { Restore-AiModel td 1 -Path 'shard003/*' -Policy $policy -Confirm:$false } | Should -Throw '*-LiteralPath restore part of a version*-Destination*'
         { Restore-AiModel td 1 -Path 'nope/*' -Destination (Join-Path $dir 'none') -Policy $policy -Confirm:$false } | Should -Throw '*No file of model td*matches*'
         Test-Path (Join-Path $dir 'none') | Should -BeFalse
         $busy = Join-Path $dir 'busy'

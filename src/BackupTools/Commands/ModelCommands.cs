@@ -217,6 +217,11 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
     [SupportsWildcards]
     public string[]? Path { get; set; }
 
+    /// <summary>As -Path, taken literally (names with [, ], * or ?): a file's path in the version, or a directory's, meaning every file beneath it.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? LiteralPath { get; set; }
+
     private string? _destination;
 
     protected override void PrepareRecord()
@@ -224,18 +229,30 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
         base.PrepareRecord();
         _destination = ResolvePath(this, Destination);
         // A subset never replaces a whole model: it goes into a directory of its own.
-        if (Path is not null && _destination is null)
-            throw new ArgumentException("-Path restores part of a version: give -Destination (a new or empty directory) for it; the model's own path is only ever replaced by a whole version.");
+        if (Path is not null && LiteralPath is not null)
+            throw new ArgumentException("Give -Path (wildcards) or -LiteralPath (exact names), not both.");
+        if ((Path ?? LiteralPath) is not null && _destination is null)
+            throw new ArgumentException("-Path and -LiteralPath restore part of a version: give -Destination (a new or empty directory) for it; the model's own path is only ever replaced by a whole version.");
     }
 
     /// <summary>The version narrowed to the files -Path names (a link is kept when its own path matches).</summary>
     private ModelManifest Subset(ModelManifest manifest)
     {
-        if (Path is null) return manifest;
-        var patterns = Path.Select(p => new WildcardPattern(p.Replace('\\', '/').TrimStart('/'), WildcardOptions.CultureInvariant)).ToList();
-        var files = manifest.Files.Where(f => patterns.Any(p => p.IsMatch(f.Path))).ToList();
+        if (Path is null && LiteralPath is null) return manifest;
+        Func<string, bool> wanted;
+        if (LiteralPath is not null)
+        {
+            var names = LiteralPath.Select(p => p.Replace('\\', '/').Trim('/')).ToList();
+            wanted = path => names.Any(n => path == n || path.StartsWith(n + "/", StringComparison.Ordinal));
+        }
+        else
+        {
+            var patterns = Path!.Select(p => new WildcardPattern(p.Replace('\\', '/').TrimStart('/'), WildcardOptions.CultureInvariant)).ToList();
+            wanted = path => patterns.Any(p => p.IsMatch(path));
+        }
+        var files = manifest.Files.Where(f => wanted(f.Path)).ToList();
         if (files.Count == 0)
-            throw new ItemNotFoundException($"No file of model {manifest.Name} version {manifest.Version} matches -Path {string.Join(", ", Path)}. Paths in a version are relative to the model's directory, e.g. 'shard017/*'.");
+            throw new ItemNotFoundException($"No file of model {manifest.Name} version {manifest.Version} matches {(LiteralPath is not null ? "-LiteralPath" : "-Path")} {string.Join(", ", Path ?? LiteralPath!)}. Paths in a version are relative to the model's directory, e.g. 'shard017/*'.");
         return manifest with { Files = files };
     }
 
@@ -259,11 +276,11 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
         manifest = Subset(manifest);
         var destination = _destination ?? ModelRecords.Find(policy, Name)?.Path
             ?? throw new ItemNotFoundException($"Model '{Name}' is not in the policy's models: section; give -Destination.");
-        if (Path is not null && ModelRecords.Find(policy, Name) is { } live && BackupAiModelCommand.SamePath(live.Path, destination))
+        if ((Path ?? LiteralPath) is not null && ModelRecords.Find(policy, Name) is { } live && BackupAiModelCommand.SamePath(live.Path, destination))
             throw new ArgumentException($"-Destination '{destination}' is model {Name}'s own path: a part of a version (-Path) would replace the whole model with that part. Give another directory.");
         // A part goes into a directory of its own: one that exists must be empty (the restore swaps it out whole, so
         // anything in it, a link to the live model or that model's parent included, would be replaced by the part).
-        if (Path is not null && Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any())
+        if ((Path ?? LiteralPath) is not null && Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any())
             throw new ArgumentException($"-Destination '{destination}' is not empty: a part of a version (-Path) goes into a new or empty directory, never over other files.");
         if (!await ShouldProcessAsync(destination, $"Replace with model {Name} version {manifest.Version} ({manifest.Files.Count} files{(Offsite is null ? "" : $", fetched from offsite {Offsite}")}); the current directory is kept until validation passes"))
             return;
