@@ -3,6 +3,7 @@ using System.Text;
 using BackupTools.Engine.Encryption;
 using BackupTools.Engine.Models;
 using BackupTools.Engine.Repository;
+using BackupTools.Model;
 
 namespace BackupTools.Tests;
 
@@ -82,6 +83,75 @@ public sealed class LocalEncryptionTests
         bytes[^30] ^= 1;
         await File.WriteAllBytesAsync(store.PathOf(sha), bytes);
         Assert.False(await reader.VerifyAsync(sha, CancellationToken.None));
+    }
+}
+
+/// <summary>Small model files in packs under encryption.local: each blob sealed on its own, read back, repacked and checked.</summary>
+[Collection(LocalKeysCollection.Name)]
+public sealed class EncryptedPackTests
+{
+    [Fact]
+    public async Task EachPackedBlobIsSealedOnItsOwnRoundTripsSurvivesARepackAndAFlippedByteIsFound()
+    {
+        using var dir = new TempDirectory();
+        var key = EncryptionKey.Generate();
+        LocalKeys.Use([("test-pack:" + key.Id, () => key)]);
+        try
+        {
+            var model = dir.Combine("model");
+            var repo = dir.Combine("repo");
+            for (var i = 0; i < 60; i++)
+            {
+                Directory.CreateDirectory(Path.Combine(model, $"d{i % 3}"));
+                await File.WriteAllTextAsync(Path.Combine(model, $"d{i % 3}", $"f{i:D3}.jsonl"), string.Concat(Enumerable.Repeat($"SECRET-ROW-{i};", 200)));
+            }
+            var (v1, _) = await ModelBackup.RunAsync(repo, "m", model, "1", [], false, null, CancellationToken.None, encrypt: key);
+            var packs = Path.Combine(repo, "models", "m", "packs");
+            // (One pack per worker filling at once: how many depends on scheduling, so every one is checked.)
+            var v1Packs = Directory.GetFiles(packs, "*.pack");
+            Assert.NotEmpty(v1Packs);
+            Assert.False(Directory.Exists(Path.Combine(repo, "models", "m", "blobs")) && Directory.GetFiles(Path.Combine(repo, "models", "m", "blobs"), "*", SearchOption.AllDirectories).Length > 0);
+            var indexed = 0;
+            foreach (var pack in v1Packs)
+            {
+                var stored = await File.ReadAllBytesAsync(pack);
+                Assert.DoesNotContain("SECRET-ROW", Encoding.Latin1.GetString(stored));
+                var index = PackStore.ReadIndex(Path.ChangeExtension(pack, ".idx"));
+                indexed += index.Count;
+                Assert.All(index, b => Assert.True(b.Blob.Encrypted));
+                // Every blob is a BTENC1 stream of its own: a range of the pack starts with the header.
+                Assert.All(index, b => Assert.Equal(EncryptedFormat.Magic, stored.AsSpan((int)b.Blob.Offset, EncryptedFormat.Magic.Length).ToArray()));
+            }
+            Assert.Equal(60, indexed);
+
+            var restored = await ModelRestore.RunAsync(repo, v1, dir.Combine("restored"), null, null, CancellationToken.None);
+            foreach (var f in v1.Files)
+                Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(model, f.Path)), await File.ReadAllBytesAsync(Path.Combine(restored.Destination, f.Path)));
+
+            // Version 2 changes two thirds of the files; keeping only it repacks version 1's pack, the kept blobs still sealed.
+            foreach (var f in Directory.GetFiles(model, "*.jsonl", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Where((_, i) => i % 3 != 0))
+                await File.AppendAllTextAsync(f, "changed");
+            var (v2, _) = await ModelBackup.RunAsync(repo, "m", model, "2", [], false, null, CancellationToken.None, encrypt: key);
+            var removed = await ModelRetention.RunAsync(repo, new ModelPolicy("m", dir.Combine("elsewhere"), 1), (_, _) => Task.FromResult(true), null);
+            Assert.Equal(["1"], removed.Select(r => r.Id));
+            Assert.True(removed[0].BytesFreed > 0);
+            Assert.Contains(v1Packs, p => !File.Exists(p)); // repacked or removed
+            Assert.All(Directory.GetFiles(packs, "*.idx").SelectMany(i => PackStore.ReadIndex(i)), b => Assert.True(b.Blob.Encrypted));
+            var checks = await ModelVerifier.VerifyAsync(repo, "m", null, CancellationToken.None).ToListAsync();
+            Assert.Equal(VerificationStatus.Verified, Assert.Single(checks).Status);
+            var again = await ModelRestore.RunAsync(repo, v2, dir.Combine("restored-2"), null, null, CancellationToken.None);
+            foreach (var f in v2.Files)
+                Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(model, f.Path)), await File.ReadAllBytesAsync(Path.Combine(again.Destination, f.Path)));
+
+            // One flipped byte inside a sealed blob fails its authentication: Corrupt, never other bytes.
+            var some = Directory.GetFiles(packs, "*.pack")[0];
+            var bytes = await File.ReadAllBytesAsync(some);
+            bytes[bytes.Length / 2] ^= 1;
+            await File.WriteAllBytesAsync(some, bytes);
+            var after = await ModelVerifier.VerifyAsync(repo, "m", null, CancellationToken.None).ToListAsync();
+            Assert.Equal(VerificationStatus.Corrupt, Assert.Single(after).Status);
+        }
+        finally { LocalKeys.Use([]); }
     }
 }
 

@@ -188,6 +188,49 @@ public sealed class ModelPackTests : IDisposable
     }
 
     [Fact]
+    public async Task TextIsStoredCompressedRandomBytesAsTheyAreAndBothReadBackExactly()
+    {
+        // 200 JSONL files (text that compresses, as training data mostly is) and 100 of random bytes (as parquet or images).
+        var random = new Random(11);
+        for (var i = 0; i < 300; i++)
+        {
+            var path = Path.Combine(Model, $"shard{i % 10:D3}", $"part-{i:D4}.{(i < 200 ? "jsonl" : "bin")}");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            if (i < 200)
+                File.WriteAllText(path, string.Concat(Enumerable.Range(0, 100).Select(n => $"{{\"id\":{i * 1000 + n},\"text\":\"row {n} of file {i}, label {random.Next(5)}\"}}\n")));
+            else
+            {
+                var content = new byte[random.Next(5000, 20000)];
+                random.NextBytes(content);
+                File.WriteAllBytes(path, content);
+            }
+        }
+        var (v1, _) = await Backup("1");
+        var index = Directory.GetFiles(Packs, "*.idx").SelectMany(i => PackStore.ReadIndex(i)).ToDictionary(b => b.Sha256, b => b.Blob);
+        var bySha = v1.Files.ToDictionary(f => f.Sha256);
+        Assert.All(index, b => Assert.Equal(bySha[b.Key].Path.EndsWith(".jsonl", StringComparison.Ordinal), b.Value.Compressed));
+        // Text: stored in well under half its size; random bytes: exactly their size.
+        long text = v1.Files.Where(f => f.Path.EndsWith(".jsonl", StringComparison.Ordinal)).Sum(f => f.Size);
+        long textStored = index.Where(b => b.Value.Compressed).Sum(b => b.Value.Length);
+        Assert.True(textStored * 2 < text, $"text {text} bytes stored in {textStored}");
+        Assert.All(index.Where(b => !b.Value.Compressed), b => Assert.Equal(bySha[b.Key].Size, b.Value.Length));
+        Assert.Equal(index.Values.Sum(b => b.Length), Directory.GetFiles(Packs, "*.pack").Sum(p => new FileInfo(p).Length)); // nothing else in them
+
+        var restored = await ModelRestore.RunAsync(Repo, v1, _dir.Combine("restored"), null, null, CancellationToken.None);
+        AssertSameTree(Model, restored.Destination);
+        var checks = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None).ToListAsync();
+        Assert.Equal(VerificationStatus.Verified, Assert.Single(checks).Status);
+        // A flipped byte inside a compressed blob: Corrupt, never other bytes.
+        var (_, some) = index.First(b => b.Value.Compressed);
+        var pack = Path.Combine(Packs, some.Pack + ".pack");
+        var bytes = File.ReadAllBytes(pack);
+        bytes[some.Offset + some.Length / 2] ^= 0x55;
+        File.WriteAllBytes(pack, bytes);
+        var after = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None).ToListAsync();
+        Assert.Equal(VerificationStatus.Corrupt, Assert.Single(after).Status);
+    }
+
+    [Fact]
     public async Task APackACrashLeftUnindexedIsRemovedAndNeverServes()
     {
         MakeTree(3);
@@ -229,7 +272,7 @@ public sealed class ModelPackTests : IDisposable
         var victim = v1.Files.First(f => packs.Contains(f.Sha256)).Sha256;
         var idx = Directory.GetFiles(Packs, "*.idx").First(i => PackStore.ReadIndex(i).Any(b => b.Sha256 == victim));
         var kept = PackStore.ReadIndex(idx).Where(b => b.Sha256 != victim).ToList();
-        File.WriteAllBytes(idx, PackStore.IndexBytes(kept));
+        File.WriteAllBytes(idx, PackStore.IndexBytes(kept, encrypted: false));
         var after = await ModelVerifier.VerifyAsync(Repo, "data", null, CancellationToken.None, readPercent: 1, random: new Random(3)).ToListAsync();
         Assert.Equal(VerificationStatus.Missing, after.Single(c => c.Id == "1").Status);
     }

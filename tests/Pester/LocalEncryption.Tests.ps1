@@ -12,7 +12,7 @@ Describe 'An encrypted local repository (encryption.local)' {
         $env:BT_TEST_LOCAL_CONN = $azurite.ConnectionString
         $model = Join-Path $dir 'models/llm'
         New-Item -ItemType Directory $model -Force | Out-Null
-        '{ "version": "1.0" }' | Set-Content (Join-Path $model 'config.json')
+        '{ "version": "1.0", "token": "LOCAL-SECRET-CONFIG" }' | Set-Content (Join-Path $model 'config.json') # small: packed
         'LOCAL-SECRET-WEIGHTS ' * 50000 | Set-Content (Join-Path $model 'weights.txt')
         "`nmodels: { llm: { path: $model } }`noffsite:`n  azure: { kind: azureBlob, connectionStringEnv: BT_TEST_LOCAL_CONN, container: local, copies: [main-db, cache, llm] }`nencryption: { keyFile: $($key.Path), local: true }" | Add-Content $policy
         $db.Sql("CREATE DATABASE IF NOT EXISTS locenc; CREATE TABLE IF NOT EXISTS locenc.t (id INT PRIMARY KEY, txt TEXT) ENGINE=InnoDB; DELETE FROM locenc.t; INSERT INTO locenc.t VALUES (1, 'LOCAL-SECRET-ROW-ONE');") | Out-Null
@@ -52,7 +52,14 @@ Describe 'An encrypted local repository (encryption.local)' {
             $files | Should -Not -BeNullOrEmpty
             $files.KeyId | Sort-Object -Unique | Should -Be $key.KeyId -Because 'the key id is in every manifest'
         }
-        foreach ($f in $all) { [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes($f.FullName)) | Should -Not -Match 'LOCAL-SECRET' -Because $f.FullName }
+        # The small config file went into a pack: each blob there is a BTENC1 stream of its own, the index says so.
+        $packs = @(Get-ChildItem (Join-Path $repo 'models/llm/packs') -Filter *.pack)
+        $packs.Count | Should -Be 1
+        [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes($packs[0].FullName), 0, 7) | Should -Be "BTENC1`n"
+        [Text.Encoding]::ASCII.GetString([IO.File]::ReadAllBytes(($packs[0].FullName -replace '\.pack$', '.idx')), 0, 4) | Should -Be 'BKE1'
+        foreach ($f in $all + @(Get-ChildItem (Join-Path $repo 'models/llm/packs') -Recurse -File)) {
+            [Text.Encoding]::Latin1.GetString([IO.File]::ReadAllBytes($f.FullName)) | Should -Not -Match 'LOCAL-SECRET' -Because $f.FullName
+        }
     }
 
     It 'verifies the sets without decrypting them, and restores MariaDB to the second and Redis from them' {
@@ -70,6 +77,7 @@ Describe 'An encrypted local repository (encryption.local)' {
         $out = Join-Path $dir 'llm-restored'
         (Restore-AiModel llm -Destination $out -Policy $policy -Confirm:$false -ValidationScript { $true }).Validated | Should -BeTrue
         (Get-FileHash (Join-Path $out 'weights.txt')).Hash | Should -Be $modelHash
+        Get-Content (Join-Path $out 'config.json') -Raw | Should -Match 'LOCAL-SECRET-CONFIG' # from its sealed pack
     }
 
     It 'copies them offsite and restores from there alone' {
@@ -80,6 +88,7 @@ Describe 'An encrypted local repository (encryption.local)' {
         $out = Join-Path $dir 'llm-offsite'
         $null = Restore-AiModel llm -Destination $out -Offsite azure -Policy $policy -Confirm:$false
         (Get-FileHash (Join-Path $out 'weights.txt')).Hash | Should -Be $modelHash
+        Get-Content (Join-Path $out 'config.json') -Raw | Should -Match 'LOCAL-SECRET-CONFIG' # from its sealed pack
     }
 
     It 'refuses a backup, as a failed one, when the key cannot be read: nothing is stored in the clear' {

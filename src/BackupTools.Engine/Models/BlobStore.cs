@@ -22,7 +22,7 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
     private PackStore? _packs;
 
     /// <summary>The model's packs (<c>packs/</c> beside <c>blobs/</c>): small blobs stored many to a file.</summary>
-    public PackStore Packs => _packs ??= new PackStore(Path.Combine(Path.GetDirectoryName(Directory.TrimEnd('/'))!, "packs"));
+    public PackStore Packs => _packs ??= new PackStore(Path.Combine(Path.GetDirectoryName(Directory.TrimEnd('/'))!, "packs"), KeyFor);
 
     private string PlainPathOf(string sha256) => Path.Combine(Directory, sha256[..2], sha256);
 

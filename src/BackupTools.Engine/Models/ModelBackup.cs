@@ -95,7 +95,7 @@ public static partial class ModelBackup
             var existing = ModelJson.Read(VersionPath(repositoryRoot, name, chosen))!;
             if (existing.Files.Count == files.Count && files.All(f => existing.Files.Any(e => e.Path == f.Relative && (f.Link is not null
                     ? e.LinkTarget == f.Link
-                    : !e.IsLink && f.Stat is { } st && e.Size == st.Size && e.Modified == st.Modified))))
+                    : !e.IsLink && f.Stat is { } st && e.Size == st.Size && e.Modified == st.Modified && (e.Inode == 0 || e.Inode == st.Inode)))))
                 return (existing, ModelBackupStatus.Unchanged);
         }
 
@@ -111,9 +111,8 @@ public static partial class ModelBackup
         // The model's files are read beneath one handle to its directory, never through a link swapped in since the listing.
         using var modelRoot = SafeDirectory.Supported ? SafeDirectory.OpenForReading(sourcePath) : null;
         long newBytes = 0;
-        // Small files go into packs (one fsync per pack, not per file), each worker filling one pack at a time;
-        // encryption.local keeps every blob a file of its own (each is sealed whole).
-        var packing = encrypt is null;
+        // Small files go into packs (one fsync per pack, not per file), each worker filling one pack at a time; with
+        // encryption.local each blob in a pack is sealed on its own (a BTENC1 stream), so a range read still decrypts it.
         var idle = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
         var begun = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
         var adding = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
@@ -141,7 +140,7 @@ public static partial class ModelBackup
                     (sha, size) = (known.Sha256, known.Size);
                     ((IProgress<long>)perFile).Report(size);
                 }
-                else if (packing && info.Size < PackStore.Threshold)
+                else if (info.Size < PackStore.Threshold)
                 {
                     SafeDirectory.Pause("model:backup-read:" + f.Relative);
                     byte[] content;
@@ -155,7 +154,7 @@ public static partial class ModelBackup
                     ((IProgress<long>)perFile).Report(size);
                     if (!store.Contains(sha) && adding.TryAdd(sha, 0))
                     {
-                        if (!idle.TryTake(out var pack)) begun.Add(pack = store.Packs.Begin());
+                        if (!idle.TryTake(out var pack)) begun.Add(pack = store.Packs.Begin(encrypt));
                         await pack.AddAsync(sha, content, token);
                         written = true;
                         if (pack.Length >= PackStore.PackSize) await pack.FinishAsync(token);

@@ -85,6 +85,9 @@ internal sealed partial class ModelJson : JsonSerializerContext
     public static byte[] Write(ModelManifest manifest)
     {
         using var compressor = new ZstdSharp.Compressor(CompressionLevel);
+        // With its checksum: a flipped hex digit of a SHA-256 would still parse, and retention would then count the
+        // real blob as garbage.
+        compressor.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
         return compressor.Wrap(JsonSerializer.SerializeToUtf8Bytes(manifest, Default.ModelManifest)).ToArray();
     }
 
@@ -121,6 +124,11 @@ internal sealed partial class ModelJson : JsonSerializerContext
             using var zstd = new ZstdSharp.DecompressionStream(file, leaveOpen: true);
             var buffer = new byte[length];
             var n = zstd.ReadAtLeast(buffer, length, throwOnEndOfStream: false);
+            // The rest is decoded too, unparsed, so a frame cut short or damaged (its checksum) is found here as it is
+            // when the whole manifest is read: status never lists a version a restore would refuse.
+            var rest = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+            try { while (zstd.Read(rest, 0, rest.Length) > 0) { } }
+            finally { System.Buffers.ArrayPool<byte>.Shared.Return(rest); }
             return (buffer[..n], n < length);
         }
         catch (Exception e) when (e is ZstdSharp.ZstdException or InvalidDataException)

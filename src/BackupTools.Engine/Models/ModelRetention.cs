@@ -11,7 +11,7 @@ namespace BackupTools.Engine.Models;
 public static class ModelRetention
 {
     public static async Task<IReadOnlyList<RetentionDecision>> RunAsync(string repositoryRoot, ModelPolicy model,
-        Func<ModelManifest, string, Task<bool>> confirm, Action<string>? log, bool dryRun = false)
+        Func<ModelManifest, string, Task<bool>> confirm, Action<string>? log, bool dryRun = false, Action<string>? warn = null)
     {
         var versionsDir = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "versions");
         if (!Directory.Exists(versionsDir)) return [];
@@ -56,7 +56,7 @@ public static class ModelRetention
             freed += new FileInfo(blob).Length;
             File.Delete(blob);
         }
-        freed += await CollectPacksAsync(store.Packs, live, log);
+        freed += await CollectPacksAsync(store.Packs, live, log, warn);
         removed[0] = removed[0] with { BytesFreed = freed };
         RunJournal.Append(repositoryRoot, new JournalEntry
         {
@@ -73,7 +73,7 @@ public static class ModelRetention
     /// before the old pack's index, then its bytes, are removed. Every kept blob is in an indexed pack at every moment,
     /// whenever a crash comes (at worst in two, which readers do not mind).
     /// </summary>
-    internal static async Task<long> CollectPacksAsync(PackStore packs, IReadOnlySet<string> live, Action<string>? log)
+    internal static async Task<long> CollectPacksAsync(PackStore packs, IReadOnlySet<string> live, Action<string>? log, Action<string>? warn = null)
     {
         long freed = 0;
         foreach (var (pack, blobs, bytes) in packs.Packs())
@@ -89,19 +89,35 @@ public static class ModelRetention
             }
             var dead = blobs.Where(b => !live.Contains(b.Sha256)).Sum(b => b.Blob.Length);
             if (dead * 2 < bytes) continue; // mostly kept: repacking would rewrite more than it frees
-            var fresh = packs.Begin();
+            // Sealed blobs (encryption.local) move as they are stored, into a pack of their kind; each is checked first.
+            var fresh = packs.Begin(encrypted: kept[0].Blob.Encrypted);
             try
             {
                 foreach (var (sha, blob) in kept)
                 {
-                    var content = new byte[blob.Length];
-                    await using (var s = packs.OpenPack(blob)) await s.ReadExactlyAsync(content);
-                    if (Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(content)).ToLowerInvariant() != sha)
+                    var stored = new byte[blob.Length];
+                    await using (var s = packs.OpenPack(blob)) await s.ReadExactlyAsync(stored);
+                    string read;
+                    try
+                    {
+                        await using var plain = packs.Plain(new MemoryStream(stored, writable: false), blob);
+                        read = Convert.ToHexString(await System.Security.Cryptography.SHA256.HashDataAsync(plain)).ToLowerInvariant();
+                    }
+                    catch (Exception e) when (e is Encryption.EncryptedDataException or ZstdSharp.ZstdException or IOException) { read = "unreadable"; }
+                    if (read != sha)
                         throw new InvalidDataException($"Pack {pack} holds blob {sha} damaged; it was not repacked (Test-AiModelBackup names the versions that need it).");
-                    await fresh.AddAsync(sha, content, CancellationToken.None);
+                    await fresh.AddStoredAsync(sha, stored, blob.Compressed, CancellationToken.None);
                 }
                 SafeDirectory.Pause("model:repack-finish");
                 await fresh.FinishAsync(CancellationToken.None);
+            }
+            catch (InvalidDataException e)
+            {
+                // A damaged blob in it: the pack stays as it is (the versions it removed are gone either way, and
+                // the others go on); Test-AiModelBackup names the versions that need that blob.
+                fresh.Dispose();
+                (warn ?? log)?.Invoke(e.Message);
+                continue;
             }
             catch
             {

@@ -4,8 +4,9 @@ using BackupTools.Engine.Repository;
 
 namespace BackupTools.Engine.Models;
 
-/// <summary>Where a packed blob is: its pack, and its bytes' offset and length there.</summary>
-public readonly record struct PackedBlob(string Pack, long Offset, long Length);
+/// <summary>Where a packed blob is: its pack, and its stored bytes' offset and length there. The stored bytes are its
+/// content, or one zstd frame of it (Compressed), and either one sealed as a BTENC1 stream when the pack is encrypted.</summary>
+public readonly record struct PackedBlob(string Pack, long Offset, long Length, bool Encrypted = false, bool Compressed = false);
 
 /// <summary>
 /// Small blobs of a model stored many to a file, as restic and kopia do (<c>models/&lt;name&gt;/packs/</c>): a pack is
@@ -22,11 +23,20 @@ public sealed class PackStore
     /// <summary>A pack is closed once it holds this many bytes.</summary>
     public const int PackSize = 16 << 20;
     private const int Magic = 0x31504B42; // "BKP1"
+    /// <summary>An index whose pack holds each blob as a BTENC1 stream of its own (encryption.local).</summary>
+    private const int EncryptedMagic = 0x31454B42; // "BKE1"
+    private const long CompressedFlag = 1L << 62;
 
     private readonly object _load = new();
     private ConcurrentDictionary<string, PackedBlob>? _index;
+    private readonly Func<string, Encryption.EncryptionKey> _keyFor;
 
-    public PackStore(string directory) => Directory = directory;
+    /// <param name="keyFor">The key a BTENC1 header names (encrypted packs); the repository's local keys when omitted.</param>
+    public PackStore(string directory, Func<string, Encryption.EncryptionKey>? keyFor = null)
+    {
+        Directory = directory;
+        _keyFor = keyFor ?? Encryption.LocalKeys.Find;
+    }
 
     public string Directory { get; }
 
@@ -67,16 +77,20 @@ public sealed class PackStore
     /// <summary>An index's bytes (a file here, or an offsite object decrypted); empty when damaged.</summary>
     public static IReadOnlyList<(string Sha256, PackedBlob Blob)> ParseIndex(byte[] bytes, string pack)
     {
-        if (bytes.Length < 12 || BitConverter.ToInt32(bytes, 0) != Magic || BitConverter.ToInt32(bytes, bytes.Length - 4) != Magic) return [];
+        if (bytes.Length < 12) return [];
+        var magic = BitConverter.ToInt32(bytes, 0);
+        if (magic is not (Magic or EncryptedMagic) || BitConverter.ToInt32(bytes, bytes.Length - 4) != magic) return [];
         var count = BitConverter.ToInt32(bytes, 4);
         if (count < 0 || bytes.Length != 12 + (long)count * 48) return [];
         var list = new List<(string, PackedBlob)>(count);
         for (var i = 0; i < count; i++)
         {
             var at = 8 + i * 48;
-            var (offset, length) = (BitConverter.ToInt64(bytes, at + 32), BitConverter.ToInt64(bytes, at + 40));
+            var (offset, stored) = (BitConverter.ToInt64(bytes, at + 32), BitConverter.ToInt64(bytes, at + 40));
+            // The length's bit 62 says the blob is compressed (a length never reaches it; indexes written before it read the same).
+            var (length, compressed) = (stored & ~CompressedFlag, (stored & CompressedFlag) != 0);
             if (offset < 0 || length < 0 || length > int.MaxValue) return []; // damaged: its blobs count as missing
-            list.Add((Convert.ToHexString(bytes, at, 32).ToLowerInvariant(), new PackedBlob(pack, offset, length)));
+            list.Add((Convert.ToHexString(bytes, at, 32).ToLowerInvariant(), new PackedBlob(pack, offset, length, magic == EncryptedMagic, compressed)));
         }
         return list;
     }
@@ -94,7 +108,15 @@ public sealed class PackStore
             blob = Index.TryGetValue(sha256, out var moved) ? moved : throw new FileNotFoundException($"Blob {sha256} is in no pack.");
             file = new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess);
         }
-        return new RangeStream(file, blob.Offset, blob.Length);
+        return Plain(new RangeStream(file, blob.Offset, blob.Length), blob);
+    }
+
+    /// <summary>A blob's content from its stored bytes: decrypted (and authenticated) when its pack is encrypted, then decompressed.</summary>
+    internal Stream Plain(Stream stored, PackedBlob blob)
+    {
+        var opened = blob.Encrypted ? Encryption.DecryptingStream.WithKeyFrom(stored, _keyFor) : stored;
+        // leaveOpen false: disposing the blob's stream closes its pack (200,000 restored blobs are 200,000 handles otherwise).
+        return blob.Compressed ? new DamageNamingStream(new ZstdSharp.DecompressionStream(opened, leaveOpen: false), blob) : opened;
     }
 
     /// <summary>Forgets the indexes read, so the next lookup reads them again.</summary>
@@ -103,7 +125,7 @@ public sealed class PackStore
         lock (_load) _index = null;
     }
 
-    /// <summary>A blob's bytes at a given place (one pack's, when the blob is in two during a repack).</summary>
+    /// <summary>A blob's stored bytes at a given place (one pack's, when the blob is in two during a repack); as stored, never decrypted.</summary>
     public Stream OpenPack(PackedBlob blob) =>
         new RangeStream(new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess),
             blob.Offset, blob.Length);
@@ -117,16 +139,18 @@ public sealed class PackStore
             await using var s = Open(sha256);
             return Convert.ToHexString(await SHA256.HashDataAsync(s, ct)).ToLowerInvariant() == sha256;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { return false; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException or ZstdSharp.ZstdException) { return false; }
     }
 
     /// <summary>Starts a pack; blobs added to it are indexed only once it is finished whole.</summary>
-    public PackWriter Begin()
+    /// <param name="encrypt">encryption.local: each blob added is sealed as a BTENC1 stream under this key.</param>
+    /// <param name="encrypted">The pack holds sealed blobs (a repack of an encrypted pack copies them as they are).</param>
+    public PackWriter Begin(Encryption.EncryptionKey? encrypt = null, bool encrypted = false)
     {
         var temp = Path.Combine(Directory, "tmp");
         FileModes.CreatePrivateDirectory(Directory);
         FileModes.CreatePrivateDirectory(temp);
-        return new PackWriter(this, Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant());
+        return new PackWriter(this, Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(), encrypt, encrypted || encrypt is not null);
     }
 
     /// <summary>
@@ -164,29 +188,30 @@ public sealed class PackStore
                 File.Exists(PackPath(Path.GetFileNameWithoutExtension(f))) ? new FileInfo(PackPath(Path.GetFileNameWithoutExtension(f))).Length : 0L)).ToList()
             : [];
 
-    internal static byte[] IndexBytes(IReadOnlyList<(string Sha256, PackedBlob Blob)> blobs)
+    internal static byte[] IndexBytes(IReadOnlyList<(string Sha256, PackedBlob Blob)> blobs, bool encrypted)
     {
         var bytes = new byte[12 + blobs.Count * 48];
-        BitConverter.TryWriteBytes(bytes.AsSpan(0), Magic);
+        var magic = encrypted ? EncryptedMagic : Magic;
+        BitConverter.TryWriteBytes(bytes.AsSpan(0), magic);
         BitConverter.TryWriteBytes(bytes.AsSpan(4), blobs.Count);
         for (var i = 0; i < blobs.Count; i++)
         {
             var at = 8 + i * 48;
             Convert.FromHexString(blobs[i].Sha256).CopyTo(bytes, at);
             BitConverter.TryWriteBytes(bytes.AsSpan(at + 32), blobs[i].Blob.Offset);
-            BitConverter.TryWriteBytes(bytes.AsSpan(at + 40), blobs[i].Blob.Length);
+            BitConverter.TryWriteBytes(bytes.AsSpan(at + 40), blobs[i].Blob.Length | (blobs[i].Blob.Compressed ? CompressedFlag : 0));
         }
-        BitConverter.TryWriteBytes(bytes.AsSpan(bytes.Length - 4), Magic);
+        BitConverter.TryWriteBytes(bytes.AsSpan(bytes.Length - 4), magic);
         return bytes;
     }
 
     internal string TempPath(string name) => Path.Combine(Directory, "tmp", name);
 
-    internal void Publish(string pack, string tempPack, IReadOnlyList<(string Sha256, PackedBlob Blob)> blobs)
+    internal void Publish(string pack, string tempPack, IReadOnlyList<(string Sha256, PackedBlob Blob)> blobs, bool encrypted)
     {
         File.Move(tempPack, PackPath(pack));
         var tempIndex = TempPath(pack + ".idx");
-        FileModes.WriteDurably(tempIndex, IndexBytes(blobs));
+        FileModes.WriteDurably(tempIndex, IndexBytes(blobs, encrypted));
         File.Move(tempIndex, IndexPath(pack));
         SafeDirectory.SyncPath(Directory);
         Indexed(blobs);
@@ -201,10 +226,15 @@ public sealed class PackWriter : IDisposable
     private readonly FileStream _file;
     private readonly List<(string Sha256, PackedBlob Blob)> _blobs = [];
 
-    internal PackWriter(PackStore store, string id)
+    private readonly Encryption.EncryptionKey? _encrypt;
+    private readonly bool _encrypted;
+
+    internal PackWriter(PackStore store, string id, Encryption.EncryptionKey? encrypt, bool encrypted)
     {
         _store = store;
         Id = id;
+        _encrypt = encrypt;
+        _encrypted = encrypted;
         _temp = store.TempPath(id + ".pack");
         _file = FileModes.CreatePrivateFile(_temp);
     }
@@ -215,12 +245,31 @@ public sealed class PackWriter : IDisposable
     public long Length => _length;
     public int Count => _blobs.Count;
 
-    public async Task AddAsync(string sha256, ReadOnlyMemory<byte> content, CancellationToken ct)
+    /// <summary>
+    /// Adds a blob's content: compressed when that pays (training data is mostly JSONL and CSV text, which restic
+    /// compresses too), then sealed when the pack is encrypted. Whether it pays is tried on its first 4 KB, so random or
+    /// already compressed content (parquet, images) costs little.
+    /// </summary>
+    public Task AddAsync(string sha256, ReadOnlyMemory<byte> content, CancellationToken ct)
+    {
+        var (body, compressed) = BlobCompression.Compress(content);
+        if (_encrypt is null) return AddStoredAsync(sha256, body, compressed, ct);
+        using var sealedBytes = new MemoryStream(body.Length + 256);
+        using (var sealing = new Encryption.EncryptingStream(sealedBytes, _encrypt, leaveOpen: true))
+        {
+            sealing.Write(body.Span);
+            sealing.FlushFinalBlock();
+        }
+        return AddStoredAsync(sha256, sealedBytes.GetBuffer().AsMemory(0, (int)sealedBytes.Length), compressed, ct);
+    }
+
+    /// <summary>Adds a blob's bytes as they are stored (a repack: sealed ones stay sealed, in a pack of their kind).</summary>
+    public async Task AddStoredAsync(string sha256, ReadOnlyMemory<byte> stored, bool compressed, CancellationToken ct)
     {
         var offset = _length;
-        await _file.WriteAsync(content, ct);
-        _length += content.Length;
-        _blobs.Add((sha256, new PackedBlob(Id, offset, content.Length)));
+        await _file.WriteAsync(stored, ct);
+        _length += stored.Length;
+        _blobs.Add((sha256, new PackedBlob(Id, offset, stored.Length, _encrypted, compressed)));
     }
 
     /// <summary>Flushes to disk, reads every blob back against its SHA-256, then indexes the pack.</summary>
@@ -241,11 +290,17 @@ public sealed class PackWriter : IDisposable
             {
                 back.Position = blob.Offset;
                 await back.ReadExactlyAsync(buffer.AsMemory(0, (int)blob.Length), ct);
-                var read = Convert.ToHexString(SHA256.HashData(buffer.AsSpan(0, (int)blob.Length))).ToLowerInvariant();
+                string read;
+                if (!_encrypted && !blob.Compressed) read = Convert.ToHexString(SHA256.HashData(buffer.AsSpan(0, (int)blob.Length))).ToLowerInvariant();
+                else
+                {
+                    await using var plain = _store.Plain(new MemoryStream(buffer, 0, (int)blob.Length, writable: false), blob);
+                    read = Convert.ToHexString(await SHA256.HashDataAsync(plain, ct)).ToLowerInvariant();
+                }
                 if (read != sha)
                     throw new BackupVerificationException($"Pack {Id} reads back blob {sha} as {read}; the storage under the repository returns different bytes. Check the disk.");
             }
-        _store.Publish(Id, _temp, _blobs);
+        _store.Publish(Id, _temp, _blobs, _encrypted);
     }
 
     /// <summary>Throws the unfinished pack away (its blobs were never indexed).</summary>
@@ -287,6 +342,31 @@ internal sealed class RangeStream(FileStream file, long offset, long length) : R
     protected override void Dispose(bool disposing)
     {
         if (disposing) file.Dispose();
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>A compressed blob whose bytes do not decode is reported as damaged, naming its pack and what to run.</summary>
+internal sealed class DamageNamingStream(Stream inner, PackedBlob blob) : ReadOnlyStream
+{
+    public override int Read(Span<byte> buffer)
+    {
+        try { return inner.Read(buffer); }
+        catch (ZstdSharp.ZstdException e) { throw Damaged(e); }
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try { return await inner.ReadAsync(buffer, cancellationToken); }
+        catch (ZstdSharp.ZstdException e) { throw Damaged(e); }
+    }
+
+    private InvalidDataException Damaged(Exception e) =>
+        new($"A compressed blob in pack {blob.Pack} (at {blob.Offset}, {blob.Length} bytes) does not decode ({e.Message}): the pack is damaged. Run Test-AiModelBackup to see which versions need it.", e);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) inner.Dispose();
         base.Dispose(disposing);
     }
 }

@@ -16,6 +16,8 @@ public sealed record OffsiteCopyOptions(string StateDirectory)
     public int? ImmutableDays { get; init; }
     /// <summary>Read every object back and decrypt it against its SHA-256 (the drill's check), beyond the store's per-part MD5.</summary>
     public bool ReadBack { get; init; }
+    /// <summary>The offsite's name in the policy: what a copy of model versions and that offsite's retention lock on.</summary>
+    public string? Name { get; init; }
 }
 
 /// <summary>What one file's copy did.</summary>

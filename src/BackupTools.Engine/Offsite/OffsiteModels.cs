@@ -46,13 +46,22 @@ public static class OffsiteModels
         await foreach (var n in store.ListAsync($"{Root(manifest.Name)}blobs/", ct)) there.Add(n);
         var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, manifest.Name), "blobs"));
         var needed = manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct().ToList();
+        // Retention of this offsite waits while a version is copied, and the copy while retention decides: neither
+        // ever works from versions read before the other changed them.
+        await using var offsiteLock = await OffsitePacks.LockAsync(repositoryRoot, options.Name ?? "offsite", manifest.Name, TimeSpan.FromMinutes(30), ct)
+            ?? throw new Repository.TargetLockedException($"{manifest.Name} (offsite retention)", null);
         var remotePacks = await OffsitePacks.ListAsync(store, key, manifest.Name, options.StateDirectory, ct);
-        var packedThere = remotePacks.Values.SelectMany(b => b).ToHashSet(StringComparer.Ordinal);
+        // A pack whose index there cannot be read counts as absent: its blobs are sent again (the same local pack
+        // rewrites that index).
+        var packedThere = remotePacks.Packs.Values.SelectMany(b => b).ToHashSet(StringComparer.Ordinal);
         var missing = needed.Where(sha => !there.Contains(BlobName(manifest.Name, sha)) && !packedThere.Contains(sha)).ToList();
         int sent = 0, parts = 0, resumed = 0;
         long bytes = 0;
         // A blob packed here goes in its pack, whole (each pack once): a few hundred objects for a million small files.
-        var packsToSend = missing.Where(blobs.IsPacked).Select(sha => blobs.Packs.Index[sha].Pack).Distinct().ToList();
+        // (Packs sealed by encryption.local stay here: their blobs go one object each, from their plaintext, as other
+        // encrypted blobs do, so what is offsite never needs this host's local key.)
+        bool InPlainPack(string sha) => blobs.IsPacked(sha) && !blobs.Packs.Index[sha].Encrypted;
+        var packsToSend = missing.Where(InPlainPack).Select(sha => blobs.Packs.Index[sha].Pack).Distinct().ToList();
         await Parallel.ForEachAsync(packsToSend, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (id, token) =>
         {
             var r = await OffsitePacks.CopyAsync(blobs.Packs, id, manifest.Name, store, key, options, token);
@@ -61,15 +70,16 @@ public static class OffsiteModels
             Interlocked.Add(ref parts, r.Parts);
             Interlocked.Add(ref resumed, r.PartsResumed);
         });
-        missing = missing.Where(sha => !blobs.IsPacked(sha)).ToList();
+        missing = missing.Where(sha => !InPlainPack(sha)).ToList();
         await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (sha, token) =>
         {
             FileCopyResult r;
-            if (!blobs.IsEncrypted(sha)) r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
+            if (!blobs.IsEncrypted(sha) && !blobs.IsPacked(sha)) r = await OffsiteCopier.CopyFileAsync(blobs.PathOf(sha), BlobName(manifest.Name, sha), sha, store, key, options, token);
             else
             {
-                // Stored encrypted here (encryption.local): the offsite object is made from the plaintext, so it is the
-                // same whichever way the blob is kept locally; the plaintext passes through a private file of our own.
+                // Stored encrypted here (encryption.local, in a file or a sealed pack): the offsite object is made from the
+                // plaintext, so it is the same whichever way the blob is kept locally; the plaintext passes through a
+                // private file of our own.
                 var plain = Path.Combine(options.StateDirectory, $"blob-{Guid.NewGuid():N}");
                 Repository.FileModes.CreatePrivateDirectory(options.StateDirectory);
                 try
@@ -131,10 +141,13 @@ public static class OffsiteModels
         {
             // Only the packs that hold a blob of this version come back; the restore reads each blob against its SHA-256.
             var packOf = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var (id, shas) in await OffsitePacks.ListAsync(store, key, manifest.Name, null, ct))
+            var listing = await OffsitePacks.ListAsync(store, key, manifest.Name, null, ct);
+            foreach (var (id, shas) in listing.Packs)
                 foreach (var sha in shas) packOf.TryAdd(sha, id);
             if (inPacks.FirstOrDefault(sha => !packOf.ContainsKey(sha)) is { } lost)
-                throw new InvalidDataException($"Model {manifest.Name} {manifest.Version}: blob {lost} is in no object of {store.Describe} (neither a blob nor a pack's index names it); that version cannot be restored from there.");
+                throw new InvalidDataException($"Model {manifest.Name} {manifest.Version}: blob {lost} is in no object of {store.Describe} (neither a blob nor a pack's index names it)" +
+                    (listing.Damaged.Count > 0 ? $"; the index of pack(s) {string.Join(", ", listing.Damaged)} there cannot be read, and may hold it" : "") +
+                    "; that version cannot be restored from there. Restore another version, or copy this one again from a host that has it.");
             var ids = inPacks.Select(sha => packOf[sha]).Distinct().ToList();
             await OffsitePacks.FetchAsync(store, key, manifest.Name, ids, blobs.Packs, ct);
             log?.Invoke($"Fetched {ids.Count} pack(s) of model {manifest.Name} from {store.Describe}");

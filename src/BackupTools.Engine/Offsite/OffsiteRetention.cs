@@ -19,7 +19,7 @@ public static class OffsiteRetention
     public const int DefaultModelVersionsKept = 5;
 
     public static async Task<IReadOnlyList<RetentionDecision>> RunAsync(BackupPolicy policy, OffsitePolicy offsite, IRemoteStore store, EncryptionKey key,
-        DateTime now, Func<string, string, Task<bool>> confirm, Action<string>? log, bool dryRun, CancellationToken ct)
+        DateTime now, Func<string, string, Task<bool>> confirm, Action<string>? log, bool dryRun, CancellationToken ct, Action<string>? warn = null)
     {
         var decisions = new List<RetentionDecision>();
         var entries = await OffsiteCatalog.ListAsync(store, key, offsite.Name, ct);
@@ -72,23 +72,31 @@ public static class OffsiteRetention
                 decisions.Add(decision with { Removed = true });
             }
         }
-        decisions.AddRange(await ModelsAsync(policy, offsite, store, key, now, confirm, log, dryRun, ct));
+        decisions.AddRange(await ModelsAsync(policy, offsite, store, key, now, confirm, log, warn, dryRun, ct));
         return decisions;
     }
 
     private static async Task<IReadOnlyList<RetentionDecision>> ModelsAsync(BackupPolicy policy, OffsitePolicy offsite, IRemoteStore store, EncryptionKey key,
-        DateTime now, Func<string, string, Task<bool>> confirm, Action<string>? log, bool dryRun, CancellationToken ct)
+        DateTime now, Func<string, string, Task<bool>> confirm, Action<string>? log, Action<string>? warn, bool dryRun, CancellationToken ct)
     {
         var decisions = new List<RetentionDecision>();
-        foreach (var model in (await OffsiteModels.ListVersionsAsync(store, key, null, ct)).GroupBy(m => m.Name))
+        foreach (var name in (await OffsiteModels.ListVersionsAsync(store, key, null, ct)).Select(m => m.Name).Distinct(StringComparer.Ordinal).ToList())
         {
-            var keep = offsite.ModelVersionsKept ?? policy.Models.FirstOrDefault(m => m.Name == model.Key)?.Keep ?? DefaultModelVersionsKept;
-            var versions = model.OrderByDescending(m => m.Created).ToList();
+            // A copy of this model to this offsite waits while retention decides and removes (a -WhatIf writes no lock);
+            // the versions are read under the lock, so one a copy just added is seen.
+            await using var copyLock = dryRun ? null : await OffsitePacks.LockAsync(policy.Repository, offsite.Name, name, TimeSpan.FromMinutes(10), ct);
+            if (!dryRun && copyLock is null)
+            {
+                warn?.Invoke($"Offsite {offsite.Name}: retention of model {name} skipped: a copy of it has held its lock for 10 minutes. The next run tries again.");
+                continue;
+            }
+            var keep = offsite.ModelVersionsKept ?? policy.Models.FirstOrDefault(m => m.Name == name)?.Keep ?? DefaultModelVersionsKept;
+            var versions = (await OffsiteModels.ListVersionsAsync(store, key, name, ct)).OrderByDescending(m => m.Created).ToList();
             var removed = 0;
             foreach (var old in versions.Skip(keep))
             {
-                var name = OffsiteModels.VersionObject(old);
-                if (await store.StatAsync(name, ct) is { LockedUntil: { } until } && until > now)
+                var objectName = OffsiteModels.VersionObject(old);
+                if (await store.StatAsync(objectName, ct) is { LockedUntil: { } until } && until > now)
                 {
                     log?.Invoke($"Offsite {offsite.Name}: kept model {old.Name} {old.Version}: beyond the {keep} kept but locked until {until:u}.");
                     continue;
@@ -104,28 +112,32 @@ public static class OffsiteRetention
                     decisions.Add(decision);
                     continue;
                 }
-                if (!await store.DeleteAsync(name, ct)) continue;
+                if (!await store.DeleteAsync(objectName, ct)) continue;
                 removed++;
                 decisions.Add(decision with { Removed = true });
             }
             if (removed == 0) continue;
             // A local version that cannot be read may need any blob: none goes until a person looks (its versions went).
-            if (Models.ModelBackup.UnreadableVersions(policy.Repository, model.Key) is [var unreadable, ..])
+            if (Models.ModelBackup.UnreadableVersions(policy.Repository, name) is [var unreadable, ..])
             {
-                log?.Invoke($"Offsite {offsite.Name}: no blob or pack of model {model.Key} removed: the local version manifest {unreadable} cannot be read, so which blobs it needs is unknown. Run Test-AiModelBackup {model.Key}.");
+                warn?.Invoke($"Offsite {offsite.Name}: no blob or pack of model {name} was removed: the local version manifest {unreadable} cannot be read, so which blobs it needs is unknown. Run Test-AiModelBackup {name}.");
                 continue;
             }
             // Blobs no kept version names, here or in the local repository, go; a locked one stays until its lock ends.
-            var still = (await OffsiteModels.ListVersionsAsync(store, key, model.Key, ct))
-                .Concat(Models.ModelBackup.Versions(policy.Repository, model.Key))
+            var still = (await OffsiteModels.ListVersionsAsync(store, key, name, ct))
+                .Concat(Models.ModelBackup.Versions(policy.Repository, name))
                 .SelectMany(m => m.Files).Where(f => !f.IsLink).Select(f => f.Sha256).ToHashSet(StringComparer.Ordinal);
-            await foreach (var blob in OffsiteModels.ListBlobsAsync(store, model.Key, ct, withRotatedHeaders: true))
+            await foreach (var blob in OffsiteModels.ListBlobsAsync(store, name, ct, withRotatedHeaders: true))
                 if (!still.Contains(blob.Sha) && !await store.DeleteAsync(blob.Name, ct))
-                    log?.Invoke($"Offsite {offsite.Name}: {blob.Name} of {model.Key} stays until its lock ends.");
-            // Packs none of whose blobs a kept version names (a pack with any kept blob stays whole: offsite is not repacked).
-            foreach (var (id, shas) in await OffsitePacks.ListAsync(store, key, model.Key, null, ct))
-                if (!shas.Any(still.Contains) && !await OffsitePacks.RemoveAsync(store, model.Key, id, ct))
-                    log?.Invoke($"Offsite {offsite.Name}: pack {id} of {model.Key} stays until its lock ends.");
+                    log?.Invoke($"Offsite {offsite.Name}: {blob.Name} of {name} stays until its lock ends.");
+            // Packs none of whose blobs a kept version names (a pack with any kept blob stays whole: offsite is not
+            // repacked); a pack whose index cannot be read there is never removed.
+            var listing = await OffsitePacks.ListAsync(store, key, name, null, ct);
+            if (listing.Damaged.Count > 0)
+                warn?.Invoke($"Offsite {offsite.Name}: the index of pack(s) {string.Join(", ", listing.Damaged)} of model {name} cannot be read there; kept. The next copy of a version that needs their blobs sends them again.");
+            foreach (var (id, shas) in listing.Packs)
+                if (!shas.Any(still.Contains) && !await OffsitePacks.RemoveAsync(store, name, id, now, ct))
+                    log?.Invoke($"Offsite {offsite.Name}: pack {id} of {name} stays until its lock ends.");
         }
         return decisions;
     }

@@ -34,6 +34,7 @@ public static class OffsiteStores
             Throttle = new Throttle(offsite.MaxMBps),
             ImmutableDays = offsite.ImmutableDays,
             ReadBack = readBack,
+            Name = offsite.Name,
         };
 
     /// <summary>The policy's encryption key; a missing key is refused clearly (copies are never sent in the clear).</summary>

@@ -68,7 +68,7 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
                 try
                 {
                     gone = await BackupTools.Engine.Models.ModelRetention.RunAsync(policy.Repository, model,
-                        (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync, dryRun: whatIf);
+                        (m, reason) => ShouldProcessAsync($"model {model.Name} version {m.Version}", $"Remove ({reason})"), WriteVerboseAsync, dryRun: whatIf, warn: WriteWarningAsync);
                 }
                 catch (InvalidDataException e)
                 {
@@ -134,7 +134,7 @@ public sealed class RemoveExpiredBackupCommand : PolicyCmdlet
         var (go, whatIf) = await AskAsync(store.Describe, $"Remove what the retention of offsite {offsite.Name} expires");
         if (!go && !whatIf) return;
         var decisions = await BackupTools.Engine.Offsite.OffsiteRetention.RunAsync(policy, offsite, store, key, now,
-            (what, action) => ShouldProcessAsync(what, action), WriteVerboseAsync, whatIf, CancelToken);
+            (what, action) => ShouldProcessAsync(what, action), WriteVerboseAsync, whatIf, CancelToken, WriteWarningAsync);
         foreach (var d in decisions) WriteObjectAsync(d);
         if (decisions.Any(d => d.Removed))
             WriteHostAsync($"offsite {offsite.Name}: removed {decisions.Count(d => d.Removed)} set(s) and model version(s), {FormatBytes(decisions.Where(d => d.Removed).Sum(d => d.BytesFreed))}");

@@ -1,0 +1,22 @@
+namespace BackupTools.Engine.Models;
+
+/// <summary>
+/// Whether a packed blob is stored compressed: one zstd frame (level 3, zstd's default) when that saves at least an
+/// eighth. Tried first on the blob's first 4 KB, so content that does not compress (random bytes, parquet, images)
+/// pays for 4 KB of trying, not for the whole blob.
+/// </summary>
+internal static class BlobCompression
+{
+    private const int Level = 3, Probe = 4096;
+
+    [ThreadStatic] private static ZstdSharp.Compressor? t_compressor;
+
+    public static (ReadOnlyMemory<byte> Body, bool Compressed) Compress(ReadOnlyMemory<byte> content)
+    {
+        if (content.Length < 64) return (content, false);
+        var compressor = t_compressor ??= new ZstdSharp.Compressor(Level);
+        if (content.Length > Probe * 2 && compressor.Wrap(content.Span[..Probe]).Length > Probe * 7 / 8) return (content, false);
+        var whole = compressor.Wrap(content.Span);
+        return whole.Length <= content.Length * 7L / 8 ? (whole.ToArray(), true) : (content, false);
+    }
+}
