@@ -107,7 +107,12 @@ public static class BenchTree
     bash -c "restic init -q -r '$work/restic' > /dev/null"
     $pwsh = [Environment]::ProcessPath
     $pwshArgs = if ((Split-Path -Leaf $pwsh) -like 'dotnet*') { "'$pwsh' '$(Join-Path $PSHOME 'pwsh.dll')'" } else { "'$pwsh'" }
-    $oursPeak = (bash -c "/usr/bin/time -v $pwshArgs -NoProfile -Command `"Import-Module '$modulePath'; `$null = Backup-AiModel -Name data -Path '$data' -Version mem -Policy '$policy'`" 2>&1 >/dev/null" | Select-String 'Maximum resident set size') -replace '\D', ''
+    # No '$' in the command: bash would expand it (an earlier '$null =' here became ' =', a parse error, and the
+    # 130 MB measured was pwsh failing to start the backup). The status printed proves the backup ran.
+    $timing = Join-Path $work 'time.txt'
+    $status = bash -c "/usr/bin/time -v -o '$timing' $pwshArgs -NoProfile -Command `"Import-Module '$modulePath'; Backup-AiModel -Name data -Path '$data' -Version mem -Policy '$policy' | ForEach-Object Status`""
+    if ($status -ne 'Succeeded') { throw "The measured Backup-AiModel did not succeed: $status" }
+    $oursPeak = (Get-Content $timing | Select-String 'Maximum resident set size') -replace '\D', ''
     $resticPeak = (bash -c "/usr/bin/time -v restic backup -q -r '$work/restic' '$data' 2>&1 >/dev/null" | Select-String 'Maximum resident set size') -replace '\D', ''
     $label = if ($Content -eq 'Text') { "$Files files, JSONL text" } else { "$Files files" }
     $what = "$Files $(if ($Content -eq 'Text') { 'JSONL text' } else { 'random' }) files of $([math]::Round($minBytes / 1KB, 1))-$MaxKB KB in 100 directories ($('{0:0}' -f ($bytesTotal / 1MB)) MB)"

@@ -301,6 +301,8 @@ public sealed class PackWriter : IDisposable
                     throw new BackupVerificationException($"Pack {Id} reads back blob {sha} as {read}; the storage under the repository returns different bytes. Check the disk.");
             }
         _store.Publish(Id, _temp, _blobs, _encrypted);
+        _blobs.Clear(); // indexed now: the backup keeps every writer until it ends, not every writer's list
+        _blobs.TrimExcess();
     }
 
     /// <summary>Throws the unfinished pack away (its blobs were never indexed).</summary>
