@@ -103,3 +103,63 @@ Describe 'Training data in packs: Backup-AiModel, Restore-AiModel -Path, a SIGKI
         }
     }
 }
+
+Describe 'Retention killed (SIGKILL) while it repacks' {
+    BeforeAll {
+        $dir = New-TestDirectory
+        $policy = New-TestPolicy $dir
+        $rp = Join-Path $dir 'rp'
+        "`nmodels:`n  rp: { path: $rp, keep: 1 }" | Add-Content $policy
+        $random = [Random]::new(7)
+        for ($i = 0; $i -lt 6000; $i++) {
+            $d = Join-Path $rp ('shard{0:D2}' -f ($i % 20))
+            [IO.Directory]::CreateDirectory($d) | Out-Null
+            $bytes = [byte[]]::new($random.Next(10KB, 30KB)); $random.NextBytes($bytes)
+            [IO.File]::WriteAllBytes((Join-Path $d ('p{0:D5}.bin' -f $i)), $bytes)
+        }
+        $null = Backup-AiModel rp -Version 1 -Policy $policy
+        # Version 2 rewrites two files in three: version 1's packs become mostly garbage, so retention repacks them.
+        $all = @(Get-ChildItem $rp -Recurse -File | Sort-Object FullName)
+        for ($i = 0; $i -lt $all.Count; $i++) {
+            if ($i % 3 -eq 0) { continue }
+            $bytes = [byte[]]::new($all[$i].Length); $random.NextBytes($bytes); [IO.File]::WriteAllBytes($all[$i].FullName, $bytes)
+        }
+        $v2 = Backup-AiModel rp -Version 2 -Policy $policy
+        $packs = Join-Path $dir 'repo/models/rp/packs'
+    }
+
+    It 'leaves the kept version whole, and the next run finishes the job and clears what it left' {
+        $v2.Status | Should -Be 'Succeeded'
+        $before = (Get-ChildItem $packs -Filter *.pack | Measure-Object Length -Sum).Sum
+        $psi = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        foreach ($a in @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command',
+                "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; Remove-ExpiredBackup -Target rp -Policy '$policy' -Confirm:`$false")) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $child = [Diagnostics.Process]::Start($psi)
+        # Killed while a new pack of kept blobs is being written (the old pack not yet removed).
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ([DateTime]::UtcNow -lt $deadline -and -not (Get-ChildItem (Join-Path $packs 'tmp') -File -ErrorAction Ignore | Where-Object Length -gt 1MB)) {
+            Start-Sleep -Milliseconds 2
+        }
+        $child.HasExited | Should -BeFalse -Because 'retention must still be repacking when it is killed'
+        kill -9 $child.Id
+        $child.WaitForExit()
+        Test-Path (Join-Path $dir 'repo/models/rp/collect.pending') | Should -BeTrue -Because 'the killed run had begun removing'
+        # Version 1's manifest went first; version 2 has every blob, in an indexed pack, whole.
+        (Get-AiModelBackup rp -Policy $policy).Version | Should -Be @('2')
+        (Test-AiModelBackup rp -Policy $policy).Status | Should -Be 'Verified'
+        $back = Join-Path $dir 'back'
+        $null = Restore-AiModel rp 2 -Destination $back -Policy $policy -Confirm:$false
+        foreach ($f in Get-ChildItem $rp -Recurse -File | Select-Object -First 300) {
+            (Get-FileHash (Join-Path $back ([IO.Path]::GetRelativePath($rp, $f.FullName)))).Hash | Should -Be (Get-FileHash $f.FullName).Hash
+        }
+        # The next retention run, with no version left to remove, still collects what the killed one left (its marker),
+        # and clears the killed writer's temporary pack.
+        Remove-ExpiredBackup -Target rp -Policy $policy -Confirm:$false | Should -BeNullOrEmpty
+        Test-Path (Join-Path $dir 'repo/models/rp/collect.pending') | Should -BeFalse
+        Get-ChildItem (Join-Path $packs 'tmp') -File -ErrorAction Ignore | Should -BeNullOrEmpty
+        Get-ChildItem $packs -Filter *.pack | Where-Object { -not (Test-Path ([IO.Path]::ChangeExtension($_.FullName, '.idx'))) } | Should -BeNullOrEmpty
+        (Test-AiModelBackup rp -Policy $policy).Status | Should -Be 'Verified'
+        (Get-ChildItem $packs -Filter *.pack | Measure-Object Length -Sum).Sum | Should -BeLessThan $before
+    }
+}

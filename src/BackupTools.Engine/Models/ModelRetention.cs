@@ -27,6 +27,10 @@ public static class ModelRetention
         var versions = ModelBackup.Versions(repositoryRoot, model.Name);
         var deployed = versions.FirstOrDefault(v => IsDeployed(v, model.Path))?.Version;
         var removed = new List<RetentionDecision>();
+        // Written before the first manifest goes, removed once the garbage is collected: a run killed in between leaves
+        // it, and the next run collects even when it removes no version (else that garbage stayed until one more went).
+        var pending = Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "collect.pending");
+        var collect = !dryRun && File.Exists(pending);
         foreach (var m in versions.Skip(model.Keep))
         {
             var path = ModelBackup.VersionPath(repositoryRoot, model.Name, m.Version);
@@ -37,6 +41,11 @@ public static class ModelRetention
             }
             var reason = $"model keeps the newest {model.Keep} versions; this one is older and not deployed";
             if (!await confirm(m, reason)) continue;
+            if (!collect)
+            {
+                FileModes.WriteDurably(pending, [], FileMode.Create);
+                collect = true;
+            }
             File.Delete(path);
             removed.Add(new RetentionDecision
             {
@@ -44,9 +53,10 @@ public static class ModelRetention
                 Reason = reason, BytesFreed = 0, Path = path, Removed = true,
             });
         }
-        if (removed.Count == 0) return removed;
+        if (!collect) return removed;
         // Blobs no remaining version names; the freed bytes are credited to the removed versions in order.
         var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "blobs"));
+        store.RemoveLeftovers(); // a killed writer's temporary files and unindexed packs (the model's lock is held)
         var live = ModelBackup.Versions(repositoryRoot, model.Name).SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
         long freed = 0;
         // (No blobs directory at all when every file of every version went into packs.)
@@ -57,6 +67,12 @@ public static class ModelRetention
             File.Delete(blob);
         }
         freed += await CollectPacksAsync(store.Packs, live, log, warn);
+        File.Delete(pending);
+        if (removed.Count == 0)
+        {
+            log?.Invoke($"Model {model.Name}: collected what an interrupted retention left, {freed} bytes.");
+            return removed;
+        }
         removed[0] = removed[0] with { BytesFreed = freed };
         RunJournal.Append(repositoryRoot, new JournalEntry
         {

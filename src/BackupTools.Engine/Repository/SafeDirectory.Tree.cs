@@ -34,7 +34,8 @@ public sealed partial class SafeDirectory
         StatEntry(name) is null ? CreateSubdirectory(name, mode) : OpenSubdirectory(name);
 
     /// <summary>Opens a regular file for reading; refuses a symlink (and never blocks on a FIFO).</summary>
-    public FileStream OpenRead(string name)
+    /// <param name="bufferSize">The stream's buffer (0: none, for a caller reading whole files into arrays of their own).</param>
+    public FileStream OpenRead(string name, int bufferSize = 1 << 16)
     {
         const int O_RDONLY = 0, O_NONBLOCK = 0x800;
         var fd = OpenAt(_fd, Check(name), O_RDONLY | O_NONBLOCK | OpenFlags.NoFollow | OpenFlags.CloseOnExec, 0);
@@ -45,7 +46,7 @@ public sealed partial class SafeDirectory
             handle.Dispose();
             throw new IOException($"'{System.IO.Path.Combine(Path, name)}' is not a regular file.");
         }
-        return new FileStream(handle, FileAccess.Read, 1 << 16);
+        return new FileStream(handle, FileAccess.Read, bufferSize);
     }
 
     /// <summary>
@@ -53,10 +54,10 @@ public sealed partial class SafeDirectory
     /// without following a symlink, and the file itself with O_NOFOLLOW: a name swapped for a link between a listing and
     /// this read (to /etc/shadow, say) is refused, never read.
     /// </summary>
-    public FileStream OpenReadBeneath(string relative)
+    public FileStream OpenReadBeneath(string relative, int bufferSize = 1 << 16)
     {
         var parts = relative.Split('/');
-        if (parts.Length == 1) return OpenRead(parts[0]);
+        if (parts.Length == 1) return OpenRead(parts[0], bufferSize);
         var directories = new List<SafeDirectory>();
         try
         {
@@ -66,7 +67,7 @@ public sealed partial class SafeDirectory
                 current = current.OpenSubdirectory(part);
                 directories.Add(current);
             }
-            return current.OpenRead(parts[^1]); // the descriptor outlives the directory handles
+            return current.OpenRead(parts[^1], bufferSize); // the descriptor outlives the directory handles
         }
         finally
         {

@@ -277,11 +277,11 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
         var destination = _destination ?? ModelRecords.Find(policy, Name)?.Path
             ?? throw new ItemNotFoundException($"Model '{Name}' is not in the policy's models: section; give -Destination.");
         if ((Path ?? LiteralPath) is not null && ModelRecords.Find(policy, Name) is { } live && BackupAiModelCommand.SamePath(live.Path, destination))
-            throw new ArgumentException($"-Destination '{destination}' is model {Name}'s own path: a part of a version (-Path) would replace the whole model with that part. Give another directory.");
+            throw new ArgumentException($"-Destination '{destination}' is model {Name}'s own path: a part of a version (-Path, -LiteralPath) would replace the whole model with that part. Give another directory.");
         // A part goes into a directory of its own: one that exists must be empty (the restore swaps it out whole, so
         // anything in it, a link to the live model or that model's parent included, would be replaced by the part).
         if ((Path ?? LiteralPath) is not null && Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any())
-            throw new ArgumentException($"-Destination '{destination}' is not empty: a part of a version (-Path) goes into a new or empty directory, never over other files.");
+            throw new ArgumentException($"-Destination '{destination}' is not empty: a part of a version (-Path, -LiteralPath) goes into a new or empty directory, never over other files.");
         if (!await ShouldProcessAsync(destination, $"Replace with model {Name} version {manifest.Version} ({manifest.Files.Count} files{(Offsite is null ? "" : $", fetched from offsite {Offsite}")}); the current directory is kept until validation passes"))
             return;
         if (store is not null && key is not null)
