@@ -51,19 +51,9 @@ Describe 'Backup-AiModel killed with SIGKILL' {
         New-Item -ItemType Directory $model | Out-Null
         '7' | Set-Content (Join-Path $model 'VERSION')
         $f = [IO.File]::Create((Join-Path $model 'weights.gguf')); $f.SetLength(1200MB); $f.Dispose()  # sparse: quick to make, slow enough to copy
-        $psi = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
-        foreach ($a in @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command',
-                "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; Backup-AiModel big -Path '$model' -Policy '$policy'")) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true
-        $child = [Diagnostics.Process]::Start($psi)
         $blobs = Join-Path $dir 'repo/models/big/blobs'
-        $deadline = [DateTime]::UtcNow.AddSeconds(60)
-        while ([DateTime]::UtcNow -lt $deadline -and -not (Get-ChildItem (Join-Path $blobs 'tmp') -File -ErrorAction Ignore | Where-Object Length -gt 50MB)) {
-            Start-Sleep -Milliseconds 20
-        }
-        $child.HasExited | Should -BeFalse -Because 'the backup must still be copying when it is killed'
-        kill -9 $child.Id
-        $child.WaitForExit()
+        Stop-ChildMidWrite "Backup-AiModel big -Path '$model' -Policy '$policy'" (Join-Path $blobs 'tmp') 50MB |
+            Should -BeTrue -Because 'the backup must still be copying when it is killed'
 
         Get-AiModelBackup big -Policy $policy | Should -BeNullOrEmpty
         $final = Get-ChildItem $blobs -Recurse -File | Where-Object { $_.Directory.Name -ne 'tmp' }

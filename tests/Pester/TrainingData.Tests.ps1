@@ -77,18 +77,8 @@ Describe 'Training data in packs: Backup-AiModel, Restore-AiModel -Path, a SIGKI
     It 'a backup killed (SIGKILL) while it writes packs leaves every kept version whole, and the next run clears what it left' {
         $more = Join-Path $dir 'more'
         New-Tree $more 6000 2
-        $psi = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
-        foreach ($a in @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command',
-                "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; Backup-AiModel td -Path '$more' -Version 2 -Policy '$policy'")) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true
-        $child = [Diagnostics.Process]::Start($psi)
-        $deadline = [DateTime]::UtcNow.AddSeconds(60)
-        while ([DateTime]::UtcNow -lt $deadline -and -not (Get-ChildItem (Join-Path $packs 'tmp') -File -ErrorAction Ignore | Where-Object Length -gt 2MB)) {
-            Start-Sleep -Milliseconds 10
-        }
-        $child.HasExited | Should -BeFalse -Because 'the backup must still be writing a pack when it is killed'
-        kill -9 $child.Id
-        $child.WaitForExit()
+        Stop-ChildMidWrite "Backup-AiModel td -Path '$more' -Version 2 -Policy '$policy'" (Join-Path $packs 'tmp') 2MB |
+            Should -BeTrue -Because 'the backup must still be writing a pack when it is killed'
         (Get-AiModelBackup td -Policy $policy).Version | Should -Be @('1') -Because 'no version is written before its packs are whole'
         (Test-AiModelBackup td -Policy $policy).Status | Should -Be 'Verified'
         $again = Backup-AiModel td -Path $more -Version 2 -Policy $policy
@@ -131,19 +121,9 @@ Describe 'Retention killed (SIGKILL) while it repacks' {
     It 'leaves the kept version whole, and the next run finishes the job and clears what it left' {
         $v2.Status | Should -Be 'Succeeded'
         $before = (Get-ChildItem $packs -Filter *.pack | Measure-Object Length -Sum).Sum
-        $psi = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
-        foreach ($a in @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-Command',
-                "Import-Module '$env:BACKUPTOOLS_TEST_MODULE'; Remove-ExpiredBackup -Target rp -Policy '$policy' -Confirm:`$false")) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true
-        $child = [Diagnostics.Process]::Start($psi)
         # Killed while a new pack of kept blobs is being written (the old pack not yet removed).
-        $deadline = [DateTime]::UtcNow.AddSeconds(60)
-        while ([DateTime]::UtcNow -lt $deadline -and -not (Get-ChildItem (Join-Path $packs 'tmp') -File -ErrorAction Ignore | Where-Object Length -gt 1MB)) {
-            Start-Sleep -Milliseconds 2
-        }
-        $child.HasExited | Should -BeFalse -Because 'retention must still be repacking when it is killed'
-        kill -9 $child.Id
-        $child.WaitForExit()
+        Stop-ChildMidWrite "Remove-ExpiredBackup -Target rp -Policy '$policy' -Confirm:`$false" (Join-Path $packs 'tmp') 1MB |
+            Should -BeTrue -Because 'retention must still be repacking when it is killed'
         Test-Path (Join-Path $dir 'repo/models/rp/collect.pending') | Should -BeTrue -Because 'the killed run had begun removing'
         # Version 1's manifest went first; version 2 has every blob, in an indexed pack, whole.
         (Get-AiModelBackup rp -Policy $policy).Version | Should -Be @('2')
