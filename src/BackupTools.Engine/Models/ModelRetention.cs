@@ -44,6 +44,7 @@ public static class ModelRetention
             if (!collect)
             {
                 FileModes.WriteDurably(pending, [], FileMode.Create);
+                SafeDirectory.SyncPath(Path.GetDirectoryName(pending)!); // its name on disk before any manifest goes
                 collect = true;
             }
             File.Delete(path);
@@ -127,7 +128,7 @@ public static class ModelRetention
                 SafeDirectory.Pause("model:repack-finish");
                 await fresh.FinishAsync(CancellationToken.None);
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or Encryption.EncryptionKeyException)
             {
                 // A damaged blob in it: the pack stays as it is (the versions it removed are gone either way, and
                 // the others go on); Test-AiModelBackup names the versions that need that blob.

@@ -89,7 +89,7 @@ public sealed class PackStore
             var (offset, stored) = (BitConverter.ToInt64(bytes, at + 32), BitConverter.ToInt64(bytes, at + 40));
             // The length's bit 62 says the blob is compressed (a length never reaches it; indexes written before it read the same).
             var (length, compressed) = (stored & ~CompressedFlag, (stored & CompressedFlag) != 0);
-            if (offset < 0 || length < 0 || length > int.MaxValue) return []; // damaged: its blobs count as missing
+            if (offset < 0 || length < 0 || length > int.MaxValue || offset > long.MaxValue - length) return []; // damaged: its blobs count as missing
             list.Add((Convert.ToHexString(bytes, at, 32).ToLowerInvariant(), new PackedBlob(pack, offset, length, magic == EncryptedMagic, compressed)));
         }
         return list;
@@ -114,7 +114,13 @@ public sealed class PackStore
     /// <summary>A blob's content from its stored bytes: decrypted (and authenticated) when its pack is encrypted, then decompressed.</summary>
     internal Stream Plain(Stream stored, PackedBlob blob)
     {
-        var opened = blob.Encrypted ? Encryption.DecryptingStream.WithKeyFrom(stored, _keyFor) : stored;
+        Stream opened;
+        try { opened = blob.Encrypted ? Encryption.DecryptingStream.WithKeyFrom(stored, _keyFor) : stored; }
+        catch
+        {
+            stored.Dispose(); // a damaged header or a missing key: the pack's handle is closed here, not left to the finalizer
+            throw;
+        }
         // leaveOpen false: disposing the blob's stream closes its pack (200,000 restored blobs are 200,000 handles otherwise).
         return blob.Compressed ? new DamageNamingStream(new ZstdSharp.DecompressionStream(opened, leaveOpen: false), blob) : opened;
     }
@@ -255,7 +261,8 @@ public sealed class PackWriter : IDisposable
         var (body, compressed) = BlobCompression.Compress(content);
         if (_encrypt is null) return AddStoredAsync(sha256, body, compressed, ct);
         using var sealedBytes = new MemoryStream(body.Length + 256);
-        using (var sealing = new Encryption.EncryptingStream(sealedBytes, _encrypt, leaveOpen: true))
+        // Chunks no bigger than the blob: the default 1 MB would allocate megabytes per small blob, here and on every read.
+        using (var sealing = new Encryption.EncryptingStream(sealedBytes, _encrypt, Math.Clamp(body.Length, 1, Encryption.EncryptedFormat.DefaultChunkSize), leaveOpen: true))
         {
             sealing.Write(body.Span);
             sealing.FlushFinalBlock();

@@ -42,17 +42,20 @@ public static class OffsiteModels
         if (Directory.Exists(options.StateDirectory))
             foreach (var leftover in Directory.EnumerateFiles(options.StateDirectory, "blob-*"))
                 if (File.GetLastWriteTimeUtc(leftover) < DateTime.UtcNow.AddHours(-1)) File.Delete(leftover); // not another copy's, in use now
+        // Retention of this offsite waits while a version is copied, and the copy while retention decides: neither
+        // ever works from what it listed before the other changed it (everything there is listed under the lock).
+        await using var offsiteLock = await OffsitePacks.LockAsync(repositoryRoot, options.Name ?? "offsite", manifest.Name, TimeSpan.FromMinutes(30), ct)
+            ?? throw new IOException($"Model {manifest.Name}: the retention of offsite {options.Name} has held its lock for 30 minutes, so this copy did not start; the next run tries again.");
         var there = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var n in store.ListAsync($"{Root(manifest.Name)}blobs/", ct)) there.Add(n);
         var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, manifest.Name), "blobs"));
         var needed = manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct().ToList();
-        // Retention of this offsite waits while a version is copied, and the copy while retention decides: neither
-        // ever works from versions read before the other changed them.
-        await using var offsiteLock = await OffsitePacks.LockAsync(repositoryRoot, options.Name ?? "offsite", manifest.Name, TimeSpan.FromMinutes(30), ct)
-            ?? throw new Repository.TargetLockedException($"{manifest.Name} (offsite retention)", null);
         var remotePacks = await OffsitePacks.ListAsync(store, key, manifest.Name, options.StateDirectory, ct);
-        // A pack whose index there cannot be read counts as absent: its blobs are sent again (the same local pack
-        // rewrites that index).
+        // A pack whose index there cannot be read counts as absent: both its objects are removed (a copy would
+        // otherwise pass over objects whose name, size and key are right), and its blobs are sent again.
+        foreach (var id in remotePacks.Damaged)
+            if (!await OffsitePacks.RemoveAsync(store, manifest.Name, id, DateTimeOffset.UtcNow, ct))
+                throw new InvalidDataException($"Model {manifest.Name}: the index of pack {id} in {store.Describe} cannot be read and is locked, so it cannot be replaced; version {manifest.Version} was not copied. It can be once the lock ends.");
         var packedThere = remotePacks.Packs.Values.SelectMany(b => b).ToHashSet(StringComparer.Ordinal);
         var missing = needed.Where(sha => !there.Contains(BlobName(manifest.Name, sha)) && !packedThere.Contains(sha)).ToList();
         int sent = 0, parts = 0, resumed = 0;
@@ -101,6 +104,13 @@ public static class OffsiteModels
             Interlocked.Add(ref parts, r.Parts);
             Interlocked.Add(ref resumed, r.PartsResumed);
         });
+        // Before the version is listed there, every blob it names must be there: a loose object, or in a pack whose
+        // index there reads. Otherwise the version is not copied (never a version listed there that cannot restore).
+        var loose = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var (_, sha) in ListBlobsAsync(store, manifest.Name, ct)) loose.Add(sha);
+        var packedNow = (await OffsitePacks.ListAsync(store, key, manifest.Name, options.StateDirectory, ct)).Packs.Values.SelectMany(b => b).ToHashSet(StringComparer.Ordinal);
+        if (needed.FirstOrDefault(sha => !loose.Contains(sha) && !packedNow.Contains(sha)) is { } absent)
+            throw new InvalidDataException($"Model {manifest.Name} {manifest.Version}: blob {absent} is not in {store.Describe} after the copy (neither an object nor in a readable pack index there), so the version was not listed there. Run Copy-BackupSet again; if it repeats, run Test-AiModelBackup {manifest.Name}.");
         var versionPath = ModelBackup.VersionPath(repositoryRoot, manifest.Name, manifest.Version);
         var versionSha = Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(versionPath, ct))).ToLowerInvariant();
         var v = await OffsiteCopier.CopyFileAsync(versionPath, VersionName(manifest.Name, manifest.Version), versionSha, store, key, options, ct);
