@@ -244,7 +244,9 @@ public sealed class PointInTimeRestoreTests(ServerFixture fixture)
             StepStarted = step =>
             {
                 if (step != "replay the binary logs") return;
-                temporary.AddRange(MariaDbBackupTests.ChildrenNamed("mariadbd").Except(serversBefore));
+                // Only this restore's server: its options name a data directory in this test's directory (other tests
+                // running alongside start servers of their own, which are not this one's to count).
+                temporary.AddRange(MariaDbBackupTests.ChildrenNamed("mariadbd").Except(serversBefore).Where(pid => ServesUnder(pid, dir.Path)));
                 cancel.Cancel();
             },
         }, cancel.Token);
@@ -254,6 +256,19 @@ public sealed class PointInTimeRestoreTests(ServerFixture fixture)
         Assert.Single(temporary); // the temporary server was running when the restore was cancelled
         await ProcessRunnerTests.WaitUntil(() => !temporary.Any(ProcessRunnerTests.Alive), 5000);
         Assert.DoesNotContain(temporary, ProcessRunnerTests.Alive);
+    }
+
+    /// <summary>Whether a mariadbd's command line, or the options file it names, mentions <paramref name="directory"/>.</summary>
+    private static bool ServesUnder(int pid, string directory)
+    {
+        try
+        {
+            var args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+            return args.Any(a => a.Contains(directory, StringComparison.Ordinal))
+                || args.Where(a => a.StartsWith("--defaults-file=", StringComparison.Ordinal))
+                       .Any(a => File.ReadAllText(a["--defaults-file=".Length..]).Contains(directory, StringComparison.Ordinal));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; } // gone meanwhile
     }
 
     [Fact]
