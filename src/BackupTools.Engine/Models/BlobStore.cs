@@ -120,11 +120,7 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
     /// <summary>Whether a stored blob still hashes to its name (its plaintext: an encrypted one is decrypted, and authenticated, on the way).</summary>
     public async Task<bool> VerifyAsync(string sha256, CancellationToken ct)
     {
-        if (IsPacked(sha256))
-        {
-            try { return await Packs.VerifyAsync(sha256, ct); }
-            catch (EndOfStreamException) { return false; }
-        }
+        if (IsPacked(sha256)) return await Packs.VerifyAsync(sha256, ct); // a pack cut short is an IOException there: false
         if (!Contains(sha256)) return false;
         try { return await HashPlainAsync(PathOf(sha256), IsEncrypted(sha256), ct) == sha256; }
         catch (Encryption.EncryptedDataException) { return false; } // a flipped byte fails authentication: damaged

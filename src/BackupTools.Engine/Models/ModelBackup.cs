@@ -226,19 +226,19 @@ public static partial class ModelBackup
         Summaries(repositoryRoot, name).Select(v => ModelJsonReader.Read(VersionPath(repositoryRoot, name, v.Version))).FirstOrDefault(m => m is not null);
 
     /// <summary>Every readable version manifest of a model, newest first (unreadable ones are skipped).</summary>
-    public static IReadOnlyList<ModelManifest> Versions(string repositoryRoot, string name)
-    {
-        var dir = Path.Combine(ModelDirectory(repositoryRoot, name), "versions");
-        return Directory.Exists(dir)
-            ? Directory.EnumerateFiles(dir, "*.json").Select(ModelJsonReader.Read).OfType<ModelManifest>().OrderByDescending(m => m.Created).ToList()
-            : [];
-    }
+    public static IReadOnlyList<ModelManifest> Versions(string repositoryRoot, string name) => ReadVersions(repositoryRoot, name).Versions;
 
-    /// <summary>The version manifests that exist but cannot be parsed (damaged, cut short), by path.</summary>
-    public static IReadOnlyList<string> UnreadableVersions(string repositoryRoot, string name)
+    /// <summary>
+    /// Every version manifest of a model, read once: the readable ones newest first, and the paths of those that exist
+    /// but cannot be parsed (damaged, cut short), which retention must not work around.
+    /// </summary>
+    public static (IReadOnlyList<ModelManifest> Versions, IReadOnlyList<string> Unreadable) ReadVersions(string repositoryRoot, string name)
     {
         var dir = Path.Combine(ModelDirectory(repositoryRoot, name), "versions");
-        return Directory.Exists(dir) ? Directory.EnumerateFiles(dir, "*.json").Where(f => ModelJsonReader.Read(f) is null).Order(StringComparer.Ordinal).ToList() : [];
+        if (!Directory.Exists(dir)) return ([], []);
+        var read = Directory.EnumerateFiles(dir, "*.json").Select(f => (Path: f, Manifest: ModelJsonReader.Read(f))).ToList();
+        return (read.Select(r => r.Manifest).OfType<ModelManifest>().OrderByDescending(m => m.Created).ToList(),
+                read.Where(r => r.Manifest is null).Select(r => r.Path).Order(StringComparer.Ordinal).ToList());
     }
 
     /// <summary>A version as the status needs it: its name, when it was made and how big it is, without its file list.</summary>

@@ -86,10 +86,33 @@ internal sealed partial class ModelJson : JsonSerializerContext
 {
     private const int CompressionLevel = 3;
 
-    public static ModelManifest? Read(string path) => Parse(File.ReadAllBytes(path));
+    public static ModelManifest? Read(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Parse(file);
+    }
 
-    /// <summary>A manifest from its file's bytes, compressed or plain; a damaged frame is a JsonException, as damaged JSON is.</summary>
-    public static ModelManifest? Parse(byte[] bytes) => JsonSerializer.Deserialize(Plain(bytes), Default.ModelManifest);
+    /// <summary>
+    /// A manifest from a seekable stream of its file (on disk, or an offsite copy decrypted), compressed or plain,
+    /// parsed as it is decoded (never the whole JSON in memory twice); a damaged frame is a JsonException, as damaged
+    /// JSON is.
+    /// </summary>
+    public static ModelManifest? Parse(Stream file)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        var got = file.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
+        file.Position = 0;
+        if (!IsCompressed(magic[..got])) return JsonSerializer.Deserialize(file, Default.ModelManifest);
+        try
+        {
+            using var zstd = new ZstdSharp.DecompressionStream(file, leaveOpen: true);
+            return JsonSerializer.Deserialize(zstd, Default.ModelManifest);
+        }
+        catch (Exception e) when (e is ZstdSharp.ZstdException or IOException or InvalidDataException)
+        {
+            throw new JsonException("The version manifest's compressed frame is damaged: " + e.Message, e);
+        }
+    }
 
     /// <summary>
     /// Writes the manifest to a new file, serialized straight into the compressor (never the whole JSON in memory: 30 MB
@@ -111,28 +134,13 @@ internal sealed partial class ModelJson : JsonSerializerContext
 
     public static bool IsCompressed(ReadOnlySpan<byte> bytes) => bytes.Length >= 4 && BitConverter.ToUInt32(bytes[..4]) == 0xFD2FB528;
 
-    private static byte[] Plain(byte[] bytes)
-    {
-        if (!IsCompressed(bytes)) return bytes;
-        try
-        {
-            using var plain = new MemoryStream();
-            using (var zstd = new ZstdSharp.DecompressionStream(new MemoryStream(bytes))) zstd.CopyTo(plain);
-            return plain.ToArray();
-        }
-        catch (Exception e) when (e is ZstdSharp.ZstdException or IOException or InvalidDataException)
-        {
-            throw new JsonException("The version manifest's compressed frame is damaged: " + e.Message, e);
-        }
-    }
-
     /// <summary>
-    /// The start of a manifest's JSON, enough for its top-level fields (which come before its file list): a compressed
-    /// one is decompressed only that far. A plain one (written by an earlier release) is read whole.
+    /// The start of a manifest's JSON, enough for its top-level fields (which come before its file list); the rest of a
+    /// compressed one is decoded unparsed (its checksum checked). A plain one (written by an earlier release) is read whole.
     /// </summary>
     public static (byte[] Json, bool Whole) Head(string path, int length = 64 << 10)
     {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         Span<byte> magic = stackalloc byte[4];
         var got = file.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
         file.Position = 0;

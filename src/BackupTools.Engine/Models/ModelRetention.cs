@@ -19,12 +19,12 @@ public static class ModelRetention
         await using var modelLock = dryRun ? null : TargetLock.Acquire(repositoryRoot, ModelBackup.Engine, model.Name, log);
         // A version whose manifest cannot be read still needs its blobs, and which versions are the newest is unknown:
         // removing anything now could take the only copy of a file it names. Refuse until a person looks.
-        if (ModelBackup.UnreadableVersions(repositoryRoot, model.Name) is [_, ..] unreadable)
+        var (versions, unreadable) = ModelBackup.ReadVersions(repositoryRoot, model.Name);
+        if (unreadable.Count > 0)
             throw new InvalidDataException(
                 $"Retention of model {model.Name} refused: {unreadable.Count} version manifest(s) cannot be read ({string.Join(", ", unreadable.Take(3))}), " +
                 "so it cannot know which blobs they need. Nothing was removed. Run Test-AiModelBackup, then restore the file from an offsite copy, " +
                 "or move it out of the versions directory if that version is to be given up.");
-        var versions = ModelBackup.Versions(repositoryRoot, model.Name);
         var deployed = versions.FirstOrDefault(v => IsDeployed(v, model.Path))?.Version;
         var removed = new List<RetentionDecision>();
         // Written before the first manifest goes, removed once the garbage is collected: a run killed in between leaves
@@ -58,7 +58,9 @@ public static class ModelRetention
         // Blobs no remaining version names; the freed bytes are credited to the removed versions in order.
         var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, model.Name), "blobs"));
         store.RemoveLeftovers(); // a killed writer's temporary files and unindexed packs (the model's lock is held)
-        var live = ModelBackup.Versions(repositoryRoot, model.Name).SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
+        // The versions read above, less those removed (no backup adds one meanwhile: it takes the same lock).
+        var gone = removed.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
+        var live = versions.Where(m => !gone.Contains(m.Version)).SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
         long freed = 0;
         // (No blobs directory at all when every file of every version went into packs.)
         foreach (var blob in (Directory.Exists(store.Directory) ? Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories) : [])

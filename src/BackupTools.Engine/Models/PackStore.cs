@@ -249,7 +249,6 @@ public sealed class PackWriter : IDisposable
     private long _length;
     /// <summary>Bytes written so far (kept once the pack is finished).</summary>
     public long Length => _length;
-    public int Count => _blobs.Count;
 
     /// <summary>
     /// Adds a blob's content: compressed when that pays (training data is mostly JSONL and CSV text, which restic

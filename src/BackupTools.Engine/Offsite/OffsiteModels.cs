@@ -130,7 +130,8 @@ public static class OffsiteModels
             await using var plain = await OffsiteRead.OpenDecryptedAsync(store, n, key, ct);
             using var bytes = new MemoryStream();
             await plain.CopyToAsync(bytes, ct);
-            versions.Add(ModelJson.Parse(bytes.ToArray())
+            bytes.Position = 0;
+            versions.Add(ModelJson.Parse(bytes)
                 ?? throw new InvalidDataException($"The model manifest {n} in {store.Describe} is empty."));
         }
         return versions.OrderByDescending(m => m.Created).ToList();

@@ -118,14 +118,17 @@ public static class OffsiteRetention
             }
             if (removed == 0) continue;
             // A local version that cannot be read may need any blob: none goes until a person looks (its versions went).
-            if (Models.ModelBackup.UnreadableVersions(policy.Repository, name) is [var unreadable, ..])
+            var (local, unreadableHere) = Models.ModelBackup.ReadVersions(policy.Repository, name);
+            if (unreadableHere is [var unreadable, ..])
             {
                 warn?.Invoke($"Offsite {offsite.Name}: no blob or pack of model {name} was removed: the local version manifest {unreadable} cannot be read, so which blobs it needs is unknown. Run Test-AiModelBackup {name}.");
                 continue;
             }
-            // Blobs no kept version names, here or in the local repository, go; a locked one stays until its lock ends.
-            var still = (await OffsiteModels.ListVersionsAsync(store, key, name, ct))
-                .Concat(Models.ModelBackup.Versions(policy.Repository, name))
+            // Blobs no kept version names, there (the versions read under the lock, less those removed) or in the local
+            // repository, go; a locked one stays until its lock ends.
+            var goneThere = decisions.Where(d => d.Removed && d.Engine == Models.ModelBackup.Engine && d.Target == name).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+            var still = versions.Where(v => !goneThere.Contains(v.Version))
+                .Concat(local)
                 .SelectMany(m => m.Files).Where(f => !f.IsLink).Select(f => f.Sha256).ToHashSet(StringComparer.Ordinal);
             await foreach (var blob in OffsiteModels.ListBlobsAsync(store, name, ct, withRotatedHeaders: true))
                 if (!still.Contains(blob.Sha) && !await store.DeleteAsync(blob.Name, ct))
