@@ -38,7 +38,7 @@ public sealed class ModelBackupTests : IDisposable
     {
         if (store.IsPacked(sha))
         {
-            var blob = store.Packs.Index[sha];
+            var blob = store.Packs.Locate(sha);
             var pack = Path.Combine(store.Packs.Directory, blob.Pack + ".pack");
             var bytes = File.ReadAllBytes(pack);
             bytes[blob.Offset + Math.Min(at, blob.Length - 1)] ^= 1;

@@ -23,45 +23,6 @@ public static partial class ModelBackup
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")]
     private static partial Regex VersionPattern();
 
-    /// <summary>
-    /// The model's regular files and symlinks. Never through a symlinked directory (root would copy whatever it points
-    /// at, /root included) and never a FIFO (opening one blocks the job forever, holding the model's lock), a socket or a
-    /// device: those are skipped with a warning naming them. A symlink is recorded as a link when it points inside the
-    /// model (relative, plain form), and skipped with a warning otherwise.
-    /// </summary>
-    private static IEnumerable<(string Full, string? Link, FileKinds.Status Stat)> Entries(string root, string name, Action<string>? warn)
-    {
-        var directories = new List<string> { root };
-        directories.AddRange(Directory.EnumerateDirectories(root, "*", new EnumerationOptions
-        {
-            RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false,
-        }));
-        // The names first (reading directories asks nothing of the inodes), then one lstat per entry on every core: the
-        // lstat answers everything asked of a file below (kind, size, time, mode, inode), and on a tree of 200,000 files
-        // they are most of the walk.
-        var entries = new List<string>();
-        foreach (var directory in directories)
-            entries.AddRange(Directory.EnumerateFileSystemEntries(directory, "*", new EnumerationOptions { AttributesToSkip = 0 }));
-        var stats = new FileKinds.Status?[entries.Count];
-        Parallel.For(0, entries.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 2, 4) },
-            i => stats[i] = FileKinds.LStatus(entries[i]));
-        for (var i = 0; i < entries.Count; i++)
-        {
-            var entry = entries[i];
-            if (stats[i] is not { } stat) continue; // gone since the listing
-            switch (stat.Kind)
-            {
-                case FileKinds.Kind.Regular: yield return (entry, null, stat); break;
-                case FileKinds.Kind.Symlink:
-                    var target = new FileInfo(entry).LinkTarget ?? "";
-                    if (ModelFile.LinkStaysInside(Path.GetRelativePath(root, entry).Replace('\\', '/'), target)) yield return (entry, target, stat);
-                    else warn?.Invoke($"Model '{name}': skipped the symlink '{entry}' -> '{target}': it points outside the model (or not in plain relative form), and a restore never creates such a link.");
-                    break;
-                case FileKinds.Kind.Other: warn?.Invoke($"Model '{name}': skipped '{entry}': not a regular file (a FIFO, socket or device)."); break;
-            }
-        }
-    }
-
     private static readonly string[] s_modes = Enumerable.Range(0, 0x1000).Select(m => Convert.ToString(m, 8)).ToArray();
 
     /// <summary>A mode's octal text, one string per mode (not one per file: 200,000 files were 200,000 copies of "644").</summary>
@@ -79,6 +40,9 @@ public static partial class ModelBackup
     public static string ModelDirectory(string repositoryRoot, string name) => Path.Combine(repositoryRoot, Engine, name);
     public static string VersionPath(string repositoryRoot, string name, string version) => Path.Combine(ModelDirectory(repositoryRoot, name), "versions", version + ".json");
 
+    /// <summary>How many entries of the walk are stat-ed, read and stored at once before their list entries are written.</summary>
+    private const int Batch = 4096;
+
     public static async Task<(ModelManifest Manifest, ModelBackupStatus Status)> RunAsync(string repositoryRoot, string name, string sourcePath,
         string? version, IReadOnlyList<string> configPaths, bool force, IProgress<TransferProgress>? progress, CancellationToken ct,
         bool rehash = false, Action<string>? warn = null, Encryption.EncryptionKey? encrypt = null)
@@ -88,113 +52,124 @@ public static partial class ModelBackup
         await using var modelLock = TargetLock.Acquire(repositoryRoot, Engine, name);
         var clock = Stopwatch.StartNew();
         var (chosen, source) = version is not null ? (version, "given") : DeclaredVersion(sourcePath);
-        var files = Entries(sourcePath, name, warn)
-            .Select(f => (f.Full, Relative: Path.GetRelativePath(sourcePath, f.Full).Replace('\\', '/'), Config: false, f.Link, Stat: (FileKinds.Status?)f.Stat))
-            .Concat(configPaths.Select(c => (Full: c, Relative: "_config/" + c.TrimStart('/').Replace('\\', '/'), Config: true, Link: (string?)null, Stat: StatOf(c))))
-            .OrderBy(f => f.Relative, StringComparer.Ordinal).ToList();
-
-        // Quick check, as rsync does: the same version with every size and mtime unchanged needs no reading at all.
-        // rehash reads everything: the way to catch content changed behind a preserved size and mtime.
-        if (chosen is not null && File.Exists(VersionPath(repositoryRoot, name, chosen)) && !force && !rehash)
-        {
-            var existing = ModelJson.Read(VersionPath(repositoryRoot, name, chosen))!;
-            if (existing.Files.Count == files.Count && files.All(f => existing.Files.Any(e => e.Path == f.Relative && (f.Link is not null
-                    ? e.LinkTarget == f.Link
-                    : !e.IsLink && f.Stat is { } st && e.Size == st.Size && e.Modified == st.Modified && (e.Inode == 0 || e.Inode == st.Inode)))))
-                return (existing, ModelBackupStatus.Unchanged);
-        }
 
         var store = new BlobStore(Path.Combine(ModelDirectory(repositoryRoot, name), "blobs"), encrypt);
         store.RemoveLeftovers();
-        // As restic does with its parent snapshot: a file whose path, size and modification time match the newest
-        // version is not read again; its stored blob is reused. A changed file always has a new mtime.
-        Dictionary<string, ModelFile> previous = (rehash ? null : Newest(repositoryRoot, name))?.Files.Where(f => !f.IsLink).ToDictionary(f => f.Path, StringComparer.Ordinal) ?? [];
-        var total = files.Where(f => f.Link is null).Sum(f => f.Stat?.Size ?? 0);
-        long done = 0;
-        var perFile = new Progress<long>(n => progress?.Report(new TransferProgress("Copying", Interlocked.Add(ref done, n), total)));
-        var results = new ModelFile[files.Count];
+        // As restic does with its parent snapshot: a file whose path, size, mtime and inode match the version before
+        // is not read again; its stored blob is reused. That version is the one being backed up again when it exists (so
+        // an unchanged run reads no file at all), else the newest; -Rehash reads everything, the way to catch content
+        // changed behind a preserved size and mtime. Its list is read beside the walk, both in path order.
+        var readable = rehash ? [] : Summaries(repositoryRoot, name);
+        var previousPath = readable.Where(v => v.Version == chosen).Concat(readable).Select(v => VersionPath(repositoryRoot, name, v.Version)).FirstOrDefault();
+        using var previous = previousPath is null ? null : new PreviousVersion(previousPath);
+
+        var walk = ModelWalk.Merge(
+            ModelWalk.Sorted(sourcePath).Select(e => new Entry(e.Relative, e.Full, false)),
+            configPaths.Select(c => new Entry("_config/" + c.TrimStart('/').Replace('\\', '/'), c, true)).OrderBy(c => c.Relative, StringComparer.Ordinal),
+            e => e.Relative);
+        // The total is not known before the walk ends (the walk is the backup); the version before's size stands in for it.
+        var estimate = previous?.RawBytes;
+        long done = 0, total = 0, newBytes = 0;
+        var perFile = new Progress<long>(n => progress?.Report(new TransferProgress("Copying", Interlocked.Add(ref done, n), estimate)));
         // The model's files are read beneath one handle to its directory, never through a link swapped in since the listing.
         using var modelRoot = SafeDirectory.Supported ? SafeDirectory.OpenForReading(sourcePath) : null;
-        long newBytes = 0;
         // Small files go into packs (one fsync per pack, not per file), each worker filling one pack at a time; with
         // encryption.local each blob in a pack is sealed on its own (a BTENC1 stream), so a range read still decrypts it.
         var idle = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
         var begun = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
-        var adding = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        // Blobs being added to a pack not yet finished (once it is, the pack index has them): two equal files in one run are stored once.
+        var adding = new System.Collections.Concurrent.ConcurrentDictionary<BlobId, PackWriter>();
+        FileModes.CreatePrivateDirectory(Path.Combine(store.Directory, "tmp"));
+        using var list = new ManifestWriter(Path.Combine(store.Directory, "tmp", "manifest-" + Guid.NewGuid().ToString("N")));
         try
         {
-        await Parallel.ForEachAsync(Enumerable.Range(0, files.Count),
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 2, 4), CancellationToken = ct },
-            async (i, token) =>
+            foreach (var batch in walk.Chunk(Batch))
             {
-                var f = files[i];
-                if (f.Link is not null)
-                {
-                    results[i] = new ModelFile(f.Relative, 0, "", "777", DateTime.UnixEpoch, false, f.Link);
-                    return;
-                }
-                // Taken in the walk; a config file that vanished since is an error when it is opened, as before.
-                var info = f.Stat ?? throw new FileNotFoundException($"Model '{name}': '{f.Full}' is gone.", f.Full);
-                string sha;
-                long size;
-                var written = false;
-                // The quick check, as restic's: path, size, mtime and inode (an inode of 0 is one an older version did not keep).
-                if (previous.TryGetValue(f.Relative, out var known) && known.Size == info.Size && known.Modified == info.Modified
-                    && (known.Inode == 0 || known.Inode == info.Inode) && store.Contains(known.Sha256))
-                {
-                    (sha, size) = (known.Sha256, known.Size);
-                    ((IProgress<long>)perFile).Report(size);
-                }
-                else if (info.Size < PackStore.Threshold)
-                {
-                    SafeDirectory.Pause("model:backup-read:" + f.Relative);
-                    byte[] content;
-                    // Read straight into an array of the size the walk saw (no stream buffer, no second copy: 200,000
-                    // files were 6 GB of short-lived buffers), then whatever a file that grew since has more.
-                    await using (var source = modelRoot is null || f.Config ? new FileStream(f.Full, FileMode.Open, FileAccess.Read, FileShare.Read, 0)
-                                     : modelRoot.OpenReadBeneath(f.Relative, bufferSize: 0))
+                ct.ThrowIfCancellationRequested();
+                var known = batch.Select(e => e.Config || previous is null ? null : previous.Find(e.Relative)).ToArray();
+                var results = new ModelFile?[batch.Length];
+                var warnings = new string?[batch.Length];
+                await Parallel.ForEachAsync(Enumerable.Range(0, batch.Length),
+                    new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 2, 4), CancellationToken = ct },
+                    async (i, token) =>
                     {
-                        content = new byte[info.Size];
-                        var n = await source.ReadAtLeastAsync(content, content.Length, throwOnEndOfStream: false, token);
-                        if (n < content.Length) content = content[..n];
+                        var f = batch[i];
+                        var stat = f.Config ? StatOf(f.Full) : FileKinds.LStatus(f.Full);
+                        switch (stat?.Kind)
+                        {
+                            case null when f.Config: throw new FileNotFoundException($"Model '{name}': the config file '{f.Full}' does not exist.", f.Full);
+                            case null or FileKinds.Kind.Directory or FileKinds.Kind.Missing: return; // gone since the listing (or now a directory)
+                            case FileKinds.Kind.Other:
+                                warnings[i] = $"Model '{name}': skipped '{f.Full}': not a regular file (a FIFO, socket or device).";
+                                return;
+                            case FileKinds.Kind.Symlink:
+                                var target = new FileInfo(f.Full).LinkTarget ?? "";
+                                if (ModelFile.LinkStaysInside(f.Relative, target)) results[i] = new ModelFile(f.Relative, 0, "", "777", DateTime.UnixEpoch, false, target);
+                                else warnings[i] = $"Model '{name}': skipped the symlink '{f.Full}' -> '{target}': it points outside the model (or not in plain relative form), and a restore never creates such a link.";
+                                return;
+                        }
+                        var info = stat!.Value;
+                        string sha;
+                        long size;
+                        var written = false;
+                        // The quick check, as restic's: path, size, mtime and inode (an inode of 0 is one an older version did not keep).
+                        if (known[i] is { } k && k.Size == info.Size && k.Modified == info.Modified && (k.Inode == 0 || k.Inode == info.Inode) && store.Contains(k.Sha256))
+                        {
+                            (sha, size) = (k.Sha256, k.Size);
+                            ((IProgress<long>)perFile).Report(size);
+                        }
+                        else if (info.Size < PackStore.Threshold)
+                        {
+                            var content = await ReadSmallAsync(f, info.Size, modelRoot, token);
+                            (sha, size) = (Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(content)).ToLowerInvariant(), content.Length);
+                            ((IProgress<long>)perFile).Report(size);
+                            var id = BlobId.TryParse(sha, out var parsed) ? parsed : throw new InvalidOperationException("not a SHA-256");
+                            // Claimed before the index is asked: a pack finishing meanwhile indexes its blobs before it
+                            // releases their claims, so a blob is either claimed here or found in the index, never stored twice.
+                            if (adding.TryAdd(id, null!))
+                            {
+                                if (store.Contains(sha)) adding.TryRemove(id, out _);
+                                else
+                                {
+                                    if (!idle.TryTake(out var pack)) begun.Add(pack = store.Packs.Begin(encrypt));
+                                    adding[id] = pack;
+                                    await pack.AddAsync(sha, content, token);
+                                    written = true;
+                                    if (pack.Length >= PackStore.PackSize) await FinishAsync(pack, adding, token);
+                                    else idle.Add(pack);
+                                }
+                            }
+                        }
                         else
                         {
-                            using var more = new MemoryStream();
-                            await source.CopyToAsync(more, token);
-                            if (more.Length > 0) content = [.. content, .. more.ToArray()];
+                            SafeDirectory.Pause("model:backup-read:" + f.Relative);
+                            (sha, size, written) = await store.AddAsync(f.Full, perFile, token,
+                                modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative));
                         }
-                    }
-                    (sha, size) = (Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(content)).ToLowerInvariant(), content.Length);
-                    ((IProgress<long>)perFile).Report(size);
-                    if (!store.Contains(sha) && adding.TryAdd(sha, 0))
-                    {
-                        if (!idle.TryTake(out var pack)) begun.Add(pack = store.Packs.Begin(encrypt));
-                        await pack.AddAsync(sha, content, token);
-                        written = true;
-                        if (pack.Length >= PackStore.PackSize) await pack.FinishAsync(token);
-                        else idle.Add(pack);
-                    }
-                }
-                else
+                        if (written) Interlocked.Add(ref newBytes, size);
+                        // Mode and time from the walk's one stat (200,000 files: a stat per question was most of an unchanged run).
+                        var mode = OperatingSystem.IsWindows() ? "644" : ModeText(info.Permissions);
+                        results[i] = new ModelFile(f.Relative, size, sha, mode, info.Modified, f.Config, Inode: info.Inode);
+                    });
+                for (var i = 0; i < batch.Length; i++)
                 {
-                    SafeDirectory.Pause("model:backup-read:" + f.Relative);
-                    (sha, size, written) = await store.AddAsync(f.Full, perFile, token,
-                        modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative));
+                    if (warnings[i] is { } w) warn?.Invoke(w);
+                    if (results[i] is not { } r) continue;
+                    list.Add(r);
+                    if (!r.IsLink) total += r.Size;
                 }
-                if (written) Interlocked.Add(ref newBytes, size);
-                // Mode and time from the walk's one stat (200,000 files: a stat per question was most of an unchanged run).
-                var mode = OperatingSystem.IsWindows() ? "644" : ModeText(info.Permissions);
-                results[i] = new ModelFile(f.Relative, size, sha, mode, info.Modified, f.Config, Inode: info.Inode);
-            });
+            }
             // Every pack finished (fsynced, read back, indexed) before the version that names its blobs is written.
-            while (idle.TryTake(out var pack)) await pack.FinishAsync(ct);
+            while (idle.TryTake(out var pack)) await FinishAsync(pack, adding, ct);
         }
         finally
         {
             // A failure or Ctrl+C: every unfinished pack is thrown away, never indexed (finished ones are not touched).
             foreach (var pack in begun) pack.Dispose();
         }
-        var manifestHash = ModelManifest.HashOf(results);
+        // The previous list read to its end, so its checksum is checked: a hash it gave is trusted only now.
+        previous?.Complete();
+        var manifestHash = list.Hash;
         chosen ??= "sha256-" + manifestHash[..12];
         source ??= "content";
         if (!VersionPattern().IsMatch(chosen))
@@ -202,28 +177,79 @@ public static partial class ModelBackup
         var path = VersionPath(repositoryRoot, name, chosen);
         if (File.Exists(path))
         {
-            var existing = ModelJson.Read(path)!;
-            if (existing.ManifestHash == manifestHash) return (existing, ModelBackupStatus.Unchanged);
+            var existingHash = previous is not null && previousPath == path && previous.Hash is { } h ? h : HashOfStored(path);
+            if (existingHash == manifestHash) return (ReadWithList(path, list.Count, manifestHash), ModelBackupStatus.Unchanged);
             if (!force)
                 throw new ModelVersionConflictException(
                     $"Model '{name}' version {chosen} is already backed up with different content ({source}). Give the new content a new version, or use -Force to replace that version.");
         }
         var manifest = new ModelManifest
         {
-            Name = name, Version = chosen, VersionSource = source, Created = DateTime.UtcNow, SourcePath = sourcePath, Files = results,
+            Name = name, Version = chosen, VersionSource = source, Created = DateTime.UtcNow, SourcePath = sourcePath, Files = [],
             RawBytes = total, NewBytes = newBytes, DurationSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
         };
         FileModes.CreatePrivateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + ".partial";
         File.Delete(temp);
-        ModelJson.WriteDurably(temp, manifest);
+        list.WriteManifest(temp, manifest);
         File.Move(temp, path, overwrite: force);
-        return (manifest, ModelBackupStatus.Succeeded);
+        return ((manifest with { Files = new ManifestFileList(path, list.Count) }).WithKnownHash(manifestHash), ModelBackupStatus.Succeeded);
     }
 
-    /// <summary>The newest readable version, found from the summaries so only its own file list is parsed (5 kept versions of 200,000 files each are 5 lists).</summary>
-    private static ModelManifest? Newest(string repositoryRoot, string name) =>
-        Summaries(repositoryRoot, name).Select(v => ModelJsonReader.Read(VersionPath(repositoryRoot, name, v.Version))).FirstOrDefault(m => m is not null);
+    private readonly record struct Entry(string Relative, string Full, bool Config);
+
+    /// <summary>
+    /// A small file read whole, straight into an array of the size the walk saw (no stream buffer, no second copy:
+    /// 200,000 files were 6 GB of short-lived buffers), then whatever a file that grew since has more.
+    /// </summary>
+    private static async Task<byte[]> ReadSmallAsync(Entry f, long size, SafeDirectory? modelRoot, CancellationToken ct)
+    {
+        SafeDirectory.Pause("model:backup-read:" + f.Relative);
+        await using var source = modelRoot is null || f.Config ? new FileStream(f.Full, FileMode.Open, FileAccess.Read, FileShare.Read, 0)
+            : modelRoot.OpenReadBeneath(f.Relative, bufferSize: 0);
+        var content = new byte[size];
+        var n = await source.ReadAtLeastAsync(content, content.Length, throwOnEndOfStream: false, ct);
+        if (n < content.Length) return content[..n];
+        using var more = new MemoryStream();
+        await source.CopyToAsync(more, ct);
+        return more.Length > 0 ? [.. content, .. more.ToArray()] : content;
+    }
+
+    /// <summary>Finishes a pack (fsynced, read back, indexed), then releases its blobs' claims: the index has them now.</summary>
+    private static async Task FinishAsync(PackWriter pack, System.Collections.Concurrent.ConcurrentDictionary<BlobId, PackWriter> adding, CancellationToken ct)
+    {
+        await pack.FinishAsync(ct);
+        foreach (var claim in adding.Where(c => ReferenceEquals(c.Value, pack)).ToList()) adding.TryRemove(claim);
+    }
+
+    /// <summary>The manifest hash of a stored version, its list read as a stream (in path order, as written; sorted whole otherwise).</summary>
+    private static string HashOfStored(string path)
+    {
+        using var reader = ManifestFileReader.Open(path);
+        using var hash = new ManifestHasher();
+        string? last = null;
+        while (reader.TryRead(out var f))
+        {
+            if (last is not null && string.CompareOrdinal(last, f.Path) >= 0) return ModelJson.Read(path)!.ManifestHash; // not in order: hashed sorted
+            last = f.Path;
+            hash.Add(f);
+        }
+        reader.ReadToEnd();
+        return hash.Finish();
+    }
+
+    /// <summary>A stored version's fields, with its list read from the file when it is enumerated (its count and hash known).</summary>
+    private static ModelManifest ReadWithList(string path, int count, string hash)
+    {
+        using var reader = ManifestFileReader.Open(path);
+        reader.TryRead(out _); // the fields before the list
+        var head = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (key, value) in reader.Head) head[key] = System.Text.Json.Nodes.JsonNode.Parse(value.GetRawText());
+        head.Remove("manifestHash");
+        head["files"] = new System.Text.Json.Nodes.JsonArray();
+        var manifest = head.Deserialize(ModelJson.Default.ModelManifest)!;
+        return (manifest with { Files = new ManifestFileList(path, count) }).WithKnownHash(hash);
+    }
 
     /// <summary>Every readable version manifest of a model, newest first (unreadable ones are skipped).</summary>
     public static IReadOnlyList<ModelManifest> Versions(string repositoryRoot, string name) => ReadVersions(repositoryRoot, name).Versions;

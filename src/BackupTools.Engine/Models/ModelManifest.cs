@@ -47,33 +47,63 @@ public sealed record ModelManifest
     public required string SourcePath { get; init; }
     /// <summary>Written last, so a reader wanting only the fields above stops before the list (see ModelBackup.Summaries).</summary>
     [JsonPropertyOrder(1)]
-    public required IReadOnlyList<ModelFile> Files { get; init; }
+    public required IReadOnlyList<ModelFile> Files
+    {
+        get => _files;
+        init { _files = value; _knownHash = null; } // `m with { Files = some }` (a partial restore) hashes what it has
+    }
+    private IReadOnlyList<ModelFile> _files = [];
     public long RawBytes { get; init; }
     public long NewBytes { get; init; }
     public double DurationSeconds { get; init; }
-    public string ManifestHash => HashOf(Files);
+    /// <summary>Known without reading the list again where the backup that wrote it hashed it as it went (a million files).</summary>
+    private string? _knownHash;
+
+    public string ManifestHash => _knownHash ?? HashOf(Files);
+
+    /// <summary>This manifest with its hash as already computed over exactly its Files (a `with` copy must not keep it: see Files).</summary>
+    internal ModelManifest WithKnownHash(string hash)
+    {
+        var copy = this with { };
+        copy._knownHash = hash;
+        return copy;
+    }
 
     /// <summary>SHA-256 over every file's path, hash, mode and link target, in path order: equal exactly when the content is.</summary>
     public static string HashOf(IEnumerable<ModelFile> files)
     {
-        // The UTF-8 of "path\0sha\0mode[\0->link]\n" per file, fed to the hash piece by piece: the same bytes a whole
-        // string of them made, without that string (200,000 files made it 60 MB, three times per backup).
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[1024];
-        void Add(string s)
-        {
-            var n = Encoding.UTF8.GetMaxByteCount(s.Length);
-            if (n > buffer.Length) buffer = new byte[n];
-            hash.AppendData(buffer, 0, Encoding.UTF8.GetBytes(s, buffer));
-        }
-        foreach (var f in files.OrderBy(f => f.Path, StringComparer.Ordinal))
-        {
-            Add(f.Path); hash.AppendData("\0"u8); Add(f.Sha256); hash.AppendData("\0"u8); Add(f.Mode);
-            if (f.LinkTarget is not null) { hash.AppendData("\0->"u8); Add(f.LinkTarget); } // absent for files: older hashes stay equal
-            hash.AppendData("\n"u8);
-        }
-        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+        var hash = new ManifestHasher();
+        foreach (var f in files.OrderBy(f => f.Path, StringComparer.Ordinal)) hash.Add(f);
+        return hash.Finish();
     }
+}
+
+/// <summary>
+/// The manifest hash fed one file at a time, in path order: the UTF-8 of "path\0sha\0mode[\0->link]\n" per file, the
+/// same bytes a whole string of them made in earlier releases, without that string (200,000 files made it 60 MB).
+/// </summary>
+internal sealed class ManifestHasher : IDisposable
+{
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private byte[] _buffer = new byte[1024];
+
+    private void Add(string s)
+    {
+        var n = Encoding.UTF8.GetMaxByteCount(s.Length);
+        if (n > _buffer.Length) _buffer = new byte[n];
+        _hash.AppendData(_buffer, 0, Encoding.UTF8.GetBytes(s, _buffer));
+    }
+
+    public void Add(ModelFile f)
+    {
+        Add(f.Path); _hash.AppendData("\0"u8); Add(f.Sha256); _hash.AppendData("\0"u8); Add(f.Mode);
+        if (f.LinkTarget is not null) { _hash.AppendData("\0->"u8); Add(f.LinkTarget); } // absent for files: older hashes stay equal
+        _hash.AppendData("\n"u8);
+    }
+
+    public string Finish() => Convert.ToHexString(_hash.GetHashAndReset()).ToLowerInvariant();
+
+    public void Dispose() => _hash.Dispose();
 }
 
 // Not indented: a version of 20,000 training files is one line per file either way, and indentation alone made it
@@ -82,9 +112,10 @@ public sealed record ModelManifest
 // `zstd -dc versions/<version>.json | jq`; versions written plain by earlier releases are read as they are.
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ModelManifest))]
+[JsonSerializable(typeof(ModelFile))]
 internal sealed partial class ModelJson : JsonSerializerContext
 {
-    private const int CompressionLevel = 3;
+    internal const int CompressionLevel = 3;
 
     public static ModelManifest? Read(string path)
     {

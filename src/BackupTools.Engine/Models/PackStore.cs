@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using BackupTools.Engine.Repository;
 
@@ -28,7 +27,7 @@ public sealed class PackStore
     private const long CompressedFlag = 1L << 62;
 
     private readonly object _load = new();
-    private ConcurrentDictionary<string, PackedBlob>? _index;
+    private Dictionary<BlobId, PackedBlob>? _index;
     private readonly Func<string, Encryption.EncryptionKey> _keyFor;
 
     /// <param name="keyFor">The key a BTENC1 header names (encrypted packs); the repository's local keys when omitted.</param>
@@ -43,8 +42,12 @@ public sealed class PackStore
     public string PackPath(string pack) => Path.Combine(Directory, pack + ".pack");
     public string IndexPath(string pack) => Path.Combine(Directory, pack + ".idx");
 
-    /// <summary>Every indexed blob, read once from the index files.</summary>
-    public IReadOnlyDictionary<string, PackedBlob> Index
+    /// <summary>
+    /// Every indexed blob, read once from the index files. Keyed by the blob's 32 bytes, not its hex string, and one
+    /// lock around a plain dictionary rather than a node per entry: a model of a million small files has a million
+    /// entries here, and this is most of what a backup of it keeps in memory.
+    /// </summary>
+    private Dictionary<BlobId, PackedBlob> Loaded
     {
         get
         {
@@ -52,37 +55,58 @@ public sealed class PackStore
             lock (_load)
             {
                 if (_index is { } again) return again;
-                var index = new ConcurrentDictionary<string, PackedBlob>(StringComparer.Ordinal);
+                var index = new Dictionary<BlobId, PackedBlob>();
                 if (System.IO.Directory.Exists(Directory))
-                    Parallel.ForEach(System.IO.Directory.EnumerateFiles(Directory, "*.idx"), file =>
-                    {
-                        foreach (var (sha, blob) in ReadIndex(file)) index.TryAdd(sha, blob);
-                    });
+                {
+                    var files = System.IO.Directory.EnumerateFiles(Directory, "*.idx").ToList();
+                    var parsed = new List<(BlobId, PackedBlob)>[files.Count];
+                    Parallel.For(0, files.Count, i => parsed[i] = ReadIndexIds(files[i]));
+                    index.EnsureCapacity(parsed.Sum(p => p.Count));
+                    foreach (var list in parsed) foreach (var (id, blob) in list) index.TryAdd(id, blob);
+                }
                 return _index = index;
             }
         }
     }
 
-    public bool Contains(string sha256) => Index.ContainsKey(sha256);
+    public bool Contains(string sha256) => TryLocate(sha256, out _);
+
+    /// <summary>Where a packed blob is; false when no index names it.</summary>
+    public bool TryLocate(string sha256, out PackedBlob blob)
+    {
+        blob = default;
+        if (!BlobId.TryParse(sha256, out var id)) return false;
+        var index = Loaded;
+        lock (index) return index.TryGetValue(id, out blob);
+    }
+
+    /// <summary>Where a packed blob is; FileNotFoundException when no index names it.</summary>
+    public PackedBlob Locate(string sha256) => TryLocate(sha256, out var blob) ? blob : throw new FileNotFoundException($"Blob {sha256} is in no pack.");
 
     /// <summary>The index of one pack: (SHA-256, where) of each blob; empty when it is damaged (its blobs then count as missing).</summary>
-    public static IReadOnlyList<(string Sha256, PackedBlob Blob)> ReadIndex(string indexPath)
+    public static IReadOnlyList<(string Sha256, PackedBlob Blob)> ReadIndex(string indexPath) =>
+        ReadIndexIds(indexPath).Select(e => (e.Id.ToString(), e.Blob)).ToList();
+
+    private static List<(BlobId Id, PackedBlob Blob)> ReadIndexIds(string indexPath)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(indexPath); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
-        return ParseIndex(bytes, Path.GetFileNameWithoutExtension(indexPath));
+        return ParseIndexIds(bytes, Path.GetFileNameWithoutExtension(indexPath));
     }
 
     /// <summary>An index's bytes (a file here, or an offsite object decrypted); empty when damaged.</summary>
-    public static IReadOnlyList<(string Sha256, PackedBlob Blob)> ParseIndex(byte[] bytes, string pack)
+    public static IReadOnlyList<(string Sha256, PackedBlob Blob)> ParseIndex(byte[] bytes, string pack) =>
+        ParseIndexIds(bytes, pack).Select(e => (e.Id.ToString(), e.Blob)).ToList();
+
+    private static List<(BlobId Id, PackedBlob Blob)> ParseIndexIds(byte[] bytes, string pack)
     {
         if (bytes.Length < 12) return [];
         var magic = BitConverter.ToInt32(bytes, 0);
         if (magic is not (Magic or EncryptedMagic) || BitConverter.ToInt32(bytes, bytes.Length - 4) != magic) return [];
         var count = BitConverter.ToInt32(bytes, 4);
         if (count < 0 || bytes.Length != 12 + (long)count * 48) return [];
-        var list = new List<(string, PackedBlob)>(count);
+        var list = new List<(BlobId, PackedBlob)>(count);
         for (var i = 0; i < count; i++)
         {
             var at = 8 + i * 48;
@@ -90,7 +114,7 @@ public sealed class PackStore
             // The length's bit 62 says the blob is compressed (a length never reaches it; indexes written before it read the same).
             var (length, compressed) = (stored & ~CompressedFlag, (stored & CompressedFlag) != 0);
             if (offset < 0 || length < 0 || length > int.MaxValue || offset > long.MaxValue - length) return []; // damaged: its blobs count as missing
-            list.Add((Convert.ToHexString(bytes, at, 32).ToLowerInvariant(), new PackedBlob(pack, offset, length, magic == EncryptedMagic, compressed)));
+            list.Add((BlobId.From(bytes.AsSpan(at, 32)), new PackedBlob(pack, offset, length, magic == EncryptedMagic, compressed)));
         }
         return list;
     }
@@ -98,14 +122,14 @@ public sealed class PackStore
     /// <summary>A blob's bytes, read from its pack.</summary>
     public Stream Open(string sha256)
     {
-        var blob = Index.TryGetValue(sha256, out var b) ? b : throw new FileNotFoundException($"Blob {sha256} is in no pack.");
+        var blob = Locate(sha256);
         FileStream file;
         try { file = new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess); }
         catch (FileNotFoundException)
         {
             // Retention repacked it meanwhile (the new pack was indexed before the old one went): read the indexes again.
             Reload();
-            blob = Index.TryGetValue(sha256, out var moved) ? moved : throw new FileNotFoundException($"Blob {sha256} is in no pack.");
+            blob = Locate(sha256);
             file = new FileStream(PackPath(blob.Pack), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.RandomAccess);
         }
         return Plain(new RangeStream(file, blob.Offset, blob.Length), blob);
@@ -175,8 +199,8 @@ public sealed class PackStore
     /// <summary>Records a finished pack's blobs (after its index is on disk).</summary>
     internal void Indexed(IEnumerable<(string Sha256, PackedBlob Blob)> blobs)
     {
-        var index = (ConcurrentDictionary<string, PackedBlob>)Index;
-        foreach (var (sha, blob) in blobs) index.TryAdd(sha, blob);
+        var index = Loaded;
+        lock (index) foreach (var (sha, blob) in blobs) if (BlobId.TryParse(sha, out var id)) index.TryAdd(id, blob);
     }
 
     /// <summary>Removes a pack: its index first (its blobs are then gone), then its bytes.</summary>
@@ -184,7 +208,8 @@ public sealed class PackStore
     {
         File.Delete(IndexPath(pack));
         File.Delete(PackPath(pack));
-        if (_index is { } index) foreach (var (sha, b) in index) if (b.Pack == pack) index.TryRemove(sha, out _);
+        if (_index is { } index)
+            lock (index) foreach (var id in index.Where(e => e.Value.Pack == pack).Select(e => e.Key).ToList()) index.Remove(id);
     }
 
     /// <summary>Each pack and its blobs, as the index files say.</summary>

@@ -63,8 +63,8 @@ public static class OffsiteModels
         // A blob packed here goes in its pack, whole (each pack once): a few hundred objects for a million small files.
         // (Packs sealed by encryption.local stay here: their blobs go one object each, from their plaintext, as other
         // encrypted blobs do, so what is offsite never needs this host's local key.)
-        bool InPlainPack(string sha) => blobs.IsPacked(sha) && !blobs.Packs.Index[sha].Encrypted;
-        var packsToSend = missing.Where(InPlainPack).Select(sha => blobs.Packs.Index[sha].Pack).Distinct().ToList();
+        bool InPlainPack(string sha) => blobs.IsPacked(sha) && !blobs.Packs.Locate(sha).Encrypted;
+        var packsToSend = missing.Where(InPlainPack).Select(sha => blobs.Packs.Locate(sha).Pack).Distinct().ToList();
         await Parallel.ForEachAsync(packsToSend, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = ct }, async (id, token) =>
         {
             var r = await OffsitePacks.CopyAsync(blobs.Packs, id, manifest.Name, store, key, options, token);
