@@ -112,6 +112,33 @@ public sealed class ManifestStreamTests : IDisposable
     }
 
     [Fact]
+    public void AVersionReadLazilyListsItsFilesFromDiskEvenOnceItsNameIsRemoved()
+    {
+        var files = Files(3000);
+        var path = _dir.Combine("v.json");
+        ModelJson.WriteDurably(path, Manifest(files));
+        var lazy = ModelJson.ReadLazily(path);
+        Assert.IsType<ManifestFileList>(lazy.Files);
+        Assert.Equal(files.Count, lazy.Files.Count);
+        Assert.Equal(ModelManifest.HashOf(files), lazy.ManifestHash);
+        Assert.Equal(Manifest([]) with { Files = [] }, lazy with { Files = [] });
+        File.Delete(path); // retention removed it while a reader still had the version
+        Assert.Equal(files, lazy.Files.ToList());
+        Assert.Equal(files, lazy.Files.ToList()); // read again on each enumeration
+        Assert.Equal(files[1234], lazy.Files[1234]);
+
+        // A list out of path order (not written by this module) is read whole, and hashed sorted as the definition says.
+        var unordered = _dir.Combine("unordered.json");
+        File.WriteAllBytes(unordered, JsonSerializer.SerializeToUtf8Bytes(Manifest([.. Enumerable.Reverse(files)]), ModelJson.Default.ModelManifest));
+        var whole = ModelJson.ReadLazily(unordered);
+        Assert.IsNotType<ManifestFileList>(whole.Files);
+        Assert.Equal(ModelManifest.HashOf(files), whole.ManifestHash);
+        // A damaged one is a JsonException, as ModelJson.Read says.
+        File.WriteAllText(unordered, "{\"version\":\"7\",\"files\":[{\"path\":");
+        Assert.ThrowsAny<JsonException>(() => ModelJson.ReadLazily(unordered));
+    }
+
+    [Fact]
     public void TheWalkComesInTheOrdinalOrderOfWholePaths()
     {
         var root = _dir.Combine("tree");

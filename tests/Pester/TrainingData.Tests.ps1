@@ -23,6 +23,8 @@ Describe 'Training data in packs: Backup-AiModel, Restore-AiModel -Path, a SIGKI
         # Names a wildcard would misread: 'img[1].png' as a pattern matches img1.png, never itself.
         [IO.File]::WriteAllText((Join-Path $data 'img[1].png'), 'bracketed')
         [IO.File]::WriteAllText((Join-Path $data 'img1.png'), 'plain')
+        # On Linux a backslash is a character of a name, not a separator.
+        [IO.File]::WriteAllText([IO.Path]::Combine($data, 'back\slash.txt'), 'one name') # (Join-Path would turn it into a '/')
         $v1 = Backup-AiModel td -Path $data -Version 1 -Policy $policy
         $packs = Join-Path $dir 'repo/models/td/packs'
     }
@@ -61,6 +63,10 @@ Describe 'Training data in packs: Backup-AiModel, Restore-AiModel -Path, a SIGKI
         Restore-AiModel td 1 -Path 'img[1].png' -Destination $pattern -Policy $policy -Confirm:$false | Out-Null
         @(Get-ChildItem $pattern -File).Name | Should -Be 'img1.png'
         { Restore-AiModel td 1 -Path 'x' -LiteralPath 'y' -Destination (Join-Path $dir 'both') -Policy $policy -Confirm:$false } | Should -Throw '*not both*'
+        $slash = Join-Path $dir 'slash'
+        Restore-AiModel td 1 -LiteralPath 'back\slash.txt' -Destination $slash -Policy $policy -Confirm:$false | Out-Null
+        @(Get-ChildItem $slash -Recurse -File).Name | Should -Be 'back\slash.txt'
+        [IO.File]::ReadAllText([IO.Path]::Combine($slash, 'back\slash.txt')) | Should -Be 'one name'
     }
 
     It 'refuses -Path without -Destination, and a -Path that matches nothing' {

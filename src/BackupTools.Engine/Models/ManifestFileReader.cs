@@ -12,7 +12,7 @@ namespace BackupTools.Engine.Models;
 /// </summary>
 internal sealed class ManifestFileReader : IDisposable
 {
-    private readonly Stream _file;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle? _owned;
     private readonly Stream _source;
     private byte[] _buffer = new byte[1 << 16];
     private int _start, _end;
@@ -24,28 +24,36 @@ internal sealed class ManifestFileReader : IDisposable
     private enum Phase { BeforeObject, TopLevel, InFiles, Done }
     private enum Outcome { File, End, More }
 
-    private ManifestFileReader(Stream file, Stream source)
+    private ManifestFileReader(Microsoft.Win32.SafeHandles.SafeFileHandle? owned, Stream source)
     {
-        _file = file;
+        _owned = owned;
         _source = source;
     }
 
     /// <summary>Opens the manifest at <paramref name="path"/>; nothing is parsed yet.</summary>
     public static ManifestFileReader Open(string path)
     {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        try
-        {
-            Span<byte> magic = stackalloc byte[4];
-            var got = file.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
-            file.Position = 0;
-            return new ManifestFileReader(file, ModelJson.IsCompressed(magic[..got]) ? new ZstdSharp.DecompressionStream(file, leaveOpen: true) : file);
-        }
+        var handle = OpenHandle(path);
+        try { return Open(handle, owns: true); }
         catch
         {
-            file.Dispose();
+            handle.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A handle to read a manifest through for as long as it is wanted, even once retention removes its name.</summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle OpenHandle(string path) =>
+        File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+
+    /// <summary>Reads the manifest open at <paramref name="handle"/> from its start (each reader at its own position).</summary>
+    public static ManifestFileReader Open(Microsoft.Win32.SafeHandles.SafeFileHandle handle, bool owns)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        var got = RandomAccess.Read(handle, magic, 0);
+        Stream file = new HandleStream(handle);
+        return new ManifestFileReader(owns ? handle : null,
+            ModelJson.IsCompressed(magic[..got]) ? new ZstdSharp.DecompressionStream(file, leaveOpen: false) : new BufferedStream(file, 1 << 16));
     }
 
     /// <summary>The top-level fields read so far (all of them once the first entry is read: the list is written last).</summary>
@@ -170,18 +178,42 @@ internal sealed class ManifestFileReader : IDisposable
 
     public void Dispose()
     {
-        if (!ReferenceEquals(_source, _file)) _source.Dispose();
-        _file.Dispose();
+        _source.Dispose();
+        _owned?.Dispose();
+    }
+}
+
+/// <summary>A file read from its start through a handle it does not own, at a position of its own (pread).</summary>
+internal sealed class HandleStream(Microsoft.Win32.SafeHandles.SafeFileHandle handle) : Repository.ReadOnlyStream
+{
+    private long _position;
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = RandomAccess.Read(handle, buffer, _position);
+        _position += n;
+        return n;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var n = await RandomAccess.ReadAsync(handle, buffer, _position, cancellationToken);
+        _position += n;
+        return n;
     }
 }
 
 /// <summary>
 /// A version's file list read from its manifest on each enumeration, never held: what a backup of a million files
-/// returns. Count is known from the backup; indexing (rare) reads the list once and keeps it.
+/// returns, and what the versions of a model are read as. The manifest is read through a handle opened when the list
+/// was made, so a version retention removes meanwhile still reads as it was. Indexing (rare) reads the list once and
+/// keeps it.
 /// </summary>
-internal sealed class ManifestFileList(string path, int count) : IReadOnlyList<ModelFile>
+internal sealed class ManifestFileList(Microsoft.Win32.SafeHandles.SafeFileHandle handle, int count) : IReadOnlyList<ModelFile>
 {
     private IReadOnlyList<ModelFile>? _loaded;
+
+    public ManifestFileList(string path, int count) : this(ManifestFileReader.OpenHandle(path), count) { }
 
     public int Count => count;
 
@@ -194,7 +226,7 @@ internal sealed class ManifestFileList(string path, int count) : IReadOnlyList<M
             foreach (var f in _loaded) yield return f;
             yield break;
         }
-        using var reader = ManifestFileReader.Open(path);
+        using var reader = ManifestFileReader.Open(handle, owns: false);
         while (reader.TryRead(out var file)) yield return file;
         reader.ReadToEnd();
     }

@@ -45,7 +45,7 @@ public static partial class ModelBackup
 
     public static async Task<(ModelManifest Manifest, ModelBackupStatus Status)> RunAsync(string repositoryRoot, string name, string sourcePath,
         string? version, IReadOnlyList<string> configPaths, bool force, IProgress<TransferProgress>? progress, CancellationToken ct,
-        bool rehash = false, Action<string>? warn = null, Encryption.EncryptionKey? encrypt = null)
+        bool rehash = false, Action<string>? warn = null, Encryption.EncryptionKey? encrypt = null, bool ignoreInode = false)
     {
         if (!Directory.Exists(sourcePath))
             throw new DirectoryNotFoundException($"Model '{name}': the model directory '{sourcePath}' does not exist.");
@@ -75,10 +75,7 @@ public static partial class ModelBackup
         using var modelRoot = SafeDirectory.Supported ? SafeDirectory.OpenForReading(sourcePath) : null;
         // Small files go into packs (one fsync per pack, not per file), each worker filling one pack at a time; with
         // encryption.local each blob in a pack is sealed on its own (a BTENC1 stream), so a range read still decrypts it.
-        var idle = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
-        var begun = new System.Collections.Concurrent.ConcurrentBag<PackWriter>();
-        // Blobs being added to a pack not yet finished (once it is, the pack index has them): two equal files in one run are stored once.
-        var adding = new System.Collections.Concurrent.ConcurrentDictionary<BlobId, PackWriter>();
+        var packs = new OpenPacks();
         FileModes.CreatePrivateDirectory(Path.Combine(store.Directory, "tmp"));
         using var list = new ManifestWriter(Path.Combine(store.Directory, "tmp", "manifest-" + Guid.NewGuid().ToString("N")));
         try
@@ -112,33 +109,18 @@ public static partial class ModelBackup
                         string sha;
                         long size;
                         var written = false;
-                        // The quick check, as restic's: path, size, mtime and inode (an inode of 0 is one an older version did not keep).
-                        if (known[i] is { } k && k.Size == info.Size && k.Modified == info.Modified && (k.Inode == 0 || k.Inode == info.Inode) && store.Contains(k.Sha256))
+                        // The quick check, as restic's: path, size, mtime and inode (an inode of 0 is one an older version did not
+                        // keep; ignoreInode for NFS and FUSE, where a file's inode number can change with each mount, as restic's --ignore-inode).
+                        if (known[i] is { } k && k.Size == info.Size && k.Modified == info.Modified && (ignoreInode || k.Inode == 0 || k.Inode == info.Inode)
+                            && store.Contains(k.Sha256))
                         {
                             (sha, size) = (k.Sha256, k.Size);
                             ((IProgress<long>)perFile).Report(size);
                         }
                         else if (info.Size < PackStore.Threshold)
                         {
-                            var content = await ReadSmallAsync(f, info.Size, modelRoot, token);
-                            (sha, size) = (Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(content)).ToLowerInvariant(), content.Length);
+                            (sha, size, written) = await StoreSmallAsync(f, info.Size, modelRoot, store, packs, encrypt, token);
                             ((IProgress<long>)perFile).Report(size);
-                            var id = BlobId.TryParse(sha, out var parsed) ? parsed : throw new InvalidOperationException("not a SHA-256");
-                            // Claimed before the index is asked: a pack finishing meanwhile indexes its blobs before it
-                            // releases their claims, so a blob is either claimed here or found in the index, never stored twice.
-                            if (adding.TryAdd(id, null!))
-                            {
-                                if (store.Contains(sha)) adding.TryRemove(id, out _);
-                                else
-                                {
-                                    if (!idle.TryTake(out var pack)) begun.Add(pack = store.Packs.Begin(encrypt));
-                                    adding[id] = pack;
-                                    await pack.AddAsync(sha, content, token);
-                                    written = true;
-                                    if (pack.Length >= PackStore.PackSize) await FinishAsync(pack, adding, token);
-                                    else idle.Add(pack);
-                                }
-                            }
                         }
                         else
                         {
@@ -160,12 +142,12 @@ public static partial class ModelBackup
                 }
             }
             // Every pack finished (fsynced, read back, indexed) before the version that names its blobs is written.
-            while (idle.TryTake(out var pack)) await FinishAsync(pack, adding, ct);
+            while (packs.Idle.TryTake(out var pack)) await packs.FinishAsync(pack, ct);
         }
         finally
         {
             // A failure or Ctrl+C: every unfinished pack is thrown away, never indexed (finished ones are not touched).
-            foreach (var pack in begun) pack.Dispose();
+            foreach (var pack in packs.Begun) pack.Dispose();
         }
         // The previous list read to its end, so its checksum is checked: a hash it gave is trusted only now.
         previous?.Complete();
@@ -199,27 +181,86 @@ public static partial class ModelBackup
     private readonly record struct Entry(string Relative, string Full, bool Config);
 
     /// <summary>
-    /// A small file read whole, straight into an array of the size the walk saw (no stream buffer, no second copy:
-    /// 200,000 files were 6 GB of short-lived buffers), then whatever a file that grew since has more.
+    /// A small file read whole into a pooled array of at least the size the walk saw (no stream buffer, no second copy,
+    /// and no new array per file: 200,000 files were 6 GB of short-lived buffers, then most of the peak memory), then
+    /// whatever a file that grew since has more. The caller returns the array to the pool.
     /// </summary>
-    private static async Task<byte[]> ReadSmallAsync(Entry f, long size, SafeDirectory? modelRoot, CancellationToken ct)
+    private static async Task<(byte[] Buffer, int Length)> ReadSmallAsync(Entry f, long size, SafeDirectory? modelRoot, CancellationToken ct)
     {
         SafeDirectory.Pause("model:backup-read:" + f.Relative);
         await using var source = modelRoot is null || f.Config ? new FileStream(f.Full, FileMode.Open, FileAccess.Read, FileShare.Read, 0)
             : modelRoot.OpenReadBeneath(f.Relative, bufferSize: 0);
-        var content = new byte[size];
-        var n = await source.ReadAtLeastAsync(content, content.Length, throwOnEndOfStream: false, ct);
-        if (n < content.Length) return content[..n];
-        using var more = new MemoryStream();
-        await source.CopyToAsync(more, ct);
-        return more.Length > 0 ? [.. content, .. more.ToArray()] : content;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)size + 1);
+        try
+        {
+            var length = 0;
+            int n;
+            // One byte more than the walk saw is asked for, so a file that grew is noticed without a second read call.
+            while ((n = await source.ReadAsync(buffer.AsMemory(length), ct)) > 0)
+            {
+                length += n;
+                if (length < buffer.Length) continue;
+                var larger = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                buffer.AsSpan(0, length).CopyTo(larger);
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                buffer = larger;
+            }
+            return (buffer, length);
+        }
+        catch
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
     }
 
-    /// <summary>Finishes a pack (fsynced, read back, indexed), then releases its blobs' claims: the index has them now.</summary>
-    private static async Task FinishAsync(PackWriter pack, System.Collections.Concurrent.ConcurrentDictionary<BlobId, PackWriter> adding, CancellationToken ct)
+    /// <summary>The packs a backup is filling: each worker takes an idle one, so several fill at once.</summary>
+    private sealed class OpenPacks
     {
-        await pack.FinishAsync(ct);
-        foreach (var claim in adding.Where(c => ReferenceEquals(c.Value, pack)).ToList()) adding.TryRemove(claim);
+        public System.Collections.Concurrent.ConcurrentBag<PackWriter> Idle { get; } = [];
+        public System.Collections.Concurrent.ConcurrentBag<PackWriter> Begun { get; } = [];
+        /// <summary>Blobs being added to a pack not yet finished (once it is, the pack index has them): two equal files in one run are stored once.</summary>
+        public System.Collections.Concurrent.ConcurrentDictionary<BlobId, PackWriter?> Adding { get; } = new();
+
+        /// <summary>Finishes a pack (fsynced, read back, indexed), then releases its blobs' claims: the index has them now.</summary>
+        public async Task FinishAsync(PackWriter pack, CancellationToken ct)
+        {
+            await pack.FinishAsync(ct);
+            foreach (var claim in Adding.Where(c => ReferenceEquals(c.Value, pack)).ToList()) Adding.TryRemove(claim);
+        }
+    }
+
+    /// <summary>A small file read, hashed and, when its content is not stored yet, added to a pack.</summary>
+    private static async Task<(string Sha256, long Size, bool Written)> StoreSmallAsync(Entry f, long size, SafeDirectory? modelRoot, BlobStore store,
+        OpenPacks packs, Encryption.EncryptionKey? encrypt, CancellationToken ct)
+    {
+        var (buffer, length) = await ReadSmallAsync(f, size, modelRoot, ct);
+        try
+        {
+            var content = buffer.AsMemory(0, length);
+            Span<byte> hash = stackalloc byte[32];
+            System.Security.Cryptography.SHA256.HashData(content.Span, hash);
+            var id = BlobId.From(hash);
+            var sha = Convert.ToHexString(hash).ToLowerInvariant();
+            // Claimed before the index is asked: a pack finishing meanwhile indexes its blobs before it releases their
+            // claims, so a blob is either claimed here or found in the index, never stored twice.
+            if (!packs.Adding.TryAdd(id, null)) return (sha, length, false);
+            if (store.Contains(sha))
+            {
+                packs.Adding.TryRemove(id, out _);
+                return (sha, length, false);
+            }
+            if (!packs.Idle.TryTake(out var pack)) packs.Begun.Add(pack = store.Packs.Begin(encrypt));
+            packs.Adding[id] = pack;
+            await pack.AddAsync(sha, content, ct);
+            if (pack.Length >= PackStore.PackSize) await packs.FinishAsync(pack, ct);
+            else packs.Idle.Add(pack);
+            return (sha, length, true);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer); // in the pack's file (or already stored) by now
+        }
     }
 
     /// <summary>The manifest hash of a stored version, its list read as a stream (in path order, as written; sorted whole otherwise).</summary>
@@ -241,14 +282,18 @@ public static partial class ModelBackup
     /// <summary>A stored version's fields, with its list read from the file when it is enumerated (its count and hash known).</summary>
     private static ModelManifest ReadWithList(string path, int count, string hash)
     {
-        using var reader = ManifestFileReader.Open(path);
-        reader.TryRead(out _); // the fields before the list
-        var head = new System.Text.Json.Nodes.JsonObject();
-        foreach (var (key, value) in reader.Head) head[key] = System.Text.Json.Nodes.JsonNode.Parse(value.GetRawText());
-        head.Remove("manifestHash");
-        head["files"] = new System.Text.Json.Nodes.JsonArray();
-        var manifest = head.Deserialize(ModelJson.Default.ModelManifest)!;
-        return (manifest with { Files = new ManifestFileList(path, count) }).WithKnownHash(hash);
+        var handle = ManifestFileReader.OpenHandle(path);
+        try
+        {
+            using var reader = ManifestFileReader.Open(handle, owns: false);
+            reader.TryRead(out _); // the fields before the list
+            return (ModelJson.FromHead(reader.Head) with { Files = new ManifestFileList(handle, count) }).WithKnownHash(hash);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Every readable version manifest of a model, newest first (unreadable ones are skipped).</summary>
@@ -262,9 +307,17 @@ public static partial class ModelBackup
     {
         var dir = Path.Combine(ModelDirectory(repositoryRoot, name), "versions");
         if (!Directory.Exists(dir)) return ([], []);
-        var read = Directory.EnumerateFiles(dir, "*.json").Select(f => (Path: f, Manifest: ModelJsonReader.Read(f))).ToList();
+        // Each read as a stream and checked whole, its list left on disk (read again where it is enumerated).
+        var read = Directory.EnumerateFiles(dir, "*.json").Select(f => (Path: f, Manifest: ReadLazily(f))).ToList();
         return (read.Select(r => r.Manifest).OfType<ModelManifest>().OrderByDescending(m => m.Created).ToList(),
                 read.Where(r => r.Manifest is null).Select(r => r.Path).Order(StringComparer.Ordinal).ToList());
+    }
+
+    private static ModelManifest? ReadLazily(string path)
+    {
+        try { return ModelJson.ReadLazily(path); }
+        catch (System.Text.Json.JsonException) { return null; }
+        catch (FileNotFoundException) { return null; } // removed since the listing: not a version any more
     }
 
     /// <summary>A version as the status needs it: its name, when it was made and how big it is, without its file list.</summary>

@@ -72,7 +72,22 @@ public sealed record ModelManifest
     /// <summary>SHA-256 over every file's path, hash, mode and link target, in path order: equal exactly when the content is.</summary>
     public static string HashOf(IEnumerable<ModelFile> files)
     {
-        var hash = new ManifestHasher();
+        // Lists come in path order (every writer sorts them), so they are hashed as they are read, never held whole;
+        // one that is not (made by hand) is sorted first, as the definition says.
+        using var hash = new ManifestHasher();
+        string? last = null;
+        foreach (var f in files)
+        {
+            if (last is not null && string.CompareOrdinal(last, f.Path) > 0) return HashOfSorted(files);
+            last = f.Path;
+            hash.Add(f);
+        }
+        return hash.Finish();
+    }
+
+    private static string HashOfSorted(IEnumerable<ModelFile> files)
+    {
+        using var hash = new ManifestHasher();
         foreach (var f in files.OrderBy(f => f.Path, StringComparer.Ordinal)) hash.Add(f);
         return hash.Finish();
     }
@@ -116,6 +131,53 @@ internal sealed class ManifestHasher : IDisposable
 internal sealed partial class ModelJson : JsonSerializerContext
 {
     internal const int CompressionLevel = 3;
+
+    /// <summary>
+    /// A version manifest read once as a stream (its fields, its length, its hash, a compressed one's checksum), its file
+    /// list left on disk and read again on each enumeration, through a handle held from now: a model's five versions of
+    /// a million files each are five lists of 150 MB of JSON, which no caller needs in memory at once. A list not in
+    /// path order (not written by this module) is read whole instead. A damaged manifest is a JsonException.
+    /// </summary>
+    public static ModelManifest ReadLazily(string path)
+    {
+        var handle = ManifestFileReader.OpenHandle(path);
+        try
+        {
+            using var reader = ManifestFileReader.Open(handle, owns: false);
+            using var hash = new ManifestHasher();
+            var (count, inOrder) = (0, true);
+            string? last = null;
+            while (reader.TryRead(out var f))
+            {
+                if (last is not null && string.CompareOrdinal(last, f.Path) > 0) inOrder = false;
+                last = f.Path;
+                hash.Add(f);
+                count++;
+            }
+            reader.ReadToEnd();
+            if (!inOrder)
+            {
+                handle.Dispose();
+                return Read(path) ?? throw new JsonException("The version manifest is null.");
+            }
+            return (FromHead(reader.Head) with { Files = new ManifestFileList(handle, count) }).WithKnownHash(hash.Finish());
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A manifest of the top-level fields a reader kept, with an empty file list.</summary>
+    internal static ModelManifest FromHead(IReadOnlyDictionary<string, JsonElement> head)
+    {
+        var json = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (key, value) in head)
+            if (key is not ("manifestHash" or "files")) json[key] = System.Text.Json.Nodes.JsonNode.Parse(value.GetRawText());
+        json["files"] = new System.Text.Json.Nodes.JsonArray();
+        return json.Deserialize(Default.ModelManifest) ?? throw new JsonException("The version manifest is null.");
+    }
 
     public static ModelManifest? Read(string path)
     {

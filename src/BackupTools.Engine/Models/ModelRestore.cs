@@ -119,7 +119,9 @@ public static class ModelRestore
     /// <summary>The full path of a manifest path under a root; refuses absolute paths, '..' and symlinks on the way.</summary>
     internal static string SafePath(string root, string relative)
     {
-        if (relative.Length == 0 || Path.IsPathRooted(relative) || relative.Contains('\\') ||
+        // A backslash is a separator only on Windows; on Linux it is a character of a name a backup took, and refusing it
+        // here made such a version impossible to restore.
+        if (relative.Length == 0 || Path.IsPathRooted(relative) || (OperatingSystem.IsWindows() && relative.Contains('\\')) ||
             relative.Split('/').Any(s => s is "" or "." or ".."))
             throw new ModelRestoreException("check paths", $"the manifest names '{relative}', which is not a plain relative path; a restore never writes outside its destination.");
         var full = Path.GetFullPath(Path.Combine(root, relative));

@@ -60,11 +60,15 @@ public static class ModelRetention
         store.RemoveLeftovers(); // a killed writer's temporary files and unindexed packs (the model's lock is held)
         // The versions read above, less those removed (no backup adds one meanwhile: it takes the same lock).
         var gone = removed.Select(r => r.Id).ToHashSet(StringComparer.Ordinal);
-        var live = versions.Where(m => !gone.Contains(m.Version)).SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
+        // As 32-byte ids, each version's list read as a stream: a million kept blobs are 40 MB here, not 200.
+        var live = new HashSet<BlobId>();
+        foreach (var m in versions.Where(m => !gone.Contains(m.Version)))
+            foreach (var f in m.Files)
+                if (!f.IsLink && BlobId.TryParse(f.Sha256, out var id)) live.Add(id);
         long freed = 0;
         // (No blobs directory at all when every file of every version went into packs.)
         foreach (var blob in (Directory.Exists(store.Directory) ? Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories) : [])
-                     .Where(b => Path.GetFileName(Path.GetDirectoryName(b)) != "tmp" && !live.Contains(BlobStore.ShaOfFileName(Path.GetFileName(b)))).ToList())
+                     .Where(b => Path.GetFileName(Path.GetDirectoryName(b)) != "tmp" && !IsLive(live, BlobStore.ShaOfFileName(Path.GetFileName(b)))).ToList())
         {
             freed += new FileInfo(blob).Length;
             File.Delete(blob);
@@ -92,12 +96,12 @@ public static class ModelRetention
     /// before the old pack's index, then its bytes, are removed. Every kept blob is in an indexed pack at every moment,
     /// whenever a crash comes (at worst in two, which readers do not mind).
     /// </summary>
-    internal static async Task<long> CollectPacksAsync(PackStore packs, IReadOnlySet<string> live, Action<string>? log, Action<string>? warn = null)
+    internal static async Task<long> CollectPacksAsync(PackStore packs, IReadOnlySet<BlobId> live, Action<string>? log, Action<string>? warn = null)
     {
         long freed = 0;
         foreach (var (pack, blobs, bytes) in packs.Packs())
         {
-            var kept = blobs.Where(b => live.Contains(b.Sha256)).ToList();
+            var kept = blobs.Where(b => IsLive(live, b.Sha256)).ToList();
             if (kept.Count == blobs.Count) continue;
             if (kept.Count == 0)
             {
@@ -106,7 +110,7 @@ public static class ModelRetention
                 log?.Invoke($"Removed pack {pack}: no kept version names its {blobs.Count} blobs.");
                 continue;
             }
-            var dead = blobs.Where(b => !live.Contains(b.Sha256)).Sum(b => b.Blob.Length);
+            var dead = blobs.Where(b => !IsLive(live, b.Sha256)).Sum(b => b.Blob.Length);
             if (dead * 2 < bytes) continue; // mostly kept: repacking would rewrite more than it frees
             // Sealed blobs (encryption.local) move as they are stored, into a pack of their kind; each is checked first.
             var fresh = packs.Begin(encrypted: kept[0].Blob.Encrypted);
@@ -149,6 +153,9 @@ public static class ModelRetention
         }
         return freed;
     }
+
+    /// <summary>Whether a kept version names the blob (a name that is no SHA-256 is named by none).</summary>
+    private static bool IsLive(IReadOnlySet<BlobId> live, string sha256) => BlobId.TryParse(sha256, out var id) && live.Contains(id);
 
     private static bool IsDeployed(ModelManifest m, string directory) =>
         Directory.Exists(directory) && m.Files.Where(f => !f.Config).All(f =>

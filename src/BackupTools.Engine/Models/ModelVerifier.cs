@@ -23,7 +23,10 @@ public static class ModelVerifier
         var all = ModelBackup.Versions(repositoryRoot, name);
 
         // The packs, from their indexes and sizes alone.
-        var named = all.SelectMany(m => m.Files.Where(f => !f.IsLink).Select(f => f.Sha256)).ToHashSet(StringComparer.Ordinal);
+        // As 32-byte ids (each version's list read as a stream): a million blobs are 40 MB here, not 200.
+        var named = new HashSet<BlobId>();
+        foreach (var m in all) foreach (var f in m.Files) if (!f.IsLink && BlobId.TryParse(f.Sha256, out var id)) named.Add(id);
+        static BlobId Id(string sha) => BlobId.TryParse(sha, out var id) ? id : default;
         var unreferenced = 0;
         foreach (var (pack, blobs, bytes) in store.Packs.Packs())
         {
@@ -37,16 +40,16 @@ public static class ModelVerifier
                     Id = "pack " + pack, Target = name, Type = BackupType.Model.Name(), Status = VerificationStatus.Corrupt,
                     FilesChecked = blobs.Count, BytesChecked = bytes, Duration = clock.Elapsed, File = pack + ".pack", Detail = problem, Path = store.Packs.Directory,
                 };
-            else if (!blobs.Any(b => named.Contains(b.Sha256))) unreferenced++;
+            else if (!blobs.Any(b => named.Contains(Id(b.Sha256)))) unreferenced++;
         }
         if (unreferenced > 0)
             warn?.Invoke($"Model {name}: {unreferenced} pack(s) hold no blob any version names (a backup that failed after writing them); Remove-ExpiredBackup removes them with the next removed version.");
 
         // The sample, when only a share is read: the same blob is read for every version naming it, or for none.
         var rng = random ?? Random.Shared;
-        var sample = readPercent is { } p and < 100 ? named.Where(_ => rng.NextDouble() * 100 < p).ToHashSet(StringComparer.Ordinal) : null;
+        var sample = readPercent is { } p and < 100 ? named.Where(_ => rng.NextDouble() * 100 < p).ToHashSet() : null;
         // Each distinct blob is read once, whichever versions share it (five versions of one model are mostly the same blobs).
-        var verdicts = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var verdicts = new Dictionary<BlobId, bool>();
         foreach (var m in all.Where(m => version is null || m.Version == version))
         {
             var clock = Stopwatch.StartNew();
@@ -55,8 +58,9 @@ public static class ModelVerifier
             foreach (var f in m.Files.Where(f => !f.IsLink))
             {
                 if (!store.Contains(f.Sha256)) { bad = f; break; }
-                if (sample is not null && !sample.Contains(f.Sha256)) continue;
-                if (!verdicts.TryGetValue(f.Sha256, out var good)) verdicts[f.Sha256] = good = await store.VerifyAsync(f.Sha256, ct);
+                var id = Id(f.Sha256);
+                if (sample is not null && !sample.Contains(id)) continue;
+                if (!verdicts.TryGetValue(id, out var good)) verdicts[id] = good = await store.VerifyAsync(f.Sha256, ct);
                 if (!good) { bad = f; break; }
                 read += f.Size;
             }

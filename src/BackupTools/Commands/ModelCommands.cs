@@ -48,6 +48,10 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
     [Parameter]
     public SwitchParameter Rehash { get; set; }
 
+    /// <summary>The quick check compares path, size and time only (NFS and FUSE mounts may give a file a new inode number each time).</summary>
+    [Parameter]
+    public SwitchParameter IgnoreInode { get; set; }
+
     private string? _path;
     private string[] _configs = [];
 
@@ -86,7 +90,7 @@ public sealed class BackupAiModelCommand : PolicyCmdlet
             // encryption.local: new blobs are stored encrypted; a key that cannot be read fails the backup (never in the clear).
             var encrypt = BackupTools.Engine.Offsite.OffsiteStores.LocalKey(policy);
             var (manifest, status) = await ModelBackup.RunAsync(policy.Repository, Name, source, Version, _configs, Force,
-                CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash, WriteWarningAsync, encrypt);
+                CreateTransferProgress($"Backing up model {Name}"), CancelToken, Rehash, WriteWarningAsync, encrypt, IgnoreInode);
             if (ModelRecords.Find(policy, Name) is { } model && SamePath(model.Path, source))
                 NoteDeployment(policy, Name, manifest, start, "backup");
             WriteObjectAsync(ModelRecords.From(manifest, status == ModelBackupStatus.Unchanged ? ModelBackupOutcome.Unchanged : ModelBackupOutcome.Succeeded, policy.Path));
@@ -235,6 +239,9 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
             throw new ArgumentException("-Path and -LiteralPath restore part of a version: give -Destination (a new or empty directory) for it; the model's own path is only ever replaced by a whole version.");
     }
 
+    /// <summary>A path as a version spells it ('/' between names): a backslash separates only on Windows; on Linux it is part of a name.</summary>
+    private static string AsVersionPath(string path) => OperatingSystem.IsWindows() ? path.Replace('\\', '/') : path;
+
     /// <summary>The version narrowed to the files -Path names (a link is kept when its own path matches).</summary>
     private ModelManifest Subset(ModelManifest manifest)
     {
@@ -242,12 +249,12 @@ public sealed class RestoreAiModelCommand : PolicyCmdlet
         Func<string, bool> wanted;
         if (LiteralPath is not null)
         {
-            var names = LiteralPath.Select(p => p.Replace('\\', '/').Trim('/')).ToList();
+            var names = LiteralPath.Select(p => AsVersionPath(p).Trim('/')).ToList();
             wanted = path => names.Any(n => path == n || path.StartsWith(n + "/", StringComparison.Ordinal));
         }
         else
         {
-            var patterns = Path!.Select(p => new WildcardPattern(p.Replace('\\', '/').TrimStart('/'), WildcardOptions.CultureInvariant)).ToList();
+            var patterns = Path!.Select(p => new WildcardPattern(AsVersionPath(p).TrimStart('/'), WildcardOptions.CultureInvariant)).ToList();
             wanted = path => patterns.Any(p => p.IsMatch(path));
         }
         var files = manifest.Files.Where(f => wanted(f.Path)).ToList();
