@@ -19,7 +19,14 @@ internal static class BlobCompression
         var compressor = t_compressor ??= new ZstdSharp.Compressor(Level);
         var probe = t_probe ??= new byte[ZstdSharp.Compressor.GetCompressBound(Probe)];
         if (content.Length > Probe * 2 && compressor.Wrap(content.Span[..Probe], probe) > Probe * 7 / 8) return (content, false);
-        var whole = compressor.Wrap(content.Span);
-        return whole.Length <= content.Length * 7L / 8 ? (whole.ToArray(), true) : (content, false);
+        // Into a pooled buffer, kept only when it pays, as an array of its own length (a new bound-sized array per blob
+        // of a few hundred KB was a large-object-heap allocation each).
+        var output = System.Buffers.ArrayPool<byte>.Shared.Rent(ZstdSharp.Compressor.GetCompressBound(content.Length));
+        try
+        {
+            var length = compressor.Wrap(content.Span, output);
+            return length <= content.Length * 7L / 8 ? (output.AsSpan(0, length).ToArray(), true) : (content, false);
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(output); }
     }
 }

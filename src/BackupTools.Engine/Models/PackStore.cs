@@ -252,6 +252,7 @@ public sealed class PackStore
 /// <summary>One pack being written: blobs appended, then finished whole (fsync, read back, index) or thrown away.</summary>
 public sealed class PackWriter : IDisposable
 {
+    private const int BufferSize = 64 << 10;
     private readonly PackStore _store;
     private readonly string _temp;
     private readonly FileStream _file;
@@ -267,7 +268,9 @@ public sealed class PackWriter : IDisposable
         _encrypt = encrypt;
         _encrypted = encrypted;
         _temp = store.TempPath(id + ".pack");
-        _file = FileModes.CreatePrivateFile(_temp);
+        // 64 KB buffers, not the 1 MB default: a buffer that size is a large-object-heap array, freed only by a full GC,
+        // and a backup of 3 GB of small files writes 200 packs (two such buffers each were 400 MB of peak memory).
+        _file = FileModes.CreatePrivateFile(_temp, bufferSize: BufferSize);
     }
 
     public string Id { get; }
@@ -315,8 +318,10 @@ public sealed class PackWriter : IDisposable
         _file.Flush(flushToDisk: true);
         await _file.DisposeAsync();
         // Read back as a reader will: every blob from the file on disk, against its SHA-256.
-        var buffer = new byte[_blobs.Max(b => b.Blob.Length)];
-        await using (var back = new FileStream(_temp, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan))
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)_blobs.Max(b => b.Blob.Length));
+        try
+        {
+        await using (var back = new FileStream(_temp, FileMode.Open, FileAccess.Read, FileShare.Read, BufferSize, FileOptions.SequentialScan))
             foreach (var (sha, blob) in _blobs)
             {
                 back.Position = blob.Offset;
@@ -331,6 +336,8 @@ public sealed class PackWriter : IDisposable
                 if (read != sha)
                     throw new BackupVerificationException($"Pack {Id} reads back blob {sha} as {read}; the storage under the repository returns different bytes. Check the disk.");
             }
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
         _store.Publish(Id, _temp, _blobs, _encrypted);
         _blobs.Clear(); // indexed now: the backup keeps every writer until it ends, not every writer's list
         _blobs.TrimExcess();
