@@ -53,7 +53,7 @@ try {
         # The changed tensors spread over the shards, as frozen and trained layers are.
         $picked = 0..($Shards * $Tensors - 1) | Get-Random -Count $case.Count -SetSeed $step
         foreach ($i in $picked) {
-            Write-Tensor (Join-Path $model ('model-{0:D5}-of-{1:D5}.safetensors' -f ([math]::Floor($i / $Tensors) + 1), $Shards)) ($i % $Tensors)
+            Write-Tensor (Join-Path $model ('model-{0:D5}-of-{1:D5}.safetensors' -f ([int][math]::Floor($i / $Tensors) + 1), $Shards)) ($i % $Tensors)
         }
         $r = Backup-AiModel -Name ckpt -Path $model -Version $step -Policy $policy -ProgressAction SilentlyContinue
         if ($r.Status -ne 'Succeeded') { throw "Backup-AiModel: $($r.Error)" }

@@ -26,6 +26,14 @@ public sealed class MariaDbBackupTests(ServerFixture fixture)
         Verify = verify, Log = line => { lock (_log) _log.Add(line); },
     };
 
+    /// <summary>
+    /// The mariabackup processes backing up this class's server: their options file names its socket. Other test classes
+    /// back up servers of their own alongside, and killing or waiting for theirs made those tests fail at random.
+    /// </summary>
+    private List<int> OurMariabackups() => ChildrenNamed("mariabackup", commandLine =>
+        commandLine.Split('\0').FirstOrDefault(a => a.StartsWith("--defaults-file=", StringComparison.Ordinal)) is { } option
+        && File.Exists(option["--defaults-file=".Length..]) && File.ReadAllText(option["--defaults-file=".Length..]).Contains(_db.Socket!, StringComparison.Ordinal));
+
     /// <summary>About 48 MB of incompressible rows, so a backup lasts long enough to be killed mid-stream.</summary>
     private void EnsureBulkData()
     {
@@ -193,7 +201,7 @@ public sealed class MariaDbBackupTests(ServerFixture fixture)
             ? Directory.GetFiles(dir.Combine("repo", "mariadb", "main-db", "full"), "backup.mbstream*", SearchOption.AllDirectories).FirstOrDefault(f => new FileInfo(f).Length > 0)
             : null;
         await ProcessRunnerTests.WaitUntil(() => partialStream() is not null);
-        var mariabackup = ChildrenNamed("mariabackup");
+        var mariabackup = OurMariabackups();
         Assert.NotEmpty(mariabackup);
         foreach (var pid in mariabackup) Process.GetProcessById(pid).Kill();
         var attempt = await run;
@@ -210,8 +218,8 @@ public sealed class MariaDbBackupTests(ServerFixture fixture)
         using var dir = new TempDirectory();
         using var cancel = new CancellationTokenSource();
         var run = MariaDbBackup.RunAsync(Request(dir), MariaDbCatalog.Full, cancel.Token);
-        await ProcessRunnerTests.WaitUntil(() => ChildrenNamed("mariabackup").Count > 0);
-        var pids = ChildrenNamed("mariabackup");
+        await ProcessRunnerTests.WaitUntil(() => OurMariabackups().Count > 0);
+        var pids = OurMariabackups();
         Assert.NotEmpty(pids);
         var clock = Stopwatch.StartNew();
         cancel.Cancel();
@@ -233,7 +241,7 @@ public sealed class MariaDbBackupTests(ServerFixture fixture)
         var sawMariabackup = false;
         while (!run.IsCompleted)
         {
-            sawMariabackup |= ChildrenNamed("mariabackup").Count > 0;
+            sawMariabackup |= OurMariabackups().Count > 0;
             foreach (var proc in Directory.GetDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
             foreach (var file in new[] { "cmdline", "environ" })
             {
@@ -257,8 +265,11 @@ public sealed class MariaDbBackupTests(ServerFixture fixture)
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f));
     }
 
-    /// <summary>Live descendants of this test process with the given program name.</summary>
-    internal static List<int> ChildrenNamed(string name)
+    /// <summary>
+    /// Live descendants of this test process with the given program name; with <paramref name="commandLine"/>, only those
+    /// whose command line (its arguments joined by NULs) it accepts.
+    /// </summary>
+    internal static List<int> ChildrenNamed(string name, Func<string, bool>? commandLine = null)
     {
         var result = new List<int>();
         foreach (var dir in Directory.GetDirectories("/proc"))
@@ -269,7 +280,9 @@ public sealed class MariaDbBackupTests(ServerFixture fixture)
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                 var comm = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                if (comm == name && fields[0] != "Z" && IsDescendant(int.Parse(fields[1]))) result.Add(pid);
+                if (comm == name && fields[0] != "Z" && IsDescendant(int.Parse(fields[1]))
+                    && (commandLine is null || commandLine(File.ReadAllText(Path.Combine(dir, "cmdline")))))
+                    result.Add(pid);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { }
         }

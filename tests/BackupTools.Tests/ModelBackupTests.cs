@@ -29,6 +29,24 @@ public sealed class ModelBackupTests : IDisposable
     private Task<(ModelManifest Manifest, ModelBackupStatus Status)> Backup(string? version = null, bool force = false) =>
         ModelBackup.RunAsync(Repo, "llm", Model, version, [], force, null, CancellationToken.None);
 
+    [Fact]
+    public async Task AConfigFileARestorePutUnderConfigInTheModelIsBackedUpOnceFromItsLivePath()
+    {
+        var config = _dir.Combine("etc", "app.yml");
+        Directory.CreateDirectory(Path.GetDirectoryName(config)!);
+        File.WriteAllText(config, "live: 2");
+        var relative = "_config/" + config.TrimStart('/');
+        // What Restore-AiModel leaves: the config as it was at that version, under _config/ in the model directory.
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(Model, relative))!);
+        File.WriteAllText(Path.Combine(Model, relative), "restored: 1");
+        var (m, status) = await ModelBackup.RunAsync(Repo, "llm", Model, "2", [config], false, null, CancellationToken.None);
+        Assert.Equal(ModelBackupStatus.Succeeded, status);
+        var entry = Assert.Single(m.Files, f => f.Path == relative);
+        Assert.True(entry.Config);
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData("live: 2"u8)).ToLowerInvariant(), entry.Sha256);
+        Assert.Equal(4, m.Files.Count); // config.json, weights.bin, tokenizer/vocab.bin and the config file once
+    }
+
     // Blob files and packs (files under 1 MB are packed).
     private long StoredBytes() => new[] { "blobs", "packs" }.Select(d => Path.Combine(Repo, "models", "llm", d)).Where(Directory.Exists)
         .SelectMany(d => Directory.GetFiles(d, "*", SearchOption.AllDirectories)).Where(f => !f.EndsWith(".idx", StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);

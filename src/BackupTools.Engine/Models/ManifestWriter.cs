@@ -34,9 +34,7 @@ internal sealed class ManifestWriter : IDisposable
     public void Add(ModelFile file)
     {
         if (_last is not null && string.CompareOrdinal(_last, file.Path) >= 0)
-            throw new InvalidOperationException(string.CompareOrdinal(_last, file.Path) == 0
-                ? $"Two files of the version would both be '{file.Path}': a policy config path under _config/ is also a path in the model's directory. Rename that directory in the model, or drop the config path."
-                : $"The version's files came out of order ('{_last}' before '{file.Path}').");
+            throw new InvalidOperationException($"The version's files came out of order or twice ('{_last}', then '{file.Path}'); nothing was written.");
         _last = file.Path;
         JsonSerializer.Serialize(_json, file, ModelJson.Default.ModelFile);
         if (_json.BytesPending > 1 << 16) _json.Flush();

@@ -63,10 +63,10 @@ public static partial class ModelBackup
         var previousPath = readable.Where(v => v.Version == chosen).Concat(readable).Select(v => VersionPath(repositoryRoot, name, v.Version)).FirstOrDefault();
         using var previous = previousPath is null ? null : new PreviousVersion(previousPath);
 
-        var walk = ModelWalk.Merge(
+        var walk = PreferConfig(ModelWalk.Merge(
             ModelWalk.Sorted(sourcePath).Select(e => new Entry(e.Relative, e.Full, false)),
             configPaths.Select(c => new Entry("_config/" + c.TrimStart('/').Replace('\\', '/'), c, true)).OrderBy(c => c.Relative, StringComparer.Ordinal),
-            e => e.Relative);
+            e => e.Relative));
         // The total is not known before the walk ends (the walk is the backup); the version before's size stands in for it.
         var estimate = previous?.RawBytes;
         long done = 0, total = 0, newBytes = 0;
@@ -179,6 +179,27 @@ public static partial class ModelBackup
     }
 
     private readonly record struct Entry(string Relative, string Full, bool Config);
+
+    /// <summary>
+    /// One entry per path. A restore puts a version's config files under <c>_config/</c> in the model directory, so the
+    /// next backup meets each twice: as that copy and as the config path itself. The config file is the one backed up
+    /// (the copy is what it was at the restore); the merge gives the model's entry first.
+    /// </summary>
+    private static IEnumerable<Entry> PreferConfig(IEnumerable<Entry> merged)
+    {
+        Entry? held = null;
+        foreach (var e in merged)
+        {
+            if (held is { } h && h.Relative == e.Relative)
+            {
+                held = h.Config ? h : e;
+                continue;
+            }
+            if (held is { } previous) yield return previous;
+            held = e;
+        }
+        if (held is { } last) yield return last;
+    }
 
     /// <summary>
     /// A small file read whole into a pooled array of at least the size the walk saw (no stream buffer, no second copy,
