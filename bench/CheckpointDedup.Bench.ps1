@@ -1,8 +1,8 @@
 <#
 .SYNOPSIS
-    Whether chunking large model files would pay: the bytes the next version of a sharded checkpoint adds to the
-    repository, ours (one blob per file) against restic 0.14 (content-defined chunks of about 1 MB), on the same data in
-    the same run. Rows into docs/benchmarks.md.
+    What chunking large model files saves: the bytes the next version of a sharded checkpoint adds to the repository,
+    ours (fixed 4 MB chunks) against restic 0.14 (content-defined chunks of about 1 MB), on the same data in the same
+    run. Rows into docs/benchmarks.md.
 .DESCRIPTION
     A checkpoint of -Shards safetensors-like files, each a small header and -Tensors tensors of 8 MB of random bytes.
     The next version changes -ChangedPercent of the tensors in place (the same offsets and sizes: a fine-tune with most
@@ -60,7 +60,7 @@ try {
         bash -c "restic backup -q -r '$work/restic' '$model' > /dev/null"
         $ours = (& $size "$work/repo/models") - $oursBefore; $restic = (& $size "$work/restic") - $resticBefore
         $changedMb = $case.Count * $tensor / 1MB
-        $lines += "| models: bytes the next version of a $('{0:0}' -f ($total / 1MB)) MB checkpoint in $Shards shards adds, $($case.Name) ($changedMb MB of tensors) | Backup-AiModel (a blob per file) | $('{0:0}' -f ($ours / 1MB)) MB | restic 0.14 (content-defined chunks) | $('{0:0}' -f ($restic / 1MB)) MB | $('{0:0.00}' -f ($ours / $restic)) |"
+        $lines += "| models: bytes the next version of a $('{0:0}' -f ($total / 1MB)) MB checkpoint in $Shards shards adds, $($case.Name) ($changedMb MB of tensors) | Backup-AiModel (4 MB chunks) | $('{0:0}' -f ($ours / 1MB)) MB | restic 0.14 (content-defined chunks) | $('{0:0}' -f ($restic / 1MB)) MB | $('{0:0.00}' -f ($ours / $restic)) |"
         $step++
     }
     $lines | ForEach-Object { Write-Host $_ }

@@ -56,6 +56,32 @@ public sealed class LocalEncryptionTests
     }
 
     [Fact]
+    public async Task AChunkedFileIsStoredEncryptedChunkByChunkAndReadsBackWhole()
+    {
+        using var dir = new TempDirectory();
+        var key = EncryptionKey.Generate();
+        var source = dir.Combine("shard.safetensors");
+        // 10 MB of a 16-byte pattern: chunks of 4, 4 and 1.6 MB, the first two the same bytes.
+        var text = string.Concat(Enumerable.Repeat("TENSOR-IN-CLEAR ", 625_000));
+        await File.WriteAllTextAsync(source, text);
+        var store = new BlobStore(dir.Combine("blobs"), key);
+        var (sha, bytes, fresh, chunks) = await store.AddChunkedAsync(source, null, CancellationToken.None);
+        Assert.Equal((3, 10_000_000L, 10_000_000L - BlobStore.ChunkSize), (chunks.Count, bytes, fresh)); // the repeated chunk is stored once
+        Assert.Equal(chunks[0], chunks[1]);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(source))).ToLowerInvariant(), sha);
+        foreach (var chunk in chunks)
+        {
+            Assert.EndsWith(chunk + BlobStore.EncryptedSuffix, store.PathOf(chunk));
+            Assert.DoesNotContain("TENSOR-IN-CLEAR", Encoding.Latin1.GetString(await File.ReadAllBytesAsync(store.PathOf(chunk))));
+            Assert.True(await store.VerifyAsync(chunk, CancellationToken.None));
+        }
+        await using var whole = store.OpenFile(new ModelFile("shard.safetensors", bytes, sha, "644", DateTime.UnixEpoch, false, Chunks: chunks));
+        using var copy = new MemoryStream();
+        await whole.CopyToAsync(copy);
+        Assert.Equal(await File.ReadAllBytesAsync(source), copy.ToArray());
+    }
+
+    [Fact]
     public async Task AnEncryptedBlobIsNamedByItsPlaintextReadsBackPlainAndAFlippedByteIsDamage()
     {
         using var dir = new TempDirectory();

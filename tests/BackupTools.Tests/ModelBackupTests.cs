@@ -1,4 +1,5 @@
 using BackupTools.Engine.Models;
+using BackupTools.Model;
 
 namespace BackupTools.Tests;
 
@@ -70,6 +71,49 @@ public sealed class ModelBackupTests : IDisposable
     }
 
     [Fact]
+    public async Task ALargeFileIsStoredInChunksAndTheNextVersionStoresOnlyTheChunkThatChanged()
+    {
+        // A checkpoint shard just over the threshold: 16 chunks of 4 MB and the rest.
+        var shard = Path.Combine(Model, "model-00001-of-00001.safetensors");
+        var length = (int)BlobStore.ChunkThreshold + 2_000_123;
+        var bytes = Random(length, 4);
+        File.WriteAllBytes(shard, bytes);
+        var (v1, _) = await Backup("1");
+        var f1 = v1.Files.Single(f => f.Path == Path.GetFileName(shard));
+        Assert.Equal(17, f1.Chunks!.Count);
+        Assert.Equal(Sha(bytes), f1.Sha256); // the whole content's, as ever
+        Assert.Equal(Enumerable.Range(0, 17).Select(i => Sha(bytes[(i * BlobStore.ChunkSize)..Math.Min(length, (i + 1) * BlobStore.ChunkSize)])), f1.Chunks);
+        Assert.Null(v1.Files.Single(f => f.Path == "weights.bin").Chunks); // 6 MB, under the threshold: one blob
+
+        // A tensor in the middle changed in place (same size, same offsets): one chunk is new, the others are shared.
+        var before = StoredBytes();
+        bytes[5 * BlobStore.ChunkSize + 1000] ^= 0xFF;
+        File.WriteAllBytes(shard, bytes);
+        var (v2, _) = await Backup("2");
+        var f2 = v2.Files.Single(f => f.Path == f1.Path);
+        Assert.Equal(f1.Chunks.Select((c, i) => i == 5 ? Sha(bytes[(5 * BlobStore.ChunkSize)..(6 * BlobStore.ChunkSize)]) : c), f2.Chunks!);
+        Assert.Equal(BlobStore.ChunkSize, v2.NewBytes);
+        Assert.Equal(before + BlobStore.ChunkSize, StoredBytes());
+
+        // Both versions restore byte for byte, verify, and a damaged chunk is named.
+        foreach (var (version, expected) in new[] { (v1, Random(length, 4)), (v2, bytes) })
+        {
+            var result = await ModelRestore.RunAsync(Repo, version, _dir.Combine("restored-" + version.Version), null, null, CancellationToken.None);
+            Assert.Equal(expected, File.ReadAllBytes(Path.Combine(result.Destination, f1.Path)));
+        }
+        var store = new BlobStore(Path.Combine(Repo, "models", "llm", "blobs"));
+        Assert.All(await ModelVerifier.VerifyAsync(Repo, "llm", null, CancellationToken.None).ToListAsync(), c => Assert.Equal(VerificationStatus.Verified, c.Status));
+        Damage(store, f1.Chunks[16], 5);
+        var checks = await ModelVerifier.VerifyAsync(Repo, "llm", null, CancellationToken.None).ToListAsync();
+        Assert.All(checks, c => Assert.Equal(VerificationStatus.Corrupt, c.Status)); // the last chunk is in both versions
+        Assert.All(checks, c => Assert.Contains($"chunk blob {f1.Chunks[16]} of '{f1.Path}' is damaged", c.Detail));
+        var refused = await Assert.ThrowsAsync<ModelRestoreException>(() => ModelRestore.RunAsync(Repo, v2, _dir.Combine("refused"), null, null, CancellationToken.None));
+        Assert.Equal("verify blobs", refused.Step);
+    }
+
+    private static string Sha(byte[] bytes) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
+
+    [Fact]
     public async Task ASecondVersionStoresOnlyTheFileThatChanged()
     {
         var (v1, s1) = await Backup();
@@ -119,7 +163,7 @@ public sealed class ModelBackupTests : IDisposable
         var (v2, _) = await ModelBackup.RunAsync(Repo, "llm", Model, "1.0-rehashed", [], false, null, CancellationToken.None, rehash: true);
         Assert.NotEqual(v1.Files.Single(f => f.Path == "weights.bin").Sha256, v2.Files.Single(f => f.Path == "weights.bin").Sha256);
         // The refused run above had already stored the new blob (a version is its manifest; blobs are shared), so none is new now.
-        Assert.True(new BlobStore(Path.Combine(Repo, "models", "llm", "blobs")).Contains(v2.Files.Single(f => f.Path == "weights.bin").Sha256));
+        Assert.All(v2.Files.Single(f => f.Path == "weights.bin").Blobs, b => Assert.True(new BlobStore(Path.Combine(Repo, "models", "llm", "blobs")).Contains(b)));
     }
 
     [Fact]
@@ -240,7 +284,7 @@ public sealed class ModelRestoreTests : IDisposable
     {
         var (v1, _) = await TwoVersionsAsync();
         var before = Snapshot(Model);
-        ModelBackupTests.Damage(new BlobStore(Path.Combine(Repo, "models", "llm", "blobs")), v1.Files.Single(f => f.Path == "weights.bin").Sha256, 1000);
+        ModelBackupTests.Damage(new BlobStore(Path.Combine(Repo, "models", "llm", "blobs")), v1.Files.Single(f => f.Path == "weights.bin").Blobs[^1], 1000);
         var e = await Assert.ThrowsAsync<ModelRestoreException>(() => ModelRestore.RunAsync(Repo, v1, Model, null, null, CancellationToken.None));
         Assert.Equal("verify blobs", e.Step);
         Assert.Equal(before, Snapshot(Model));

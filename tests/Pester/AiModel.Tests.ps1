@@ -50,15 +50,20 @@ Describe 'Backup-AiModel killed with SIGKILL' {
         $model = Join-Path $dir 'big'
         New-Item -ItemType Directory $model | Out-Null
         '7' | Set-Content (Join-Path $model 'VERSION')
-        $f = [IO.File]::Create((Join-Path $model 'weights.gguf')); $f.SetLength(1200MB); $f.Dispose()  # sparse: quick to make, slow enough to copy
+        # Sparse, so quick to make, with a mark at the start of each 4 MB chunk so that no two chunks are the same: 300
+        # chunks, each written, fsynced and read back, take long enough to kill the backup among them.
+        $f = [IO.File]::Create((Join-Path $model 'weights.gguf'))
+        foreach ($i in 0..299) { $f.Position = $i * 4MB; $f.Write([BitConverter]::GetBytes($i + 1), 0, 4) }
+        $f.SetLength(1200MB); $f.Dispose()
         $blobs = Join-Path $dir 'repo/models/big/blobs'
-        Stop-ChildMidWrite "Backup-AiModel big -Path '$model' -Policy '$policy'" (Join-Path $blobs 'tmp') 50MB |
+        Stop-ChildMidWrite "Backup-AiModel big -Path '$model' -Policy '$policy'" (Join-Path $blobs 'tmp') 1MB |
             Should -BeTrue -Because 'the backup must still be copying when it is killed'
 
         Get-AiModelBackup big -Policy $policy | Should -BeNullOrEmpty
         $final = Get-ChildItem $blobs -Recurse -File | Where-Object { $_.Directory.Name -ne 'tmp' }
         $final | ForEach-Object { (Get-FileHash $_.FullName -Algorithm SHA256).Hash.ToLower() | Should -Be $_.Name -Because 'a blob under a final name is whole' }
         $final.Length | Should -Not -Contain 1200MB -Because 'the big file was still being copied'
+        @($final).Count | Should -BeLessThan 300 -Because 'it was killed before its last chunk'
         $next = Backup-AiModel big -Path $model -Policy $policy
         $next.Status | Should -Be 'Succeeded'
         Get-ChildItem (Join-Path $blobs 'tmp') -File | Should -BeNullOrEmpty -Because 'the next run clears what the killed one left'

@@ -109,12 +109,13 @@ public static partial class ModelBackup
                         string sha;
                         long size;
                         var written = false;
+                        IReadOnlyList<string>? chunks = null;
                         // The quick check, as restic's: path, size, mtime and inode (an inode of 0 is one an older version did not
                         // keep; ignoreInode for NFS and FUSE, where a file's inode number can change with each mount, as restic's --ignore-inode).
                         if (known[i] is { } k && k.Size == info.Size && k.Modified == info.Modified && (ignoreInode || k.Inode == 0 || k.Inode == info.Inode)
-                            && store.Contains(k.Sha256))
+                            && k.Blobs.All(store.Contains))
                         {
-                            (sha, size) = (k.Sha256, k.Size);
+                            (sha, size, chunks) = (k.Sha256, k.Size, k.Chunks);
                             ((IProgress<long>)perFile).Report(size);
                         }
                         else if (info.Size < PackStore.Threshold)
@@ -125,13 +126,20 @@ public static partial class ModelBackup
                         else
                         {
                             SafeDirectory.Pause("model:backup-read:" + f.Relative);
-                            (sha, size, written) = await store.AddAsync(f.Full, perFile, token,
-                                modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative));
+                            Func<FileStream>? open = modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative, bufferSize: 0);
+                            if (info.Size < BlobStore.ChunkThreshold) (sha, size, written) = await store.AddAsync(f.Full, perFile, token, open);
+                            else
+                            {
+                                (sha, size, var fresh, var parts) = await store.AddChunkedAsync(f.Full, perFile, token, open);
+                                Interlocked.Add(ref newBytes, fresh); // the chunks not stored before, not the whole file
+                                // A file that shrank to one chunk since the walk is one blob, as any file that size.
+                                chunks = parts.Count > 1 ? parts : null;
+                            }
                         }
                         if (written) Interlocked.Add(ref newBytes, size);
                         // Mode and time from the walk's one stat (200,000 files: a stat per question was most of an unchanged run).
                         var mode = OperatingSystem.IsWindows() ? "644" : ModeText(info.Permissions);
-                        results[i] = new ModelFile(f.Relative, size, sha, mode, info.Modified, f.Config, Inode: info.Inode);
+                        results[i] = new ModelFile(f.Relative, size, sha, mode, info.Modified, f.Config, Inode: info.Inode, Chunks: chunks);
                     });
                 for (var i = 0; i < batch.Length; i++)
                 {

@@ -12,9 +12,19 @@ namespace BackupTools.Engine.Models;
 /// are built of them, and only when it points inside the model.
 /// </summary>
 public sealed record ModelFile(string Path, long Size, string Sha256, string Mode, DateTime Modified, bool Config, string? LinkTarget = null,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] ulong Inode = 0)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] ulong Inode = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Chunks = null)
 {
     public bool IsLink => LinkTarget is not null;
+
+    /// <summary>
+    /// The blobs that hold the file's content, in order: its chunks (a file of BlobStore.ChunkThreshold or more is stored
+    /// as fixed-size chunks, so a checkpoint shard of which a fine-tune changed a tenth stores about a tenth again), or
+    /// the one blob named by its SHA-256 (smaller files, and every file a release before chunking stored). Sha256 is always
+    /// the whole content's, which a restore checks the written file against.
+    /// </summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> Blobs => IsLink ? [] : Chunks ?? [Sha256];
 
     /// <summary>
     /// Whether a link at linkPath pointing at target stays inside the model: relative, and in plain form (any '..' only

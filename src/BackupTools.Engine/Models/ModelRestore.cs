@@ -38,7 +38,7 @@ public static class ModelRestore
         var store = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, manifest.Name), "blobs"));
 
         step = "verify blobs";
-        foreach (var sha in manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct())
+        foreach (var sha in manifest.Files.SelectMany(f => f.Blobs).Distinct())
             if (!await store.VerifyAsync(sha, ct))
                 throw new ModelRestoreException(step, $"blob {sha} of version {manifest.Version} is missing or damaged; the destination was not touched. Run Test-AiModelBackup.");
         steps.Add(step);
@@ -68,7 +68,7 @@ public static class ModelRestore
             {
                 ct.ThrowIfCancellationRequested();
                 SafeDirectory.Pause("model:materialise");
-                await tree.WriteFileAsync(f.Path, () => store.OpenPlain(f.Sha256),
+                await tree.WriteFileAsync(f.Path, () => store.OpenFile(f),
                     (UnixFileMode)(Convert.ToInt32(f.Mode, 8) & (keepSpecialBits ? 0xFFF : 0x1FF)), f.Modified, ct);
             }
             foreach (var f in manifest.Files.Where(f => f.IsLink)) tree.CreateLink(f.Path, f.LinkTarget!);

@@ -25,7 +25,7 @@ internal static class ModelRestoreByPath
             {
                 var target = ModelRestore.SafePath(fresh, f.Path);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                await using (var blob = store.OpenPlain(f.Sha256))
+                await using (var blob = store.OpenFile(f))
                 await using (var copy = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
                     await blob.CopyToAsync(copy, ct);
                 if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target, (UnixFileMode)(Convert.ToInt32(f.Mode, 8) & (keepSpecialBits ? 0xFFF : 0x1FF)));

@@ -64,7 +64,8 @@ public static class ModelRetention
         var live = new HashSet<BlobId>();
         foreach (var m in versions.Where(m => !gone.Contains(m.Version)))
             foreach (var f in m.Files)
-                if (!f.IsLink && BlobId.TryParse(f.Sha256, out var id)) live.Add(id);
+                foreach (var blob in f.Blobs)
+                    if (BlobId.TryParse(blob, out var id)) live.Add(id);
         long freed = 0;
         // (No blobs directory at all when every file of every version went into packs.)
         foreach (var blob in (Directory.Exists(store.Directory) ? Directory.EnumerateFiles(store.Directory, "*", SearchOption.AllDirectories) : [])

@@ -25,7 +25,7 @@ public static class ModelVerifier
         // The packs, from their indexes and sizes alone.
         // As 32-byte ids (each version's list read as a stream): a million blobs are 40 MB here, not 200.
         var named = new HashSet<BlobId>();
-        foreach (var m in all) foreach (var f in m.Files) if (!f.IsLink && BlobId.TryParse(f.Sha256, out var id)) named.Add(id);
+        foreach (var m in all) foreach (var f in m.Files) foreach (var blob in f.Blobs) if (BlobId.TryParse(blob, out var id)) named.Add(id);
         static BlobId Id(string sha) => BlobId.TryParse(sha, out var id) ? id : default;
         var unreferenced = 0;
         foreach (var (pack, blobs, bytes) in store.Packs.Packs())
@@ -54,23 +54,29 @@ public static class ModelVerifier
         {
             var clock = Stopwatch.StartNew();
             ModelFile? bad = null;
+            string? badBlob = null;
             long read = 0;
             foreach (var f in m.Files.Where(f => !f.IsLink))
             {
-                if (!store.Contains(f.Sha256)) { bad = f; break; }
-                var id = Id(f.Sha256);
-                if (sample is not null && !sample.Contains(id)) continue;
-                if (!verdicts.TryGetValue(id, out var good)) verdicts[id] = good = await store.VerifyAsync(f.Sha256, ct);
-                if (!good) { bad = f; break; }
-                read += f.Size;
+                // Each blob of the file: its chunks, or its one blob (ModelFile.Blobs).
+                foreach (var blob in f.Blobs)
+                {
+                    if (!store.Contains(blob)) { (bad, badBlob) = (f, blob); break; }
+                    var id = Id(blob);
+                    if (sample is not null && !sample.Contains(id)) continue;
+                    if (!verdicts.TryGetValue(id, out var good)) verdicts[id] = good = await store.VerifyAsync(blob, ct);
+                    if (!good) { (bad, badBlob) = (f, blob); break; }
+                }
+                if (bad is not null) break;
+                if (sample is null || f.Blobs.Any(b => sample.Contains(Id(b)))) read += f.Size;
             }
             yield return new BackupVerification
             {
                 Id = m.Version, Target = m.Name, Type = BackupType.Model.Name(), Status = bad is null ? VerificationStatus.Verified
-                    : store.Contains(bad.Sha256) ? VerificationStatus.Corrupt : VerificationStatus.Missing,
+                    : store.Contains(badBlob!) ? VerificationStatus.Corrupt : VerificationStatus.Missing,
                 FilesChecked = m.Files.Count, BytesChecked = read, Duration = clock.Elapsed, File = bad?.Path,
                 Detail = bad is null ? sample is null ? null : $"every blob present; {readPercent} % of them read ({read} bytes)"
-                    : $"blob {bad.Sha256} of '{bad.Path}' is {(store.Contains(bad.Sha256) ? "damaged" : "missing")}",
+                    : $"{(bad.Chunks is null ? "blob" : "chunk blob")} {badBlob} of '{bad.Path}' is {(store.Contains(badBlob!) ? "damaged" : "missing")}",
                 Path = versions,
             };
         }

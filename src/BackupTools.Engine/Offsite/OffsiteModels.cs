@@ -49,7 +49,7 @@ public static class OffsiteModels
         var there = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var n in store.ListAsync($"{Root(manifest.Name)}blobs/", ct)) there.Add(n);
         var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(repositoryRoot, manifest.Name), "blobs"));
-        var needed = manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct().ToList();
+        var needed = manifest.Files.SelectMany(f => f.Blobs).Distinct().ToList();
         var remotePacks = await OffsitePacks.ListAsync(store, key, manifest.Name, options.StateDirectory, ct);
         // A pack whose index there cannot be read counts as absent: both its objects are removed (a copy would
         // otherwise pass over objects whose name, size and key are right), and its blobs are sent again.
@@ -144,7 +144,7 @@ public static class OffsiteModels
     public static async Task FetchVersionAsync(IRemoteStore store, EncryptionKey key, ModelManifest manifest, string scratchRoot, Action<string>? log, CancellationToken ct)
     {
         var blobs = new BlobStore(Path.Combine(ModelBackup.ModelDirectory(scratchRoot, manifest.Name), "blobs"));
-        var needed = manifest.Files.Where(f => !f.IsLink).Select(f => f.Sha256).Distinct().ToList();
+        var needed = manifest.Files.SelectMany(f => f.Blobs).Distinct().ToList();
         var loose = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var (_, sha) in ListBlobsAsync(store, manifest.Name, ct)) loose.Add(sha);
         var inPacks = needed.Where(sha => !loose.Contains(sha)).ToList();

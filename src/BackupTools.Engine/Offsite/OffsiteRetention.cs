@@ -129,7 +129,7 @@ public static class OffsiteRetention
             var goneThere = decisions.Where(d => d.Removed && d.Engine == Models.ModelBackup.Engine && d.Target == name).Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
             var still = versions.Where(v => !goneThere.Contains(v.Version))
                 .Concat(local)
-                .SelectMany(m => m.Files).Where(f => !f.IsLink).Select(f => f.Sha256).ToHashSet(StringComparer.Ordinal);
+                .SelectMany(m => m.Files).SelectMany(f => f.Blobs).ToHashSet(StringComparer.Ordinal);
             await foreach (var blob in OffsiteModels.ListBlobsAsync(store, name, ct, withRotatedHeaders: true))
                 if (!still.Contains(blob.Sha) && !await store.DeleteAsync(blob.Name, ct))
                     log?.Invoke($"Offsite {offsite.Name}: {blob.Name} of {name} stays until its lock ends.");
