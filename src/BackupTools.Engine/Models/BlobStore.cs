@@ -93,18 +93,7 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
                 File.Delete(tempPath); // the same content is already stored: nothing new
                 return (sha, total, false);
             }
-            var readBack = await HashPlainAsync(tempPath, encrypt is not null, ct);
-            if (readBack != sha)
-                throw new BackupVerificationException($"'{sourcePath}' was copied, but the copy reads back with SHA-256 {readBack} instead of {sha}; check the disk.");
-            var final = PlainPathOf(sha) + (encrypt is null ? "" : EncryptedSuffix);
-            FileModes.CreatePrivateDirectory(Path.GetDirectoryName(final)!);
-            try { File.Move(tempPath, final, overwrite: false); }
-            catch (IOException) when (Contains(sha))
-            {
-                File.Delete(tempPath); // another file with the same content got there first
-                return (sha, total, false);
-            }
-            return (sha, total, true);
+            return (sha, total, await PublishAsync(tempPath, sha, $"'{sourcePath}'", ct));
         }
         catch
         {
@@ -223,24 +212,33 @@ public sealed class BlobStore(string directory, Encryption.EncryptionKey? encryp
         {
             using (var file = new FileStream(tempPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 0))
                 file.Flush(flushToDisk: true);
-            var readBack = await HashPlainAsync(tempPath, encrypt is not null, ct);
-            if (readBack != sha256)
-                throw new BackupVerificationException($"A chunk was copied, but the copy reads back with SHA-256 {readBack} instead of {sha256}; check the disk.");
-            var final = PlainPathOf(sha256) + (encrypt is null ? "" : EncryptedSuffix);
-            FileModes.CreatePrivateDirectory(Path.GetDirectoryName(final)!);
-            try { File.Move(tempPath, final, overwrite: false); }
-            catch (IOException) when (Contains(sha256))
-            {
-                File.Delete(tempPath); // another file with the same chunk got there first
-                return false;
-            }
-            return true;
+            return await PublishAsync(tempPath, sha256, "A chunk", ct);
         }
         catch
         {
             File.Delete(tempPath);
             throw;
         }
+    }
+
+    /// <summary>
+    /// A flushed temporary file read back against the SHA-256 its plaintext must have, then renamed to that blob's name
+    /// (never over one). False when the blob got there first, from another file with the same content.
+    /// </summary>
+    private async Task<bool> PublishAsync(string tempPath, string sha256, string what, CancellationToken ct)
+    {
+        var readBack = await HashPlainAsync(tempPath, encrypt is not null, ct);
+        if (readBack != sha256)
+            throw new BackupVerificationException($"{what} was copied, but the copy reads back with SHA-256 {readBack} instead of {sha256}; check the disk.");
+        var final = PlainPathOf(sha256) + (encrypt is null ? "" : EncryptedSuffix);
+        FileModes.CreatePrivateDirectory(Path.GetDirectoryName(final)!);
+        try { File.Move(tempPath, final, overwrite: false); }
+        catch (IOException) when (Contains(sha256))
+        {
+            File.Delete(tempPath);
+            return false;
+        }
+        return true;
     }
 
     /// <summary>A file's content from its blobs (its chunks one after another, or its one blob).</summary>
