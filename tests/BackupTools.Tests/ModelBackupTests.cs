@@ -111,6 +111,28 @@ public sealed class ModelBackupTests : IDisposable
         Assert.Equal("verify blobs", refused.Step);
     }
 
+    [Fact]
+    public async Task AVersionNamingAWholeFileBlobThatIsGoneIsWrittenAgainNotReportedUnchanged()
+    {
+        var shard = Path.Combine(Model, "model.safetensors");
+        File.WriteAllBytes(shard, Random((int)BlobStore.ChunkThreshold + 1000, 6));
+        var (v1, _) = await Backup("1");
+        // As a release before chunking wrote it: the shard as one blob (by its whole SHA-256), and that blob lost.
+        var path = ModelBackup.VersionPath(Repo, "llm", "1");
+        var old = ModelJson.Read(path)!;
+        File.Delete(path);
+        ModelJson.WriteDurably(path, old with { Files = [.. old.Files.Select(f => f.Path == "model.safetensors" ? f with { Chunks = null } : f)] });
+        Assert.Equal(VerificationStatus.Missing, Assert.Single(await ModelVerifier.VerifyAsync(Repo, "llm", "1", CancellationToken.None).ToListAsync()).Status);
+
+        var (again, status) = await Backup("1");
+        Assert.Equal(ModelBackupStatus.Succeeded, status); // not Unchanged: the version named a blob that is gone
+        Assert.Equal(v1.ManifestHash, again.ManifestHash); // the same content
+        Assert.Equal(17, again.Files.Single(f => f.Path == "model.safetensors").Chunks!.Count);
+        Assert.Equal(VerificationStatus.Verified, Assert.Single(await ModelVerifier.VerifyAsync(Repo, "llm", "1", CancellationToken.None).ToListAsync()).Status);
+        var restored = await ModelRestore.RunAsync(Repo, ModelBackup.Versions(Repo, "llm").Single(), _dir.Combine("restored"), null, null, CancellationToken.None);
+        Assert.Equal(File.ReadAllBytes(shard), File.ReadAllBytes(Path.Combine(restored.Destination, "model.safetensors")));
+    }
+
     private static string Sha(byte[] bytes) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
 
     [Fact]

@@ -86,64 +86,71 @@ public static partial class ModelBackup
                 var known = batch.Select(e => e.Config || previous is null ? null : previous.Find(e.Relative)).ToArray();
                 var results = new ModelFile?[batch.Length];
                 var warnings = new string?[batch.Length];
-                await Parallel.ForEachAsync(Enumerable.Range(0, batch.Length),
-                    new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 2, 4), CancellationToken = ct },
-                    async (i, token) =>
-                    {
-                        var f = batch[i];
-                        var stat = f.Config ? StatOf(f.Full) : FileKinds.LStatus(f.Full);
-                        switch (stat?.Kind)
+                try
+                {
+                    await Parallel.ForEachAsync(Enumerable.Range(0, batch.Length),
+                        new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 2, 4), CancellationToken = ct },
+                        async (i, token) =>
                         {
-                            case null when f.Config: throw new FileNotFoundException($"Model '{name}': the config file '{f.Full}' does not exist.", f.Full);
-                            case null or FileKinds.Kind.Directory or FileKinds.Kind.Missing: return; // gone since the listing (or now a directory)
-                            case FileKinds.Kind.Other:
-                                warnings[i] = $"Model '{name}': skipped '{f.Full}': not a regular file (a FIFO, socket or device).";
-                                return;
-                            case FileKinds.Kind.Symlink:
-                                var target = new FileInfo(f.Full).LinkTarget ?? "";
-                                if (ModelFile.LinkStaysInside(f.Relative, target)) results[i] = new ModelFile(f.Relative, 0, "", "777", DateTime.UnixEpoch, false, target);
-                                else warnings[i] = $"Model '{name}': skipped the symlink '{f.Full}' -> '{target}': it points outside the model (or not in plain relative form), and a restore never creates such a link.";
-                                return;
-                        }
-                        var info = stat!.Value;
-                        string sha;
-                        long size;
-                        var written = false;
-                        IReadOnlyList<string>? chunks = null;
-                        // The quick check, as restic's: path, size, mtime and inode (an inode of 0 is one an older version did not
-                        // keep; ignoreInode for NFS and FUSE, where a file's inode number can change with each mount, as restic's --ignore-inode).
-                        if (known[i] is { } k && k.Size == info.Size && k.Modified == info.Modified && (ignoreInode || k.Inode == 0 || k.Inode == info.Inode)
-                            && k.Blobs.All(store.Contains))
-                        {
-                            (sha, size, chunks) = (k.Sha256, k.Size, k.Chunks);
-                            ((IProgress<long>)perFile).Report(size);
-                        }
-                        else if (info.Size < PackStore.Threshold)
-                        {
-                            (sha, size, written) = await StoreSmallAsync(f, info.Size, modelRoot, store, packs, encrypt, token);
-                            ((IProgress<long>)perFile).Report(size);
-                        }
-                        else
-                        {
-                            SafeDirectory.Pause("model:backup-read:" + f.Relative);
-                            Func<FileStream>? open = modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative, bufferSize: 0);
-                            if (info.Size < BlobStore.ChunkThreshold) (sha, size, written) = await store.AddAsync(f.Full, perFile, token, open);
+                            var f = batch[i];
+                            var stat = f.Config ? StatOf(f.Full) : FileKinds.LStatus(f.Full);
+                            switch (stat?.Kind)
+                            {
+                                case null when f.Config: throw new FileNotFoundException($"Model '{name}': the config file '{f.Full}' does not exist.", f.Full);
+                                case null or FileKinds.Kind.Directory or FileKinds.Kind.Missing: return; // gone since the listing (or now a directory)
+                                case FileKinds.Kind.Other:
+                                    warnings[i] = $"Model '{name}': skipped '{f.Full}': not a regular file (a FIFO, socket or device).";
+                                    return;
+                                case FileKinds.Kind.Symlink:
+                                    var target = new FileInfo(f.Full).LinkTarget ?? "";
+                                    if (ModelFile.LinkStaysInside(f.Relative, target)) results[i] = new ModelFile(f.Relative, 0, "", "777", DateTime.UnixEpoch, false, target);
+                                    else warnings[i] = $"Model '{name}': skipped the symlink '{f.Full}' -> '{target}': it points outside the model (or not in plain relative form), and a restore never creates such a link.";
+                                    return;
+                            }
+                            var info = stat!.Value;
+                            string sha;
+                            long size;
+                            var written = false;
+                            IReadOnlyList<string>? chunks = null;
+                            // The quick check, as restic's: path, size, mtime and inode (an inode of 0 is one an older version did not
+                            // keep; ignoreInode for NFS and FUSE, where a file's inode number can change with each mount, as restic's --ignore-inode).
+                            if (known[i] is { } k && k.Size == info.Size && k.Modified == info.Modified && (ignoreInode || k.Inode == 0 || k.Inode == info.Inode)
+                                && k.Blobs.All(store.Contains))
+                            {
+                                (sha, size, chunks) = (k.Sha256, k.Size, k.Chunks);
+                                ((IProgress<long>)perFile).Report(size);
+                            }
+                            else if (info.Size < PackStore.Threshold)
+                            {
+                                (sha, size, written) = await StoreSmallAsync(f, info.Size, modelRoot, store, packs, encrypt, token);
+                                ((IProgress<long>)perFile).Report(size);
+                            }
                             else
                             {
-                                (sha, size, var fresh, var parts) = await store.AddChunkedAsync(f.Full, perFile, token, open);
-                                Interlocked.Add(ref newBytes, fresh); // the chunks not stored before, not the whole file
-                                // A file that shrank to one chunk since the walk is one blob, as any file that size.
-                                chunks = parts.Count > 1 ? parts : null;
+                                SafeDirectory.Pause("model:backup-read:" + f.Relative);
+                                Func<FileStream>? open = modelRoot is null || f.Config ? null : () => modelRoot.OpenReadBeneath(f.Relative, bufferSize: 0);
+                                if (info.Size < BlobStore.ChunkThreshold) (sha, size, written) = await store.AddAsync(f.Full, perFile, token, open);
+                                else
+                                {
+                                    (sha, size, var fresh, var parts) = await store.AddChunkedAsync(f.Full, perFile, token, open);
+                                    Interlocked.Add(ref newBytes, fresh); // the chunks not stored before, not the whole file
+                                    // A file that shrank to one chunk since the walk is one blob, as any file that size.
+                                    chunks = parts.Count > 1 ? parts : null;
+                                }
                             }
-                        }
-                        if (written) Interlocked.Add(ref newBytes, size);
-                        // Mode and time from the walk's one stat (200,000 files: a stat per question was most of an unchanged run).
-                        var mode = OperatingSystem.IsWindows() ? "644" : ModeText(info.Permissions);
-                        results[i] = new ModelFile(f.Relative, size, sha, mode, info.Modified, f.Config, Inode: info.Inode, Chunks: chunks);
-                    });
+                            if (written) Interlocked.Add(ref newBytes, size);
+                            // Mode and time from the walk's one stat (200,000 files: a stat per question was most of an unchanged run).
+                            var mode = OperatingSystem.IsWindows() ? "644" : ModeText(info.Permissions);
+                            results[i] = new ModelFile(f.Relative, size, sha, mode, info.Modified, f.Config, Inode: info.Inode, Chunks: chunks);
+                        });
+                }
+                finally
+                {
+                    // In the walk's order, and even when a file of the batch failed: a skipped FIFO is still reported.
+                    foreach (var w in warnings) if (w is not null) warn?.Invoke(w);
+                }
                 for (var i = 0; i < batch.Length; i++)
                 {
-                    if (warnings[i] is { } w) warn?.Invoke(w);
                     if (results[i] is not { } r) continue;
                     list.Add(r);
                     if (!r.IsLink) total += r.Size;
@@ -168,8 +175,15 @@ public static partial class ModelBackup
         if (File.Exists(path))
         {
             var existingHash = previous is not null && previousPath == path && previous.Hash is { } h ? h : HashOfStored(path);
-            if (existingHash == manifestHash) return (ReadWithList(path, list.Count, manifestHash), ModelBackupStatus.Unchanged);
-            if (!force)
+            if (existingHash == manifestHash)
+            {
+                // The same content: unchanged, unless the stored version names a blob that is gone (a whole-file blob of an
+                // earlier release whose content this run stored as chunks, say). Then it is written again, naming what is there.
+                var existing = ReadWithList(path, list.Count, manifestHash);
+                if (existing.Files.All(f => f.Blobs.All(store.Contains))) return (existing, ModelBackupStatus.Unchanged);
+                force = true;
+            }
+            else if (!force)
                 throw new ModelVersionConflictException(
                     $"Model '{name}' version {chosen} is already backed up with different content ({source}). Give the new content a new version, or use -Force to replace that version.");
         }
@@ -182,6 +196,7 @@ public static partial class ModelBackup
         var temp = path + ".partial";
         File.Delete(temp);
         list.WriteManifest(temp, manifest);
+        previous?.Dispose(); // its handle closed before the name it reads may be replaced (Windows refuses that rename)
         File.Move(temp, path, overwrite: force);
         return ((manifest with { Files = new ManifestFileList(path, list.Count) }).WithKnownHash(manifestHash), ModelBackupStatus.Succeeded);
     }
