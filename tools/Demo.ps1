@@ -185,6 +185,24 @@ alerts:
         Format-List Name, Version, Destination, Validated, Steps | Show
     Write-Host "  tokenizer/vocab.txt is now: $(Get-Content "$modelDir/tokenizer/vocab.txt")"
 
+    Step 'Training data: 3,000 small files go into packs, a 70 MB checkpoint shard into 4 MB chunks; one tensor changed stores one chunk'
+    $train = "$work/training"
+    $random = [Random]::new(7)
+    foreach ($i in 0..2999) {
+        if ($i -lt 10) { New-Item -ItemType Directory ('{0}/shard{1:D3}' -f $train, $i) -Force | Out-Null }
+        $bytes = [byte[]]::new($random.Next(2KB, 8KB)); $random.NextBytes($bytes)
+        [IO.File]::WriteAllBytes(('{0}/shard{1:D3}/part-{2:D5}.jsonl' -f $train, ($i % 10), $i), $bytes)
+    }
+    $checkpoint = [byte[]]::new(70MB); $random.NextBytes($checkpoint)
+    [IO.File]::WriteAllBytes("$train/model-00001-of-00001.safetensors", $checkpoint)
+    Backup-AiModel -Name training -Path $train -Version 1 | Format-Table Name, Version, Status, Files, RawBytes, NewBytes, Duration | Show
+    Write-Host "  packs: $(@(Get-ChildItem "$work/repo/models/training/packs" -Filter *.pack).Count) for 3,000 files; chunk blobs: $(@(Get-ChildItem "$work/repo/models/training/blobs" -Recurse -File).Count)"
+    $f = [IO.File]::OpenWrite("$train/model-00001-of-00001.safetensors"); $f.Position = 20MB; $f.Write([byte[]]::new(100), 0, 100); $f.Dispose()
+    Backup-AiModel -Name training -Path $train -Version 2 | Format-Table Name, Version, Status, Files, NewBytes | Show
+    Test-AiModelBackup training -ReadData 10 | Format-Table Id, Status, FilesChecked, BytesChecked, Detail | Show
+    Restore-AiModel training 2 -Path 'shard003/*' -Destination "$work/restored-shard003" -Confirm:$false | Out-Null
+    Write-Host "  Restore-AiModel -Path 'shard003/*': $(@(Get-ChildItem "$work/restored-shard003" -Recurse -File).Count) files restored"
+
     Step 'Redis: a snapshot over the replication protocol, then a restore into a new server'
     foreach ($i in 1..1000) { $null = $redis.Command("SET user:$i session-$i") }
     $null = $redis.Command('HSET settings theme dark lang en')

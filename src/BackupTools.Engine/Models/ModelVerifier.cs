@@ -59,16 +59,19 @@ public static class ModelVerifier
             foreach (var f in m.Files.Where(f => !f.IsLink))
             {
                 // Each blob of the file: its chunks, or its one blob (ModelFile.Blobs).
-                foreach (var blob in f.Blobs)
+                var blobs = f.Blobs;
+                for (var i = 0; i < blobs.Count; i++)
                 {
+                    var blob = blobs[i];
                     if (!store.Contains(blob)) { (bad, badBlob) = (f, blob); break; }
                     var id = Id(blob);
                     if (sample is not null && !sample.Contains(id)) continue;
                     if (!verdicts.TryGetValue(id, out var good)) verdicts[id] = good = await store.VerifyAsync(blob, ct);
                     if (!good) { (bad, badBlob) = (f, blob); break; }
+                    // The bytes of the file this blob holds: a chunk's share, or the whole file.
+                    read += f.Chunks is null ? f.Size : Math.Min(BlobStore.ChunkSize, f.Size - (long)i * BlobStore.ChunkSize);
                 }
                 if (bad is not null) break;
-                if (sample is null || f.Blobs.Any(b => sample.Contains(Id(b)))) read += f.Size;
             }
             yield return new BackupVerification
             {
