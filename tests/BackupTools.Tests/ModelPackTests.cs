@@ -129,6 +129,17 @@ public sealed class ModelPackTests : IDisposable
         AssertSameTree(Model, restored.Destination);
     }
 
+    /// <summary>Replaces the file by a new one (a new inode) of other random bytes with its size and time; returns the bytes.</summary>
+    private static byte[] SwapKeepingSizeAndTime(string path, ModelFile old, int seed)
+    {
+        var bytes = new byte[old.Size];
+        new Random(seed).NextBytes(bytes);
+        File.WriteAllBytes(path + ".new", bytes);
+        File.SetLastWriteTimeUtc(path + ".new", old.Modified);
+        File.Move(path + ".new", path, overwrite: true);
+        return bytes;
+    }
+
     [Fact]
     public async Task AFileSwappedForOneOfTheSameSizeAndTimeIsReadAgainBecauseItsInodeChanged()
     {
@@ -138,12 +149,7 @@ public sealed class ModelPackTests : IDisposable
         var old = v1.Files.Single(f => f.Path == "shard003/part-0003.jsonl");
         Assert.NotEqual(0UL, old.Inode);
         // What a tool that writes a temp and renames it over does, with the time set back (rsync --times, tar -x).
-        var swapped = path + ".new";
-        var bytes = new byte[old.Size];
-        new Random(9).NextBytes(bytes);
-        File.WriteAllBytes(swapped, bytes);
-        File.SetLastWriteTimeUtc(swapped, old.Modified);
-        File.Move(swapped, path, overwrite: true);
+        var bytes = SwapKeepingSizeAndTime(path, old, 9);
         Assert.Equal(old.Size, new FileInfo(path).Length);
         Assert.Equal(old.Modified, File.GetLastWriteTimeUtc(path));
         var (v2, _) = await Backup("2");
@@ -165,11 +171,7 @@ public sealed class ModelPackTests : IDisposable
         var old = v1.Files.Single(f => f.Path == "shard003/part-0003.jsonl");
         // A new inode with the same size and time: other bytes, so whether it was read shows in its hash (with the switch
         // it is not: that is its price, as with restic's --ignore-inode; an NFS remount changes inodes and nothing else).
-        var bytes = new byte[old.Size];
-        new Random(11).NextBytes(bytes);
-        File.WriteAllBytes(path + ".new", bytes);
-        File.SetLastWriteTimeUtc(path + ".new", old.Modified);
-        File.Move(path + ".new", path, overwrite: true);
+        SwapKeepingSizeAndTime(path, old, 11);
         File.WriteAllText(Path.Combine(Model, "shard001", "part-0001.jsonl"), "changed"); // a real change is still seen
         var stored = Directory.GetFiles(Packs, "*.pack").Length;
         var (v2, _) = await ModelBackup.RunAsync(Repo, "data", Model, "2", [], false, null, CancellationToken.None, ignoreInode: true);

@@ -174,12 +174,13 @@ public static partial class ModelBackup
         var path = VersionPath(repositoryRoot, name, chosen);
         if (File.Exists(path))
         {
-            var existingHash = previous is not null && previousPath == path && previous.Hash is { } h ? h : HashOfStored(path);
+            // The version before was this one when it exists (its hash taken as it was read); else it is read now.
+            var existingHash = previous is not null && previousPath == path && previous.Hash is { } h ? h : ModelJson.ReadLazily(path).ManifestHash;
             if (existingHash == manifestHash)
             {
                 // The same content: unchanged, unless the stored version names a blob that is gone (a whole-file blob of an
                 // earlier release whose content this run stored as chunks, say). Then it is written again, naming what is there.
-                var existing = ReadWithList(path, list.Count, manifestHash);
+                var existing = ModelJson.ReadLazily(path, (list.Count, manifestHash));
                 if (existing.Files.All(f => f.Blobs.All(store.Contains))) return (existing, ModelBackupStatus.Unchanged);
                 force = true;
             }
@@ -304,39 +305,6 @@ public static partial class ModelBackup
         finally
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer); // in the pack's file (or already stored) by now
-        }
-    }
-
-    /// <summary>The manifest hash of a stored version, its list read as a stream (in path order, as written; sorted whole otherwise).</summary>
-    private static string HashOfStored(string path)
-    {
-        using var reader = ManifestFileReader.Open(path);
-        using var hash = new ManifestHasher();
-        string? last = null;
-        while (reader.TryRead(out var f))
-        {
-            if (last is not null && string.CompareOrdinal(last, f.Path) >= 0) return ModelJson.Read(path)!.ManifestHash; // not in order: hashed sorted
-            last = f.Path;
-            hash.Add(f);
-        }
-        reader.ReadToEnd();
-        return hash.Finish();
-    }
-
-    /// <summary>A stored version's fields, with its list read from the file when it is enumerated (its count and hash known).</summary>
-    private static ModelManifest ReadWithList(string path, int count, string hash)
-    {
-        var handle = ManifestFileReader.OpenHandle(path);
-        try
-        {
-            using var reader = ManifestFileReader.Open(handle, owns: false);
-            reader.TryRead(out _); // the fields before the list
-            return (ModelJson.FromHead(reader.Head) with { Files = new ManifestFileList(handle, count) }).WithKnownHash(hash);
-        }
-        catch
-        {
-            handle.Dispose();
-            throw;
         }
     }
 

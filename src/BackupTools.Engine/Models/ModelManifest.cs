@@ -147,13 +147,19 @@ internal sealed partial class ModelJson : JsonSerializerContext
     /// list left on disk and read again on each enumeration, through a handle held from now: a model's five versions of
     /// a million files each are five lists of 150 MB of JSON, which no caller needs in memory at once. A list not in
     /// path order (not written by this module) is read whole instead. A damaged manifest is a JsonException.
+    /// With <paramref name="known"/> (a backup that has just read or written the same list), only its fields are read.
     /// </summary>
-    public static ModelManifest ReadLazily(string path)
+    public static ModelManifest ReadLazily(string path, (int Count, string Hash)? known = null)
     {
         var handle = ManifestFileReader.OpenHandle(path);
         try
         {
             using var reader = ManifestFileReader.Open(handle, owns: false);
+            if (known is { } k)
+            {
+                reader.TryRead(out _); // the fields, which come before the list
+                return (FromHead(reader.Head) with { Files = new ManifestFileList(handle, k.Count) }).WithKnownHash(k.Hash);
+            }
             using var hash = new ManifestHasher();
             var (count, inOrder) = (0, true);
             string? last = null;
