@@ -64,6 +64,12 @@ public sealed record TargetPolicy
     public TimeSpan? StreamMaxGap { get; init; }
     /// <summary>MariaDB streaming: fsync the file being received at every transaction end (<c>sync: commit</c>), not only once a second.</summary>
     public bool StreamSyncCommit { get; init; }
+    /// <summary>
+    /// MariaDB streaming (<c>client: mariadb-binlog</c>): receive through the server release's mariadb-binlog instead of
+    /// the module's own replica connection (which a login with another authentication plugin than mysql_native_password
+    /// or unix_socket also falls back to).
+    /// </summary>
+    public bool StreamWithMariaDbBinlog { get; init; }
     /// <summary>Recovery point objective: the newest restorable point may be at most this old (Get-BackupStatus warns past it).</summary>
     public TimeSpan? Rpo { get; init; }
     /// <summary>Recovery time objective: a restore (as the last drill measured it) may take at most this long.</summary>

@@ -23,6 +23,11 @@ public sealed class LoopbackProxy : IDisposable
 
     public int Port { get; }
 
+    /// <summary>While set, nothing is forwarded either way and nothing is closed: a network that silently drops everything.</summary>
+    public bool Stalled { get => _stalled; set => _stalled = value; }
+
+    private volatile bool _stalled;
+
     private void Listen()
     {
         var listener = new TcpListener(IPAddress.Loopback, Port);
@@ -46,7 +51,7 @@ public sealed class LoopbackProxy : IDisposable
         });
     }
 
-    private static async Task Pump(TcpClient from, TcpClient to)
+    private async Task Pump(TcpClient from, TcpClient to)
     {
         var buffer = new byte[1 << 16];
         try
@@ -54,7 +59,11 @@ public sealed class LoopbackProxy : IDisposable
             var a = from.GetStream();
             var b = to.GetStream();
             int n;
-            while ((n = await a.ReadAsync(buffer)) > 0) await b.WriteAsync(buffer.AsMemory(0, n));
+            while ((n = await a.ReadAsync(buffer)) > 0)
+            {
+                while (_stalled) await Task.Delay(20);
+                await b.WriteAsync(buffer.AsMemory(0, n));
+            }
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException or SocketException) { }
         from.Dispose();

@@ -56,13 +56,16 @@ public sealed class BinlogStreamTests : IDisposable
 
     private static string Sha(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant();
 
-    [Fact]
-    public async Task EventsAreOnDiskWithinSecondsSealedOnRotationResumedAfterAKillAndNeverArchivedTwice()
+    [Theory]
+    [InlineData("builtin")]
+    [InlineData("mariadb-binlog")]
+    public async Task EventsAreOnDiskWithinSecondsSealedOnRotationResumedAfterAKillAndNeverArchivedTwice(string client)
     {
         BinlogStream.ServerIdOverride = 4_242_001;
         using var stop = new CancellationTokenSource();
         var sealedSets = new List<BackupAttempt>();
-        var stream = Task.Run(() => BinlogStream.RunAsync(Request with { Log = _ => { } }, a => { lock (sealedSets) sealedSets.Add(a); }, stop.Token));
+        var request = Request with { Target = Target with { StreamWithMariaDbBinlog = client == "mariadb-binlog" }, Log = _ => { } };
+        var stream = Task.Run(() => BinlogStream.RunAsync(request, a => { lock (sealedSets) sealedSets.Add(a); }, stop.Token));
         try
         {
             var directory = BinlogStream.DirectoryFor(Repo, "streamed");
@@ -80,10 +83,19 @@ public sealed class BinlogStreamTests : IDisposable
             await Until(() => !File.Exists(Path.Combine(directory, current)), "the streamed copy removed once sealed");
             Assert.Null(sealedSets.Single().Error);
 
-            // The tool killed: it is started again on the file it was writing, which comes out whole.
-            var ours = OurReplicas().ToList();
-            Assert.Single(ours);
-            foreach (var pid in ours) Process.GetProcessById(pid).Kill(); // only this stream's tool: other tests run mariadb-binlog too
+            // The replica killed (the tool, or the server's end of the own connection): it is started again on the file it
+            // was writing, which comes out whole.
+            if (client == "mariadb-binlog")
+            {
+                var ours = OurReplicas().ToList();
+                Assert.Single(ours);
+                foreach (var pid in ours) Process.GetProcessById(pid).Kill(); // only this stream's tool: other tests run mariadb-binlog too
+            }
+            else
+            {
+                Assert.Empty(OurReplicas()); // the own connection: no mariadb-binlog runs
+                Assert.Equal(1, KillReplicaConnections(_server));
+            }
             _server.Sql("INSERT INTO s.t VALUES (2); FLUSH BINARY LOGS;");
             var second = Binlogs().Count + 1;
             await Until(() => Binlogs().Count >= second, "the next file sealed after the kill", 30);
@@ -108,6 +120,9 @@ public sealed class BinlogStreamTests : IDisposable
             BinlogStream.ServerIdOverride = null;
         }
         Assert.Empty(OurReplicas()); // stopped with the job: no replica of ours is left connected
+        // The own connection asks for heartbeats, so the server finds it closed at the next one (it notices mariadb-binlog's
+        // end only when the next event is sent).
+        if (client == "builtin") await Until(() => ReplicaConnections(_server).Count == 0, "the server's end of the replica connection gone");
         Assert.Empty(BinlogStreamState.Statuses(Policy, DateTime.UtcNow)); // stopped by the user: nothing reads as a dead stream
     }
 
@@ -418,6 +433,18 @@ public sealed class BinlogStreamTests : IDisposable
         var b = File.ReadAllBytes(copy);
         Assert.Equal(a.Length, b.Length);
         Assert.Equal([21], Enumerable.Range(0, a.Length).Where(i => a[i] != b[i]));
+    }
+
+    /// <summary>The server's binlog dump threads: one per replica connected to it.</summary>
+    internal static IReadOnlyList<string> ReplicaConnections(MariaDbServer server) =>
+        server.Sql("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>Kills every replica connection on the server (as a network cut or the replica's crash ends it); returns how many.</summary>
+    internal static int KillReplicaConnections(MariaDbServer server)
+    {
+        var ids = ReplicaConnections(server);
+        foreach (var id in ids) server.Sql($"KILL CONNECTION {id}");
+        return ids.Count;
     }
 
     private static IEnumerable<int> OurReplicas()

@@ -19,8 +19,9 @@ public sealed class BinlogStreamCollection
 /// The host is lost and the stream is all that is left: a writer commits a numbered row every 100 ms (recording when
 /// each commit returned), mariadbd is SIGKILLed and its data and binary log directories deleted, and the restore to
 /// the latest point from the full backup and the stream must hold exactly rows 1..K with every row committed more than
-/// a second before the kill among them. The same across the stream's tool killed, a server restart, FLUSH BINARY LOGS
-/// every two seconds and a network cut (a forwarder in front of the server's port dropping every connection).
+/// a second before the kill among them. The same across the stream's connection killed (its own, or mariadb-binlog
+/// with <c>client: mariadb-binlog</c>), a server restart, FLUSH BINARY LOGS every two seconds and a network cut (a
+/// forwarder in front of the server's port dropping every connection).
 /// </summary>
 [Collection(BinlogStreamCollection.Name)]
 public sealed class StreamRestoreTests(ITestOutputHelper output) : IDisposable
@@ -34,6 +35,7 @@ public sealed class StreamRestoreTests(ITestOutputHelper output) : IDisposable
     [Theory]
     [InlineData("none")]
     [InlineData("stream-killed")]
+    [InlineData("tool-killed")]
     [InlineData("server-restart")]
     [InlineData("flush")]
     [InlineData("network-cut")]
@@ -51,6 +53,7 @@ public sealed class StreamRestoreTests(ITestOutputHelper output) : IDisposable
         var target = new TargetPolicy
         {
             Name = "lost-" + variant, Engine = TargetEngine.MariaDb, Host = "127.0.0.1", Port = proxy.Port, User = MariaDbServer.BackupUser,
+            StreamWithMariaDbBinlog = variant == "tool-killed", // the other variants run the module's own replica connection
         };
         var request = new BackupRequest { RepositoryRoot = repo, Target = target, Password = server.BackupPassword, Compression = CompressionOptions.None };
         var full = await MariaDbBackup.RunAsync(request, MariaDbCatalog.Full, CancellationToken.None);
@@ -72,6 +75,11 @@ public sealed class StreamRestoreTests(ITestOutputHelper output) : IDisposable
             switch (variant)
             {
                 case "stream-killed":
+                    // The own connection's server end killed amid the writer's transactions: the stream reconnects.
+                    Assert.Empty(OurTools(directory));
+                    Assert.Equal(1, BinlogStreamTests.KillReplicaConnections(server));
+                    break;
+                case "tool-killed":
                     var tools = OurTools(directory).ToList();
                     Assert.NotEmpty(tools);
                     foreach (var pid in tools) Process.GetProcessById(pid).Kill();

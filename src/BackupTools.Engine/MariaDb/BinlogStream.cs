@@ -8,14 +8,15 @@ using MySqlConnector;
 namespace BackupTools.Engine.MariaDb;
 
 /// <summary>
-/// Continuous binary-log streaming: mariadb-binlog connects as a replica (<c>--read-from-remote-server --raw
-/// --stop-never</c>, its own server id) and writes each event into &lt;repository&gt;/_stream/&lt;target&gt;/ as it arrives
+/// Continuous binary-log streaming: a replica connection (<see cref="BinlogReceiver"/>, the module's own, or
+/// mariadb-binlog <c>--read-from-remote-server --raw --stop-never</c> with <c>stream: { client: mariadb-binlog }</c>;
+/// its own server id either way) writes each event into &lt;repository&gt;/_stream/&lt;target&gt;/ as it arrives
 /// (measured on 10.11: the file has the server's size within half a second of a commit). Every second the file being
 /// received is fsynced (so a committed transaction is on disk within about a second) and each file the server has
 /// rotated away from is sealed into a normal binlog set (<see cref="BinlogArchiver.SealStreamedAsync"/>), which the
-/// scheduled archiving then recognises and does not archive again. When the tool stops (a server restart, a network
-/// cut), it is started again naming the newest file it was writing, which it writes again from its start (complete,
-/// no torn tail), with a back-off of 1, 2, 4 … 30 seconds.
+/// scheduled archiving then recognises and does not archive again. When the connection ends (a server restart, a
+/// network cut), it is opened again naming the newest file it was writing, which it writes again from its start
+/// (complete, no torn tail), with a back-off of 1, 2, 4 … 30 seconds.
 /// </summary>
 public static class BinlogStream
 {
@@ -45,6 +46,7 @@ public static class BinlogStream
         using var secrets = PrivateTempDirectory.Create();
         var options = secrets.WriteSecretFile("client.cnf", ClientOptions(target, request.Password));
         var backoff = TimeSpan.FromSeconds(1);
+        var useTool = target.StreamWithMariaDbBinlog;
         var lastInSync = DateTime.UtcNow;
         var sealAgainAt = DateTime.MinValue;
         // Since when it is not receiving (null while it is), and what mariadb-binlog said last: for the status and its alert.
@@ -148,23 +150,45 @@ public static class BinlogStream
                 // streamed stays under a held name (restores read the longer of the two), not truncated away.
                 var holding = keep == start && Length(Path.Combine(directory, start)) > 0;
                 if (holding) File.Move(Path.Combine(directory, start), Path.Combine(directory, HeldName(start)), overwrite: true);
-                log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}");
-                using var tool = ProcessRunner.StartService(new ProcessSpec(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
-                [
-                    $"--defaults-extra-file={options}", "--read-from-remote-server", "--raw", "--stop-never",
-                    $"--stop-never-slave-server-id={ServerId(target.Name)}", $"--result-file={directory}/", start,
-                ]), line =>
+                log?.Invoke($"Streaming {target.Name}'s binary logs from {start} into {directory}" + (useTool ? " through mariadb-binlog" : ""));
+                StreamReplica replica;
+                try
                 {
-                    lastError = line;
-                    log?.Invoke("mariadb-binlog: " + line);
-                });
+                    replica = useTool
+                        ? ToolReplica.Start(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"), options, ServerId(target.Name), start, directory, line =>
+                        {
+                            lastError = line;
+                            log?.Invoke("mariadb-binlog: " + line);
+                        })
+                        : await OwnReplica.StartAsync(target, request.Password, ServerId(target.Name), start, directory, ct);
+                }
+                catch (UnsupportedAuthenticationException e)
+                {
+                    // Said once, then mariadb-binlog (the client library speaks every plugin the server release has).
+                    useTool = true;
+                    request.Warn?.Invoke($"{target.Name}: {e.Message}; streaming through mariadb-binlog instead. Set stream: {{ client: mariadb-binlog }} to say so in the policy.");
+                    TakeBackHeld(directory);
+                    continue;
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested && e is IOException or System.Net.Sockets.SocketException or TimeoutException)
+                {
+                    // Refused (the login, a purged file) or not reachable: as if the tool had stopped at once.
+                    lastError = e.Message;
+                    log?.Invoke($"{target.Name}: the replica connection failed: {e.Message}");
+                    TakeBackHeld(directory);
+                    disconnectedSince ??= DateTime.UtcNow;
+                    await SealAsync(Streamed(directory, basename).LastOrDefault());
+                    if (!await PauseAsync()) break;
+                    continue;
+                }
+                using var _ = replica;
                 using var stopSyncer = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 var syncFailureSaid = false;
                 var syncer = target.StreamSyncCommit ? CommitSyncer.RunAsync(directory, () => SyncNewest(directory, basename), stopSyncer.Token) : Task.CompletedTask;
                 try
                 {
                     (string? File, long Length) synced = (null, -1);
-                    while (!tool.HasExited)
+                    while (!replica.HasStopped)
                     {
                         await Task.Delay(TimeSpan.FromSeconds(1), ct);
                         // One listing a second serves the sync, the seal and the report (measured: the stream's own
@@ -192,10 +216,10 @@ public static class BinlogStream
                         Report(inSyncCheck: true, newest, length);
                     }
                 }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped (Ctrl+C, the service stopped): the tool goes too
+                catch (OperationCanceledException) when (ct.IsCancellationRequested) { } // stopped (Ctrl+C, the service stopped): the connection goes too
                 finally
                 {
-                    if (!tool.HasExited) { tool.Kill(entireProcessTree: true); await tool.WaitForExitAsync(CancellationToken.None); }
+                    await replica.StopAsync();
                     await stopSyncer.CancelAsync();
                     try { await syncer; } catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException) { } // said above
                     SyncNewest(directory, basename);
@@ -204,9 +228,9 @@ public static class BinlogStream
                 if (ct.IsCancellationRequested) break;
                 // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
                 disconnectedSince ??= DateTime.UtcNow;
-                lastError ??= $"mariadb-binlog exited with code {tool.ExitCode}";
+                lastError = useTool ? lastError ?? replica.StopReason : replica.StopReason;
                 await SealAsync(Streamed(directory, basename).LastOrDefault());
-                log?.Invoke($"mariadb-binlog stopped (exit {tool.ExitCode}); starting again in {backoff.TotalSeconds:0} s. " +
+                log?.Invoke($"The replica connection stopped ({replica.StopReason}); starting again in {backoff.TotalSeconds:0} s. " +
                             "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
                 if (!await PauseAsync()) break;
             }

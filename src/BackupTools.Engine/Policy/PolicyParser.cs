@@ -177,14 +177,16 @@ public static partial class PolicyParser
             if (!repositorySettings.ContainsKey("type"))
                 r.Problem(rs, key + ".snapshotRepositorySettings.type", "is required: the repository type (fs, s3, azure, gcs, url), e.g. { type: fs, location: /mnt/es-backups }");
         }
-        // stream: { maxLag: 10s, maxGap: 1m, sync: second|commit } for Start-BinlogStream (mariadb; the engine refuses it elsewhere).
+        // stream: { maxLag: 10s, maxGap: 1m, sync: second|commit, client: builtin|mariadb-binlog } for Start-BinlogStream
+        // (mariadb; the engine refuses it elsewhere).
         TimeSpan? streamMaxLag = null, streamMaxGap = null;
         var streamed = false;
         var syncCommit = false;
+        var streamTool = false;
         if (r.Mapping(PolicyNode.Child(t, "stream"), key + ".stream", required: false, t) is { } sm)
         {
             streamed = true;
-            r.RejectUnknownKeys(sm, key + ".stream", ["maxLag", "maxGap", "sync"], new Dictionary<string, string>());
+            r.RejectUnknownKeys(sm, key + ".stream", ["maxLag", "maxGap", "sync", "client"], new Dictionary<string, string>());
             if (PolicyNode.Child(sm, "maxLag") is { } ml) streamMaxLag = r.DurationValue(ml, key + ".stream.maxLag");
             if (PolicyNode.Child(sm, "maxGap") is { } mg) streamMaxGap = r.DurationValue(mg, key + ".stream.maxGap");
             var sync = r.Text(sm, "sync", key + ".stream.sync", required: false);
@@ -192,6 +194,11 @@ public static partial class PolicyParser
                 r.Problem(PolicyNode.Child(sm, "sync")!, key + ".stream.sync",
                     $"'{sync}' is not a sync mode: 'second' (the file being received is fsynced once a second, the default) or 'commit' (also at every transaction end)");
             syncCommit = sync == "commit";
+            var client = r.Text(sm, "client", key + ".stream.client", required: false);
+            if (client is not (null or "builtin" or "mariadb-binlog"))
+                r.Problem(PolicyNode.Child(sm, "client")!, key + ".stream.client",
+                    $"'{client}' is not a stream client: 'builtin' (the module's own replica connection, the default) or 'mariadb-binlog' (the server release's tool)");
+            streamTool = client == "mariadb-binlog";
         }
         if (startCommand.Count > 0 && !Path.IsPathRooted(startCommand[0]))
             r.Problem(PolicyNode.Child(t, "startCommand")!, key + ".startCommand", $"'{startCommand[0]}' must be an absolute path (cron and services have a minimal PATH), e.g. [/usr/bin/systemctl, start, redis-server]");
@@ -221,7 +228,7 @@ public static partial class PolicyParser
             DataDir = dataDir, ConfigFile = configFile, ToolsDir = toolsDir, Url = url, SnapshotRepository = snapshotRepository, Indices = indices,
             Schedule = schedule, Retention = retention, StartCommand = startCommand, SnapshotRepositorySettings = repositorySettings,
             Rpo = Objective(r, t, "rpo", key), Rto = Objective(r, t, "rto", key),
-            AllowEmpty = allowEmptyText == "true", Stream = streamed, StreamMaxLag = streamMaxLag, StreamMaxGap = streamMaxGap, StreamSyncCommit = syncCommit,
+            AllowEmpty = allowEmptyText == "true", Stream = streamed, StreamMaxLag = streamMaxLag, StreamMaxGap = streamMaxGap, StreamSyncCommit = syncCommit, StreamWithMariaDbBinlog = streamTool,
         };
     }
 
