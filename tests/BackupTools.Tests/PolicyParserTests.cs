@@ -477,7 +477,7 @@ public sealed class PolicyParserTests
     }
 
     [Fact]
-    public void AStreamSectionGivesItsLimitsAndSyncMode()
+    public void AStreamSectionGivesItsLimitsSyncModeAndClient()
     {
         var (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { maxLag: 30s, maxGap: 5m, sync: second } }\n", File);
         Assert.Empty(problems);
@@ -486,6 +486,15 @@ public sealed class PolicyParserTests
         (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { sync: commit } }\n", File);
         Assert.Empty(problems);
         Assert.True(policy!.Targets[0].StreamSyncCommit);
+        Assert.False(policy.Targets[0].StreamWithMariaDbBinlog); // the own replica connection unless told
+        (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { client: mariadb-binlog } }\n", File);
+        Assert.Empty(problems);
+        Assert.True(policy!.Targets[0].StreamWithMariaDbBinlog);
+        (policy, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { client: builtin } }\n", File);
+        Assert.Empty(problems);
+        Assert.False(policy!.Targets[0].StreamWithMariaDbBinlog);
+        (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { client: mysqlbinlog } }\n", File);
+        Assert.Contains(problems, p => p.Key == "targets.db.stream.client" && p.Message.Contains("'mysqlbinlog'") && p.Message.Contains("'mariadb-binlog'"));
         (policy, _) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s }\n", File);
         Assert.False(policy!.Targets[0].Stream);
         (_, problems) = PolicyParser.Parse("repository: /backup\ntargets:\n  db: { engine: mariadb, socket: /s, stream: { sync: always } }\n", File);

@@ -1,4 +1,13 @@
-BeforeAll { . $PSScriptRoot/Common.ps1 }
+BeforeAll {
+    . $PSScriptRoot/Common.ps1
+    # The server's end of the stream's replica connection goes (it asks for heartbeats, so the server notices within
+    # seconds even with nothing to send).
+    function Wait-ReplicaGone($db) {
+        $deadline = [DateTime]::UtcNow.AddSeconds(15)
+        while ([DateTime]::UtcNow -lt $deadline -and $db.Sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'").Trim() -ne '0') { Start-Sleep -Milliseconds 200 }
+        $db.Sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'").Trim() | Should -Be '0' -Because 'no replica connection is left on the server'
+    }
+}
 
 Describe 'Start-BinlogStream' {
     It 'streams and seals rotated files into binlog sets until Ctrl+C (SIGINT), then stops promptly with its replica' {
@@ -21,12 +30,14 @@ Describe 'Start-BinlogStream' {
             $child.HasExited | Should -BeFalse
             $stream = Get-BackupStatus main-db -Policy $policy | Where-Object { $_ -is [BackupTools.Model.StreamStatus] }
             ($stream.Target, $stream.State) | Should -Be @('main-db', 'Running')
+            $db.Sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'").Trim() | Should -Be '1' -Because 'the stream is the server''s one replica'
             kill -INT $child.Id
             $child.WaitForExit(15000) | Should -BeTrue -Because 'Ctrl+C stops the stream promptly'
             $child.StandardOutput.ReadToEnd() | Should -Match 'SEALED '
             Get-BackupStatus -Policy $policy | Where-Object { $_ -is [BackupTools.Model.StreamStatus] } | Should -BeNullOrEmpty -Because 'a stream stopped by its user is not a dead one'
             @(Get-ChildItem /proc -Directory | Where-Object { $_.Name -match '^\d+$' } | Where-Object {
                 (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction Ignore) -match "_stream/main-db" }).Count | Should -Be 0 -Because 'no replica is left connected'
+            Wait-ReplicaGone $db
         }
         finally {
             if (-not $child.HasExited) { $child.Kill($true) }
@@ -113,12 +124,14 @@ Describe 'The stream service (Register-BackupSchedule, systemd)' {
                    (Get-BackupStatus main-db -Policy $policy | Where-Object { $_ -is [BackupTools.Model.StreamStatus] }).State -ne 'Running') { Start-Sleep -Milliseconds 300 }
             if ($child.HasExited) { $child.WaitForExit(); throw "the service stopped by itself: $($err.Result) $($out.Result)" }
             (Get-BackupStatus main-db -Policy $policy | Where-Object { $_ -is [BackupTools.Model.StreamStatus] }).State | Should -Be 'Running'
+            $db.Sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'").Trim() | Should -Be '1' -Because 'the service is the server''s one replica'
             kill -TERM $child.Id
             $child.WaitForExit(15000) | Should -BeTrue -Because 'SIGTERM (systemctl stop) stops it promptly'
             $out.Wait(5000) -and $err.Wait(5000) | Should -BeTrue -Because 'nothing it started holds its output open'
             $child.ExitCode | Should -Be 0 -Because "a requested stop is no failure: $($err.Result)"
             @(Get-ChildItem /proc -Directory | Where-Object { $_.Name -match '^\d+$' } | Where-Object {
-                (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction Ignore) -match [regex]::Escape("$dir/repo/_stream/main-db") }).Count | Should -Be 0 -Because 'its mariadb-binlog stopped with it'
+                (Get-Content "$($_.FullName)/cmdline" -Raw -ErrorAction Ignore) -match [regex]::Escape("$dir/repo/_stream/main-db") }).Count | Should -Be 0 -Because 'no mariadb-binlog of its is left'
+            Wait-ReplicaGone $db
             $out.Result | Should -Match '=== .* stream-main-db'
         }
         finally {

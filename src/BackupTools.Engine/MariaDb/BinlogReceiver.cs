@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -66,18 +67,7 @@ public sealed class BinlogReceiver : IDisposable
     public static BinlogReceiver Connect(Model.TargetPolicy target, string? password, int serverId, string file, string directory, TimeSpan timeout, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        Socket socket;
-        if (target.Socket is { } path)
-        {
-            socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            Connect(socket, new UnixDomainSocketEndPoint(path), timeout, ct);
-        }
-        else
-        {
-            socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            Connect(socket, null, timeout, ct, target.Host ?? "localhost", target.Port ?? 3306);
-        }
+        var socket = Open(target, timeout, ct);
         var receiver = new BinlogReceiver(socket, directory);
         // Ctrl+C while the server is slow to answer: the socket closes and the blocking calls below return.
         using var stop = ct.Register(receiver.Dispose);
@@ -118,19 +108,47 @@ public sealed class BinlogReceiver : IDisposable
         }
     }
 
-    private static void Connect(Socket socket, EndPoint? endPoint, TimeSpan timeout, CancellationToken ct, string? host = null, int port = 0)
+    /// <summary>
+    /// The server's socket, or each address of its host name in turn, connected in blocking mode and waited for in
+    /// slices so that a timeout or Ctrl+C ends it. Not .NET's ConnectAsync: after any async call a .NET socket stays
+    /// non-blocking underneath, and each blocking Receive then goes through the event loop and a thread hand-off
+    /// (measured with strace on a write-heavy load: 1,261 epoll_wait, 3,478 futex and 4,375 sched_yield calls beside
+    /// 1,827 reads).
+    /// </summary>
+    private static Socket Open(Model.TargetPolicy target, TimeSpan timeout, CancellationToken ct)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(timeout);
+        var clock = Stopwatch.StartNew();
+        if (target.Socket is { } path)
+            return ConnectBlocking(new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified), new UnixDomainSocketEndPoint(path), clock, timeout, ct);
+        Exception? last = null;
+        foreach (var address in Dns.GetHostAddresses(target.Host ?? "localhost"))
+        {
+            var tcp = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            tcp.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            try { return ConnectBlocking(tcp, new IPEndPoint(address, target.Port ?? 3306), clock, timeout, ct); }
+            catch (SocketException e) { last = e; } // the next address (localhost: ::1, then 127.0.0.1)
+        }
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
+    }
+
+    private static Socket ConnectBlocking(Socket socket, EndPoint endPoint, Stopwatch clock, TimeSpan timeout, CancellationToken ct)
+    {
         try
         {
-            if (endPoint is not null) socket.ConnectAsync(endPoint, cts.Token).AsTask().GetAwaiter().GetResult();
-            else socket.ConnectAsync(host!, port, cts.Token).AsTask().GetAwaiter().GetResult();
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            socket.Dispose();
-            throw new TimeoutException($"No connection to {(endPoint?.ToString() ?? $"{host}:{port}")} within {timeout.TotalSeconds:0} s.");
+            socket.Blocking = false;
+            try { socket.Connect(endPoint); }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress or SocketError.AlreadyInProgress)
+            {
+                while (!socket.Poll(100_000, SelectMode.SelectWrite) && !socket.Poll(0, SelectMode.SelectError))
+                {
+                    ct.ThrowIfCancellationRequested();
+                    if (clock.Elapsed > timeout) throw new TimeoutException($"No connection to {endPoint} within {timeout.TotalSeconds:0} s.");
+                }
+                var error = (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+                if (error != 0) throw new SocketException(error);
+            }
+            socket.Blocking = true;
+            return socket;
         }
         catch
         {
@@ -150,6 +168,7 @@ public sealed class BinlogReceiver : IDisposable
         var start = 0;
         var end = 0;
         var segments = new List<ReadOnlyMemory<byte>>(64);
+        using var reader = new BlockingSocketReader(_socket);
         try
         {
             while (true)
@@ -166,8 +185,8 @@ public sealed class BinlogReceiver : IDisposable
                     end = pending;
                 }
                 int read;
-                try { read = _socket.Receive(_buffer, end, _buffer.Length - end, SocketFlags.None); }
-                catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+                try { read = reader.Receive(_buffer, end, _buffer.Length - end); }
+                catch (TimeoutException)
                 {
                     throw new BinlogReceiverException($"no event and no heartbeat from the server in {SilenceLimit.TotalSeconds:0} s: the connection is taken as dead");
                 }
