@@ -173,4 +173,35 @@ public sealed class BinlogReceiverTests : IDisposable
         Assert.InRange(clock.Elapsed.TotalSeconds, 1.0, 3.0);
         Assert.Contains("no event and no heartbeat", e.Message);
     }
+
+    [Fact]
+    public async Task OverTcpTheConnectionIsEncryptedWhenTheServerOffersTls()
+    {
+        // A server that refuses any login without TLS: receiving at all proves the connection is encrypted.
+        var certs = _dir.Combine("tls");
+        Directory.CreateDirectory(certs);
+        using (var key = System.Security.Cryptography.RSA.Create(2048))
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", key, System.Security.Cryptography.HashAlgorithmName.SHA256,
+                System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            File.WriteAllText(Path.Combine(certs, "cert.pem"), cert.ExportCertificatePem());
+            File.WriteAllText(Path.Combine(certs, "key.pem"), key.ExportRSAPrivateKeyPem());
+        }
+        using var tlsServer = MariaDbServer.Start(_dir.Combine("db-tls"), extraConfig: $"ssl_cert={certs}/cert.pem\nssl_key={certs}/key.pem\nrequire_secure_transport=ON");
+        tlsServer.Sql($"GRANT REPLICATION SLAVE ON *.* TO '{MariaDbServer.BackupUser}'@'127.0.0.1'; CREATE DATABASE s; CREATE TABLE s.t (id INT PRIMARY KEY) ENGINE=InnoDB;");
+        var target = Target with { Socket = null, Host = "127.0.0.1", Port = tlsServer.Port };
+        var received = _dir.Combine("received-tls");
+        Directory.CreateDirectory(received);
+        var file = tlsServer.Sql("SHOW BINARY LOGS").Trim().Split('\n')[^1].Split('\t')[0];
+        using var receiver = BinlogReceiver.Connect(target, tlsServer.BackupPassword, 4_343_006, file, received, TimeSpan.FromSeconds(10), CancellationToken.None);
+        Assert.True(receiver.Encrypted);
+        var run = Task.Factory.StartNew(receiver.Run, TaskCreationOptions.LongRunning);
+        tlsServer.Sql("INSERT INTO s.t VALUES (1);");
+        var path = Path.Combine(tlsServer.BinlogDirectory, file);
+        await Until(() => receiver.Position == (file, new FileInfo(path).Length), "the commit received over TLS");
+        AssertSameButInUseFlag(path, Path.Combine(received, file));
+        receiver.Dispose();
+        await run.WaitAsync(TimeSpan.FromSeconds(5));
+    }
 }

@@ -30,14 +30,18 @@ public sealed class BinlogReceiver : IDisposable
     private const byte RotateEvent = 4, FormatDescriptionEvent = 15, HeartbeatEvent = 27;
     private const int HeaderLength = 19, TypeOffset = 4, SizeOffset = 9, LogPosOffset = 13;
     private const int MaxPacket = 0xFFFFFF;
+    // Reads of at least 64 KB into a 1 MB buffer; an event may be as long as the server's largest packet (1 GB).
+    private const int MinRead = 64 * 1024, InitialBuffer = 1 << 20, MaxPending = (1 << 30) + (1 << 20);
     private static readonly byte[] Magic = [0xFE, (byte)'b', (byte)'i', (byte)'n'];
 
-    private readonly Socket _socket;
+    private readonly ReplicaTransport _transport;
     private readonly string _directory;
-    private byte[] _buffer = new byte[1 << 20];
+    private byte[] _buffer = new byte[InitialBuffer];
+    private readonly string _basename;
     private SafeFileHandle? _file;
     private string? _fileName;
-    private long _fileLength;
+    private long _fileLength; // taken, of whole events
+    private long _written; // of those, written
     private string? _nextName;
     private bool _checksummed;
     private volatile bool _stopping;
@@ -50,13 +54,17 @@ public sealed class BinlogReceiver : IDisposable
     /// <summary>Test hook: a plugin named here is taken as one this client does not speak (the stream's fallback to mariadb-binlog, with a login the module can make).</summary>
     internal static string? UnspokenPluginHook;
 
+    /// <summary>Whether the connection runs over TLS (over TCP, when the server offers it).</summary>
+    public bool Encrypted => _transport.Encrypted;
+
     /// <summary>The file being written and its length (whole events only), for a test to watch.</summary>
     public (string? File, long Length) Position => (_fileName, _fileLength);
 
-    private BinlogReceiver(Socket socket, string directory)
+    private BinlogReceiver(ReplicaTransport transport, string directory, string file)
     {
-        _socket = socket;
+        _transport = transport;
         _directory = directory;
+        _basename = file.LastIndexOf('.') is var dot and > 0 ? file[..dot] : file;
     }
 
     /// <summary>
@@ -68,7 +76,13 @@ public sealed class BinlogReceiver : IDisposable
     {
         ct.ThrowIfCancellationRequested();
         var socket = Open(target, timeout, ct);
-        var receiver = new BinlogReceiver(socket, directory);
+        BinlogReceiver receiver;
+        try { receiver = new BinlogReceiver(new ReplicaTransport(socket), directory, file); }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
         // Ctrl+C while the server is slow to answer: the socket closes and the blocking calls below return.
         using var stop = ct.Register(receiver.Dispose);
         try
@@ -76,7 +90,8 @@ public sealed class BinlogReceiver : IDisposable
             socket.ReceiveTimeout = (int)timeout.TotalMilliseconds;
             socket.SendTimeout = (int)timeout.TotalMilliseconds;
             var session = new Session(receiver);
-            session.Login(target.User ?? Environment.UserName, password);
+            // TLS over TCP when the server offers it (the module's other connections do the same); a Unix socket is local.
+            session.Login(target.User ?? Environment.UserName, password, tlsHost: target.Socket is null ? target.Host ?? "localhost" : null);
             // What mariadb-binlog says before its dump (measured with strace against 10.11): the server then sends the
             // events as they are in its file, checksums included, and MariaDB's own events (GTID, annotations).
             session.Query("SET @master_binlog_checksum='NONE'");
@@ -168,33 +183,42 @@ public sealed class BinlogReceiver : IDisposable
         var start = 0;
         var end = 0;
         var segments = new List<ReadOnlyMemory<byte>>(64);
-        using var reader = new BlockingSocketReader(_socket);
         try
         {
             while (true)
             {
-                if (_buffer.Length - end < 64 * 1024)
+                if (_buffer.Length - end < MinRead)
                 {
-                    // Move the unfinished packet to the front; grow only for a packet longer than the buffer.
+                    // Move the unfinished packet to the front: into a larger buffer only for an event longer than this
+                    // one, back into a small one once such an event is written.
                     var pending = end - start;
-                    var target = _buffer;
-                    if (pending > _buffer.Length / 2) target = new byte[_buffer.Length * 2];
+                    if (pending > MaxPending)
+                        throw new BinlogReceiverException($"the server sent an event of more than {MaxPending / (1 << 20)} MB, longer than any the server can write");
+                    var size = pending + MinRead > _buffer.Length ? (int)Math.Min(Array.MaxLength, Math.Max(2L * _buffer.Length, pending + MinRead))
+                        : pending + MinRead <= InitialBuffer ? InitialBuffer : _buffer.Length;
+                    var target = size == _buffer.Length ? _buffer : new byte[size];
                     Buffer.BlockCopy(_buffer, start, target, 0, pending);
                     _buffer = target;
                     start = 0;
                     end = pending;
                 }
                 int read;
-                try { read = reader.Receive(_buffer, end, _buffer.Length - end); }
-                catch (TimeoutException)
+                try { read = _transport.Read(_buffer, end, _buffer.Length - end); }
+                catch (SilenceException)
                 {
                     throw new BinlogReceiverException($"no event and no heartbeat from the server in {SilenceLimit.TotalSeconds:0} s: the connection is taken as dead");
                 }
                 if (read == 0) throw new BinlogReceiverException("the server closed the connection");
                 end += read;
-                // Whole events before a refusal or a mismatch are written all the same: they are the server's.
+                // Whole events before a refusal or a mismatch are written all the same: they are the server's. A
+                // failing write then does not hide why the stream stopped.
                 try { start = TakePackets(start, end, segments); }
-                finally { Flush(segments); }
+                catch (BinlogReceiverException)
+                {
+                    try { Flush(segments); } catch (IOException) { }
+                    throw;
+                }
+                Flush(segments);
             }
         }
         catch (Exception e) when (_stopping && e is SocketException or ObjectDisposedException or BinlogReceiverException) { }
@@ -214,22 +238,22 @@ public sealed class BinlogReceiver : IDisposable
             var length = _buffer[start] | _buffer[start + 1] << 8 | _buffer[start + 2] << 16;
             if (length == MaxPacket)
             {
-                // An event of 16 MB or more comes in several packets: taken once all of them are here, joined.
-                if (JoinLongPacket(start, end) is not { } joined) return start;
-                Flush(segments);
-                Event(joined.Payload, segments);
-                Flush(segments);
-                start = joined.Next;
+                // An event of 16 MB or more comes in several packets: taken once all of them are here.
+                var parts = LongPacket(start, end);
+                if (parts is null) return start;
+                Event(parts, segments);
+                start = parts[^1].Offset + parts[^1].Length;
                 continue;
             }
             if (end - start < 4 + length) return start;
-            Event(new ReadOnlyMemory<byte>(_buffer, start + 4, length), segments);
+            Event([(start + 4, length)], segments);
             start += 4 + length;
         }
         return start;
     }
 
-    private (ReadOnlyMemory<byte> Payload, int Next)? JoinLongPacket(int start, int end)
+    /// <summary>The packets of one long payload (each of 16 MB - 1 but the last), or null while not all are here.</summary>
+    private List<(int Offset, int Length)>? LongPacket(int start, int end)
     {
         var parts = new List<(int Offset, int Length)>();
         var at = start;
@@ -240,71 +264,83 @@ public sealed class BinlogReceiver : IDisposable
             if (end - at < 4 + length) return null;
             parts.Add((at + 4, length));
             at += 4 + length;
-            if (length < MaxPacket) break;
+            if (length < MaxPacket) return parts;
         }
-        var payload = new byte[parts.Sum(p => p.Length)];
-        var offset = 0;
-        foreach (var (o, l) in parts)
-        {
-            Buffer.BlockCopy(_buffer, o, payload, offset, l);
-            offset += l;
-        }
-        return (payload, at);
     }
 
-    /// <summary>One packet of the dump: an event (after its 0x00 mark), the end of the dump, or the server's error.</summary>
+    /// <summary>
+    /// One payload of the dump (in one packet or several): an event after its 0x00 mark, the end of the dump, or the
+    /// server's error. Nothing of the file's state changes unless the event is taken.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Event(ReadOnlyMemory<byte> payload, List<ReadOnlyMemory<byte>> segments)
+    private void Event(List<(int Offset, int Length)> parts, List<ReadOnlyMemory<byte>> segments)
     {
-        var span = payload.Span;
+        var first = new ReadOnlyMemory<byte>(_buffer, parts[0].Offset, parts[0].Length);
+        var span = first.Span;
+        var total = 0L;
+        foreach (var p in parts) total += p.Length;
         if (span.Length == 0) throw new BinlogReceiverException("the server sent an empty packet");
         if (span[0] == 0xFF) throw new BinlogReceiverException(Session.ErrorText(span));
-        if (span[0] == 0xFE && span.Length < 9) throw new BinlogReceiverException("the server ended the dump");
-        if (span[0] != 0x00 || span.Length < 1 + HeaderLength) throw new BinlogReceiverException($"the server sent a packet that is not an event (first byte 0x{span[0]:X2}, {span.Length} bytes)");
-        var ev = payload[1..];
-        var header = ev.Span;
+        if (span[0] == 0xFE && total < 9) throw new BinlogReceiverException("the server ended the dump");
+        if (span[0] != 0x00 || span.Length < 1 + HeaderLength) throw new BinlogReceiverException($"the server sent a packet that is not an event (first byte 0x{span[0]:X2}, {total} bytes)");
+        var header = span[1..];
         var size = BinaryPrimitives.ReadUInt32LittleEndian(header[SizeOffset..]);
-        if (size != ev.Length) throw new BinlogReceiverException($"an event says it has {size} bytes but its packet holds {ev.Length}");
+        if (size != total - 1) throw new BinlogReceiverException($"an event says it has {size} bytes but its packet holds {total - 1}");
         var type = header[TypeOffset];
         if (type == HeartbeatEvent) return;
-        if (type == RotateEvent)
+        var startsFile = false;
+        if (type is RotateEvent or FormatDescriptionEvent)
         {
-            var name = RotateTarget(header);
-            // A Rotate with no time is the server's note of the file that follows (at the start and after each
-            // rotation), never in a file. A real one ends the file it is in, and is written there.
-            _nextName = name;
-            if (BinaryPrimitives.ReadUInt32LittleEndian(header) == 0) return;
+            if (parts.Count > 1) throw new BinlogReceiverException($"the server sent a {(type == RotateEvent ? "Rotate" : "Format_description")} event of {size} bytes");
+            if (type == RotateEvent)
+            {
+                // A Rotate with no time is the server's note of the file that follows (at the start and after each
+                // rotation), never in a file. A real one ends the file it is in, and is written there.
+                _nextName = RotateTarget(header);
+                if (BinaryPrimitives.ReadUInt32LittleEndian(header) == 0) return;
+            }
+            else
+            {
+                // Each file starts with its Format_description event: the file the last Rotate named begins here.
+                if (_nextName is null) throw new BinlogReceiverException("the server sent a Format_description event that no Rotate named a file for");
+                startsFile = true;
+            }
         }
-        else if (type == FormatDescriptionEvent)
-        {
-            // Each file starts with its Format_description event: the file the last Rotate named begins here.
-            Flush(segments);
-            if (_nextName is null) throw new BinlogReceiverException("the server sent a Format_description event before naming its file");
-            Open(_nextName);
-            // Its last five bytes: the checksum algorithm (1 = CRC32) and the event's own checksum (from 5.6.1 on).
-            _checksummed = header.Length >= HeaderLength + 5 && header[^5] == 1;
-            segments.Add(Magic);
-            _fileLength += Magic.Length;
-        }
-        if (_file is null) throw new BinlogReceiverException($"the server sent an event (type {type}) before the Format_description event that starts a file");
+        if (_file is null && !startsFile) throw new BinlogReceiverException($"the server sent an event (type {type}) before the Format_description event that starts a file");
+        // An event's log_pos is where the next one starts in the server's file: it must be where this file is after
+        // it. The dump starts at a file's start, so every event the server sends for a file carries one.
+        var endsAt = (startsFile ? Magic.Length : _fileLength) + size;
         var logPos = BinaryPrimitives.ReadUInt32LittleEndian(header[LogPosOffset..]);
-        _fileLength += ev.Length;
-        // An event's log_pos is where the next one starts in the server's file: it must be where this file is now.
-        if (logPos != 0 && logPos != _fileLength)
-            throw new BinlogReceiverException($"an event of {_fileName} ends at {logPos} on the server but at {_fileLength} in the streamed copy: the stream is out of step, and stops rather than write a damaged file");
-        segments.Add(ev);
+        if (logPos != (uint)endsAt)
+            throw new BinlogReceiverException($"an event (type {type}) of {(startsFile ? _nextName : _fileName)} ends at {logPos} on the server but at {endsAt} in the streamed copy: " +
+                                              "the stream is out of step, and stops rather than write a damaged file");
+        if (startsFile)
+        {
+            Flush(segments);
+            Open(_nextName!);
+            _nextName = null; // the next file is named by the next Rotate, never this one again
+            // Its last five bytes: the checksum algorithm (1 = CRC32) and its checksum (always there from 5.6.1 on).
+            _checksummed = header[^5] == 1;
+            segments.Add(Magic);
+        }
+        segments.Add(first[1..]);
+        for (var i = 1; i < parts.Count; i++) segments.Add(new ReadOnlyMemory<byte>(_buffer, parts[i].Offset, parts[i].Length));
+        _fileLength = endsAt;
     }
 
     private string RotateTarget(ReadOnlySpan<byte> ev)
     {
         // Header, the next file's first position (8 bytes), its name, and a CRC32 when the binlog has checksums. The
         // Rotate sent before any Format_description is checked by its CRC itself.
+        if (ev.Length <= HeaderLength + 8) throw new BinlogReceiverException($"the server sent a Rotate event of {ev.Length} bytes, too short to name a file");
         var name = ev[(HeaderLength + 8)..];
         var checksummed = _file is null ? name.Length > 4 && Crc32(ev[..^4]) == BinaryPrimitives.ReadUInt32LittleEndian(ev[^4..]) : _checksummed;
-        if (checksummed) name = name[..^4];
+        if (checksummed) name = name.Length > 4 ? name[..^4] : [];
         var text = Encoding.UTF8.GetString(name);
-        if (text.Length == 0 || text.Contains('/') || text.Contains('\\') || text.Contains('\0') || text is "." or "..")
-            throw new BinlogReceiverException($"the server named a binary log file '{text}' that is not a plain file name");
+        // Only a file of the log this dump began with: never a path, a dot name (the stream's held copies), its state.
+        var digits = text.StartsWith(_basename + ".", StringComparison.Ordinal) ? text[(_basename.Length + 1)..] : "";
+        if (digits.Length is 0 or > 10 || !digits.All(char.IsAsciiDigit))
+            throw new BinlogReceiverException($"the server named a binary log file '{Session.Printable(text)}', not one of {_basename}.<number>");
         return text;
     }
 
@@ -314,25 +350,35 @@ public sealed class BinlogReceiver : IDisposable
         _file = null;
         _fileName = name;
         _fileLength = 0;
-        _file = File.OpenHandle(Path.Combine(_directory, name), FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        _written = 0;
+        var path = Path.Combine(_directory, name);
+        // The stream moves a file it resumes aside before asking for it, so only an empty leftover can be here; one with
+        // bytes is never written over. CreateNew (O_EXCL) also refuses a link planted under the name.
+        var existing = new FileInfo(path);
+        if (existing.Exists && existing.LinkTarget is null && existing.Length == 0) existing.Delete();
+        try { _file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete); }
+        catch (IOException) when (File.Exists(path) || existing.LinkTarget is not null)
+        {
+            throw new BinlogReceiverException($"{path} is already there and not empty (or a link): the stream does not write over it");
+        }
     }
 
-    /// <summary>The events gathered from one read go to the file in one vectored write.</summary>
+    /// <summary>The events gathered from one read go to the file in one vectored write, after what is written.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Flush(List<ReadOnlyMemory<byte>> segments)
     {
         if (segments.Count == 0) return;
         var length = 0L;
         foreach (var s in segments) length += s.Length;
-        RandomAccess.Write(_file!, segments, _fileLength - length);
+        RandomAccess.Write(_file!, segments, _written);
+        _written += length;
         segments.Clear();
     }
 
     public void Dispose()
     {
         _stopping = true;
-        try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
-        _socket.Dispose();
+        _transport.Close();
     }
 
     private static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(i =>
@@ -354,7 +400,16 @@ public sealed class BinlogReceiver : IDisposable
     {
         private byte _sequence;
 
-        public void Login(string user, string? password)
+        public void Login(string user, string? password, string? tlsHost)
+        {
+            try { LoginUnchecked(user, password, tlsHost); }
+            catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException)
+            {
+                throw new BinlogReceiverException($"the server's greeting or login answer is malformed ({Printable(e.Message)}): not a MariaDB server, or a damaged connection");
+            }
+        }
+
+        private void LoginUnchecked(string user, string? password, string? tlsHost)
         {
             var greeting = Receive();
             if (greeting[0] == 0xFF) throw new BinlogReceiverException(ErrorText(greeting));
@@ -376,15 +431,23 @@ public sealed class BinlogReceiver : IDisposable
             scramble.AddRange(greeting.AsSpan(at, part2 - 1).ToArray()); // its last byte is a NUL
             at += part2;
             var plugin = (capabilities & PluginAuth) != 0 && at < greeting.Length ? Encoding.ASCII.GetString(greeting.AsSpan(at).TrimEnd((byte)0)) : "mysql_native_password";
-            if (plugin == UnspokenPluginHook) throw new UnsupportedAuthenticationException(plugin);
+            if (plugin == UnspokenPluginHook) throw new UnsupportedAuthenticationException(Printable(plugin));
 
             var response = new List<byte>();
-            const uint LongPassword = 1, LongFlag = 4, Transactions = 0x2000, MultiResults = 0x20000, LenencAuth = 0x200000;
+            const uint LongPassword = 1, LongFlag = 4, Ssl = 0x800, Transactions = 0x2000, MultiResults = 0x20000, LenencAuth = 0x200000;
             var flags = LongPassword | LongFlag | Protocol41 | Transactions | SecureConnection | MultiResults | PluginAuth | LenencAuth;
+            var tls = tlsHost is not null && (capabilities & Ssl) != 0;
+            if (tls) flags |= Ssl;
             response.AddRange(BitConverter.GetBytes(flags));
             response.AddRange(BitConverter.GetBytes(1 << 30)); // the longest packet it accepts
             response.Add(45); // utf8mb4_general_ci
             response.AddRange(new byte[23]);
+            if (tls)
+            {
+                // The SSL request (the response's first 32 bytes), then TLS, then the whole response inside it.
+                Send(response.ToArray(), _sequence);
+                owner._transport.StartTls(tlsHost!);
+            }
             response.AddRange(Encoding.UTF8.GetBytes(user));
             response.Add(0);
             var auth = plugin == "mysql_native_password" ? NativePassword(password, scramble.ToArray()) : [];
@@ -393,9 +456,10 @@ public sealed class BinlogReceiver : IDisposable
             response.AddRange(Encoding.ASCII.GetBytes(plugin));
             response.Add(0);
             Send(response.ToArray(), _sequence);
-            while (true)
+            for (var switches = 0; ; switches++)
             {
                 var reply = Receive();
+                if (switches > 2) throw new BinlogReceiverException("the server asked for another authentication plugin again and again");
                 switch (reply[0])
                 {
                     case 0x00: return;
@@ -405,7 +469,7 @@ public sealed class BinlogReceiver : IDisposable
                         // The server wants another plugin: mysql_native_password (a fresh scramble) or a server-side
                         // one that reads nothing from the client (unix_socket). Others are not spoken here.
                         var end = Array.IndexOf(reply, (byte)0, 1);
-                        var name = Encoding.ASCII.GetString(reply, 1, (end < 0 ? reply.Length : end) - 1);
+                        var name = Printable(Encoding.ASCII.GetString(reply, 1, (end < 0 ? reply.Length : end) - 1));
                         var data = end < 0 ? [] : reply.AsSpan(end + 1).TrimEnd((byte)0).ToArray();
                         byte[] answer = name == UnspokenPluginHook ? throw new UnsupportedAuthenticationException(name) : name switch
                         {
@@ -416,7 +480,7 @@ public sealed class BinlogReceiver : IDisposable
                         Send(answer, _sequence);
                         break;
                     }
-                    default: throw new UnsupportedAuthenticationException(plugin);
+                    default: throw new UnsupportedAuthenticationException(Printable(plugin));
                 }
             }
         }
@@ -440,8 +504,7 @@ public sealed class BinlogReceiver : IDisposable
             packet[2] = (byte)(payload.Length >> 16);
             packet[3] = sequence;
             payload.CopyTo(packet, 4);
-            var sent = 0;
-            while (sent < packet.Length) sent += owner._socket.Send(packet, sent, packet.Length - sent, SocketFlags.None);
+            owner._transport.Write(packet);
             _sequence = (byte)(sequence + 1);
         }
 
@@ -462,7 +525,7 @@ public sealed class BinlogReceiver : IDisposable
             var got = 0;
             while (got < into.Length)
             {
-                var n = owner._socket.Receive(into, got, into.Length - got, SocketFlags.None);
+                var n = owner._transport.Read(into, got, into.Length - got);
                 if (n == 0) throw new BinlogReceiverException("the server closed the connection while logging in");
                 got += n;
             }
@@ -472,11 +535,14 @@ public sealed class BinlogReceiver : IDisposable
         private static byte[] NativePassword(string? password, byte[] scramble)
         {
             if (string.IsNullOrEmpty(password)) return [];
-            var stage1 = SHA1.HashData(Encoding.UTF8.GetBytes(password));
+            var bytes = Encoding.UTF8.GetBytes(password);
+            var stage1 = SHA1.HashData(bytes);
             var stage2 = SHA1.HashData(stage1);
             var salted = SHA1.HashData([.. scramble.AsSpan(0, Math.Min(20, scramble.Length)), .. stage2]);
             for (var i = 0; i < stage1.Length; i++) salted[i] ^= stage1[i];
+            CryptographicOperations.ZeroMemory(bytes);
             CryptographicOperations.ZeroMemory(stage1);
+            CryptographicOperations.ZeroMemory(stage2);
             return salted;
         }
 
@@ -485,7 +551,14 @@ public sealed class BinlogReceiver : IDisposable
             var code = error.Length >= 3 ? BinaryPrimitives.ReadUInt16LittleEndian(error[1..]) : 0;
             var text = error.Length > 3 ? error[3..] : [];
             if (text.Length > 6 && text[0] == (byte)'#') text = text[6..]; // the SQL state
-            return $"the server refused: {Encoding.UTF8.GetString(text)} (error {code})";
+            return $"the server refused: {Printable(Encoding.UTF8.GetString(text))} (error {code})";
+        }
+
+        /// <summary>Text from the server as it may go into a log line or the state file: no control characters, at most 300 characters.</summary>
+        public static string Printable(string text)
+        {
+            var clean = new string(text.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+            return clean.Length > 300 ? clean[..300] + "…" : clean;
         }
     }
 }

@@ -12,7 +12,7 @@ namespace BackupTools.Engine.MariaDb;
 /// </summary>
 internal sealed partial class BlockingSocketReader : IDisposable
 {
-    private const int GetFlags = 3, SetFlags = 4, NonBlock = 0x800, Interrupted = 4, WouldBlock = 11;
+    private const int GetFlags = 3, SetFlags = 4, NonBlock = 0x800, Interrupted = 4, WouldBlock = 11, Peek = 2;
 
     private readonly Socket _socket;
     private readonly int _fd = -1;
@@ -30,10 +30,15 @@ internal sealed partial class BlockingSocketReader : IDisposable
         if (!OperatingSystem.IsLinux()) return;
         // Held while reading: the descriptor is not closed (and its number not reused) under a read in progress.
         socket.SafeHandle.DangerousAddRef(ref _referenced);
-        _fd = (int)socket.SafeHandle.DangerousGetHandle();
-        var flags = Fcntl(_fd, GetFlags, 0);
-        if (flags < 0 || Fcntl(_fd, SetFlags, flags & ~NonBlock) < 0)
-            throw new IOException($"Cannot make the replica connection blocking (errno {Marshal.GetLastPInvokeError()}).");
+        var fd = (int)socket.SafeHandle.DangerousGetHandle();
+        var flags = Fcntl(fd, GetFlags, 0);
+        if (flags < 0 || Fcntl(fd, SetFlags, flags & ~NonBlock) < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            Dispose(); // else the socket's close would wait for this reference for ever
+            throw new IOException($"Cannot make the replica connection blocking (errno {errno}).");
+        }
+        _fd = fd;
     }
 
     /// <summary>Bytes read (0: the peer closed); a <see cref="TimeoutException"/> when the receive timeout passed with nothing.</summary>
@@ -44,9 +49,13 @@ internal sealed partial class BlockingSocketReader : IDisposable
             try { return _socket.Receive(buffer, offset, count, SocketFlags.None); }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut) { throw new TimeoutException(e.Message, e); }
         }
+        // A read of nothing (TLS asks for one to wait for data without a buffer): wait until a byte is there, take none.
+        var peek = count == 0;
+        Span<byte> one = stackalloc byte[1];
         while (true)
         {
-            var n = Recv(_fd, ref buffer[offset], count, 0);
+            var n = peek ? Recv(_fd, ref one[0], 1, Peek) : Recv(_fd, ref buffer[offset], count, 0);
+            if (peek && n >= 0) return 0;
             if (n >= 0) return (int)n;
             var errno = Marshal.GetLastPInvokeError();
             if (errno == Interrupted) continue; // a signal (the runtime's own): read on
