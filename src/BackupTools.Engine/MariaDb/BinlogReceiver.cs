@@ -38,6 +38,7 @@ public sealed class BinlogReceiver : IDisposable
     private readonly string _directory;
     private byte[] _buffer = new byte[InitialBuffer];
     private readonly string _basename;
+    private readonly List<(int Offset, int Length)> _one = [(0, 0)]; // the one packet of most events, without a list each
     private SafeFileHandle? _file;
     private string? _fileName;
     private long _fileLength; // taken, of whole events
@@ -187,15 +188,16 @@ public sealed class BinlogReceiver : IDisposable
         {
             while (true)
             {
-                if (_buffer.Length - end < MinRead)
+                if (_buffer.Length - end < MinRead || (_buffer.Length > InitialBuffer && end - start + MinRead <= InitialBuffer))
                 {
-                    // Move the unfinished packet to the front: into a larger buffer only for an event longer than this
-                    // one, back into a small one once such an event is written.
+                    // Move the unfinished packet to the front: into a buffer as large as the event it begins when that
+                    // is longer than this one, back into a small one once a long event is written.
                     var pending = end - start;
-                    if (pending > MaxPending)
+                    var needed = Math.Max(pending, PacketBytes(start, end)) + MinRead;
+                    if (needed > MaxPending + MinRead)
                         throw new BinlogReceiverException($"the server sent an event of more than {MaxPending / (1 << 20)} MB, longer than any the server can write");
-                    var size = pending + MinRead > _buffer.Length ? (int)Math.Min(Array.MaxLength, Math.Max(2L * _buffer.Length, pending + MinRead))
-                        : pending + MinRead <= InitialBuffer ? InitialBuffer : _buffer.Length;
+                    var size = needed > _buffer.Length ? (int)Math.Min(Array.MaxLength, (needed + InitialBuffer - 1) / InitialBuffer * InitialBuffer)
+                        : needed <= InitialBuffer ? InitialBuffer : _buffer.Length;
                     var target = size == _buffer.Length ? _buffer : new byte[size];
                     Buffer.BlockCopy(_buffer, start, target, 0, pending);
                     _buffer = target;
@@ -221,7 +223,7 @@ public sealed class BinlogReceiver : IDisposable
                 Flush(segments);
             }
         }
-        catch (Exception e) when (_stopping && e is SocketException or ObjectDisposedException or BinlogReceiverException) { }
+        catch (Exception e) when (_stopping && e is IOException or SocketException or ObjectDisposedException) { } // TLS cut mid-record included
         finally
         {
             _file?.Dispose();
@@ -246,10 +248,25 @@ public sealed class BinlogReceiver : IDisposable
                 continue;
             }
             if (end - start < 4 + length) return start;
-            Event([(start + 4, length)], segments);
+            _one[0] = (start + 4, length);
+            Event(_one, segments);
             start += 4 + length;
         }
         return start;
+    }
+
+    /// <summary>
+    /// The bytes, packet headers included, of the payload that begins at <paramref name="start"/>, as far as its first
+    /// packet tells (an event's own length is in its header); 0 while not even that is here.
+    /// </summary>
+    private long PacketBytes(int start, int end)
+    {
+        if (end - start < 4) return 0;
+        var length = _buffer[start] | _buffer[start + 1] << 8 | _buffer[start + 2] << 16;
+        if (length < MaxPacket) return 4L + length;
+        if (end - start < 4 + 1 + HeaderLength) return 0;
+        var payload = 1L + BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(start + 4 + 1 + SizeOffset));
+        return payload + 4 * (payload / MaxPacket + 1);
     }
 
     /// <summary>The packets of one long payload (each of 16 MB - 1 but the last), or null while not all are here.</summary>
@@ -340,7 +357,7 @@ public sealed class BinlogReceiver : IDisposable
         // Only a file of the log this dump began with: never a path, a dot name (the stream's held copies), its state.
         var digits = text.StartsWith(_basename + ".", StringComparison.Ordinal) ? text[(_basename.Length + 1)..] : "";
         if (digits.Length is 0 or > 10 || !digits.All(char.IsAsciiDigit))
-            throw new BinlogReceiverException($"the server named a binary log file '{Session.Printable(text)}', not one of {_basename}.<number>");
+            throw new BinlogReceiverException($"the server named a binary log file '{Printable(text)}', not one of {_basename}.<number>");
         return text;
     }
 
@@ -379,6 +396,13 @@ public sealed class BinlogReceiver : IDisposable
     {
         _stopping = true;
         _transport.Close();
+    }
+
+    /// <summary>Text from the server as it may go into a log line or the state file: no control characters, at most 300 characters.</summary>
+    internal static string Printable(string text)
+    {
+        var clean = new string(text.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+        return clean.Length > 300 ? clean[..300] + "…" : clean;
     }
 
     private static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(i =>
@@ -459,13 +483,13 @@ public sealed class BinlogReceiver : IDisposable
             for (var switches = 0; ; switches++)
             {
                 var reply = Receive();
-                if (switches > 2) throw new BinlogReceiverException("the server asked for another authentication plugin again and again");
                 switch (reply[0])
                 {
                     case 0x00: return;
                     case 0xFF: throw new BinlogReceiverException(ErrorText(reply));
                     case 0xFE:
                     {
+                        if (switches >= 2) throw new BinlogReceiverException("the server asked for another authentication plugin again and again");
                         // The server wants another plugin: mysql_native_password (a fresh scramble) or a server-side
                         // one that reads nothing from the client (unix_socket). Others are not spoken here.
                         var end = Array.IndexOf(reply, (byte)0, 1);
@@ -554,12 +578,7 @@ public sealed class BinlogReceiver : IDisposable
             return $"the server refused: {Printable(Encoding.UTF8.GetString(text))} (error {code})";
         }
 
-        /// <summary>Text from the server as it may go into a log line or the state file: no control characters, at most 300 characters.</summary>
-        public static string Printable(string text)
-        {
-            var clean = new string(text.Select(c => char.IsControl(c) ? '?' : c).ToArray());
-            return clean.Length > 300 ? clean[..300] + "…" : clean;
-        }
+
     }
 }
 

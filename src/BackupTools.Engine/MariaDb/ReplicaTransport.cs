@@ -34,32 +34,40 @@ internal sealed class ReplicaTransport : IDisposable
     public void StartTls(string host)
     {
         var tls = new SslStream(_stream, leaveInnerStreamOpen: true, (_, _, _, _) => true);
-        tls.AuthenticateAsClient(new SslClientAuthenticationOptions { TargetHost = host });
+        try { tls.AuthenticateAsClient(new SslClientAuthenticationOptions { TargetHost = host }); }
+        catch (System.Security.Authentication.AuthenticationException e)
+        {
+            tls.Dispose();
+            throw new BinlogReceiverException($"TLS with the server failed: {BinlogReceiver.Printable(e.GetBaseException().Message)}");
+        }
         _stream = tls;
         Encrypted = true;
     }
 
     public int Read(byte[] buffer, int offset, int count)
     {
-        // The descriptor stays open while a read uses it: Close shuts the socket down (which ends the read) and the
-        // last reader out releases it.
+        try { return _stream.Read(buffer, offset, count); }
+        catch (IOException e) when (e is not SilenceException && e.InnerException is SilenceException silence) { throw silence; }
+    }
+
+    // The descriptor stays open while a read uses it (the binlog's, or TLS's own during its handshake): Close shuts the
+    // socket down, which ends the read, and the last reader out releases it.
+    private bool EnterRead()
+    {
         lock (_gate)
         {
-            if (_closed) return 0;
+            if (_closed) return false;
             _readers++;
+            return true;
         }
-        try
+    }
+
+    private void ExitRead()
+    {
+        lock (_gate)
         {
-            try { return _stream.Read(buffer, offset, count); }
-            catch (IOException e) when (e is not SilenceException && e.InnerException is SilenceException silence) { throw silence; }
-        }
-        finally
-        {
-            lock (_gate)
-            {
-                _readers--;
-                if (_closed && _readers == 0) ReleaseReader();
-            }
+            _readers--;
+            if (_closed && _readers == 0) ReleaseReader();
         }
     }
 
@@ -95,6 +103,7 @@ internal sealed class ReplicaTransport : IDisposable
         if (_readerReleased) return;
         _readerReleased = true;
         _reader.Dispose();
+        if (_stream is SslStream tls) tls.Dispose(); // no read uses it any more: its native context goes now, not at finalisation
     }
 
     public void Dispose() => Close();
@@ -104,8 +113,10 @@ internal sealed class ReplicaTransport : IDisposable
     {
         public override int Read(byte[] buffer, int offset, int count)
         {
+            if (!owner.EnterRead()) return 0;
             try { return owner._reader.Receive(buffer, offset, count); }
             catch (TimeoutException) { throw new SilenceException(); }
+            finally { owner.ExitRead(); }
         }
 
         public override void Write(byte[] buffer, int offset, int count) => owner.SendAll(buffer, offset, count);
