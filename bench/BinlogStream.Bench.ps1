@@ -51,7 +51,8 @@ sync: second bounds is the loss if the stream's own host fails too (at most the 
 each transaction arrives, narrows that to milliseconds).
 CPU is measured in the steady state a service runs in for days: after a first transaction of the same rows (the first
 burst after a start costs more once, .NET compiling the receive path to its final code: measured with the same
-receiver outside pwsh, 0.22 s of CPU for the first 200 MB load against 0.16-0.17 s for the next ones) and 40 s after the
+receiver outside pwsh, 0.13 s of CPU for the first 200 MB load against 0.10-0.11 s for the next ones, and 0.20-0.23 s
+for mariadb-binlog alone) and 40 s after the
 stream started (past .NET's tiered recompilation of the once-a-second loop). With nothing to receive, pwsh then uses
 $('{0:0.0}' -f ((Measure-Stats $cpu.idle).Median * 1000)) ms of CPU a second. The load is about $('{0:0.0}' -f (Measure-Stats $cpu.seconds).Median) s long.
 Where the difference comes from: the stream receives through its own replica connection (BinlogReceiver), not
