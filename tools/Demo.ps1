@@ -126,6 +126,44 @@ alerts:
     Write-Host "  shop.orders rows in the restore: $(($result.Tables | Where-Object Table -eq 'shop.orders').Rows)"
     Write-Host "  (the live server is left alone; with -Replace, once it is stopped, the restore is swapped in for its data directory)"
 
+    Step 'Start-BinlogStream: seconds of loss, not minutes (its own replica connection, as its systemd service runs it)'
+    # A copy of the policy with stream: for main-db, and the password in a 0600 file: the child gets no secret in its environment.
+    $maria.Sql("GRANT REPLICATION SLAVE ON *.* TO 'backup'@'localhost'; CREATE TABLE shop.payments (id INT AUTO_INCREMENT PRIMARY KEY, amount INT) ENGINE=InnoDB;") | Out-Null
+    $secret = Join-Path $work 'db.password'
+    Set-Content $secret $maria.BackupPassword -NoNewline
+    chmod 600 $secret
+    $streamPolicy = Join-Path $work 'policy-stream.yml'
+    (Get-Content $policy -Raw) -replace '    passwordEnv: DEMO_DB_PASSWORD', "    passwordFile: $secret`n    stream: { maxLag: 10s }" | Set-Content $streamPolicy
+    $psi = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+    if ((Split-Path -Leaf ([Environment]::ProcessPath)) -like 'dotnet*') { $psi.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
+    foreach ($a in @('-NoProfile', '-NonInteractive', '-Command', "Import-Module '$ModulePath'; Start-BinlogStream main-db -Policy '$streamPolicy' | ForEach-Object { '  sealed: ' + `$_.BinlogFile + ' ' + `$_.Status }")) { $psi.ArgumentList.Add($a) }
+    $psi.Environment.Remove('DEMO_DB_PASSWORD') | Out-Null
+    $psi.RedirectStandardOutput = $true
+    $stream = [Diagnostics.Process]::Start($psi)
+    $streamOut = $stream.StandardOutput.ReadToEndAsync()
+    try {
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while ([DateTime]::UtcNow -lt $deadline -and (Get-BackupStatus main-db -Policy $streamPolicy | Where-Object { $_ -is [BackupTools.Model.StreamStatus] }).State -ne 'Running') { Start-Sleep -Milliseconds 300 }
+        $maria.Sql("INSERT INTO shop.payments (amount) VALUES (42);") | Out-Null
+        $committed = Get-Date
+        Start-Sleep -Seconds 2
+        Get-BackupStatus main-db -Policy $streamPolicy | Where-Object { $_ -is [BackupTools.Model.StreamStatus] } | Format-Table Target, State, Severity, Lag, BytesBehind, File | Show
+        Write-Host "  the server's replicas: $($maria.Sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'").Trim()) (the stream's own connection; no mariadb-binlog runs: $(@(Get-Process mariadb-binlog -ErrorAction Ignore).Count) processes)"
+        Write-Host "  committed at $($committed.ToString('HH:mm:ss.fff')); the latest restorable point:"
+        Get-DbRestorePlan main-db -Latest -Policy $streamPolicy | Format-List PointInTime, StreamedBinlogs, Summary | Show
+        $maria.Sql('FLUSH BINARY LOGS;') | Out-Null
+        Start-Sleep -Seconds 2
+        Write-Host '  FLUSH BINARY LOGS: the rotated file is sealed into a binlog set by the stream (the 15-minute archiving will not archive it again)'
+        Get-DbBackup main-db -Type Binlog -Policy $streamPolicy | Select-Object -Last 1 | Format-Table Target, Type, Status, BinlogFile, StoredBytes | Show
+    }
+    finally {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        kill -INT $stream.Id
+        if (-not $stream.WaitForExit(15000)) { $stream.Kill($true) }
+    }
+    Write-Host "  Ctrl+C (SIGINT): the stream stopped in $([math]::Round($clock.Elapsed.TotalSeconds, 1)) s; what it wrote out as it ran:"
+    $streamOut.Result | Write-Host
+
     Step 'Remove-ExpiredBackup -WhatIf -AsOf (Get-Date).AddDays(40): what retention would remove in 40 days, and the window'
     Remove-ExpiredBackup -WhatIf -AsOf (Get-Date).AddDays(40)
     Write-Host "  kept, and why (-Verbose):"
