@@ -5,6 +5,7 @@ namespace BackupTools.Tests;
 /// that does not end where it says, a file started again, a file name that is not the log's. Each is refused, and the
 /// file keeps exactly the whole events received before it.
 /// </summary>
+[Collection(BinlogStreamCollection.Name)] // BinlogReceiver.HeartbeatPeriod, which a test of the real server's sets, is process-wide
 public sealed class BinlogReceiverProtocolTests : IDisposable
 {
     private readonly TempDirectory _dir = new();

@@ -36,25 +36,6 @@ public sealed class BinlogReceiverTests : IDisposable
 
     private string ServerFile(string name) => Path.Combine(_server.BinlogDirectory, name);
 
-    private static async Task Until(Func<bool> condition, string what, int seconds = 15)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(seconds)) Assert.Fail($"{what}: not within {seconds} s");
-            await Task.Delay(50);
-        }
-    }
-
-    private static void AssertSameButInUseFlag(string serverFile, string copy)
-    {
-        var a = File.ReadAllBytes(serverFile);
-        var b = File.ReadAllBytes(copy);
-        Assert.Equal(a.Length, b.Length);
-        // The server clears LOG_EVENT_BINLOG_IN_USE_F in the Format_description event it sends; nothing else differs.
-        Assert.Equal([21], Enumerable.Range(0, a.Length).Where(i => a[i] != b[i]));
-    }
-
     [Fact]
     public async Task TheFilesReceivedAreTheServersAcrossARotationAndAnEventLongerThanAPacket()
     {
@@ -66,23 +47,23 @@ public sealed class BinlogReceiverTests : IDisposable
         // A row of 20 MB: its event is longer than one protocol packet (16 MB - 1), so it comes in two.
         _server.Sql("INSERT INTO s.t VALUES (1, REPEAT('x', 20 * 1024 * 1024)); INSERT INTO s.t VALUES (2, 'small');");
         Assert.True(new FileInfo(ServerFile(first)).Length > 20 * 1024 * 1024);
-        await Until(() => receiver.Position == (first, new FileInfo(ServerFile(first)).Length), "the file received whole");
+        await BinlogStreamTests.Until(() => receiver.Position == (first, new FileInfo(ServerFile(first)).Length), "the file received whole");
         _server.Sql("FLUSH BINARY LOGS; INSERT INTO s.t VALUES (3, 'after the rotation');");
         var second = Newest();
         Assert.NotEqual(first, second);
-        await Until(() => receiver.Position == (second, new FileInfo(ServerFile(second)).Length), "the next file received");
+        await BinlogStreamTests.Until(() => receiver.Position == (second, new FileInfo(ServerFile(second)).Length), "the next file received");
         // The rotated file is closed (the server cleared its in-use flag): the copy is identical. The open one differs
         // only in that flag.
         Assert.Equal(File.ReadAllBytes(ServerFile(first)), File.ReadAllBytes(Path.Combine(received, first)));
-        AssertSameButInUseFlag(ServerFile(second), Path.Combine(received, second));
+        BinlogStreamTests.AssertSameButInUseFlag(ServerFile(second), Path.Combine(received, second));
         Assert.Equal([first, second], Directory.GetFiles(received).Select(Path.GetFileName).Order());
 
         // Stopped: the blocking read returns at once and the run ends without an error.
         var clock = Stopwatch.StartNew();
         receiver.Dispose();
         await run.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"stopping took {clock.Elapsed}");
-        await Until(() => BinlogStreamTests.ReplicaConnections(_server).Count == 0, "the server's end of the connection gone");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"stopping took {clock.Elapsed}"); // not the 10 s silence limit
+        await BinlogStreamTests.Until(() => BinlogStreamTests.ReplicaConnections(_server).Count == 0, "the server's end of the connection gone");
     }
 
     [Fact]
@@ -137,8 +118,8 @@ public sealed class BinlogReceiverTests : IDisposable
             var file = Newest();
             var directory = BinlogStream.DirectoryFor(repo, Target.Name);
             var local = Path.Combine(directory, file);
-            await Until(() => File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the file streamed by mariadb-binlog", 30);
-            AssertSameButInUseFlag(ServerFile(file), local);
+            await BinlogStreamTests.Until(() => File.Exists(local) && new FileInfo(local).Length == new FileInfo(ServerFile(file)).Length, "the file streamed by mariadb-binlog", 30);
+            BinlogStreamTests.AssertSameButInUseFlag(ServerFile(file), local);
             Assert.Single(Process.GetProcessesByName("mariadb-binlog"), p => File.ReadAllText($"/proc/{p.Id}/cmdline").Contains($"--result-file={directory}/", StringComparison.Ordinal));
             lock (warnings) Assert.Single(warnings, w => w.Contains("'mysql_native_password'", StringComparison.Ordinal) && w.Contains("through mariadb-binlog", StringComparison.Ordinal));
         }
@@ -165,12 +146,12 @@ public sealed class BinlogReceiverTests : IDisposable
         Assert.False(run.IsCompleted, $"an idle connection was dropped: {run.Exception?.GetBaseException().Message}");
         _server.Sql("INSERT INTO s.t VALUES (20, 'still received');");
         var file = Newest();
-        await Until(() => receiver.Position == (file, new FileInfo(ServerFile(file)).Length), "the commit after the idle time");
+        await BinlogStreamTests.Until(() => receiver.Position == (file, new FileInfo(ServerFile(file)).Length), "the commit after the idle time");
         // Nothing gets through, nothing is closed: given up within the limit (and a second to spare), with the reason.
         proxy.Stalled = true;
         var clock = Stopwatch.StartNew();
         var e = await Assert.ThrowsAnyAsync<BinlogReceiverException>(() => run.WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.InRange(clock.Elapsed.TotalSeconds, 1.0, 3.0);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 1.0, 6.0); // the 1.5 s limit (a busy machine may add some), not the default 10 s
         Assert.Contains("no event and no heartbeat", e.Message);
     }
 
@@ -199,8 +180,8 @@ public sealed class BinlogReceiverTests : IDisposable
         var run = Task.Factory.StartNew(receiver.Run, TaskCreationOptions.LongRunning);
         tlsServer.Sql("INSERT INTO s.t VALUES (1);");
         var path = Path.Combine(tlsServer.BinlogDirectory, file);
-        await Until(() => receiver.Position == (file, new FileInfo(path).Length), "the commit received over TLS");
-        AssertSameButInUseFlag(path, Path.Combine(received, file));
+        await BinlogStreamTests.Until(() => receiver.Position == (file, new FileInfo(path).Length), "the commit received over TLS");
+        BinlogStreamTests.AssertSameButInUseFlag(path, Path.Combine(received, file));
         receiver.Dispose();
         await run.WaitAsync(TimeSpan.FromSeconds(5));
     }

@@ -40,7 +40,8 @@ public sealed class BinlogStreamTests : IDisposable
 
     private string ServerFile(string name) => Path.Combine(Path.GetDirectoryName(_server.Sql("SELECT @@log_bin_basename").Trim())!, name);
 
-    private static async Task Until(Func<bool> condition, string what, int seconds = 15)
+    /// <summary>Waits for a condition, polling every 50 ms; fails the test naming what did not happen.</summary>
+    internal static async Task Until(Func<bool> condition, string what, int seconds = 15)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())
@@ -427,7 +428,8 @@ public sealed class BinlogStreamTests : IDisposable
         }
     }
 
-    private static void AssertSameButInUseFlag(string serverFile, string copy)
+    /// <summary>The copy is the server's open file: the same bytes but LOG_EVENT_BINLOG_IN_USE_F, which the server clears in what it sends.</summary>
+    internal static void AssertSameButInUseFlag(string serverFile, string copy)
     {
         var a = File.ReadAllBytes(serverFile);
         var b = File.ReadAllBytes(copy);

@@ -68,7 +68,7 @@ public sealed class StreamRestoreTests(ITestOutputHelper output) : IDisposable
         Task? writer = null;
         try
         {
-            await Until(() => BinlogStreamState.Read(directory) is not null, "the stream running");
+            await BinlogStreamTests.Until(() => BinlogStreamState.Read(directory) is not null, "the stream running");
             writer = Task.Run(() => WriteAsync(server.Socket, password, commits, stopWriter.Token));
             var flusher = variant == "flush" ? Task.Run(() => FlushEveryTwoSecondsAsync(server, stopWriter.Token)) : Task.CompletedTask;
             await Task.Delay(2500);
@@ -187,16 +187,6 @@ public sealed class StreamRestoreTests(ITestOutputHelper output) : IDisposable
         var rows = new List<(int, string)>();
         while (await r.ReadAsync()) rows.Add((r.GetInt32(0), r.GetString(1)));
         return rows;
-    }
-
-    private static async Task Until(Func<bool> condition, string what, int seconds = 15)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(seconds)) Assert.Fail($"{what}: not within {seconds} s");
-            await Task.Delay(50);
-        }
     }
 
     /// <summary>This test's mariadb-binlog: the one writing into its stream directory.</summary>

@@ -43,13 +43,14 @@ public static class BinlogStream
                      .Where(n => BinlogArchiver.TrySplit(n, out _, out _, out _) && !n.StartsWith(prefix, StringComparison.Ordinal)))
             request.Warn?.Invoke($"{Path.Combine(directory, other)} is a streamed binary log of another log basename (another server, before a failover?); " +
                                  $"this stream seals only {prefix}* files. Archive it yourself or move it away once it is safe elsewhere.");
+        // mariadb-binlog's login, in a 0600 file written only when the tool runs (the own connection keeps it in memory).
         using var secrets = PrivateTempDirectory.Create();
-        var options = secrets.WriteSecretFile("client.cnf", ClientOptions(target, request.Password));
+        string? options = null;
         var backoff = TimeSpan.FromSeconds(1);
         var useTool = target.StreamWithMariaDbBinlog;
         var lastInSync = DateTime.UtcNow;
         var sealAgainAt = DateTime.MinValue;
-        // Since when it is not receiving (null while it is), and what mariadb-binlog said last: for the status and its alert.
+        // Since when it is not receiving (null while it is), and why the connection ended last: for the status and its alert.
         DateTime? disconnectedSince = null;
         string? lastError = null;
         (string? File, long? Bytes) server = (null, null);
@@ -155,7 +156,8 @@ public static class BinlogStream
                 try
                 {
                     replica = useTool
-                        ? ToolReplica.Start(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"), options, ServerId(target.Name), start, directory, line =>
+                        ? ToolReplica.Start(new MariaDbTools(target.ToolsDir).Program("mariadb-binlog"),
+                            options ??= secrets.WriteSecretFile("client.cnf", ClientOptions(target, request.Password)), ServerId(target.Name), start, directory, line =>
                         {
                             lastError = line;
                             log?.Invoke("mariadb-binlog: " + line);
@@ -172,13 +174,9 @@ public static class BinlogStream
                 }
                 catch (Exception e) when (!ct.IsCancellationRequested && e is IOException or System.Net.Sockets.SocketException or TimeoutException)
                 {
-                    // Refused (the login, a purged file) or not reachable: as if the tool had stopped at once.
-                    lastError = e.Message;
-                    log?.Invoke($"{target.Name}: the replica connection failed: {e.Message}");
+                    // Refused (the login, a purged file) or not reachable: as if it had stopped at once.
                     TakeBackHeld(directory);
-                    disconnectedSince ??= DateTime.UtcNow;
-                    await SealAsync(Streamed(directory, basename).LastOrDefault());
-                    if (!await PauseAsync()) break;
+                    if (!await RetryLaterAsync(e.Message)) break;
                     continue;
                 }
                 using var _ = replica;
@@ -226,14 +224,21 @@ public static class BinlogStream
                     TakeBackHeld(directory);
                 }
                 if (ct.IsCancellationRequested) break;
-                // It stopped by itself: the server went away or refused us. Seal what closed, then start again after a pause.
-                disconnectedSince ??= DateTime.UtcNow;
-                lastError = useTool ? lastError ?? replica.StopReason : replica.StopReason;
-                await SealAsync(Streamed(directory, basename).LastOrDefault());
-                log?.Invoke($"The replica connection stopped ({replica.StopReason}); starting again in {backoff.TotalSeconds:0} s. " +
-                            "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
-                if (!await PauseAsync()) break;
+                // It stopped by itself: the server went away or refused us. mariadb-binlog's last line on stderr says
+                // more than its exit code.
+                if (!await RetryLaterAsync(useTool ? lastError ?? replica.StopReason : replica.StopReason)) break;
             }
+        }
+
+        // The connection failed or ended: said, what closed sealed, and tried again after the back-off; false when stopped.
+        async Task<bool> RetryLaterAsync(string reason)
+        {
+            disconnectedSince ??= DateTime.UtcNow;
+            lastError = reason;
+            await SealAsync(Streamed(directory, basename).LastOrDefault());
+            log?.Invoke($"{target.Name}: the replica connection stopped ({reason}); starting again in {backoff.TotalSeconds:0} s. " +
+                        "If it keeps stopping, check that the server runs and that the login has REPLICATION SLAVE.");
+            return await PauseAsync();
         }
 
         // The state file, every second: the file being received beside the server's position; in sync when they match
